@@ -1,0 +1,164 @@
+/* rnn.h — the charrnn library: a character-level recurrent language model.
+ *
+ * This is the library's whole public API. The library never prints, never exits and keeps no global state:
+ * every function that can fail returns 0 on success or -1 on failure, and writes a one-line, human-readable
+ * reason (no trailing newline, no "charrnn:" prefix) into the caller's `rnn_err` buffer.
+ *
+ * Layout of the code:
+ *   rnn.c      — vocabulary, parameter layout, forward/backward per cell, loss, optimizers, trainer, sampler.
+ *   rnn_mat.c  — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
+ *   rnn_ckpt.c — the checkpoint file format (documented byte by byte in README.md).
+ *
+ * Shapes are written as (rows, cols) of row-major float32 buffers; "time-major" buffers are (T, B, X):
+ * position t of stream b is row t*B + b.
+ */
+#ifndef RNN_H
+#define RNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RNN_ERRLEN 512
+typedef char rnn_err[RNN_ERRLEN];
+
+/* ---------------------------------------------------------------------------------------- limits */
+#define RNN_MAX_LAYERS 16
+#define RNN_MAX_HIDDEN 8192
+#define RNN_MAX_VOCAB  (1 << 21)   /* every code point plus the 128 raw bytes fits */
+
+/* ---------------------------------------------------------------------------------------- vocabulary */
+enum { RNN_UNIT_CHAR = 0, RNN_UNIT_BYTE = 1 };
+
+/* A symbol value is a Unicode code point (0..0x10FFFF), or RNN_RAWBYTE + b for a byte b that is not part
+ * of a valid UTF-8 sequence. With RNN_UNIT_BYTE every symbol is RNN_RAWBYTE + b, whatever b is. */
+#define RNN_RAWBYTE 0x110000u
+
+typedef struct {
+    int unit;         /* RNN_UNIT_CHAR or RNN_UNIT_BYTE */
+    int size;         /* V, number of symbols, >= 1 */
+    uint32_t *sym;    /* (V) symbol values, strictly increasing; owned */
+} rnn_vocab;
+
+/* Builds the sorted vocabulary of `n` bytes of text. Returns 0, or -1 (out of memory, empty text). */
+int  rnn_vocab_build(rnn_vocab *v, const unsigned char *text, size_t n, int unit, rnn_err err);
+void rnn_vocab_free(rnn_vocab *v);
+/* Decodes `n` bytes into symbol ids, at most n of them, into `ids` (caller-owned, room for n). Returns the
+ * number of ids. Symbols not in the vocabulary are skipped and counted in *unknown (may be NULL). */
+size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *unknown);
+/* Writes the bytes of symbol `id` into out[0..3]; returns how many (1..4). */
+int  rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]);
+
+/* ---------------------------------------------------------------------------------------- model */
+enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 };
+enum { RNN_OPT_ADAM = 0, RNN_OPT_ADAGRAD = 1, RNN_OPT_SGD = 2 };
+
+/* Everything that fixes the model's shape and how it was trained. Stored in the checkpoint. */
+typedef struct {
+    int cell;          /* RNN_CELL_* */
+    int layers;        /* 1..RNN_MAX_LAYERS */
+    int hidden;        /* H, 1..RNN_MAX_HIDDEN */
+    int batch;         /* B, parallel streams */
+    int seq;           /* T, truncated-BPTT length */
+    int optim;         /* RNN_OPT_* */
+    float lr;          /* base learning rate */
+    float lr_decay;    /* multiply the learning rate by this at each epoch end (1 = constant) */
+    float clip;        /* global gradient-norm clip; 0 = off */
+    float dropout;     /* between layers, training only, 0 <= p < 1 */
+    float val_frac;    /* tail fraction of the corpus held out for validation, 0 <= f < 1 */
+    uint64_t seed;     /* initialisation, dropout and data order */
+} rnn_config;
+
+/* Fills `c` with the defaults documented in README.md. */
+void rnn_config_default(rnn_config *c);
+/* Checks every field's range; -1 with a message naming the field. */
+int  rnn_config_check(const rnn_config *c, rnn_err err);
+
+typedef struct rnn_model rnn_model;   /* config + vocabulary + one flat float32 parameter buffer */
+
+/* Makes a freshly initialised model for `vocab` (copied) and config `c`; NULL + err on failure.
+ * The caller owns the result and frees it with rnn_model_free. */
+rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err err);
+void rnn_model_free(rnn_model *m);
+const rnn_config *rnn_model_config(const rnn_model *m);
+const rnn_vocab  *rnn_model_vocab(const rnn_model *m);
+size_t rnn_model_nparams(const rnn_model *m);
+float *rnn_model_params(rnn_model *m);   /* (nparams) flat buffer, owned by the model */
+
+/* What training has done so far; stored in every checkpoint and shown by `charrnn info`. */
+typedef struct {
+    uint64_t step;         /* optimizer steps taken */
+    uint64_t chars;        /* training characters processed (steps * B * T) */
+    double   seconds;      /* training-loop seconds so far */
+    float    last_val;     /* last validation loss in nats/char, NaN if none */
+    float    best_val;     /* best validation loss so far, NaN if none */
+} rnn_progress;
+rnn_progress *rnn_model_progress(rnn_model *m);   /* owned by the model; main adds training seconds */
+
+/* ---------------------------------------------------------------------------------------- trainer */
+typedef struct rnn_trainer rnn_trainer;
+typedef struct rnn_resume rnn_resume;   /* training state read from a checkpoint; see rnn_load */
+void rnn_resume_free(rnn_resume *r);
+
+/* Prepares training of `m` (borrowed; must outlive the trainer) on the symbol ids `ids[0..n)` (copied), split
+ * into a training head and a validation tail as the config says. `threads` >= 1 sizes the thread pool.
+ * `resume` (may be NULL: start fresh) is the training state read from the checkpoint `m` came from; it must
+ * belong to the same corpus (length and CRC are checked) or the call fails.
+ * Fails (NULL + err) if the training part is shorter than one chunk (err says how short and what to lower).
+ * All memory training needs is allocated here: rnn_train_step never allocates. */
+rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int threads, const rnn_resume *resume,
+                             rnn_err err);
+void rnn_trainer_free(rnn_trainer *t);
+
+/* One optimizer step on the next B x T chunk. Returns the chunk's mean loss (nats/char); a non-finite value
+ * means the loss or the gradient diverged, in which case the parameters were NOT updated. */
+double rnn_train_step(rnn_trainer *t);
+/* Mean loss (nats/char) over the whole validation tail, as one stream with carried state. NaN if there is no
+ * validation data. Records it in the model's progress (last/best). Does not disturb training state. */
+double rnn_validate(rnn_trainer *t);
+
+/* When training stops: the first limit reached (0 = no limit of that kind). Totals since the model was made,
+ * so a resumed run continues to the same end. Carried in the checkpoint. */
+typedef struct {
+    uint64_t steps;     /* total optimizer steps */
+    double epochs;      /* total passes over the training split */
+    double seconds;     /* total training-loop seconds */
+} rnn_budget;
+rnn_budget *rnn_trainer_budget(rnn_trainer *t);   /* owned by the trainer; set from resume state if any */
+/* Replaces the current learning rate (a deliberate change when resuming, e.g. after divergence). */
+void rnn_trainer_set_lr(rnn_trainer *t, float lr);
+
+typedef struct {
+    uint64_t steps_per_epoch;  /* chunks in one pass over the training streams */
+    double   epoch;            /* fractional epochs completed */
+    float    lr;               /* current learning rate */
+    size_t   n_train, n_val;   /* symbols in each split */
+} rnn_train_info;
+void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out);
+
+/* ---------------------------------------------------------------------------------------- sampler */
+typedef struct rnn_sampler rnn_sampler;
+
+/* A sampler on `m` (borrowed) with its own hidden state (zero) and RNG seeded by `seed`. */
+rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, rnn_err err);
+void rnn_sampler_free(rnn_sampler *s);
+/* Advances the state by one input symbol (priming or feeding back the last sample). */
+void rnn_sampler_feed(rnn_sampler *s, int32_t id);
+/* Draws the next symbol from the current distribution: temperature 0 = argmax; top_k 0 = off;
+ * top_p 1 = off. Does not feed it back. */
+int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top_p);
+
+/* ---------------------------------------------------------------------------------------- checkpoint */
+/* Writes `m` (and, if `t` is not NULL, everything needed to resume training exactly) to `path` atomically:
+ * a temporary file in the same directory, flushed and synced, then renamed over `path`. On failure `path` is
+ * untouched. */
+int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err err);
+/* Reads a checkpoint. The caller owns *out, and *resume when resume is not NULL (set to NULL if the file
+ * holds no training state; pass resume = NULL to skip the training state). Refuses, with a message naming the
+ * failed check, a missing, truncated, corrupt, foreign or future-version file. */
+int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err);
+
+/* ---------------------------------------------------------------------------------------- helpers */
+uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n);   /* IEEE 802.3 CRC-32, start with crc = 0 */
+const char *rnn_cell_name(int cell);                           /* "rnn", "lstm", "gru" */
+
+#endif

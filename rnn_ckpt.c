@@ -1,0 +1,362 @@
+/* rnn_ckpt.c — the checkpoint file: writing it atomically, reading it with every check.
+ *
+ * The format (version 1) is specified byte by byte in README.md ("Checkpoint format"); this file is its only
+ * implementation. Every field is written and read explicitly, little-endian, whatever the host; nothing is a
+ * struct dump. The reader checks, in this order: magic, version, header size, every dimension's range, the
+ * parameter count, the exact file size, the CRC-32, then the vocabulary table and the values themselves; each
+ * failure names the file and the check. */
+#define _POSIX_C_SOURCE 200809L
+#include "rnn_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC "CHRN"
+#define VERSION 1u
+#define HEADER_SIZE 128u
+#define TRAIN_HEADER_SIZE 72u
+#define FLAG_TRAINING 1u
+
+/* ------------------------------------------------------------------------------------------ CRC-32 */
+uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n) {
+    const unsigned char *p = buf;
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* ------------------------------------------------------------------------------------------ little-endian */
+static void put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get32(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+static uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint64_t d2u(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static double u2d(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+
+/* ------------------------------------------------------------------------------------------ writing */
+typedef struct {
+    FILE *f;
+    uint32_t crc;
+    int failed;
+} writer;
+
+static void wbytes(writer *w, const void *p, size_t n) {
+    if (w->failed || n == 0) return;
+    w->crc = rnn_crc32(w->crc, p, n);
+    if (fwrite(p, 1, n, w->f) != n) w->failed = 1;
+}
+
+static void wfloats(writer *w, const float *x, size_t n) {
+    unsigned char buf[4096];
+    while (n) {
+        size_t k = n < sizeof buf / 4 ? n : sizeof buf / 4;
+        for (size_t i = 0; i < k; i++) put32(buf + 4 * i, f2u(x[i]));
+        wbytes(w, buf, 4 * k);
+        x += k;
+        n -= k;
+    }
+}
+
+static size_t vocab_table_size(const rnn_vocab *v) {
+    size_t s = 0;
+    unsigned char b[4];
+    for (int i = 0; i < v->size; i++) s += 1 + (size_t)rnn_symbol_bytes(v, i, b);
+    return s;
+}
+
+static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r) {
+    const rnn_config *c = &m->cfg;
+    unsigned char h[HEADER_SIZE] = {0};
+    memcpy(h, MAGIC, 4);
+    put32(h + 4, VERSION);
+    put32(h + 8, HEADER_SIZE);
+    put32(h + 12, r ? FLAG_TRAINING : 0);
+    put32(h + 16, (uint32_t)c->cell);
+    put32(h + 20, (uint32_t)c->layers);
+    put32(h + 24, (uint32_t)c->hidden);
+    put32(h + 28, (uint32_t)m->vocab.size);
+    put32(h + 32, (uint32_t)m->vocab.unit);
+    put32(h + 36, (uint32_t)c->batch);
+    put32(h + 40, (uint32_t)c->seq);
+    put32(h + 44, (uint32_t)c->optim);
+    put32(h + 48, f2u(c->lr));
+    put32(h + 52, f2u(c->lr_decay));
+    put32(h + 56, f2u(c->clip));
+    put32(h + 60, f2u(c->dropout));
+    put32(h + 64, f2u(c->val_frac));
+    put64(h + 72, c->seed);
+    put64(h + 80, m->nparams);
+    put64(h + 88, m->prog.step);
+    put64(h + 96, m->prog.chars);
+    put64(h + 104, d2u(m->prog.seconds));
+    put32(h + 112, f2u(m->prog.last_val));
+    put32(h + 116, f2u(m->prog.best_val));
+    put32(h + 120, (uint32_t)vocab_table_size(&m->vocab));
+    wbytes(w, h, sizeof h);
+    for (int i = 0; i < m->vocab.size; i++) {
+        unsigned char e[5];
+        e[0] = (unsigned char)rnn_symbol_bytes(&m->vocab, i, e + 1);
+        wbytes(w, e, 1 + (size_t)e[0]);
+    }
+    wfloats(w, m->params, m->nparams);
+    if (r) {
+        unsigned char t[TRAIN_HEADER_SIZE] = {0};
+        put64(t, r->chunk);
+        put64(t + 8, r->epoch);
+        put64(t + 16, r->rng);
+        put32(t + 24, f2u(r->lr));
+        put32(t + 28, (uint32_t)r->nmoments);
+        put64(t + 32, r->n_ids);
+        put32(t + 40, r->ids_crc);
+        put64(t + 48, r->budget.steps);
+        put64(t + 56, d2u(r->budget.epochs));
+        put64(t + 64, d2u(r->budget.seconds));
+        wbytes(w, t, sizeof t);
+        if (r->nmoments >= 2) wfloats(w, r->m1, m->nparams);
+        if (r->nmoments >= 1) wfloats(w, r->m2, m->nparams);
+        wfloats(w, r->state, r->nstate);
+    }
+    unsigned char crc[4];
+    put32(crc, w->crc);
+    wbytes(w, crc, 4);
+}
+
+int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err err) {
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 16);
+    if (!tmp) { snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path); return -1; }
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    fchmod(fd, 0644);
+    writer w = {fdopen(fd, "wb"), 0, 0};
+    int e = 0;
+    if (!w.f) {
+        e = errno;
+        close(fd);
+    } else {
+        struct rnn_resume r;
+        if (t) rnn_trainer_snapshot(t, &r);
+        write_body(&w, m, t ? &r : NULL);
+        if (w.failed || fflush(w.f) != 0) e = errno ? errno : EIO;
+        if (!e && fsync(fileno(w.f)) != 0) e = errno;
+        if (fclose(w.f) != 0 && !e) e = errno ? errno : EIO;
+    }
+    if (!e && rename(tmp, path) != 0) e = errno;
+    if (e) {
+        unlink(tmp);
+        snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(e));
+        free(tmp);
+        return -1;
+    }
+    /* Make the rename itself durable: sync the directory (best effort; not every filesystem allows it). */
+    char *slash = strrchr(tmp, '/');
+    const char *dir = ".";
+    if (slash) { *slash = 0; dir = slash == tmp ? "/" : tmp; }
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    free(tmp);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ reading */
+static int read_file(const char *path, unsigned char **out, size_t *len, rnn_err err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) { fclose(f); snprintf(err, RNN_ERRLEN, "cannot read '%s': out of memory", path); return -1; }
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        unsigned char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+        if (!nb) free(buf);
+        buf = nb;
+        cap *= 2;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        free(buf);
+        snprintf(err, RNN_ERRLEN, "cannot read '%s': %s", path, strerror(e ? e : EIO));
+        return -1;
+    }
+    fclose(f);
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static void rfloats(float *dst, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = u2f(get32(p + 4 * i));
+}
+
+static int all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* Parses the vocabulary table of V entries in exactly `size` bytes; each entry must be one symbol of `unit`,
+ * in strictly increasing order. */
+static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V, int unit) {
+    v->unit = unit;
+    v->size = V;
+    v->sym = malloc(sizeof(uint32_t) * (size_t)V);
+    if (!v->sym) return -1;
+    size_t off = 0;
+    for (int i = 0; i < V; i++) {
+        if (off >= size) return -1;
+        unsigned n = p[off++];
+        if (n < 1 || n > 4 || off + n > size) return -1;
+        rnn_vocab one;
+        rnn_err e;
+        int32_t id;
+        size_t unknown;
+        /* An entry is valid iff its bytes build a one-symbol vocabulary whose bytes are the entry itself. */
+        if (rnn_vocab_build(&one, p + off, n, unit, e)) return -1;
+        int ok = one.size == 1 && rnn_encode(&one, p + off, n, &id, &unknown) == 1 && unknown == 0;
+        unsigned char back[4];
+        ok = ok && (unsigned)rnn_symbol_bytes(&one, 0, back) == n && !memcmp(back, p + off, n);
+        v->sym[i] = ok ? one.sym[0] : 0;
+        rnn_vocab_free(&one);
+        if (!ok || (i > 0 && v->sym[i] <= v->sym[i - 1])) return -1;
+        off += n;
+    }
+    return off == size ? 0 : -1;
+}
+
+int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
+    unsigned char *buf;
+    size_t len;
+    rnn_model *m = NULL;
+    rnn_resume *r = NULL;
+    *out = NULL;
+    if (resume) *resume = NULL;
+    if (read_file(path, &buf, &len, err)) return -1;
+#define FAIL(...) do { snprintf(err, RNN_ERRLEN, __VA_ARGS__); goto fail; } while (0)
+    if (len < 8 || memcmp(buf, MAGIC, 4) != 0) FAIL("'%s' is not a charrnn checkpoint (bad magic)", path);
+    uint32_t version = get32(buf + 4);
+    if (version != VERSION)
+        FAIL("'%s' is checkpoint format version %u; this charrnn reads version %u%s", path, (unsigned)version,
+             VERSION, version > VERSION ? " (written by a newer charrnn)" : "");
+    if (len < HEADER_SIZE + 4)
+        FAIL("'%s' is truncated (%zu bytes; the header alone needs %u)", path, len, HEADER_SIZE + 4);
+    if (get32(buf + 8) != HEADER_SIZE) FAIL("'%s' has a bad header size %u", path, (unsigned)get32(buf + 8));
+    uint32_t flags = get32(buf + 12);
+    if (flags & ~FLAG_TRAINING) FAIL("'%s' has unknown flags 0x%x", path, (unsigned)flags);
+    rnn_config c;
+    uint32_t cell = get32(buf + 16), layers = get32(buf + 20), hidden = get32(buf + 24), V = get32(buf + 28),
+             unit = get32(buf + 32), batch = get32(buf + 36), seq = get32(buf + 40), optim = get32(buf + 44);
+    if (cell > RNN_CELL_GRU) FAIL("'%s' has an unknown cell kind %u", path, (unsigned)cell);
+    if (layers < 1 || layers > RNN_MAX_LAYERS) FAIL("'%s' has a bad layer count %u", path, (unsigned)layers);
+    if (hidden < 1 || hidden > RNN_MAX_HIDDEN) FAIL("'%s' has a bad hidden size %u", path, (unsigned)hidden);
+    if (V < 1 || V > RNN_MAX_VOCAB) FAIL("'%s' has a bad vocabulary size %u", path, (unsigned)V);
+    if (unit > RNN_UNIT_BYTE || (unit == RNN_UNIT_BYTE && V > 256))
+        FAIL("'%s' has a bad symbol unit %u", path, (unsigned)unit);
+    c = (rnn_config){.cell = (int)cell, .layers = (int)layers, .hidden = (int)hidden, .batch = (int)(batch & 0x7fffffff),
+                     .seq = (int)(seq & 0x7fffffff), .optim = (int)(optim & 0x7fffffff),
+                     .lr = u2f(get32(buf + 48)), .lr_decay = u2f(get32(buf + 52)), .clip = u2f(get32(buf + 56)),
+                     .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)), .seed = get64(buf + 72)};
+    rnn_err why;
+    if (batch != (uint32_t)c.batch || seq != (uint32_t)c.seq || optim != (uint32_t)c.optim || rnn_config_check(&c, why))
+        FAIL("'%s' has bad training settings (%.100s)", path, batch != (uint32_t)c.batch ? "batch" : why);
+    uint64_t np = get64(buf + 80);
+    size_t want_np = rnn_param_count(&c, (int)V);
+    if (!want_np || np != want_np)
+        FAIL("'%s' says %llu parameters, but its shape needs %zu", path, (unsigned long long)np, want_np);
+    uint32_t vsize = get32(buf + 120);
+    if (vsize < 2 * V || vsize > 5 * V) FAIL("'%s' has a bad vocabulary table size %u", path, (unsigned)vsize);
+    /* Exact size, computed in double so that no field can overflow it. */
+    size_t nstate = (size_t)layers * c.batch * hidden * rnn_state_per_unit((int)cell);
+    int nm = rnn_optim_moments(c.optim);
+    double want = (double)HEADER_SIZE + vsize + 4.0 * np + 4;
+    if (flags & FLAG_TRAINING) want += TRAIN_HEADER_SIZE + 4.0 * nm * np + 4.0 * nstate;
+    if ((double)len < want) FAIL("'%s' is truncated (%zu bytes; its header says %.0f)", path, len, want);
+    if ((double)len > want) FAIL("'%s' has %.0f unexpected bytes after its end", path, (double)len - want);
+    uint32_t stored = get32(buf + len - 4), crc = rnn_crc32(0, buf, len - 4);
+    if (stored != crc)
+        FAIL("'%s' is corrupt (CRC-32 %08x, expected %08x)", path, (unsigned)crc, (unsigned)stored);
+    rnn_vocab v;
+    if (parse_vocab(&v, buf + HEADER_SIZE, vsize, (int)V, (int)unit)) {
+        rnn_vocab_free(&v);
+        FAIL("'%s' has a corrupt vocabulary table", path);
+    }
+    m = rnn_model_alloc(&c, &v, err);
+    rnn_vocab_free(&v);
+    if (!m) goto fail;
+    const unsigned char *p = buf + HEADER_SIZE + vsize;
+    rfloats(m->params, p, np);
+    p += 4 * np;
+    if (!all_finite(m->params, np)) FAIL("'%s' holds non-finite parameters", path);
+    m->prog.step = get64(buf + 88);
+    m->prog.chars = get64(buf + 96);
+    m->prog.seconds = u2d(get64(buf + 104));
+    m->prog.last_val = u2f(get32(buf + 112));
+    m->prog.best_val = u2f(get32(buf + 116));
+    if ((flags & FLAG_TRAINING) && resume) {
+        if (get32(p + 28) != (uint32_t)nm) FAIL("'%s' has optimizer state that does not match its optimizer", path);
+        r = calloc(1, sizeof *r);
+        if (!r) FAIL("cannot read '%s': out of memory", path);
+        r->chunk = get64(p);
+        r->epoch = get64(p + 8);
+        r->rng = get64(p + 16);
+        r->lr = u2f(get32(p + 24));
+        r->nmoments = nm;
+        r->n_ids = get64(p + 32);
+        r->ids_crc = get32(p + 40);
+        r->budget.steps = get64(p + 48);
+        r->budget.epochs = u2d(get64(p + 56));
+        r->budget.seconds = u2d(get64(p + 64));
+        p += TRAIN_HEADER_SIZE;
+        r->nstate = nstate;
+        if ((nm >= 2 && !(r->m1 = malloc(4 * np))) || (nm >= 1 && !(r->m2 = malloc(4 * np))) ||
+            !(r->state = malloc(4 * (nstate ? nstate : 1))))
+            FAIL("cannot read '%s': out of memory", path);
+        if (nm >= 2) { rfloats(r->m1, p, np); p += 4 * np; }
+        if (nm >= 1) { rfloats(r->m2, p, np); p += 4 * np; }
+        rfloats(r->state, p, nstate);
+        if (!(r->lr > 0) || !isfinite(r->lr) || (r->m1 && !all_finite(r->m1, np)) ||
+            (r->m2 && !all_finite(r->m2, np)) || !all_finite(r->state, nstate))
+            FAIL("'%s' holds non-finite training state", path);
+        *resume = r;
+    }
+#undef FAIL
+    free(buf);
+    *out = m;
+    return 0;
+fail:
+    free(buf);
+    rnn_model_free(m);
+    rnn_resume_free(r);
+    if (resume) *resume = NULL;
+    return -1;
+}

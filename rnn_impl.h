@@ -1,0 +1,59 @@
+/* rnn_impl.h — private to the library: the structures that rnn.c and rnn_ckpt.c both see.
+ * Users of the library include rnn.h only. */
+#ifndef RNN_IMPL_H
+#define RNN_IMPL_H
+
+#include "rnn.h"
+
+struct rnn_model {
+    rnn_config cfg;
+    rnn_vocab vocab;       /* owned */
+    rnn_progress prog;
+    size_t nparams;
+    float *params;         /* (nparams) one flat buffer; views by param_layout() in rnn.c */
+};
+
+/* The part of a trainer that a checkpoint carries so that training resumes exactly where it stopped.
+ * Loaded from a checkpoint, it is handed to rnn_trainer_new, which checks it against the corpus. */
+struct rnn_resume {
+    uint64_t chunk;        /* next chunk index within the epoch */
+    uint64_t epoch;        /* completed epochs */
+    uint64_t rng;          /* trainer RNG state (dropout) */
+    float lr;              /* current learning rate (after decay) */
+    uint64_t n_ids;        /* corpus length in symbols ... */
+    uint32_t ids_crc;      /* ... and CRC-32 of its symbol ids: resuming on another corpus is refused */
+    int nmoments;          /* optimizer moment buffers in use: Adam 2, Adagrad 1, SGD 0 */
+    float *m1, *m2;        /* (nparams) each, NULL when not in use */
+    rnn_budget budget;     /* where the run was meant to stop */
+    size_t nstate;         /* floats in state: layers * B * H * (LSTM ? 2 : 1) */
+    float *state;          /* (layers, B, H) hidden state of every stream, then for LSTM (layers, B, H) cells */
+};
+
+/* Moment buffers each optimizer keeps. */
+static inline int rnn_optim_moments(int optim) {
+    return optim == RNN_OPT_ADAM ? 2 : optim == RNN_OPT_ADAGRAD ? 1 : 0;
+}
+/* Gate blocks per cell: the fused gate width is gates * hidden. */
+static inline int rnn_cell_gates(int cell) { return cell == RNN_CELL_LSTM ? 4 : cell == RNN_CELL_GRU ? 3 : 1; }
+/* Floats of carried state per layer and stream: h, plus c for LSTM. */
+static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 2 : 1; }
+
+/* Parameter count of a model of this config and vocabulary size (also checks nothing overflows). */
+size_t rnn_param_count(const rnn_config *c, int V);
+/* Allocates an empty model with room for its parameters (uninitialised) and a copy of `vocab`. */
+rnn_model *rnn_model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err);
+
+/* Snapshot of a trainer's resumable state into r (buffers borrowed from the trainer, valid until the next
+ * step). */
+void rnn_trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r);
+
+/* ---- for tests (tests/test_rnn.c) */
+/* Mean loss of the trainer's next chunk at the current parameters, advancing nothing. With grad, *grad_out
+ * points at the gradient (parameter layout, owned by the trainer). Dropout masks are drawn from a copy of the
+ * trainer's RNG, so repeated calls see the same masks. */
+double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out);
+/* The named tensors of the flat parameter buffer, in layout order. */
+typedef struct { const char *name; int layer; size_t offset, count; } rnn_tensor;
+int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max);
+
+#endif

@@ -1,0 +1,471 @@
+/* rnn_mat.c — the GEMM kernel, the thread pool and vector math. See rnn_mat.h for the contracts. */
+#define _POSIX_C_SOURCE 200809L
+#include "rnn_mat.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MAT_X86 1
+#include <immintrin.h>
+#endif
+
+/* ------------------------------------------------------------------------------------ micro-kernels */
+/* A micro-kernel computes one MR x NR tile of C from kc steps of packed A (kc, MR) and packed B (kc, NR):
+ * acc = sum_k a[k][i] * b[k][j] in k order, then C = acc (overwrite) or C = C + acc. Only the top-left mr x nr
+ * part of the tile is stored; edge tiles compute exactly what full tiles do (the padding is zeros). */
+typedef void (*ukern_fn)(int kc, const float *a, const float *b, float *c, int ldc, int mr, int nr, int overwrite);
+
+/* Stores acc (MR x NR, row stride NR) into C's top-left mr x nr. */
+static void store_tile(const float *acc, int NR, float *c, int ldc, int mr, int nr, int overwrite) {
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            c[(size_t)i * ldc + j] = overwrite ? acc[i * NR + j] : c[(size_t)i * ldc + j] + acc[i * NR + j];
+}
+
+#define G_MR 4
+#define G_NR 16
+static void kern_generic(int kc, const float *a, const float *b, float *c, int ldc, int mr, int nr, int overwrite) {
+    float acc[G_MR * G_NR] = {0};
+    for (int k = 0; k < kc; k++, a += G_MR, b += G_NR)
+        for (int i = 0; i < G_MR; i++)
+            for (int j = 0; j < G_NR; j++) acc[i * G_NR + j] += a[i] * b[j];
+    store_tile(acc, G_NR, c, ldc, mr, nr, overwrite);
+}
+
+#ifdef MAT_X86
+/* AVX-512: 8 rows x 32 columns = 16 zmm accumulators, 2 loads of B and 8 broadcasts of A per k. */
+__attribute__((target("avx512f")))
+static void kern_avx512(int kc, const float *a, const float *b, float *c, int ldc, int mr, int nr, int overwrite) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+           c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int k = 0; k < kc; k++, a += 8, b += 32) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+#define ROW(i) x = _mm512_set1_ps(a[i]); c##i##0 = _mm512_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm512_fmadd_ps(x, b1, c##i##1);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+    }
+    if (mr == 8 && nr == 32) {
+#define ST(i) { float *p = c + (size_t)i * ldc;                                                              \
+        if (!overwrite) { c##i##0 = _mm512_add_ps(_mm512_loadu_ps(p), c##i##0);                              \
+                          c##i##1 = _mm512_add_ps(_mm512_loadu_ps(p + 16), c##i##1); }                       \
+        _mm512_storeu_ps(p, c##i##0); _mm512_storeu_ps(p + 16, c##i##1); }
+        ST(0) ST(1) ST(2) ST(3) ST(4) ST(5) ST(6) ST(7)
+#undef ST
+        return;
+    }
+    float t[8 * 32];
+#define SV(i) _mm512_storeu_ps(t + i * 32, c##i##0); _mm512_storeu_ps(t + i * 32 + 16, c##i##1);
+    SV(0) SV(1) SV(2) SV(3) SV(4) SV(5) SV(6) SV(7)
+#undef SV
+    store_tile(t, 32, c, ldc, mr, nr, overwrite);
+}
+
+/* AVX2 + FMA: 6 rows x 16 columns = 12 ymm accumulators. */
+__attribute__((target("avx2,fma")))
+static void kern_avx2(int kc, const float *a, const float *b, float *c, int ldc, int mr, int nr, int overwrite) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+           c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int k = 0; k < kc; k++, a += 6, b += 16) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+#define ROW(i) x = _mm256_broadcast_ss(a + i); c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+    }
+    if (mr == 6 && nr == 16) {
+#define ST(i) { float *p = c + (size_t)i * ldc;                                                              \
+        if (!overwrite) { c##i##0 = _mm256_add_ps(_mm256_loadu_ps(p), c##i##0);                              \
+                          c##i##1 = _mm256_add_ps(_mm256_loadu_ps(p + 8), c##i##1); }                        \
+        _mm256_storeu_ps(p, c##i##0); _mm256_storeu_ps(p + 8, c##i##1); }
+        ST(0) ST(1) ST(2) ST(3) ST(4) ST(5)
+#undef ST
+        return;
+    }
+    float t[6 * 16];
+#define SV(i) _mm256_storeu_ps(t + i * 16, c##i##0); _mm256_storeu_ps(t + i * 16 + 8, c##i##1);
+    SV(0) SV(1) SV(2) SV(3) SV(4) SV(5)
+#undef SV
+    store_tile(t, 16, c, ldc, mr, nr, overwrite);
+}
+#endif
+
+typedef struct { const char *name; int mr, nr; ukern_fn fn; } ukernel;
+
+static ukernel pick_kernel(void) {
+    ukernel g = {"generic", G_MR, G_NR, kern_generic};
+#ifdef MAT_X86
+    const char *force = getenv("CHARRNN_KERNEL");
+    int allow512 = !force || !strcmp(force, "avx512"), allow2 = allow512 || !strcmp(force, "avx2");
+    __builtin_cpu_init();
+    if (allow512 && __builtin_cpu_supports("avx512f")) return (ukernel){"avx512", 8, 32, kern_avx512};
+    if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (ukernel){"avx2", 6, 16, kern_avx2};
+#endif
+    return g;
+}
+
+/* ------------------------------------------------------------------------------------ thread pool */
+enum { KC = 256, NC = 256, MC_TILES = 16 };   /* blocking: K by 256, N by 256 columns, M by 16 row tiles */
+
+typedef struct { pthread_t th; struct mat_pool *pool; int id; } worker;
+
+struct mat_pool {
+    int n;                       /* threads, including the caller */
+    ukernel uk;
+    worker *w;                   /* (n) w[0] is the caller */
+    float **pack_a, **pack_b;    /* (n) per-thread buffers: (MC_TILES*MR, KC) and (KC, NC) */
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    atomic_uint gen;             /* job generation: bumping it releases the workers */
+    atomic_int pending;          /* workers still running the current job */
+    int stop;
+    void (*fn)(void *, int, int);
+    void *arg;
+};
+
+static inline void cpu_relax(void) {
+#ifdef MAT_X86
+    __builtin_ia32_pause();
+#endif
+}
+enum { SPIN = 1 << 14 };   /* polls before sleeping: keeps short jobs free of wake-up latency */
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    struct mat_pool *p = w->pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        for (int s = 0; g == seen && s < SPIN; s++) {
+            cpu_relax();
+            g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&p->mu);
+            while ((g = atomic_load(&p->gen)) == seen && !p->stop) pthread_cond_wait(&p->wake, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (g == seen) return NULL;   /* stop */
+        seen = g;
+        p->fn(p->arg, w->id, p->n);
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+mat_pool *mat_pool_new(int nthreads) {
+    if (nthreads < 1) return NULL;
+    mat_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n = nthreads;
+    p->uk = pick_kernel();
+    p->w = calloc((size_t)nthreads, sizeof *p->w);
+    p->pack_a = calloc((size_t)nthreads, sizeof *p->pack_a);
+    p->pack_b = calloc((size_t)nthreads, sizeof *p->pack_b);
+    if (!p->w || !p->pack_a || !p->pack_b) goto fail;
+    for (int i = 0; i < nthreads; i++) {
+        p->pack_a[i] = malloc(sizeof(float) * MC_TILES * p->uk.mr * KC);
+        p->pack_b[i] = malloc(sizeof(float) * KC * NC);
+        if (!p->pack_a[i] || !p->pack_b[i]) goto fail;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->gen, 0);
+    atomic_init(&p->pending, 0);
+    for (int i = 0; i < nthreads; i++) {
+        p->w[i].pool = p;
+        p->w[i].id = i;
+    }
+    for (int i = 1; i < nthreads; i++) {
+        if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0) {
+            p->n = i;   /* free what started */
+            mat_pool_free(p);
+            return NULL;
+        }
+    }
+    return p;
+fail:
+    if (p->pack_a)
+        for (int i = 0; i < nthreads; i++) free(p->pack_a[i]);
+    if (p->pack_b)
+        for (int i = 0; i < nthreads; i++) free(p->pack_b[i]);
+    free(p->pack_a);
+    free(p->pack_b);
+    free(p->w);
+    free(p);
+    return NULL;
+}
+
+void mat_pool_free(mat_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n; i++) pthread_join(p->w[i].th, NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    for (int i = 0; i < mat_pool_threads(p); i++) {
+        free(p->pack_a[i]);
+        free(p->pack_b[i]);
+    }
+    free(p->pack_a);
+    free(p->pack_b);
+    free(p->w);
+    free(p);
+}
+
+int mat_pool_threads(const mat_pool *p) { return p->n; }
+const char *mat_kernel_name(const mat_pool *p) { return p->uk.name; }
+
+void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
+    if (p->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store(&p->pending, p->n - 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    fn(arg, 0, p->n);
+    for (int s = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && s < SPIN; s++) cpu_relax();
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* ------------------------------------------------------------------------------------ packing */
+/* op(A) rows i0..i0+mc, columns k0..k0+kc, into row tiles of MR: tile r is (kc, MR), zero-padded rows. */
+static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, int mc, int k0, int kc) {
+    for (int r = 0; r < mc; r += MR, dst += (size_t)kc * MR) {
+        int rows = mc - r < MR ? mc - r : MR;
+        for (int i = 0; i < MR; i++) {
+            if (i >= rows) {
+                for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
+            } else if (ta) {
+                const float *s = A + (size_t)k0 * lda + (i0 + r + i);
+                for (int k = 0; k < kc; k++) dst[k * MR + i] = s[(size_t)k * lda];
+            } else {
+                const float *s = A + (size_t)(i0 + r + i) * lda + k0;
+                for (int k = 0; k < kc; k++) dst[k * MR + i] = s[k];
+            }
+        }
+    }
+}
+
+/* op(B) rows k0..k0+kc, columns j0..j0+nc, into column panels of NR: panel q is (kc, NR), zero-padded. */
+static void pack_b(float *dst, int NR, const float *B, int ldb, int tb, int k0, int kc, int j0, int nc) {
+    for (int q = 0; q < nc; q += NR, dst += (size_t)kc * NR) {
+        int cols = nc - q < NR ? nc - q : NR;
+        for (int k = 0; k < kc; k++) {
+            float *d = dst + (size_t)k * NR;
+            if (tb)
+                for (int j = 0; j < cols; j++) d[j] = B[(size_t)(j0 + q + j) * ldb + k0 + k];
+            else
+                memcpy(d, B + (size_t)(k0 + k) * ldb + j0 + q, sizeof(float) * cols);
+            for (int j = cols; j < NR; j++) d[j] = 0.0f;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------ GEMM */
+typedef struct {
+    int M, N, K;
+    const float *A; int lda, ta;
+    const float *B; int ldb, tb;      /* B == NULL: use the prepacked operand bp */
+    const mat_packed *bp;
+    float *C; int ldc, accumulate;
+    int split_n;                      /* partition columns (1) or rows (0) among threads */
+} gemm_job;
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* Computes C's rows m0..m1 x columns n0..n1 (n0 a multiple of NR) for one thread. */
+static void gemm_block(mat_pool *p, int tid, const gemm_job *g, int m0, int m1, int n0, int n1) {
+    const int MR = p->uk.mr, NR = p->uk.nr, MC = MC_TILES * MR;
+    float *pa = p->pack_a[tid], *pb = p->pack_b[tid];
+    int npad = ceil_div(g->N, NR) * NR;
+    for (int jc = n0; jc < n1; jc += NC) {
+        int nc = n1 - jc < NC ? n1 - jc : NC;
+        for (int pc = 0; pc < g->K; pc += KC) {
+            int kc = g->K - pc < KC ? g->K - pc : KC;
+            const float *bblk;
+            if (g->B) {
+                pack_b(pb, NR, g->B, g->ldb, g->tb, pc, kc, jc, nc);
+                bblk = pb;
+            } else {
+                bblk = g->bp->data + (size_t)pc * npad + (size_t)(jc / NR) * kc * NR;
+            }
+            int overwrite = pc == 0 && !g->accumulate;
+            for (int ic = m0; ic < m1; ic += MC) {
+                int mc = m1 - ic < MC ? m1 - ic : MC;
+                pack_a(pa, MR, g->A, g->lda, g->ta, ic, mc, pc, kc);
+                for (int jr = 0; jr < nc; jr += NR)
+                    for (int ir = 0; ir < mc; ir += MR)
+                        p->uk.fn(kc, pa + (size_t)(ir / MR) * kc * MR, bblk + (size_t)(jr / NR) * kc * NR,
+                                 g->C + (size_t)(ic + ir) * g->ldc + jc + jr, g->ldc,
+                                 mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, overwrite);
+            }
+        }
+    }
+}
+
+typedef struct { mat_pool *p; gemm_job g; } gemm_call;
+
+static void gemm_thread(void *arg, int i, int n) {
+    gemm_call *c = arg;
+    const gemm_job *g = &c->g;
+    int MR = c->p->uk.mr, NR = c->p->uk.nr;
+    if (g->split_n) {
+        int tiles = ceil_div(g->N, NR), t0 = (int)((long)tiles * i / n), t1 = (int)((long)tiles * (i + 1) / n);
+        int n0 = t0 * NR, n1 = t1 * NR < g->N ? t1 * NR : g->N;
+        if (n0 < n1) gemm_block(c->p, i, g, 0, g->M, n0, n1);
+    } else {
+        int tiles = ceil_div(g->M, MR), t0 = (int)((long)tiles * i / n), t1 = (int)((long)tiles * (i + 1) / n);
+        int m0 = t0 * MR, m1 = t1 * MR < g->M ? t1 * MR : g->M;
+        if (m0 < m1) gemm_block(c->p, i, g, m0, m1, 0, g->N);
+    }
+}
+
+static void run_gemm(mat_pool *p, gemm_job *g) {
+    if (g->M <= 0 || g->N <= 0) return;
+    if (g->K <= 0) {
+        if (!g->accumulate)
+            for (int i = 0; i < g->M; i++) memset(g->C + (size_t)i * g->ldc, 0, sizeof(float) * g->N);
+        return;
+    }
+    int tm = ceil_div(g->M, p->uk.mr), tn = ceil_div(g->N, p->uk.nr);
+    g->split_n = tn >= tm;
+    gemm_call c = {p, *g};
+    /* Small products are not worth waking the pool; the result is the same either way. */
+    if ((double)g->M * g->N * g->K < 32768.0 * 8) gemm_thread(&c, 0, 1);
+    else mat_pool_run(p, gemm_thread, &c);
+}
+
+/* One row: y (N) = [y +] x (K) · op(B). Packing would cost more than the product, so B is read in place,
+ * in k order per element like the GEMM path (the choice depends only on the shape, never on the threads). */
+static void gemv(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y, int accumulate) {
+    enum { JB = 512, LANES = 16 };
+    float acc[JB];
+    for (int j0 = 0; j0 < N; j0 += JB) {
+        int nb = N - j0 < JB ? N - j0 : JB;
+        if (!tb) {
+            for (int j = 0; j < nb; j++) acc[j] = 0.0f;
+            for (int k = 0; k < K; k++) {
+                const float xk = x[(size_t)k * incx], *b = B + (size_t)k * ldb + j0;
+                for (int j = 0; j < nb; j++) acc[j] += xk * b[j];
+            }
+        } else {
+            for (int j = 0; j < nb; j++) {
+                const float *b = B + (size_t)(j0 + j) * ldb;
+                float part[LANES] = {0};
+                int k = 0;
+                for (; k + LANES <= K; k += LANES)
+                    for (int l = 0; l < LANES; l++) part[l] += x[(size_t)(k + l) * incx] * b[k + l];
+                for (int l = 0; k < K; k++, l++) part[l] += x[(size_t)k * incx] * b[k];
+                float s = 0.0f;
+                for (int l = 0; l < LANES; l++) s += part[l];
+                acc[j] = s;
+            }
+        }
+        for (int j = 0; j < nb; j++) y[j0 + j] = accumulate ? y[j0 + j] + acc[j] : acc[j];
+    }
+}
+
+void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, const float *B, int ldb, int tb,
+             float *C, int ldc, int accumulate) {
+    if (M == 1) {
+        gemv(N, K, A, ta ? lda : 1, B, ldb, tb, C, accumulate);
+        return;
+    }
+    gemm_job g = {M, N, K, A, lda, ta, B, ldb, tb, NULL, C, ldc, accumulate, 0};
+    run_gemm(p, &g);
+}
+
+size_t mat_packed_size(const mat_pool *p, int K, int N) {
+    return (size_t)K * ceil_div(N, p->uk.nr) * p->uk.nr;
+}
+
+typedef struct { mat_pool *p; mat_packed *dst; const float *B; int ldb, tb; } pack_call;
+
+/* Packed layout: for each KC block of rows (pc), its column panels one after another, each (kc, NR). */
+static void pack_thread(void *arg, int i, int n) {
+    pack_call *c = arg;
+    int NR = c->p->uk.nr, K = c->dst->K, N = c->dst->N, tiles = ceil_div(N, NR), npad = tiles * NR;
+    int t0 = (int)((long)tiles * i / n), t1 = (int)((long)tiles * (i + 1) / n);
+    if (t0 >= t1) return;
+    int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = K - pc < KC ? K - pc : KC;
+        pack_b(c->dst->data + (size_t)pc * npad + (size_t)t0 * kc * NR, NR, c->B, c->ldb, c->tb, pc, kc, j0,
+               j1 - j0);
+    }
+}
+
+void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb) {
+    dst->K = K;
+    dst->N = N;
+    dst->src = B;
+    dst->ldb = ldb;
+    dst->tb = tb;
+    pack_call c = {p, dst, B, ldb, tb};
+    if ((double)K * N < 65536.0) pack_thread(&c, 0, 1);
+    else mat_pool_run(p, pack_thread, &c);
+}
+
+void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
+                    int accumulate) {
+    if (M == 1) {   /* same path as mat_mul would take, on the unpacked source */
+        gemv(B->N, B->K, A, ta ? lda : 1, B->src, B->ldb, B->tb, C, accumulate);
+        return;
+    }
+    gemm_job g = {M, B->N, B->K, A, lda, ta, NULL, 0, 0, B, C, ldc, accumulate, 0};
+    run_gemm(p, &g);
+}
+
+/* ------------------------------------------------------------------------------------ vector math */
+/* exp(x) by Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n
+ * built in the exponent bits. The argument saturates to [-87, 88] (results stay normal floats); NaN passes
+ * through, because the comparisons below are false for NaN. No float-to-int conversion (UB for NaN). */
+static inline float exp1(float x) {
+    x = x > 88.0f ? 88.0f : x;
+    x = x < -87.0f ? -87.0f : x;
+    const float magic = 12582912.0f;   /* 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits */
+    float t = x * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187e-06f;
+    float q = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-01f + r * (4.16666418e-02f +
+                                                 r * (8.33336939e-03f + r * 1.38878867e-03f)))));
+    uint32_t tb, mb;
+    memcpy(&tb, &t, 4);
+    memcpy(&mb, &magic, 4);
+    uint32_t sb = (tb - mb + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, 4);
+    return q * s;
+}
+
+void vec_exp(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = exp1(x[i]);
+}
+void vec_sigmoid(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = 1.0f / (1.0f + exp1(-x[i]));
+}
+void vec_tanh(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = 1.0f - 2.0f / (1.0f + exp1(2.0f * x[i]));
+}

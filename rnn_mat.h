@@ -1,0 +1,56 @@
+/* rnn_mat.h — private to the library: the matrix-multiply kernel, the thread pool, and vector math.
+ *
+ * One GEMM does all of the model's heavy compute:   C (M,N)  =  [C +]  op(A) (M,K)  ·  op(B) (K,N)
+ * where op(A) = A (M,K, row stride lda) or A^T (A stored (K,M)), likewise op(B) = B (K,N) or B^T (B stored (N,K)).
+ * It packs blocks of op(A) and op(B) into contiguous tiles and runs a register-tiled micro-kernel chosen once at
+ * start-up for the CPU (AVX-512, AVX2+FMA, or portable C).
+ *
+ * Determinism: every element of C is the same sequence of floating-point operations whatever the number of
+ * threads and whichever part of C a thread computes (the K dimension is split into fixed KC blocks, the
+ * micro-kernel accumulates k in order, and edge tiles are zero-padded instead of taking a different path).
+ * So results are bit-identical for any --threads.
+ */
+#ifndef RNN_MAT_H
+#define RNN_MAT_H
+
+#include <stddef.h>
+
+typedef struct mat_pool mat_pool;
+
+/* A pool of `nthreads` >= 1 workers (the calling thread is worker 0). NULL if threads or memory fail. */
+mat_pool *mat_pool_new(int nthreads);
+void mat_pool_free(mat_pool *p);
+int  mat_pool_threads(const mat_pool *p);
+/* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. */
+void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
+
+/* C = op(A)·op(B) (accumulate = 0) or C += op(A)·op(B) (accumulate = 1). ta/tb: 1 = transposed. */
+void mat_mul(mat_pool *p, int M, int N, int K,
+             const float *A, int lda, int ta, const float *B, int ldb, int tb,
+             float *C, int ldc, int accumulate);
+
+/* A pre-packed right-hand operand, for a weight matrix used many times between updates (the recurrent
+ * products inside one chunk): pack once per step, multiply T times. */
+typedef struct {
+    int K, N;
+    float *data;          /* (mat_packed_size floats) caller-owned */
+    const float *src;     /* the unpacked source, which must stay valid: one-row products read it directly */
+    int ldb, tb;
+} mat_packed;
+/* Floats a K x N packed operand needs with this pool's kernel; dst->data must hold that many. */
+size_t mat_packed_size(const mat_pool *p, int K, int N);
+void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb);
+void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,
+                    float *C, int ldc, int accumulate);
+
+/* Name of the pool's micro-kernel ("avx512", "avx2", "generic"), chosen for the CPU when the pool is made.
+ * CHARRNN_KERNEL=avx2|generic in the environment forces a lesser one (to test the other paths). */
+const char *mat_kernel_name(const mat_pool *p);
+
+/* Vector math over n floats, in place, written so compilers vectorise it. Accurate to a few ulp; NaN in,
+ * NaN out (never clamped away, so divergence stays visible). */
+void vec_exp(float *x, int n);
+void vec_tanh(float *x, int n);
+void vec_sigmoid(float *x, int n);
+
+#endif
