@@ -462,7 +462,8 @@ static int cmd_train(int argc, char **argv) {
                         etab, rep.tty ? "" : "\n");
                 fflush(stderr);
             }
-            if (logf) fprintf(logf, "%llu,%.3f,%.5f,,%.6g,%.0f\n", (unsigned long long)prog->step, prog->seconds, ema, info.lr, rate);
+            if (logf && !eval_now)
+                fprintf(logf, "%llu,%.3f,%.5f,,%.6g,%.0f\n", (unsigned long long)prog->step, prog->seconds, ema, info.lr, rate);
             rep.last_print = tnow;
         }
         if (eval_now) {

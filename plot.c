@@ -1,9 +1,168 @@
-/* plot.c — `charrnn plot LOG`: training and validation loss curves from a --log CSV, as SVG on stdout. */
+/* plot.c — `charrnn plot LOG > loss.svg`: the training and validation loss curves of a `train --log` CSV as a
+ * self-contained SVG (axes, ticks, labels, legend) that any browser renders. Part of the command line: it
+ * prints errors as "charrnn: ..." and returns the exit code. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 int cmd_plot(int argc, char **argv);
+
+#define HEADER "step,seconds,train_loss,val_loss,lr,chars_per_sec"
+
+typedef struct { double x, y; } pt;
+typedef struct { pt *p; size_t n, cap; } series;
+
+static int push(series *s, double x, double y) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        pt *np = realloc(s->p, cap * sizeof *np);
+        if (!np) return -1;
+        s->p = np;
+        s->cap = cap;
+    }
+    s->p[s->n++] = (pt){x, y};
+    return 0;
+}
+
+/* A "nice" tick step (1, 2 or 5 times a power of ten) giving about n ticks over span. */
+static double nice_step(double span, int n) {
+    double raw = span / n, mag = pow(10, floor(log10(raw))), f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+static void polyline(const series *s, double (*sx)(double, const double *), double (*sy)(double, const double *),
+                     const double *k, const char *color, int dots) {
+    if (!s->n) return;
+    printf("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"", color);
+    for (size_t i = 0; i < s->n; i++) printf("%.1f,%.1f ", sx(s->p[i].x, k), sy(s->p[i].y, k));
+    printf("\"/>\n");
+    if (dots)
+        for (size_t i = 0; i < s->n; i++)
+            printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", sx(s->p[i].x, k), sy(s->p[i].y, k), color);
+}
+
+/* k = {x0, x1, y0, y1, left, top, width, height} */
+static double to_x(double x, const double *k) { return k[4] + (x - k[0]) / (k[1] - k[0]) * k[6]; }
+static double to_y(double y, const double *k) { return k[5] + k[7] - (y - k[2]) / (k[3] - k[2]) * k[7]; }
+
 int cmd_plot(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "charrnn: plot: not implemented yet\n");
-    return 1;
+    if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+        printf("Usage: charrnn plot LOG\nDraw the loss curves of a 'charrnn train --log LOG' CSV as SVG on standard output.\n\n"
+               "Options:\n  %-26s %s\n", "-h, --help", "show this help and exit");
+        return 0;
+    }
+    if (argc != 1 || argv[0][0] == '-' ) {
+        if (argc == 1 && strcmp(argv[0], "-")) fprintf(stderr, "charrnn plot: unknown option '%s'\n", argv[0]);
+        else fprintf(stderr, "charrnn plot: expected one LOG file\n");
+        fprintf(stderr, "Try 'charrnn plot --help'.\n");
+        return 2;
+    }
+    const char *path = argv[0];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "charrnn: cannot open '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    char line[512];
+    series tr = {0}, va = {0};
+    int rc = 1;
+    size_t lineno = 1;
+    if (!fgets(line, sizeof line, f) || strncmp(line, HEADER, strlen(HEADER))) {
+        fprintf(stderr, "charrnn: '%s' is not a charrnn training log (its first line is not '%s')\n", path, HEADER);
+        goto done;
+    }
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '\n') continue;
+        if (!strncmp(line, HEADER, strlen(HEADER))) continue;   /* a resumed run appended to the same log */
+        char *fields[6], *s = line;
+        int nf = 0;
+        for (; nf < 6; nf++) {
+            fields[nf] = s;
+            char *c = strpbrk(s, ",\n");
+            if (!c) { nf++; break; }
+            int last = *c == '\n';
+            *c = 0;
+            s = c + 1;
+            if (last) { nf++; break; }
+        }
+        char *e1, *e2, *e3;
+        double step = nf >= 4 ? strtod(fields[0], &e1) : NAN, tl = nf >= 4 ? strtod(fields[2], &e2) : NAN;
+        if (nf < 4 || *e1 || *e2 || !isfinite(step) || !isfinite(tl)) {
+            fprintf(stderr, "charrnn: '%s' line %zu is not a log row\n", path, lineno);
+            goto done;
+        }
+        if (push(&tr, step, tl)) goto oom;
+        if (fields[3][0]) {
+            double vl = strtod(fields[3], &e3);
+            if (*e3 || !isfinite(vl)) {
+                fprintf(stderr, "charrnn: '%s' line %zu has a bad val_loss\n", path, lineno);
+                goto done;
+            }
+            if (push(&va, step, vl)) goto oom;
+        }
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "charrnn: cannot read '%s': %s\n", path, strerror(errno));
+        goto done;
+    }
+    if (!tr.n) {
+        fprintf(stderr, "charrnn: '%s' has no data rows\n", path);
+        goto done;
+    }
+    double x0 = tr.p[0].x, x1 = tr.p[0].x, y0 = tr.p[0].y, y1 = tr.p[0].y;
+    const series *all[2] = {&tr, &va};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < all[k]->n; i++) {
+            x0 = fmin(x0, all[k]->p[i].x); x1 = fmax(x1, all[k]->p[i].x);
+            y0 = fmin(y0, all[k]->p[i].y); y1 = fmax(y1, all[k]->p[i].y);
+        }
+    if (x1 <= x0) x1 = x0 + 1;
+    if (y1 <= y0) y1 = y0 + 0.1;
+    double ys = nice_step(y1 - y0, 6), xs = nice_step(x1 - x0, 8);
+    y0 = floor(y0 / ys) * ys;
+    y1 = ceil(y1 / ys) * ys;
+    const double W = 820, H = 500, k[8] = {x0, x1, y0, y1, 70, 40, W - 100, H - 100};
+    printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+           "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+           W, H, W, H);
+    printf("<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">charrnn training: loss per character</text>\n", W / 2);
+    for (double y = y0; y <= y1 + ys / 2; y += ys) {
+        double py = to_y(y, k);
+        printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", k[4], py, k[4] + k[6], py, k[4] - 6, py + 4, y);
+    }
+    for (double x = ceil(x0 / xs) * xs; x <= x1 + xs / 1e6; x += xs) {
+        double px = to_x(x, k);
+        printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", px, k[5], px, k[5] + k[7], px, k[5] + k[7] + 16, x);
+    }
+    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n", k[4], k[5], k[6], k[7]);
+    printf("<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">step</text>\n", k[4] + k[6] / 2, H - 22);
+    printf("<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">loss (nats/char)</text>\n", k[5] + k[7] / 2);
+    polyline(&tr, to_x, to_y, k, "#1f77b4", 0);
+    polyline(&va, to_x, to_y, k, "#ff7f0e", 1);
+    double lx = k[4] + k[6] - 170, ly = k[5] + 12;
+    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"160\" height=\"46\" fill=\"white\" stroke=\"#999\"/>\n", lx, ly);
+    printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#1f77b4\" stroke-width=\"2\"/>"
+           "<text x=\"%.0f\" y=\"%.0f\">training (smoothed)</text>\n", lx + 8, ly + 15, lx + 34, ly + 15, lx + 40, ly + 19);
+    printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#ff7f0e\" stroke-width=\"2\"/>"
+           "<text x=\"%.0f\" y=\"%.0f\">validation</text>\n</svg>\n", lx + 8, ly + 34, lx + 34, ly + 34, lx + 40, ly + 38);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "charrnn: cannot write output: %s\n", strerror(errno ? errno : EIO));
+        goto done;
+    }
+    rc = 0;
+    goto done;
+oom:
+    fprintf(stderr, "charrnn: out of memory\n");
+done:
+    fclose(f);
+    free(tr.p);
+    free(va.p);
+    return rc;
 }
