@@ -471,7 +471,7 @@ static int cmd_train(int argc, char **argv) {
             if (!isnan(v)) {
                 nevals++;
                 if (isnan(first_val)) first_val = v;
-                if (v <= prog->best_val) {
+                if (prog->last_val == prog->best_val) {   /* rnn_validate just set both: a new best */
                     best_step = prog->step;
                     if (rnn_save(bpath, m, NULL, err)) { fail("%s", err); goto done; }
                 }
@@ -499,7 +499,7 @@ static int cmd_train(int argc, char **argv) {
         if (!isnan(v)) {
             nevals++;
             if (isnan(first_val)) first_val = v;
-            if (v <= prog->best_val) {
+            if (prog->last_val == prog->best_val) {   /* rnn_validate just set both: a new best */
                 best_step = prog->step;
                 if (rnn_save(bpath, m, NULL, err)) { fail("%s", err); goto done; }
             }

@@ -302,9 +302,9 @@ static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, in
             if (lstm) { GIVE(w->c[l], float, (T + 1) * B * H); GIVE(w->tc[l], float, TB * H); }
             if (gru) GIVE(w->hn[l], float, TB * H);
             if (drop && l > 0) { GIVE(w->mask[l], float, TB * H); GIVE(w->xd[l], float, TB * H); }
-            if (train && pool && B > 1) {
+            if (pool && B > 1) {
                 GIVE(w->whp[l].data, float, mat_packed_size(pool, c->hidden, (int)GH));
-                GIVE(w->whtp[l].data, float, mat_packed_size(pool, (int)GH, c->hidden));
+                if (train) GIVE(w->whtp[l].data, float, mat_packed_size(pool, (int)GH, c->hidden));
             }
         }
         GIVE(w->logits, float, TB * V);
@@ -839,31 +839,50 @@ int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max) {
     return n;
 }
 
-/* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state, in chunks of the workspace size. */
+/* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state, in chunks of the workspace size. With
+ * a workspace of B > 1 streams, every stream reads the same symbols (a test that the batched path agrees). */
 static double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count) {
-    int L = n->c->layers;
-    size_t H = (size_t)n->c->hidden;
+    int L = n->c->layers, B = w->B;
+    size_t BH = (size_t)n->c->hidden * B;
     for (int l = 0; l < L; l++) {
-        memset(w->h[l], 0, sizeof(float) * H);
-        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * H);
+        memset(w->h[l], 0, sizeof(float) * BH);
+        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * BH);
     }
     pack_weights(n, w);
     double total = 0;
     for (size_t pos = 0; pos + 1 < count;) {
         int T = (int)(count - 1 - pos < (size_t)w->Tmax ? count - 1 - pos : (size_t)w->Tmax);
-        for (int tt = 0; tt < T; tt++) {
-            w->x[tt] = ids[pos + tt];
-            w->y[tt] = ids[pos + tt + 1];
-        }
+        for (int tt = 0; tt < T; tt++)
+            for (int b = 0; b < B; b++) {
+                w->x[tt * B + b] = ids[pos + tt];
+                w->y[tt * B + b] = ids[pos + tt + 1];
+            }
         layers_forward(n, w, T, 0, NULL);
-        total += softmax_loss(w, T, n->V, 0, 0);
+        total += softmax_loss(w, T * B, n->V, 0, 0) / B;
         for (int l = 0; l < L; l++) {
-            memcpy(w->h[l], w->h[l] + (size_t)T * H, sizeof(float) * H);
-            if (w->c[l]) memcpy(w->c[l], w->c[l] + (size_t)T * H, sizeof(float) * H);
+            memcpy(w->h[l], w->h[l] + (size_t)T * BH, sizeof(float) * BH);
+            if (w->c[l]) memcpy(w->c[l], w->c[l] + (size_t)T * BH, sizeof(float) * BH);
         }
         pos += (size_t)T;
     }
     return total / (double)(count - 1);
+}
+
+double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads) {
+    net n;
+    memset(&n, 0, sizeof n);
+    n.c = &m->cfg;
+    n.V = m->vocab.size;
+    n.pool = mat_pool_new(threads);
+    workspace w;
+    double loss = NAN;
+    if (n.pool && !ws_init(&w, &m->cfg, n.V, 100, B, 0, n.pool)) {
+        param_layout(&m->cfg, n.V, m->params, &n.p);
+        loss = stream_loss(&n, &w, ids, count);
+        ws_free(&w);
+    }
+    mat_pool_free(n.pool);
+    return loss;
 }
 
 double rnn_validate(rnn_trainer *t) {

@@ -52,6 +52,9 @@ void rnn_trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r);
  * points at the gradient (parameter layout, owned by the trainer). Dropout masks are drawn from a copy of the
  * trainer's RNG, so repeated calls see the same masks. */
 double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out);
+/* Loss of ids[1..count) as one stream, computed with B identical streams (B = 1: the validation/sampling
+ * path; B > 1: the batched GEMM path) on a pool of `threads`. NaN if memory fails. */
+double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads);
 /* The named tensors of the flat parameter buffer, in layout order. */
 typedef struct { const char *name; int layer; size_t offset, count; } rnn_tensor;
 int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max);

@@ -477,6 +477,30 @@ static int gemm(void) {
     return bad != 0;
 }
 
+/* ---------------------------------------------------------------------------------------------- batch paths */
+/* Validation and sampling run one stream (matrix-vector products); training runs B streams (packed GEMM).
+ * The same stream through both must give the same loss, for every cell. */
+static int batch_paths(void) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    int cells[3] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
+    char msg[256] = "";
+    for (int ci = 0; ci < 3; ci++) {
+        rnn_config c = small_config(cells[ci], 2, 40, 8, 16);
+        rig r;
+        if (rig_make(&r, &c, text, 40000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
+        for (int i = 0; i < 10; i++) rnn_train_step(r.t);
+        double l1 = rnn_debug_stream_loss(r.m, r.ids, 3000, 1, 1), l3 = rnn_debug_stream_loss(r.m, r.ids, 3000, 3, 2);
+        rig_free(&r);
+        if (!(fabs(l1 - l3) < 1e-5)) { free(text); FAILF("%s: one stream %.7f, three streams %.7f", rnn_cell_name(cells[ci]), l1, l3); }
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s %.5f ", rnn_cell_name(cells[ci]), l1);
+    }
+    free(text);
+    snprintf(detail, sizeof detail, "one stream == three streams: %s", msg);
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------------------- main */
 typedef struct { const char *name; int (*fn)(void); } test;
 static int gc_rnn(void) { return gradcheck(RNN_CELL_RNN, 0); }
@@ -491,7 +515,7 @@ static const test tests[] = {
     {"gemm", gemm}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
     {"gradcheck-dropout", gc_lstm_drop}, {"threads", threads_identical}, {"save-load-sample", save_load_sample},
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
-    {"divergence", divergence},
+    {"divergence", divergence}, {"batch-paths", batch_paths},
 };
 
 int main(int argc, char **argv) {
