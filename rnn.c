@@ -262,6 +262,7 @@ typedef struct {
     float *mask[RNN_MAX_LAYERS]; /* dropout (T, B, H) on layer l's input (l >= 1): 0 or 1/(1-p) */
     float *xd[RNN_MAX_LAYERS];   /* dropout (T, B, H) layer l's dropped-out input */
     float *logits;           /* (T*B, V) logits, then probabilities, then d loss / d logits */
+    double *rowloss;         /* (T*B) loss of each position */
     float *rec;              /* (B, GH) recurrent product of one step (GRU) */
     /* backward only */
     float *dh, *dx;          /* (T, B, H) gradient wrt a layer's outputs / inputs */
@@ -308,6 +309,7 @@ static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, in
             }
         }
         GIVE(w->logits, float, TB * V);
+        GIVE(w->rowloss, double, TB);
         GIVE(w->rec, float, B * GH);
         if (train) {
             GIVE(w->dh, float, TB * H);
@@ -350,8 +352,9 @@ static void pack_weights(const net *n, workspace *w) {
 
 /* h_t (B, H) from the step's gate pre-activations a_t (B, GH, input part + bias + for RNN/LSTM the recurrent
  * product), the previous state, and for GRU the recurrent product rec (B, GH). Writes the cell's caches. */
-static void cell_forward(int cell, int B, int H, float *a, const float *hprev, float *h, const float *cprev,
-                         float *cnext, float *tc, const float *rec, const float *bhn, float *hn) {
+RNN_CLONES static void cell_forward(int cell, int B, int H, float *a, const float *hprev, float *h,
+                                    const float *cprev, float *cnext, float *tc, const float *rec, const float *bhn,
+                                    float *hn) {
     int GH = rnn_cell_gates(cell) * H;
     if (cell == RNN_CELL_RNN) {
         memcpy(h, a, sizeof(float) * B * H);
@@ -386,6 +389,60 @@ static void cell_forward(int cell, int B, int H, float *a, const float *hprev, f
     }
 }
 
+/* ---- Parallel pieces. Each splits only per-row or per-column work, so no result depends on the threads. */
+/* Rows of one time step for cell_forward / cell_backward; all pointers are to row 0 of the step. */
+typedef struct {
+    int cell, H;
+    float *a, *h, *cnext, *tc, *hn, *dht, *dgx, *dgh, *dhc, *dcc;
+    const float *hprev, *cprev, *rec, *bhn, *dho;
+} step_rows;
+
+static size_t row_grain(int width) { return (size_t)(width >= 16384 ? 1 : 16384 / width); }
+#define OFF(p, k) ((p) ? (p) + (k) : NULL)
+
+static void cell_forward_rows(void *arg, size_t lo, size_t hi) {
+    const step_rows *s = arg;
+    size_t H = (size_t)s->H, GH = rnn_cell_gates(s->cell) * H;
+    cell_forward(s->cell, (int)(hi - lo), s->H, s->a + lo * GH, s->hprev + lo * H, s->h + lo * H,
+                 OFF(s->cprev, lo * H), OFF(s->cnext, lo * H), OFF(s->tc, lo * H), OFF(s->rec, lo * GH), s->bhn,
+                 OFF(s->hn, lo * H));
+}
+
+/* out (rows, cols) = [out +] src rows gathered by ids (or src itself when ids is NULL) + bias. */
+typedef struct { float *out; const float *src; const int32_t *ids; const float *bias; int cols, add; } row_bias;
+
+RNN_CLONES static void add_bias_rows(void *arg, size_t lo, size_t hi) {
+    const row_bias *s = arg;
+    size_t C = (size_t)s->cols;
+    for (size_t r = lo; r < hi; r++) {
+        float *dst = s->out + r * C;
+        const float *src = s->ids ? s->src + (size_t)s->ids[r] * C : dst;
+        for (size_t j = 0; j < C; j++) dst[j] = src[j] + s->bias[j];
+    }
+}
+
+/* Dropout: mask[i] = 1/(1-p) or 0 from a hash of (per-step seed, i), so any split draws the same masks. */
+typedef struct { float *mask, *xd; const float *in; uint64_t seed; float keep; } drop_args;
+
+static void dropout_part(void *arg, size_t lo, size_t hi) {
+    const drop_args *s = arg;
+    float scale = 1.0f / s->keep;
+    for (size_t i = lo; i < hi; i++) {
+        uint64_t z = s->seed + i * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        s->mask[i] = (double)(z >> 11) * 0x1.0p-53 < s->keep ? scale : 0.0f;
+        s->xd[i] = s->in[i] * s->mask[i];
+    }
+}
+
+typedef struct { float *x; const float *m; } mul_args;
+RNN_CLONES static void mul_part(void *arg, size_t lo, size_t hi) {
+    const mul_args *s = arg;
+    for (size_t i = lo; i < hi; i++) s->x[i] *= s->m[i];
+}
+
 /* Runs all layers over T steps of w->x (h[l] block 0 and c[l] block 0 hold the state carried in), then the
  * output projection into w->logits. With train and dropout, draws the masks from *rng. */
 static void layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng) {
@@ -394,71 +451,71 @@ static void layers_forward(const net *n, workspace *w, int T, int train, uint64_
     for (int l = 0; l < c->layers; l++) {
         const layer_view *p = &n->p.l[l];
         float *a = w->a[l];
-        /* Input side of every step at once: a = x Wx + b. */
+        /* Input side of every step at once: a = x Wx + b (layer 0: one-hot x, so a row of Wx). */
+        row_bias rb = {a, p->wx, NULL, p->b, GH, 0};
         if (l == 0) {
-            for (int r = 0; r < TB; r++) {
-                const float *src = p->wx + (size_t)w->x[r] * GH;
-                float *dst = a + (size_t)r * GH;
-                for (int j = 0; j < GH; j++) dst[j] = src[j] + p->b[j];
-            }
+            rb.ids = w->x;
         } else {
             const float *in = w->h[l - 1] + (size_t)B * H;
             if (train && w->mask[l]) {
-                float *mk = w->mask[l], *xd = w->xd[l];
-                float keep = 1.0f - c->dropout, scale = 1.0f / keep;
-                for (size_t i = 0; i < (size_t)TB * H; i++) {
-                    mk[i] = rng_uniform(rng) < keep ? scale : 0.0f;
-                    xd[i] = in[i] * mk[i];
-                }
-                in = xd;
+                drop_args d = {w->mask[l], w->xd[l], in, rng_next(rng), 1.0f - c->dropout};
+                mat_pool_for(n->pool, (size_t)TB * H, 16384, dropout_part, &d);
+                in = w->xd[l];
             }
             mat_mul(n->pool, TB, GH, H, in, H, 0, p->wx, GH, 0, a, GH, 0);
-            for (int r = 0; r < TB; r++) {
-                float *dst = a + (size_t)r * GH;
-                for (int j = 0; j < GH; j++) dst[j] += p->b[j];
-            }
         }
+        mat_pool_for(n->pool, (size_t)TB, row_grain(GH), add_bias_rows, &rb);
         /* The recurrence, one step at a time over the batch. */
         for (int t = 0; t < T; t++) {
-            float *at = a + (size_t)t * B * GH;
-            const float *hp = w->h[l] + (size_t)t * B * H;
+            size_t sB = (size_t)t * B;
+            float *at = a + sB * GH;
+            const float *hp = w->h[l] + sB * H;
             if (c->cell == RNN_CELL_GRU) mat_mul_packed(n->pool, B, hp, H, 0, &w->whp[l], w->rec, GH, 0);
             else mat_mul_packed(n->pool, B, hp, H, 0, &w->whp[l], at, GH, 1);
-            cell_forward(c->cell, B, H, at, hp, w->h[l] + (size_t)(t + 1) * B * H,
-                         w->c[l] ? w->c[l] + (size_t)t * B * H : NULL,
-                         w->c[l] ? w->c[l] + (size_t)(t + 1) * B * H : NULL,
-                         w->tc[l] ? w->tc[l] + (size_t)t * B * H : NULL, w->rec, p->bhn,
-                         w->hn[l] ? w->hn[l] + (size_t)t * B * H : NULL);
+            step_rows s = {.cell = c->cell, .H = H, .a = at, .h = w->h[l] + sB * H + (size_t)B * H,
+                           .cnext = OFF(w->c[l], sB * H + (size_t)B * H), .tc = OFF(w->tc[l], sB * H),
+                           .hn = OFF(w->hn[l], sB * H), .hprev = hp, .cprev = OFF(w->c[l], sB * H), .rec = w->rec,
+                           .bhn = p->bhn};
+            mat_pool_for(n->pool, (size_t)B, row_grain(GH * 8), cell_forward_rows, &s);
         }
     }
     /* Output projection of every position at once. */
     const float *top = w->h[c->layers - 1] + (size_t)B * H;
     mat_mul(n->pool, TB, V, H, top, H, 0, n->p.wy, V, 0, w->logits, V, 0);
-    for (int r = 0; r < TB; r++) {
-        float *row = w->logits + (size_t)r * V;
-        for (int j = 0; j < V; j++) row[j] += n->p.by[j];
+    row_bias ob = {w->logits, NULL, NULL, n->p.by, V, 0};
+    mat_pool_for(n->pool, (size_t)TB, row_grain(V), add_bias_rows, &ob);
+}
+
+/* Softmax cross-entropy of logits rows against targets; per-row losses to rowloss. With grad, replaces the
+ * logits by d(mean loss)/d(logits) = (p - onehot(y)) * scale. */
+typedef struct { float *logits; const int32_t *y; double *rowloss; int V, grad; float scale; } softmax_args;
+
+RNN_CLONES static void softmax_rows(void *arg, size_t lo, size_t hi) {
+    const softmax_args *s = arg;
+    int V = s->V;
+    for (size_t r = lo; r < hi; r++) {
+        float *z = s->logits + r * V, mx = z[0];
+        for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+        float zy = z[s->y[r]] - mx;
+        for (int j = 0; j < V; j++) z[j] -= mx;
+        vec_exp(z, V);
+        double sum = 0;
+        for (int j = 0; j < V; j++) sum += z[j];
+        s->rowloss[r] = log(sum) - zy;
+        if (s->grad) {
+            float inv = (float)(1.0 / sum) * s->scale;
+            for (int j = 0; j < V; j++) z[j] *= inv;
+            z[s->y[r]] -= s->scale;
+        }
     }
 }
 
-/* Softmax cross-entropy of each logits row against w->y. Returns the summed loss (nats). With grad, replaces
- * the logits by d(mean loss)/d(logits) = (p - onehot(y)) * scale. */
-static double softmax_loss(workspace *w, int rows, int V, int grad, float scale) {
+/* Summed loss (nats) of the first `rows` rows of w->logits against w->y; see softmax_rows. */
+static double softmax_loss(const net *n, workspace *w, int rows, int grad, float scale) {
+    softmax_args s = {w->logits, w->y, w->rowloss, n->V, grad, scale};
+    mat_pool_for(n->pool, (size_t)rows, row_grain(n->V * 4), softmax_rows, &s);
     double total = 0;
-    for (int r = 0; r < rows; r++) {
-        float *z = w->logits + (size_t)r * V, mx = z[0];
-        for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
-        float zy = z[w->y[r]] - mx;
-        for (int j = 0; j < V; j++) z[j] -= mx;
-        vec_exp(z, V);
-        double s = 0;
-        for (int j = 0; j < V; j++) s += z[j];
-        total += log(s) - zy;
-        if (grad) {
-            float inv = (float)(1.0 / s) * scale;
-            for (int j = 0; j < V; j++) z[j] *= inv;
-            z[w->y[r]] -= scale;
-        }
-    }
+    for (int r = 0; r < rows; r++) total += w->rowloss[r];   /* in row order: the same sum for any threads */
     return total;
 }
 
@@ -466,9 +523,9 @@ static double softmax_loss(workspace *w, int rows, int V, int grad, float scale)
 /* d loss / d (gate pre-activations) of one step, from dh (B, H) = total gradient on h_t. Writes dgx (and for
  * GRU dgh) rows of this step, d c_{t-1} into dcc (LSTM), and the direct part of d h_{t-1} into dhc (GRU; the
  * recurrent product is added by the caller). */
-static void cell_backward(int cell, int B, int H, const float *a, const float *h, const float *hprev,
-                          const float *cprev, const float *tc, const float *hn, const float *dh, float *dcc,
-                          float *dgx, float *dgh, float *dhc) {
+RNN_CLONES static void cell_backward(int cell, int B, int H, const float *a, const float *h, const float *hprev,
+                                     const float *cprev, const float *tc, const float *hn, const float *dh,
+                                     float *dcc, float *dgx, float *dgh, float *dhc) {
     int GH = rnn_cell_gates(cell) * H;
     for (int b = 0; b < B; b++) {
         const float *ab = a + (size_t)b * GH, *dhb = dh + (size_t)b * H;
@@ -506,9 +563,32 @@ static void cell_backward(int cell, int B, int H, const float *a, const float *h
     }
 }
 
-static void add_colsum(float *dst, const float *src, int rows, int cols, int ld) {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++) dst[j] += src[(size_t)r * ld + j];
+/* dht = dho + dhc (gradient from above plus the one carried back), then cell_backward, for rows lo..hi. */
+RNN_CLONES static void cell_backward_rows(void *arg, size_t lo, size_t hi) {
+    const step_rows *s = arg;
+    size_t H = (size_t)s->H, GH = rnn_cell_gates(s->cell) * H;
+    for (size_t i = lo * H; i < hi * H; i++) s->dht[i] = s->dho[i] + s->dhc[i];
+    cell_backward(s->cell, (int)(hi - lo), s->H, s->a + lo * GH, s->h + lo * H, s->hprev + lo * H,
+                  OFF(s->cprev, lo * H), OFF(s->tc, lo * H), OFF(s->hn, lo * H), s->dht + lo * H,
+                  s->dcc + lo * H, s->dgx + lo * GH, s->dgh + lo * GH, s->dhc + lo * H);
+}
+
+/* dst[j] += sum over rows of src[r*ld + j] (rows in order), or, with ids, dst[ids[r]*ld + j] += src[r*ld + j]:
+ * split by columns, so every column is summed whole, in row order, whatever the threads. */
+typedef struct { float *dst; const float *src; const int32_t *ids; int rows, ld; } colsum_args;
+
+RNN_CLONES static void colsum_cols(void *arg, size_t lo, size_t hi) {
+    const colsum_args *s = arg;
+    for (int r = 0; r < s->rows; r++) {
+        const float *src = s->src + (size_t)r * s->ld;
+        float *dst = s->ids ? s->dst + (size_t)s->ids[r] * s->ld : s->dst;
+        for (size_t j = lo; j < hi; j++) dst[j] += src[j];
+    }
+}
+
+static void add_colsum(const net *n, float *dst, const float *src, const int32_t *ids, int rows, int cols, int ld) {
+    colsum_args s = {dst, src, ids, rows, ld};
+    mat_pool_for(n->pool, (size_t)cols, rows >= 64 ? 16 : 4096, colsum_cols, &s);
 }
 
 /* Backpropagates the loss gradient in w->logits through the chunk, accumulating into n->g. The gradient stops
@@ -519,7 +599,7 @@ static void layers_backward(const net *n, workspace *w, int T) {
     /* Output projection: dWy += top^T dlogits, dby += colsum, d top = dlogits Wy^T. */
     const float *top = w->h[L - 1] + (size_t)B * H;
     mat_mul(n->pool, H, V, TB, top, H, 1, w->logits, V, 0, n->g.wy, V, 1);
-    add_colsum(n->g.by, w->logits, TB, V, V);
+    add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);
     mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy, V, 1, w->dh, H, 0);
     for (int l = L - 1; l >= 0; l--) {
         const layer_view *p = &n->p.l[l];
@@ -528,35 +608,30 @@ static void layers_backward(const net *n, workspace *w, int T) {
         memset(w->dcc, 0, sizeof(float) * B * H);
         for (int t = T - 1; t >= 0; t--) {
             size_t sB = (size_t)t * B;
-            const float *dho = w->dh + sB * H;
-            for (int i = 0; i < B * H; i++) w->dht[i] = dho[i] + w->dhc[i];
-            cell_backward(c->cell, B, H, w->a[l] + sB * GH, w->h[l] + (sB + B) * H, w->h[l] + sB * H,
-                          w->c[l] ? w->c[l] + sB * H : NULL, w->tc[l] ? w->tc[l] + sB * H : NULL,
-                          w->hn[l] ? w->hn[l] + sB * H : NULL, w->dht, w->dcc, w->dgx + sB * GH,
-                          w->dgh + sB * GH, w->dhc);
+            step_rows s = {.cell = c->cell, .H = H, .a = w->a[l] + sB * GH, .h = w->h[l] + (sB + B) * H,
+                           .tc = OFF(w->tc[l], sB * H), .hn = OFF(w->hn[l], sB * H), .dht = w->dht,
+                           .dgx = w->dgx + sB * GH, .dgh = w->dgh + sB * GH, .dhc = w->dhc, .dcc = w->dcc,
+                           .hprev = w->h[l] + sB * H, .cprev = OFF(w->c[l], sB * H), .dho = w->dh + sB * H};
+            mat_pool_for(n->pool, (size_t)B, row_grain(GH * 8), cell_backward_rows, &s);
             if (t > 0)   /* d h_{t-1} (at t = 0 it would cross the chunk boundary: truncated) */
                 mat_mul_packed(n->pool, B, w->dgh + sB * GH, GH, 0, &w->whtp[l], w->dhc, H,
                                c->cell == RNN_CELL_GRU);
         }
         /* Weight gradients of all steps at once. */
         mat_mul(n->pool, H, GH, TB, w->h[l], H, 1, w->dgh, GH, 0, g->wh, GH, 1);
-        add_colsum(g->b, w->dgx, TB, GH, GH);
-        if (g->bhn)
-            for (int r = 0; r < TB; r++)
-                for (int j = 0; j < H; j++) g->bhn[j] += w->dgh[(size_t)r * GH + 2 * H + j];
+        add_colsum(n, g->b, w->dgx, NULL, TB, GH, GH);
+        if (g->bhn) add_colsum(n, g->bhn, w->dgh + 2 * H, NULL, TB, H, GH);
         if (l == 0) {
-            for (int r = 0; r < TB; r++) {
-                float *dst = g->wx + (size_t)w->x[r] * GH;
-                const float *src = w->dgx + (size_t)r * GH;
-                for (int j = 0; j < GH; j++) dst[j] += src[j];
-            }
+            add_colsum(n, g->wx, w->dgx, w->x, TB, GH, GH);   /* one-hot input: scatter rows into Wx */
         } else {
             const float *in = w->mask[l] ? w->xd[l] : w->h[l - 1] + (size_t)B * H;
             mat_mul(n->pool, H, GH, TB, in, H, 1, w->dgx, GH, 0, g->wx, GH, 1);
             /* d input = dgx Wx^T, through the dropout mask, becomes d h of the layer below. */
             mat_mul(n->pool, TB, H, GH, w->dgx, GH, 0, p->wx, GH, 1, w->dh, H, 0);
-            if (w->mask[l])
-                for (size_t i = 0; i < (size_t)TB * H; i++) w->dh[i] *= w->mask[l][i];
+            if (w->mask[l]) {
+                mul_args m = {w->dh, w->mask[l]};
+                mat_pool_for(n->pool, (size_t)TB * H, 16384, mul_part, &m);
+            }
         }
     }
 }
@@ -570,6 +645,7 @@ struct rnn_trainer {
     workspace we;            /* (TE, 1) validation */
     float *grad;             /* (nparams) same layout as the parameters */
     float *m1, *m2;          /* (nparams) optimizer moments (Adam: m, v; Adagrad: m2 = sum of squares) */
+    double *norm_partial;    /* (nparams / NORM_BLOCK + 1) squared-norm partial sums */
     float *state;            /* (layers, B, H) carried h, then for LSTM (layers, B, H) carried c */
     size_t nstate;
     int32_t *train, *val;    /* symbol ids of each split (owned) */
@@ -620,6 +696,7 @@ void rnn_trainer_free(rnn_trainer *t) {
     free(t->grad);
     free(t->m1);
     free(t->m2);
+    free(t->norm_partial);
     free(t->state);
     free(t->train);
     free(t->val);
@@ -654,6 +731,7 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
     int nm = rnn_optim_moments(c->optim);
     if (nm >= 1 && !(t->m2 = calloc(m->nparams, sizeof(float)))) goto oom;
     if (nm >= 2 && !(t->m1 = calloc(m->nparams, sizeof(float)))) goto oom;
+    if (!(t->norm_partial = calloc(m->nparams / (1 << 16) + 1, sizeof(double)))) goto oom;
     t->nstate = (size_t)c->layers * B * c->hidden * rnn_state_per_unit(c->cell);
     t->state = calloc(t->nstate, sizeof(float));
     t->train = malloc(sizeof(int32_t) * n_train);
@@ -727,38 +805,63 @@ void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out) {
     out->n_val = t->n_val;
 }
 
-/* Clips by global norm and applies the optimizer. Returns the gradient norm (non-finite: nothing applied). */
-static double optimizer_step(rnn_trainer *t) {
-    const rnn_config *c = &t->m->cfg;
-    size_t np = t->m->nparams;
-    float *p = t->m->params, *g = t->grad;
-    double ss = 0;
-    for (size_t i = 0; i < np; i++) ss += (double)g[i] * g[i];
-    double norm = sqrt(ss);
-    if (!isfinite(norm)) return norm;
-    float gs = (c->clip > 0 && norm > c->clip) ? (float)(c->clip / (norm + 1e-6)) : 1.0f;
-    float lr = t->lr;
-    if (c->optim == RNN_OPT_ADAM) {
-        const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-        double step = (double)t->m->prog.step + 1;
-        float bc1 = (float)(1.0 - pow(b1, step)), bc2s = (float)sqrt(1.0 - pow(b2, step));
+/* The optimizer over a range of parameters; gs scales the gradient (clipping). */
+typedef struct { rnn_trainer *t; float gs, lr, bc1, bc2s; double *partial; } opt_args;
+
+enum { NORM_BLOCK = 1 << 16 };   /* the squared norm is summed per fixed block, then blocks in order */
+
+RNN_CLONES static void sumsq_blocks(void *arg, size_t lo, size_t hi) {
+    const opt_args *s = arg;
+    size_t np = s->t->m->nparams;
+    const float *g = s->t->grad;
+    for (size_t k = lo; k < hi; k++) {
+        double ss = 0;
+        size_t end = (k + 1) * NORM_BLOCK < np ? (k + 1) * NORM_BLOCK : np;
+        for (size_t i = k * NORM_BLOCK; i < end; i++) ss += (double)g[i] * g[i];
+        s->partial[k] = ss;
+    }
+}
+
+RNN_CLONES static void update_part(void *arg, size_t lo, size_t hi) {
+    const opt_args *s = arg;
+    rnn_trainer *t = s->t;
+    float *p = t->m->params, *g = t->grad, gs = s->gs, lr = s->lr;
+    if (t->m->cfg.optim == RNN_OPT_ADAM) {
+        const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, step = lr / s->bc1;
         float *m1 = t->m1, *m2 = t->m2;
-        for (size_t i = 0; i < np; i++) {
+        for (size_t i = lo; i < hi; i++) {
             float gi = g[i] * gs;
             m1[i] = b1 * m1[i] + (1 - b1) * gi;
             m2[i] = b2 * m2[i] + (1 - b2) * gi * gi;
-            p[i] -= (lr / bc1) * m1[i] / (sqrtf(m2[i]) / bc2s + eps);
+            p[i] -= step * m1[i] / (sqrtf(m2[i]) / s->bc2s + eps);
         }
-    } else if (c->optim == RNN_OPT_ADAGRAD) {   /* min-char-rnn's: mem += g^2; p -= lr g / sqrt(mem + 1e-8) */
+    } else if (t->m->cfg.optim == RNN_OPT_ADAGRAD) {   /* min-char-rnn's: mem += g^2; p -= lr g / sqrt(mem + 1e-8) */
         float *m2 = t->m2;
-        for (size_t i = 0; i < np; i++) {
+        for (size_t i = lo; i < hi; i++) {
             float gi = g[i] * gs;
             m2[i] += gi * gi;
             p[i] -= lr * gi / sqrtf(m2[i] + 1e-8f);
         }
     } else {
-        for (size_t i = 0; i < np; i++) p[i] -= lr * g[i] * gs;
+        for (size_t i = lo; i < hi; i++) p[i] -= lr * g[i] * gs;
     }
+}
+
+/* Clips by global norm and applies the optimizer. Returns the gradient norm (non-finite: nothing applied). */
+static double optimizer_step(rnn_trainer *t) {
+    const rnn_config *c = &t->m->cfg;
+    size_t np = t->m->nparams, nblocks = (np + NORM_BLOCK - 1) / NORM_BLOCK;
+    opt_args s = {t, 1.0f, t->lr, 1.0f, 1.0f, t->norm_partial};
+    mat_pool_for(t->pool, nblocks, 1, sumsq_blocks, &s);
+    double ss = 0;
+    for (size_t k = 0; k < nblocks; k++) ss += t->norm_partial[k];
+    double norm = sqrt(ss);
+    if (!isfinite(norm)) return norm;
+    s.gs = (c->clip > 0 && norm > c->clip) ? (float)(c->clip / (norm + 1e-6)) : 1.0f;
+    double step = (double)t->m->prog.step + 1;
+    s.bc1 = (float)(1.0 - pow(0.9, step));
+    s.bc2s = (float)sqrt(1.0 - pow(0.999, step));
+    mat_pool_for(t->pool, np, 1 << 15, update_part, &s);
     return norm;
 }
 
@@ -782,7 +885,7 @@ static double chunk_loss_grad(rnn_trainer *t, int grad, uint64_t *rng) {
     int TB = t->m->cfg.batch * t->m->cfg.seq;
     pack_weights(&t->n, w);
     layers_forward(&t->n, w, t->m->cfg.seq, 1, rng);
-    double loss = softmax_loss(w, TB, t->n.V, grad, 1.0f / (float)TB) / TB;
+    double loss = softmax_loss(&t->n, w, TB, grad, 1.0f / (float)TB) / TB;
     if (grad && isfinite(loss)) {
         memset(t->grad, 0, sizeof(float) * t->m->nparams);
         layers_backward(&t->n, w, t->m->cfg.seq);
@@ -858,7 +961,7 @@ static double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t
                 w->y[tt * B + b] = ids[pos + tt + 1];
             }
         layers_forward(n, w, T, 0, NULL);
-        total += softmax_loss(w, T * B, n->V, 0, 0) / B;
+        total += softmax_loss(n, w, T * B, 0, 0) / B;
         for (int l = 0; l < L; l++) {
             memcpy(w->h[l], w->h[l] + (size_t)T * BH, sizeof(float) * BH);
             if (w->c[l]) memcpy(w->c[l], w->c[l] + (size_t)T * BH, sizeof(float) * BH);

@@ -248,17 +248,40 @@ void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     }
 }
 
+typedef struct { size_t n; void (*fn)(void *, size_t, size_t); void *arg; } for_call;
+
+static void for_thread(void *arg, int i, int n) {
+    for_call *c = arg;
+    size_t lo = c->n * (size_t)i / (size_t)n, hi = c->n * (size_t)(i + 1) / (size_t)n;
+    if (lo < hi) c->fn(c->arg, lo, hi);
+}
+
+void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg) {
+    if (!p || p->n == 1 || n < 2 * grain) {
+        if (n) fn(arg, 0, n);
+        return;
+    }
+    for_call c = {n, fn, arg};
+    mat_pool_run(p, for_thread, &c);
+}
+
 /* ------------------------------------------------------------------------------------ packing */
 /* op(A) rows i0..i0+mc, columns k0..k0+kc, into row tiles of MR: tile r is (kc, MR), zero-padded rows. */
 static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, int mc, int k0, int kc) {
     for (int r = 0; r < mc; r += MR, dst += (size_t)kc * MR) {
         int rows = mc - r < MR ? mc - r : MR;
+        if (ta) {   /* op(A) = A^T: the MR values of one k are contiguous in A */
+            for (int k = 0; k < kc; k++) {
+                const float *s = A + (size_t)(k0 + k) * lda + (i0 + r);
+                float *d = dst + (size_t)k * MR;
+                for (int i = 0; i < rows; i++) d[i] = s[i];
+                for (int i = rows; i < MR; i++) d[i] = 0.0f;
+            }
+            continue;
+        }
         for (int i = 0; i < MR; i++) {
             if (i >= rows) {
                 for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
-            } else if (ta) {
-                const float *s = A + (size_t)k0 * lda + (i0 + r + i);
-                for (int k = 0; k < kc; k++) dst[k * MR + i] = s[(size_t)k * lda];
             } else {
                 const float *s = A + (size_t)(i0 + r + i) * lda + k0;
                 for (int k = 0; k < kc; k++) dst[k * MR + i] = s[k];
@@ -271,12 +294,18 @@ static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, 
 static void pack_b(float *dst, int NR, const float *B, int ldb, int tb, int k0, int kc, int j0, int nc) {
     for (int q = 0; q < nc; q += NR, dst += (size_t)kc * NR) {
         int cols = nc - q < NR ? nc - q : NR;
+        if (tb) {   /* op(B) = B^T: walk each source row contiguously */
+            for (int j = 0; j < cols; j++) {
+                const float *s = B + (size_t)(j0 + q + j) * ldb + k0;
+                for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = s[k];
+            }
+            for (int k = 0; k < kc; k++)
+                for (int j = cols; j < NR; j++) dst[(size_t)k * NR + j] = 0.0f;
+            continue;
+        }
         for (int k = 0; k < kc; k++) {
             float *d = dst + (size_t)k * NR;
-            if (tb)
-                for (int j = 0; j < cols; j++) d[j] = B[(size_t)(j0 + q + j) * ldb + k0 + k];
-            else
-                memcpy(d, B + (size_t)(k0 + k) * ldb + j0 + q, sizeof(float) * cols);
+            memcpy(d, B + (size_t)(k0 + k) * ldb + j0 + q, sizeof(float) * cols);
             for (int j = cols; j < NR; j++) d[j] = 0.0f;
         }
     }
@@ -358,7 +387,7 @@ static void run_gemm(mat_pool *p, gemm_job *g) {
 
 /* One row: y (N) = [y +] x (K) · op(B). Packing would cost more than the product, so B is read in place,
  * in k order per element like the GEMM path (the choice depends only on the shape, never on the threads). */
-static void gemv(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y, int accumulate) {
+RNN_CLONES static void gemv(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y, int accumulate) {
     enum { JB = 512, LANES = 16 };
     float acc[JB];
     for (int j0 = 0; j0 < N; j0 += JB) {
@@ -460,12 +489,12 @@ static inline float exp1(float x) {
     return q * s;
 }
 
-void vec_exp(float *x, int n) {
+RNN_CLONES void vec_exp(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = exp1(x[i]);
 }
-void vec_sigmoid(float *x, int n) {
+RNN_CLONES void vec_sigmoid(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = 1.0f / (1.0f + exp1(-x[i]));
 }
-void vec_tanh(float *x, int n) {
+RNN_CLONES void vec_tanh(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = 1.0f - 2.0f / (1.0f + exp1(2.0f * x[i]));
 }

@@ -14,6 +14,15 @@
 #define RNN_MAT_H
 
 #include <stddef.h>
+#include <stdlib.h>   /* defines __GLIBC__ on glibc */
+
+/* Hot loops outside the GEMM are compiled three times (AVX-512, AVX2+FMA, baseline) and the best is picked
+ * when the program loads (GCC/Clang function multiversioning; needs glibc's ifunc). Elsewhere: baseline. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__GLIBC__) && !defined(CHARRNN_NO_CLONES)
+#define RNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RNN_CLONES
+#endif
 
 typedef struct mat_pool mat_pool;
 
@@ -23,6 +32,11 @@ void mat_pool_free(mat_pool *p);
 int  mat_pool_threads(const mat_pool *p);
 /* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. */
 void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
+
+/* Runs fn(arg, lo, hi) over [0, n) cut into one contiguous part per thread; inline (one part) when p is NULL
+ * or n < 2 * grain. Only for work whose result does not depend on where the cuts fall (per-item work, or
+ * reductions that each part does whole, like one column's sum over all rows). */
+void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *arg, size_t lo, size_t hi), void *arg);
 
 /* C = op(A)·op(B) (accumulate = 0) or C += op(A)·op(B) (accumulate = 1). ta/tb: 1 = transposed. */
 void mat_mul(mat_pool *p, int M, int N, int K,

@@ -88,8 +88,8 @@ gradcheck-rnn|s/gx\[j\] = dhb\[j\] \* (1.0f - hb\[j\] \* hb\[j\]);/gx[j] = dhb[j
 gradcheck-lstm|s/dc\[j\] = dcj \* f\[j\];/dc[j] = dcj;/
 gradcheck-gru|s/dhp\[j\] = dhb\[j\] \* z\[j\];/dhp[j] = dhb[j];/
 gradcheck-gru|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
-gradcheck-rnn|s/add_colsum(n->g.by, w->logits, TB, V, V);/(void)0;/
-gradcheck-dropout|s/w->dh\[i\] \*= w->mask\[l\]\[i\];/(void)0;/
+gradcheck-rnn|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
+gradcheck-dropout|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
 EOF
 }
 
