@@ -385,33 +385,47 @@ static void run_gemm(mat_pool *p, gemm_job *g) {
     else mat_pool_run(p, gemm_thread, &c);
 }
 
-/* One row: y (N) = [y +] x (K) · op(B). Packing would cost more than the product, so B is read in place,
- * in k order per element like the GEMM path (the choice depends only on the shape, never on the threads). */
-RNN_CLONES static void gemv(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y, int accumulate) {
+/* One row: y (N) = [y +] x (K) · op(B). Packing would cost more than the product, so B is read in place.
+ * The summation order is fixed by the shape alone (never by the threads). */
+RNN_CLONES static void gemv(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y,
+                            int accumulate) {
     enum { JB = 512, LANES = 16 };
     float acc[JB];
-    for (int j0 = 0; j0 < N; j0 += JB) {
-        int nb = N - j0 < JB ? N - j0 : JB;
-        if (!tb) {
+    if (!tb) {   /* y = sum_k x[k] B[k, :], four rows of B per pass over the accumulators */
+        for (int j0 = 0; j0 < N; j0 += JB) {
+            int nb = N - j0 < JB ? N - j0 : JB;
             for (int j = 0; j < nb; j++) acc[j] = 0.0f;
-            for (int k = 0; k < K; k++) {
+            int k = 0;
+            for (; k + 4 <= K; k += 4) {
+                const float x0 = x[(size_t)k * incx], x1 = x[(size_t)(k + 1) * incx], x2 = x[(size_t)(k + 2) * incx],
+                            x3 = x[(size_t)(k + 3) * incx];
+                const float *b0 = B + (size_t)k * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+                for (int j = 0; j < nb; j++) acc[j] += (x0 * b0[j] + x1 * b1[j]) + (x2 * b2[j] + x3 * b3[j]);
+            }
+            for (; k < K; k++) {
                 const float xk = x[(size_t)k * incx], *b = B + (size_t)k * ldb + j0;
                 for (int j = 0; j < nb; j++) acc[j] += xk * b[j];
             }
-        } else {
-            for (int j = 0; j < nb; j++) {
-                const float *b = B + (size_t)(j0 + j) * ldb;
-                float part[LANES] = {0};
-                int k = 0;
-                for (; k + LANES <= K; k += LANES)
-                    for (int l = 0; l < LANES; l++) part[l] += x[(size_t)(k + l) * incx] * b[k + l];
-                for (int l = 0; k < K; k++, l++) part[l] += x[(size_t)k * incx] * b[k];
-                float s = 0.0f;
-                for (int l = 0; l < LANES; l++) s += part[l];
-                acc[j] = s;
-            }
+            for (int j = 0; j < nb; j++) y[j0 + j] = accumulate ? y[j0 + j] + acc[j] : acc[j];
         }
-        for (int j = 0; j < nb; j++) y[j0 + j] = accumulate ? y[j0 + j] + acc[j] : acc[j];
+        return;
+    }
+    /* y[j] = dot(x, B[j, :]) in LANES interleaved partial sums, then the lanes pairwise. */
+    for (int j = 0; j < N; j++) {
+        const float *b = B + (size_t)j * ldb;
+        float part[LANES] = {0};
+        int k = 0;
+        if (incx == 1) {
+            for (; k + LANES <= K; k += LANES)
+                for (int l = 0; l < LANES; l++) part[l] += x[k + l] * b[k + l];
+        } else {
+            for (; k + LANES <= K; k += LANES)
+                for (int l = 0; l < LANES; l++) part[l] += x[(size_t)(k + l) * incx] * b[k + l];
+        }
+        for (int l = 0; k < K; k++, l++) part[l] += x[(size_t)k * incx] * b[k];
+        for (int w = LANES / 2; w > 0; w /= 2)   /* pairwise: a short dependency chain, a fixed order */
+            for (int l = 0; l < w; l++) part[l] += part[l + w];
+        y[j] = accumulate ? y[j] + part[0] : part[0];
     }
 }
 
@@ -464,6 +478,14 @@ void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const m
     }
     gemm_job g = {M, B->N, B->K, A, lda, ta, NULL, 0, 0, B, C, ldc, accumulate, 0};
     run_gemm(p, &g);
+}
+
+void mat_transpose(float *dst, const float *src, int rows, int cols) {
+    enum { TB = 16 };   /* in tiles, so both sides stay in cache */
+    for (int i0 = 0; i0 < rows; i0 += TB)
+        for (int j0 = 0; j0 < cols; j0 += TB)
+            for (int i = i0; i < rows && i < i0 + TB; i++)
+                for (int j = j0; j < cols && j < j0 + TB; j++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
 }
 
 /* ------------------------------------------------------------------------------------ vector math */

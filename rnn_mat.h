@@ -57,6 +57,9 @@ void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ld
 void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,
                     float *C, int ldc, int accumulate);
 
+/* dst (cols, rows) = src (rows, cols)^T, both dense. */
+void mat_transpose(float *dst, const float *src, int rows, int cols);
+
 /* Name of the pool's micro-kernel ("avx512", "avx2", "generic"), chosen for the CPU when the pool is made.
  * CHARRNN_KERNEL=avx2|generic in the environment forces a lesser one (to test the other paths). */
 const char *mat_kernel_name(const mat_pool *p);

@@ -91,10 +91,10 @@ static rnn_config small_config(int cell, int layers, int hidden, int batch, int 
 /* Every parameter of a tiny model (several layers, batch > 1, seq > 1, non-zero carried state) against a
  * central finite difference of the chunk loss. Float32 forward: eps = 1e-2 balances rounding noise against
  * curvature; an entry passes when |analytic - numeric| <= 2e-4 + 1e-2 * max(|a|, |n|). */
-static int gradcheck(int cell, float dropout) {
+static int gradcheck(int cell, float dropout, int batch) {
     unsigned char text[600];
     make_text(text, sizeof text, 6);
-    rnn_config c = small_config(cell, 2, 5, 3, 4);
+    rnn_config c = small_config(cell, 2, 5, batch, 4);
     c.dropout = dropout;
     rig r;
     if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
@@ -139,8 +139,8 @@ static int gradcheck(int cell, float dropout) {
             return 1;
         }
     }
-    snprintf(detail, sizeof detail, "%s%s: %zu parameters in %d tensors; %d mismatches%s%s", rnn_cell_name(cell),
-             dropout > 0 ? "+dropout" : "", np, nt, bad, bad ? ", worst " : "", worst);
+    snprintf(detail, sizeof detail, "%s%s B%d: %zu parameters in %d tensors; %d mismatches%s%s", rnn_cell_name(cell),
+             dropout > 0 ? "+dropout" : "", batch, np, nt, bad, bad ? ", worst " : "", worst);
     free(ga);
     rig_free(&r);
     return bad != 0;
@@ -503,17 +503,27 @@ static int batch_paths(void) {
 
 /* ---------------------------------------------------------------------------------------------- main */
 typedef struct { const char *name; int (*fn)(void); } test;
-static int gc_rnn(void) { return gradcheck(RNN_CELL_RNN, 0); }
-static int gc_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0); }
-static int gc_gru(void) { return gradcheck(RNN_CELL_GRU, 0); }
-static int gc_lstm_drop(void) { return gradcheck(RNN_CELL_LSTM, 0.3f); }
+static int gc_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3); }
+static int gc_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3); }
+static int gc_gru(void) { return gradcheck(RNN_CELL_GRU, 0, 3); }
+static int gc_lstm_drop(void) { return gradcheck(RNN_CELL_LSTM, 0.3f, 3); }
+/* Batch 1 takes other paths (matrix-vector products, a transposed copy of Wh): check them too. */
+static int gc_batch1(void) {
+    char all[1024] = "";
+    for (int cell = RNN_CELL_RNN; cell <= RNN_CELL_GRU; cell++) {
+        if (gradcheck(cell, 0, 1)) return 1;
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%.300s; ", detail);
+    }
+    snprintf(detail, sizeof detail, "%s", all);
+    return 0;
+}
 static int rs_rnn(void) { return resume_exact(RNN_CELL_RNN); }
 static int rs_lstm(void) { return resume_exact(RNN_CELL_LSTM); }
 static int rs_gru(void) { return resume_exact(RNN_CELL_GRU); }
 
 static const test tests[] = {
     {"gemm", gemm}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
-    {"gradcheck-dropout", gc_lstm_drop}, {"threads", threads_identical}, {"save-load-sample", save_load_sample},
+    {"gradcheck-dropout", gc_lstm_drop}, {"gradcheck-batch1", gc_batch1}, {"threads", threads_identical}, {"save-load-sample", save_load_sample},
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
     {"divergence", divergence}, {"batch-paths", batch_paths},
 };
