@@ -89,7 +89,8 @@ static int usage_error(const command *c, const char *fmt, ...) {
     return 2;
 }
 
-/* Whole decimal number, nothing else: no sign for unsigned, no spaces, no trailing junk, no overflow. */
+/* Whole decimal number, nothing else: an optional sign, digits, no spaces, no trailing junk. Returns 0, -1 (not a
+ * whole number) or 1 (beyond 64 bits). */
 static int parse_whole(const char *s, long double *out) {
     if (!*s) return -1;
     const char *p = s;
@@ -100,7 +101,7 @@ static int parse_whole(const char *s, long double *out) {
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s[0] == '-' || s[0] == '+' ? s + 1 : s, &end, 10);
-    if (errno == ERANGE) return -1;
+    if (errno == ERANGE) return 1;   /* a whole number, but too large for any option */
     *out = s[0] == '-' ? -(long double)v : (long double)v;
     return 0;
 }
@@ -113,6 +114,14 @@ static int parse_real(const char *s, double *out) {
     if (*end || errno == ERANGE || !isfinite(v)) return -1;
     *out = v;
     return 0;
+}
+
+/* The upper bound as text: whole-number bounds beyond 1e15 exactly (2^64 - 1 for a full 64-bit seed). */
+static const char *max_text(const opt *o) {
+    static char buf[32];
+    if (o->max >= 18446744073709551615.0) return "18446744073709551615";
+    snprintf(buf, sizeof buf, "%.0f", o->max);
+    return buf;
 }
 
 static int set_value(const command *c, opt *o, const char *shown, const char *v) {
@@ -138,11 +147,18 @@ static int set_value(const command *c, opt *o, const char *shown, const char *v)
         if (parse_real(v, &d)) return usage_error(c, "invalid value '%s' for %s: not a number", v, shown);
     } else {
         long double w;
-        if (parse_whole(v, &w)) return usage_error(c, "invalid value '%s' for %s: not a whole number", v, shown);
+        int e = parse_whole(v, &w);
+        if (e < 0) return usage_error(c, "invalid value '%s' for %s: not a whole number", v, shown);
+        if (e > 0) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
+        if (o->kind == O_U64 && w >= 0 && w <= o->max) {   /* exact: a seed may use all 64 bits */
+            *(uint64_t *)o->dst = strtoull(v[0] == '+' ? v + 1 : v, NULL, 10);
+            return 0;
+        }
         d = (double)w;
     }
     if (d < o->min || d > o->max || (o->min_open && d == o->min)) {
         if (o->min_open) return usage_error(c, "invalid value '%s' for %s: must be > %g and <= %g", v, shown, o->min, o->max);
+        if (o->max >= 1e15) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
         return usage_error(c, "invalid value '%s' for %s: must be %g..%g", v, shown, o->min, o->max);
     }
     if (o->kind == O_INT) *(int *)o->dst = (int)d;
@@ -263,12 +279,6 @@ static void on_signal(int sig) {
 static const char *const cell_names[] = {"rnn", "lstm", "gru", NULL};
 static const char *const optim_names[] = {"adam", "adagrad", "sgd", NULL};
 
-typedef struct {
-    FILE *log;
-    int tty, quiet;
-    double last_print;
-} reporter;
-
 static void fmt_eta(char *buf, size_t n, double s) {
     if (!(s >= 0) || s > 1e7) { snprintf(buf, n, "?"); return; }
     long t = (long)(s + 0.5);
@@ -296,6 +306,76 @@ static void preview(const rnn_model *m, int n) {
     rnn_sampler_free(s);
 }
 
+/* What one training run tracks beyond the model's own progress. */
+typedef struct {
+    rnn_model *m;
+    rnn_trainer *t;
+    const char *out, *bpath;
+    FILE *logf;
+    int quiet, tty, preview;
+    double t_loop, ema, first_val;   /* this run's training-loop seconds, smoothed loss, first validation */
+    uint64_t run_chars, start_step, best_step, nevals;
+} run_state;
+
+static double run_rate(const run_state *r) { return r->t_loop > 0 ? r->run_chars / r->t_loop : 0; }
+
+/* One CSV row; val NaN leaves the val_loss column empty. */
+static void log_row(run_state *r, double val) {
+    rnn_progress *p = rnn_model_progress(r->m);
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    fprintf(r->logf, "%llu,%.3f,%.5f,", (unsigned long long)p->step, p->seconds, r->ema);
+    if (!isnan(val)) fprintf(r->logf, "%.5f", val);
+    fprintf(r->logf, ",%.6g,%.0f\n", info.lr, run_rate(r));
+}
+
+static void show_progress(run_state *r, const rnn_budget *bud) {
+    rnn_progress *p = rnn_model_progress(r->m);
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    double done = (double)(p->step - r->start_step), eta = NAN;
+    if (bud->steps && done > 0) eta = (double)(bud->steps - p->step) * r->t_loop / done;
+    if (bud->epochs > 0 && done > 0) {
+        double e = (bud->epochs - info.epoch) * info.steps_per_epoch * r->t_loop / done;
+        eta = isnan(eta) || e < eta ? e : eta;
+    }
+    if (bud->seconds > 0 && (isnan(eta) || bud->seconds - p->seconds < eta)) eta = bud->seconds - p->seconds;
+    char etab[32], vb[32] = "-", total[32] = "";
+    fmt_eta(etab, sizeof etab, eta);
+    if (!isnan(p->last_val)) snprintf(vb, sizeof vb, "%.4f", p->last_val);
+    if (bud->steps) snprintf(total, sizeof total, "/%llu", (unsigned long long)bud->steps);
+    fprintf(stderr, "%sstep %llu%s  epoch %.2f  loss %.4f  val %s  %.0f chars/s  ETA %s%s", r->tty ? "\r\033[K" : "",
+            (unsigned long long)p->step, total, info.epoch, r->ema, vb, run_rate(r), etab, r->tty ? "" : "\n");
+    fflush(stderr);
+}
+
+/* Validates (if there is a validation split), saves the best-by-validation model when it improved, saves the
+ * resumable checkpoint, reports and logs. Returns 0, or 1 after printing a save error. */
+static int evaluate(run_state *r, rnn_err err) {
+    rnn_progress *p = rnn_model_progress(r->m);
+    double v = rnn_validate(r->t);
+    int best = 0;
+    if (!isnan(v)) {
+        r->nevals++;
+        if (isnan(r->first_val)) r->first_val = v;
+        best = p->last_val == p->best_val;   /* rnn_validate just set both: a new best */
+        if (best) {
+            r->best_step = p->step;
+            if (rnn_save(r->bpath, r->m, NULL, err)) return fail("%s", err);
+        }
+    }
+    if (rnn_save(r->out, r->m, r->t, err)) return fail("%s", err);
+    if (!r->quiet) {
+        if (r->tty) fputs("\r\033[K", stderr);
+        if (!isnan(v))
+            fprintf(stderr, "step %llu: val %.4f nats/char (%.3f bits/char)%s; saved %s\n", (unsigned long long)p->step,
+                    v, v / log(2.0), best ? ", best so far" : "", r->out);
+        if (r->preview > 0) preview(r->m, r->preview);
+    }
+    if (r->logf) log_row(r, v);
+    return 0;
+}
+
 static int cmd_train(int argc, char **argv) {
     rnn_config cfg;
     rnn_config_default(&cfg);
@@ -317,7 +397,7 @@ static int cmd_train(int argc, char **argv) {
         {"optim", 0, O_CHOICE, &optim, 0, 0, 0, optim_names, "NAME", "adam (default), adagrad or sgd", 0},
         {"lr", 0, O_FLOAT, &lr, 0, 100, 1, NULL, "X", "learning rate (default 0.002)", 0},
         {"lr-decay", 0, O_FLOAT, &lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
-        {"clip", 0, O_FLOAT, &clip, 0, 1e30, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
+        {"clip", 0, O_FLOAT, &clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
         {"dropout", 0, O_FLOAT, &dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0)", 0},
         {"val", 0, O_FLOAT, &val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
         {"steps", 0, O_U64, &steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
@@ -325,7 +405,7 @@ static int cmd_train(int argc, char **argv) {
         {"time", 0, O_FLOAT, &seconds, 0, 1e9, 1, NULL, "SECONDS", "stop after this much training time in total", 0},
         {"eval-every", 0, O_U64, &eval_every, 0, 1e15, 0, NULL, "N", "validate and save every N steps; 0 = only at the end (default 500)", 0},
         {"bytes", 0, O_FLAG, &bytes, 0, 0, 0, NULL, NULL, "symbols are bytes, not UTF-8 characters", 0},
-        {"seed", 0, O_U64, &seed, 0, 1.8e19, 0, NULL, "N", "random seed for initialisation and dropout (default 1234)", 0},
+        {"seed", 0, O_U64, &seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed for initialisation and dropout (default 1234)", 0},
         {"threads", 0, O_INT, &threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); results do not depend on it", 0},
         {"resume", 0, O_FLAG, &resume, 0, 0, 0, NULL, NULL, "continue the run saved in the -o checkpoint exactly where it stopped", 0},
         {"log", 0, O_STR, &logpath, 0, 0, 0, NULL, "FILE", "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", 0},
@@ -372,6 +452,8 @@ static int cmd_train(int argc, char **argv) {
         if (rnn_config_check(&cfg, err)) { free(bpath); return usage_error(&c, "%s", err); }
     }
 
+    if (!resume && dropout > 0 && layers == 1 && !quiet)
+        fprintf(stderr, "charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing\n");
     size_t len = 0;
     if (read_all(corpus, &text, &len)) goto done;
     const char *cname = strcmp(corpus, "-") ? corpus : "standard input";
@@ -395,9 +477,8 @@ static int cmd_train(int argc, char **argv) {
     t = rnn_trainer_new(m, ids, n, threads, rs, err);
     if (!t) { fail("%s: %s", cname, err); goto done; }
     rnn_budget *bud = rnn_trainer_budget(t);
-    if (steps) bud->steps = steps;
-    if (epochs > 0) bud->epochs = epochs;
-    if (seconds > 0) bud->seconds = seconds;
+    if (steps || epochs > 0 || seconds > 0)   /* a budget given now replaces the stored one whole */
+        *bud = (rnn_budget){steps, epochs, seconds};
     if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = 2000;
     if (resume && opt_seen(opts, c.nopts, "lr")) rnn_trainer_set_lr(t, (float)lr);   /* e.g. after divergence */
     if (logpath) {
@@ -410,12 +491,12 @@ static int cmd_train(int argc, char **argv) {
     rnn_progress *prog = rnn_model_progress(m);
     rnn_train_info info;
     rnn_trainer_info(t, &info);
-    reporter rep = {logf, isatty(2), quiet, 0};
     if (!quiet)
         fprintf(stderr, "charrnn: %s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation symbols; "
-                "%llu steps per epoch; %d threads\n", rnn_cell_name(mc->cell), mc->layers, mc->hidden,
+                "%llu steps per epoch; %d thread%s\n", rnn_cell_name(mc->cell), mc->layers, mc->hidden,
                 rnn_model_vocab(m)->size, rnn_model_vocab(m)->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters",
-                rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, threads);
+                rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, threads,
+                threads == 1 ? "" : "s");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -424,9 +505,11 @@ static int cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    double t_loop = 0, ema = NAN, first_val = NAN;
-    uint64_t run_chars = 0, start_step = prog->step, best_step = 0, nevals = 0;
+    run_state rs_ = {.m = m, .t = t, .out = out, .bpath = bpath, .logf = logf, .quiet = quiet, .tty = isatty(2),
+                     .preview = preview_n, .ema = NAN, .first_val = NAN, .start_step = prog->step};
+    run_state *run = &rs_;
     int diverged = 0;
+    double last_show = 0, last_log = 0;
     for (;;) {
         rnn_trainer_info(t, &info);
         if ((bud->steps && prog->step >= bud->steps) || (bud->epochs > 0 && info.epoch >= bud->epochs) ||
@@ -435,79 +518,33 @@ static int cmd_train(int argc, char **argv) {
         double t0 = now_sec();
         double loss = rnn_train_step(t);
         double dt = now_sec() - t0;
-        t_loop += dt;
+        run->t_loop += dt;
         prog->seconds += dt;
         if (!isfinite(loss)) { diverged = 1; break; }
-        run_chars += (uint64_t)mc->batch * mc->seq;
-        ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
+        run->run_chars += (uint64_t)mc->batch * mc->seq;
+        run->ema = isnan(run->ema) ? loss : 0.98 * run->ema + 0.02 * loss;
         int eval_now = eval_every && prog->step % eval_every == 0;
         double tnow = now_sec();
-        if (eval_now || tnow - rep.last_print >= (rep.tty ? 0.25 : 5.0)) {
-            double rate = t_loop > 0 ? run_chars / t_loop : 0, eta = NAN;
-            rnn_trainer_info(t, &info);
-            if (bud->steps) eta = (double)(bud->steps - prog->step) * t_loop / (double)(prog->step - start_step);
-            if (bud->epochs > 0) {
-                double e = (bud->epochs - info.epoch) * info.steps_per_epoch * t_loop / (double)(prog->step - start_step);
-                eta = isnan(eta) || e < eta ? e : eta;
-            }
-            if (bud->seconds > 0) eta = isnan(eta) || bud->seconds - prog->seconds < eta ? bud->seconds - prog->seconds : eta;
-            char etab[32], vb[32] = "-";
-            fmt_eta(etab, sizeof etab, eta);
-            if (!isnan(prog->last_val)) snprintf(vb, sizeof vb, "%.4f", prog->last_val);
-            if (!quiet) {
-                char total[32] = "";
-                if (bud->steps) snprintf(total, sizeof total, "/%llu", (unsigned long long)bud->steps);
-                fprintf(stderr, "%sstep %llu%s  epoch %.2f  loss %.4f  val %s  %.0f chars/s  ETA %s%s",
-                        rep.tty ? "\r\033[K" : "", (unsigned long long)prog->step, total, info.epoch, ema, vb, rate,
-                        etab, rep.tty ? "" : "\n");
-                fflush(stderr);
-            }
-            if (logf && !eval_now)
-                fprintf(logf, "%llu,%.3f,%.5f,,%.6g,%.0f\n", (unsigned long long)prog->step, prog->seconds, ema, info.lr, rate);
-            rep.last_print = tnow;
+        if (!quiet && (eval_now || tnow - last_show >= (run->tty ? 0.25 : 5.0))) {
+            show_progress(run, bud);
+            last_show = tnow;
         }
         if (eval_now) {
-            double v = rnn_validate(t);
-            if (!isnan(v)) {
-                nevals++;
-                if (isnan(first_val)) first_val = v;
-                if (prog->last_val == prog->best_val) {   /* rnn_validate just set both: a new best */
-                    best_step = prog->step;
-                    if (rnn_save(bpath, m, NULL, err)) { fail("%s", err); goto done; }
-                }
-            }
-            if (rnn_save(out, m, t, err)) { fail("%s", err); goto done; }
-            if (!quiet) {
-                if (rep.tty) fputs("\r\033[K", stderr);
-                fprintf(stderr, "step %llu: val %.4f nats/char (%.3f bits/char)%s; saved %s\n",
-                        (unsigned long long)prog->step, v, v / log(2.0), best_step == prog->step ? ", best so far" : "", out);
-                if (preview_n > 0) preview(m, preview_n);
-            }
-            if (logf) fprintf(logf, "%llu,%.3f,%.5f,%.5f,%.6g,%.0f\n", (unsigned long long)prog->step, prog->seconds, ema, v,
-                              info.lr, t_loop > 0 ? run_chars / t_loop : 0);
+            if (evaluate(run, err)) goto done;
+        } else if (logf && tnow - last_log >= 5.0) {
+            log_row(run, NAN);
+            last_log = tnow;
         }
     }
-    if (rep.tty && !quiet) fputs("\r\033[K", stderr);
+    if (run->tty && !quiet) fputs("\r\033[K", stderr);
     if (diverged) {
         fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step was applied. "
              "'%s' keeps the last saved state: resume it with a lower --lr, or restart with a lower --lr or --clip",
              (unsigned long long)prog->step + 1, out);
         goto done;
     }
-    if (!eval_every || prog->step % eval_every != 0 || prog->step == start_step) {
-        double v = rnn_validate(t);
-        if (!isnan(v)) {
-            nevals++;
-            if (isnan(first_val)) first_val = v;
-            if (prog->last_val == prog->best_val) {   /* rnn_validate just set both: a new best */
-                best_step = prog->step;
-                if (rnn_save(bpath, m, NULL, err)) { fail("%s", err); goto done; }
-            }
-        }
-    }
-    if (rnn_save(out, m, t, err)) { fail("%s", err); goto done; }
-    if (logf) fprintf(logf, "%llu,%.3f,%.5f,%.5f,%.6g,%.0f\n", (unsigned long long)prog->step, prog->seconds, ema,
-                      prog->last_val, info.lr, t_loop > 0 ? run_chars / t_loop : 0);
+    if (!eval_every || prog->step % eval_every != 0 || prog->step == run->start_step)
+        if (evaluate(run, err)) goto done;   /* the end of the run was not just validated and saved */
     rnn_trainer_info(t, &info);
     if (stop_signal) {
         fprintf(stderr, "charrnn: interrupted at step %llu (epoch %.2f); saved '%s'. Resume with: charrnn train --resume -o %s %s\n",
@@ -516,13 +553,15 @@ static int cmd_train(int argc, char **argv) {
         goto done;
     }
     if (!quiet) {
-        if (nevals)
-            fprintf(stderr, "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
-                    first_val, prog->last_val, (unsigned long long)nevals, prog->best_val, prog->best_val / log(2.0),
-                    best_step ? "" : " (from an earlier run)");
-        fprintf(stderr, "done: %llu steps, epoch %.2f, train loss %.4f, val %.4f nats/char, %.0f chars/s, %.1f s; saved %s\n",
-                (unsigned long long)prog->step, info.epoch, ema, prog->last_val, t_loop > 0 ? run_chars / t_loop : 0,
-                t_loop, out);
+        if (run->nevals)
+            fprintf(stderr, "validation: %.4f -> %.4f nats/char over %llu evaluation%s; best %.4f (%.3f bits/char)%s\n",
+                    run->first_val, prog->last_val, (unsigned long long)run->nevals, run->nevals == 1 ? "" : "s",
+                    prog->best_val, prog->best_val / log(2.0), run->best_step ? "" : ", from an earlier run");
+        char vb[32] = "-";
+        if (!isnan(prog->last_val)) snprintf(vb, sizeof vb, "%.4f nats/char", prog->last_val);
+        fprintf(stderr, "done: %llu steps, epoch %.2f, train loss %.4f, val %s, %.0f chars/s, %.1f s; saved %s\n",
+                (unsigned long long)prog->step, info.epoch, run->ema, vb, run->t_loop > 0 ? run->run_chars / run->t_loop : 0,
+                run->t_loop, out);
     }
     rc = 0;
 done:
@@ -549,7 +588,7 @@ static int cmd_sample(int argc, char **argv) {
         {"top-k", 0, O_INT, &top_k, 0, RNN_MAX_VOCAB, 0, NULL, "K", "draw only from the K likeliest symbols; 0 = all (default)", 0},
         {"top-p", 0, O_FLOAT, &top_p, 0, 1, 1, NULL, "P", "draw only from the likeliest symbols holding P of the mass (default 1)", 0},
         {"prime", 0, O_STR, &prime, 0, 0, 0, NULL, "TEXT", "start from TEXT: it warms the state and is printed first", 0},
-        {"seed", 0, O_U64, &seed, 0, 1.8e19, 0, NULL, "N", "random seed: the same seed gives the same text (default: from the clock)", 0},
+        {"seed", 0, O_U64, &seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed: the same seed gives the same text (default: from the clock)", 0},
     };
     command c = {"sample", "[options]", "Generate text from a trained checkpoint, streamed to standard output.", opts,
                  (int)(sizeof opts / sizeof opts[0])};
@@ -630,7 +669,8 @@ static int cmd_info(int argc, char **argv) {
            p->seconds);
     if (isnan(p->last_val)) printf("val loss:    none\n");
     else printf("val loss:    %.4f nats/char (%.3f bits/char); best %.4f\n", p->last_val, p->last_val / log(2.0), p->best_val);
-    printf("resumable:   %s\n", rs ? "yes" : "no");
+    if (rs) printf("resumable:   yes (learning rate now %g)\n", rnn_resume_lr(rs));
+    else printf("resumable:   no (weights only)\n");
     rnn_resume_free(rs);
     rnn_model_free(m);
     if (fflush(stdout) != 0 || ferror(stdout)) return fail("cannot write output: %s", strerror(errno ? errno : EIO));

@@ -50,18 +50,19 @@ static double to_y(double y, const double *k) { return k[5] + k[7] - (y - k[2]) 
 
 int cmd_plot(int argc, char **argv) {
     if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
-        printf("Usage: charrnn plot LOG\nDraw the loss curves of a 'charrnn train --log LOG' CSV as SVG on standard output.\n\n"
+        printf("Usage: charrnn plot LOG\nDraw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.\n\n"
                "Options:\n  %-26s %s\n", "-h, --help", "show this help and exit");
         return 0;
     }
-    if (argc != 1 || argv[0][0] == '-' ) {
-        if (argc == 1 && strcmp(argv[0], "-")) fprintf(stderr, "charrnn plot: unknown option '%s'\n", argv[0]);
+    if (argc != 1 || (argv[0][0] == '-' && argv[0][1])) {
+        if (argc == 1) fprintf(stderr, "charrnn plot: unknown option '%s'\n", argv[0]);
         else fprintf(stderr, "charrnn plot: expected one LOG file\n");
         fprintf(stderr, "Try 'charrnn plot --help'.\n");
         return 2;
     }
-    const char *path = argv[0];
-    FILE *f = fopen(path, "r");
+    int is_stdin = !strcmp(argv[0], "-");
+    const char *path = is_stdin ? "standard input" : argv[0];
+    FILE *f = is_stdin ? stdin : fopen(path, "r");
     if (!f) {
         fprintf(stderr, "charrnn: cannot open '%s': %s\n", path, strerror(errno));
         return 1;
@@ -161,7 +162,7 @@ int cmd_plot(int argc, char **argv) {
 oom:
     fprintf(stderr, "charrnn: out of memory\n");
 done:
-    fclose(f);
+    if (!is_stdin) fclose(f);
     free(tr.p);
     free(va.p);
     return rc;

@@ -138,7 +138,7 @@ int rnn_config_check(const rnn_config *c, rnn_err err) {
     if (c->optim < 0 || c->optim > RNN_OPT_SGD) BAD("unknown optimizer %d", c->optim);
     if (!(c->lr > 0 && c->lr <= 100)) BAD("learning rate must be in (0, 100]");
     if (!(c->lr_decay > 0 && c->lr_decay <= 1)) BAD("learning-rate decay must be in (0, 1]");
-    if (!(c->clip >= 0 && c->clip < 1e30f)) BAD("clip must be a finite number >= 0");
+    if (!(c->clip >= 0 && c->clip <= 1e6f)) BAD("clip must be 0..1e6");
     if (!(c->dropout >= 0 && c->dropout < 1)) BAD("dropout must be in [0, 1)");
     if (!(c->val_frac >= 0 && c->val_frac < 1)) BAD("validation fraction must be in [0, 1)");
 #undef BAD
@@ -660,7 +660,7 @@ struct rnn_trainer {
     int32_t *train, *val;    /* symbol ids of each split (owned) */
     size_t n_train, n_val;
     size_t stream_len;       /* Ls: symbols per stream */
-    uint64_t nchunks;        /* chunks per epoch = (Ls - 1) / T ... see trainer_new */
+    uint64_t nchunks;        /* chunks per epoch: Ls / T */
     uint64_t chunk, epoch;
     uint64_t rng;
     float lr;
@@ -670,6 +670,21 @@ struct rnn_trainer {
 };
 
 enum { VAL_CHUNK = 256 };
+
+/* CRC-32 of the ids as little-endian int32: the same corpus gives the same value on any host. */
+static uint32_t ids_crc(const int32_t *ids, size_t n) {
+    uint32_t crc = 0;
+    unsigned char buf[1024];
+    for (size_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < sizeof buf && i < n; i++, k += 4)
+            for (int b = 0; b < 4; b++) buf[k + b] = (unsigned char)((uint32_t)ids[i] >> (8 * b));
+        crc = rnn_crc32(crc, buf, k);
+    }
+    return crc;
+}
+
+float rnn_resume_lr(const rnn_resume *r) { return r->lr; }
 
 static void state_load(const rnn_trainer *t, workspace *w) {
     const rnn_config *c = &t->m->cfg;
@@ -755,7 +770,7 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
     t->rng = c->seed ^ 0x5DEECE66Dull;
     t->lr = c->lr;
     t->n_ids = n;
-    t->ids_crc = rnn_crc32(0, ids, sizeof(int32_t) * n);
+    t->ids_crc = ids_crc(ids, n);
     if (ws_init(&t->w, c, t->n.V, (int)T, (int)B, 1, t->pool)) goto oom;
     if (ws_init(&t->we, c, t->n.V, VAL_CHUNK, 1, 0, NULL)) goto oom;
     if (resume) {

@@ -65,7 +65,7 @@ typedef struct {
     float clip;        /* global gradient-norm clip; 0 = off */
     float dropout;     /* between layers, training only, 0 <= p < 1 */
     float val_frac;    /* tail fraction of the corpus held out for validation, 0 <= f < 1 */
-    uint64_t seed;     /* initialisation, dropout and data order */
+    uint64_t seed;     /* initialisation and dropout */
 } rnn_config;
 
 /* Fills `c` with the defaults documented in README.md. */
@@ -98,6 +98,7 @@ rnn_progress *rnn_model_progress(rnn_model *m);   /* owned by the model; main ad
 typedef struct rnn_trainer rnn_trainer;
 typedef struct rnn_resume rnn_resume;   /* training state read from a checkpoint; see rnn_load */
 void rnn_resume_free(rnn_resume *r);
+float rnn_resume_lr(const rnn_resume *r);   /* the learning rate the run had reached */
 
 /* Prepares training of `m` (borrowed; must outlive the trainer) on the symbol ids `ids[0..n)` (copied), split
  * into a training head and a validation tail as the config says. `threads` >= 1 sizes the thread pool.

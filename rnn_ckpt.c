@@ -2,8 +2,9 @@
  *
  * The format (version 1) is specified byte by byte in README.md ("Checkpoint format"); this file is its only
  * implementation. Every field is written and read explicitly, little-endian, whatever the host; nothing is a
- * struct dump. The reader checks, in this order: magic, version, header size, every dimension's range, the
- * parameter count, the exact file size, the CRC-32, then the vocabulary table and the values themselves; each
+ * struct dump. The reader checks, in this order: magic, version, minimum size, header size, flags, every
+ * dimension's range, the training settings, the parameter count, the vocabulary-table size, the exact file size,
+ * the CRC-32, then the vocabulary table and that every value is finite; each
  * failure names the file and the check. */
 #define _POSIX_C_SOURCE 200809L
 #include "rnn_impl.h"

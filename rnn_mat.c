@@ -487,36 +487,3 @@ void mat_transpose(float *dst, const float *src, int rows, int cols) {
             for (int i = i0; i < rows && i < i0 + TB; i++)
                 for (int j = j0; j < cols && j < j0 + TB; j++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
 }
-
-/* ------------------------------------------------------------------------------------ vector math */
-/* exp(x) by Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n
- * built in the exponent bits. The argument saturates to [-87, 88] (results stay normal floats); NaN passes
- * through, because the comparisons below are false for NaN. No float-to-int conversion (UB for NaN). */
-static inline float exp1(float x) {
-    x = x > 88.0f ? 88.0f : x;
-    x = x < -87.0f ? -87.0f : x;
-    const float magic = 12582912.0f;   /* 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits */
-    float t = x * 1.44269504088896341f + magic;
-    float n = t - magic;
-    float r = x - n * 0.693145751953125f;
-    r = r - n * 1.428606765330187e-06f;
-    float q = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-01f + r * (4.16666418e-02f +
-                                                 r * (8.33336939e-03f + r * 1.38878867e-03f)))));
-    uint32_t tb, mb;
-    memcpy(&tb, &t, 4);
-    memcpy(&mb, &magic, 4);
-    uint32_t sb = (tb - mb + 127u) << 23;
-    float s;
-    memcpy(&s, &sb, 4);
-    return q * s;
-}
-
-RNN_CLONES void vec_exp(float *x, int n) {
-    for (int i = 0; i < n; i++) x[i] = exp1(x[i]);
-}
-RNN_CLONES void vec_sigmoid(float *x, int n) {
-    for (int i = 0; i < n; i++) x[i] = 1.0f / (1.0f + exp1(-x[i]));
-}
-RNN_CLONES void vec_tanh(float *x, int n) {
-    for (int i = 0; i < n; i++) x[i] = 1.0f - 2.0f / (1.0f + exp1(2.0f * x[i]));
-}

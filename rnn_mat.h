@@ -14,7 +14,9 @@
 #define RNN_MAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>   /* defines __GLIBC__ on glibc */
+#include <string.h>
 
 /* Hot loops outside the GEMM are compiled three times (AVX-512, AVX2+FMA, baseline) and the best is picked
  * when the program loads (GCC/Clang function multiversioning; needs glibc's ifunc). Elsewhere: baseline. */
@@ -64,10 +66,40 @@ void mat_transpose(float *dst, const float *src, int rows, int cols);
  * CHARRNN_KERNEL=avx2|generic in the environment forces a lesser one (to test the other paths). */
 const char *mat_kernel_name(const mat_pool *p);
 
-/* Vector math over n floats, in place, written so compilers vectorise it. Accurate to a few ulp; NaN in,
- * NaN out (never clamped away, so divergence stays visible). */
-void vec_exp(float *x, int n);
-void vec_tanh(float *x, int n);
-void vec_sigmoid(float *x, int n);
+/* ---- Vector math over n floats, in place, written so compilers vectorise it; static inline so that each
+ * multiversioned caller gets it compiled for its own instruction set. Accurate to a few ulp; NaN in, NaN out
+ * (never clamped away, so divergence stays visible). */
+
+/* exp(x) by Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n
+ * built in the exponent bits. The argument saturates to [-87, 88] (results stay normal floats); NaN passes
+ * through, because the comparisons below are false for NaN. No float-to-int conversion (UB for NaN). */
+static inline float mat_exp1(float x) {
+    x = x > 88.0f ? 88.0f : x;
+    x = x < -87.0f ? -87.0f : x;
+    const float magic = 12582912.0f;   /* 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits */
+    float t = x * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187e-06f;
+    float q = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-01f + r * (4.16666418e-02f +
+                                                 r * (8.33336939e-03f + r * 1.38878867e-03f)))));
+    uint32_t tb, mb;
+    memcpy(&tb, &t, 4);
+    memcpy(&mb, &magic, 4);
+    uint32_t sb = (tb - mb + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, 4);
+    return q * s;
+}
+
+static inline void vec_exp(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = mat_exp1(x[i]);
+}
+static inline void vec_sigmoid(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = 1.0f / (1.0f + mat_exp1(-x[i]));
+}
+static inline void vec_tanh(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = 1.0f - 2.0f / (1.0f + mat_exp1(2.0f * x[i]));
+}
 
 #endif

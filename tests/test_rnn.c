@@ -501,6 +501,32 @@ static int batch_paths(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------------- vector math */
+/* The fast exp/tanh/sigmoid against libm in double, over their whole useful range; NaN must stay NaN. */
+static int vecmath(void) {
+    enum { N = 20001 };
+    static float x[N], y[N];
+    double e_exp = 0, e_tanh = 0, e_sig = 0;
+    for (int i = 0; i < N; i++) x[i] = -87.0f + 175.0f * i / (N - 1);
+    memcpy(y, x, sizeof x);
+    vec_exp(y, N);
+    for (int i = 0; i < N; i++) e_exp = fmax(e_exp, fabs(y[i] - exp((double)x[i])) / exp((double)x[i]));
+    for (int i = 0; i < N; i++) x[i] = -20.0f + 40.0f * i / (N - 1);
+    memcpy(y, x, sizeof x);
+    vec_tanh(y, N);
+    for (int i = 0; i < N; i++) e_tanh = fmax(e_tanh, fabs(y[i] - tanh((double)x[i])));
+    memcpy(y, x, sizeof x);
+    vec_sigmoid(y, N);
+    for (int i = 0; i < N; i++) e_sig = fmax(e_sig, fabs(y[i] - 1 / (1 + exp(-(double)x[i]))));
+    float nan3[3] = {NAN, NAN, NAN};
+    vec_exp(nan3, 1);
+    vec_tanh(nan3 + 1, 1);
+    vec_sigmoid(nan3 + 2, 1);
+    snprintf(detail, sizeof detail, "exp max rel error %.2g, tanh abs %.2g, sigmoid abs %.2g; NaN stays NaN: %s", e_exp,
+             e_tanh, e_sig, isnan(nan3[0]) && isnan(nan3[1]) && isnan(nan3[2]) ? "yes" : "NO");
+    return !(e_exp < 1e-6 && e_tanh < 1e-6 && e_sig < 1e-6 && isnan(nan3[0]) && isnan(nan3[1]) && isnan(nan3[2]));
+}
+
 /* ---------------------------------------------------------------------------------------------- main */
 typedef struct { const char *name; int (*fn)(void); } test;
 static int gc_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3); }
@@ -522,7 +548,7 @@ static int rs_lstm(void) { return resume_exact(RNN_CELL_LSTM); }
 static int rs_gru(void) { return resume_exact(RNN_CELL_GRU); }
 
 static const test tests[] = {
-    {"gemm", gemm}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
+    {"gemm", gemm}, {"vecmath", vecmath}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
     {"gradcheck-dropout", gc_lstm_drop}, {"gradcheck-batch1", gc_batch1}, {"threads", threads_identical}, {"save-load-sample", save_load_sample},
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
     {"divergence", divergence}, {"batch-paths", batch_paths},
