@@ -839,12 +839,21 @@ RNN_CLONES static void sumsq_blocks(void *arg, size_t lo, size_t hi) {
     size_t np = s->t->m->nparams;
     const float *g = s->t->grad;
     for (size_t k = lo; k < hi; k++) {
-        double lane[8] = {0}, ss = 0;   /* 8 interleaved sums: vectorisable, and a fixed order */
+        /* 16 float lanes over each 256 values (vectorisable), each sub-block's lanes pairwise, the sub-blocks
+         * summed in double: a fixed order, so the same result for any threads. */
+        double ss = 0;
         size_t i = k * NORM_BLOCK, end = (k + 1) * NORM_BLOCK < np ? (k + 1) * NORM_BLOCK : np;
-        for (; i + 8 <= end; i += 8)
-            for (int l = 0; l < 8; l++) lane[l] += (double)g[i + l] * g[i + l];
-        for (int l = 0; i < end; i++, l++) lane[l] += (double)g[i] * g[i];
-        for (int l = 0; l < 8; l++) ss += lane[l];
+        while (i < end) {
+            size_t sub = end - i < 256 ? end - i : 256, j = 0;
+            float lane[16] = {0};
+            for (; j + 16 <= sub; j += 16)
+                for (int l = 0; l < 16; l++) lane[l] += g[i + j + l] * g[i + j + l];
+            for (int l = 0; j < sub; j++, l++) lane[l] += g[i + j] * g[i + j];
+            for (int w = 8; w > 0; w /= 2)
+                for (int l = 0; l < w; l++) lane[l] += lane[l + w];
+            ss += lane[0];
+            i += sub;
+        }
         s->partial[k] = ss;
     }
 }

@@ -389,25 +389,24 @@ static void run_gemm(mat_pool *p, gemm_job *g) {
  * The summation order is fixed by the shape alone (never by the threads). */
 RNN_CLONES static void gemv(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y,
                             int accumulate) {
-    enum { JB = 512, LANES = 16 };
-    float acc[JB];
-    if (!tb) {   /* y = sum_k x[k] B[k, :], four rows of B per pass over the accumulators */
-        for (int j0 = 0; j0 < N; j0 += JB) {
-            int nb = N - j0 < JB ? N - j0 : JB;
-            for (int j = 0; j < nb; j++) acc[j] = 0.0f;
-            int k = 0;
-            for (; k + 4 <= K; k += 4) {
-                const float x0 = x[(size_t)k * incx], x1 = x[(size_t)(k + 1) * incx], x2 = x[(size_t)(k + 2) * incx],
-                            x3 = x[(size_t)(k + 3) * incx];
-                const float *b0 = B + (size_t)k * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-                for (int j = 0; j < nb; j++) acc[j] += (x0 * b0[j] + x1 * b1[j]) + (x2 * b2[j] + x3 * b3[j]);
-            }
-            for (; k < K; k++) {
-                const float xk = x[(size_t)k * incx], *b = B + (size_t)k * ldb + j0;
-                for (int j = 0; j < nb; j++) acc[j] += xk * b[j];
-            }
-            for (int j = 0; j < nb; j++) y[j0 + j] = accumulate ? y[j0 + j] + acc[j] : acc[j];
+    enum { LANES = 16 };
+    if (!tb) {   /* y = sum_k x[k] B[k, :]: 64, then 32, 16, 8 columns at a time, sums held in registers over k */
+        int j0 = 0;
+#define GEMV_COLS(W)                                                                                          \
+        for (; j0 + (W) <= N; j0 += (W)) {                                                                    \
+            float a[W] = {0};                                                                                 \
+            for (int k = 0; k < K; k++) {                                                                     \
+                const float xk = x[(size_t)k * incx], *b = B + (size_t)k * ldb + j0;                          \
+                for (int j = 0; j < (W); j++) a[j] += xk * b[j];                                              \
+            }                                                                                                 \
+            for (int j = 0; j < (W); j++) y[j0 + j] = accumulate ? y[j0 + j] + a[j] : a[j];                   \
         }
+        GEMV_COLS(64)
+        GEMV_COLS(32)
+        GEMV_COLS(16)
+        GEMV_COLS(8)
+        GEMV_COLS(1)
+#undef GEMV_COLS
         return;
     }
     /* y[j] = dot(x, B[j, :]) in LANES interleaved partial sums, then the lanes pairwise. */
