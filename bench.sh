@@ -84,9 +84,9 @@ while IFS='|' read -r name spec; do
         ns=2000
         s0=$(date +%s.%N); /usr/bin/python3 "$TORCH_PY" "${targs[@]}" --steps 1 --sample 1 >/dev/null 2>&1; s1=$(date +%s.%N)
         /usr/bin/python3 "$TORCH_PY" "${targs[@]}" --steps 1 --sample $ns >/dev/null 2>&1; s2=$(date +%s.%N)
-        tsps=$(awk -v n=$ns -v a=$s0 -v b=$s1 -v c=$s2 'BEGIN { d = (c - b) - (b - a); printf "%.0f", d > 0 ? n / d : 0 }')
-        printf ' | %12s %7s %9s %12s %7s' "${tcps%.*}" "$(awk -v a="$cps" -v b="$tcps" 'BEGIN { printf "%.1fx", b > 0 ? a / b : 0 }')" \
-            $trss $tsps "$(awk -v a="$sps" -v b="$tsps" 'BEGIN { printf "%.1fx", b > 0 ? a / b : 0 }')"
+        tsps=$(awk -v n=$ns -v a=$s0 -v b=$s1 -v c=$s2 'BEGIN { d = (c - b) - (b - a); printf "%.0f", (d > 0 ? n / d : 0) }')
+        printf ' | %12s %7s %9s %12s %7s' "${tcps%.*}" "$(awk -v a="$cps" -v b="$tcps" 'BEGIN { printf "%.1fx", (b > 0 ? a / b : 0) }')" \
+            $trss $tsps "$(awk -v a="$sps" -v b="$tsps" 'BEGIN { printf "%.1fx", (b > 0 ? a / b : 0) }')"
     fi
     echo
 done <<<"$CONFIGS"

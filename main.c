@@ -382,7 +382,7 @@ static int cmd_train(int argc, char **argv) {
     int cell = cfg.cell, layers = cfg.layers, hidden = cfg.hidden, batch = cfg.batch, seq = cfg.seq,
         optim = cfg.optim, bytes = 0, resume = 0, quiet = 0, preview_n = 160;
     double lr = cfg.lr, lr_decay = cfg.lr_decay, clip = cfg.clip, dropout = cfg.dropout, val = cfg.val_frac,
-           seconds = 0, epochs = 0;
+           forget_bias = cfg.forget_bias, seconds = 0, epochs = 0;
     uint64_t seed = cfg.seed, steps = 0, eval_every = 500;
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = nproc > 0 && nproc < 256 ? (int)nproc : 1;
@@ -399,6 +399,7 @@ static int cmd_train(int argc, char **argv) {
         {"lr-decay", 0, O_FLOAT, &lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
         {"clip", 0, O_FLOAT, &clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
         {"dropout", 0, O_FLOAT, &dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0)", 0},
+        {"forget-bias", 0, O_FLOAT, &forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 1; PyTorch's init is 0)", 0},
         {"val", 0, O_FLOAT, &val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
         {"steps", 0, O_U64, &steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
         {"epochs", 0, O_FLOAT, &epochs, 0, 1e9, 1, NULL, "N", "stop after N passes over the training text in total", 0},
@@ -448,7 +449,8 @@ static int cmd_train(int argc, char **argv) {
     } else {
         cfg = (rnn_config){.cell = cell, .layers = layers, .hidden = hidden, .batch = batch, .seq = seq,
                            .optim = optim, .lr = (float)lr, .lr_decay = (float)lr_decay, .clip = (float)clip,
-                           .dropout = (float)dropout, .val_frac = (float)val, .seed = seed};
+                           .dropout = (float)dropout, .val_frac = (float)val, .forget_bias = (float)forget_bias,
+                           .seed = seed};
         if (rnn_config_check(&cfg, err)) { free(bpath); return usage_error(&c, "%s", err); }
     }
 
@@ -665,6 +667,7 @@ static int cmd_info(int argc, char **argv) {
     printf("training:    batch %d, seq %d, %s lr %g (decay %g), clip %g, dropout %g, val %g, seed %llu\n", k->batch,
            k->seq, optim_names[k->optim], k->lr, k->lr_decay, k->clip, k->dropout, k->val_frac,
            (unsigned long long)k->seed);
+    if (k->cell == RNN_CELL_LSTM) printf("init:        forget-gate bias %g\n", k->forget_bias);
     printf("steps:       %llu (%llu characters, %.1f s)\n", (unsigned long long)p->step, (unsigned long long)p->chars,
            p->seconds);
     if (isnan(p->last_val)) printf("val loss:    none\n");

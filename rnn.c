@@ -125,7 +125,7 @@ int rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]) {
 void rnn_config_default(rnn_config *c) {
     *c = (rnn_config){.cell = RNN_CELL_RNN, .layers = 1, .hidden = 256, .batch = 32, .seq = 64,
                       .optim = RNN_OPT_ADAM, .lr = 2e-3f, .lr_decay = 1.0f, .clip = 5.0f, .dropout = 0.0f,
-                      .val_frac = 0.1f, .seed = 1234};
+                      .val_frac = 0.1f, .forget_bias = 1.0f, .seed = 1234};
 }
 
 int rnn_config_check(const rnn_config *c, rnn_err err) {
@@ -141,6 +141,7 @@ int rnn_config_check(const rnn_config *c, rnn_err err) {
     if (!(c->clip >= 0 && c->clip <= 1e6f)) BAD("clip must be 0..1e6");
     if (!(c->dropout >= 0 && c->dropout < 1)) BAD("dropout must be in [0, 1)");
     if (!(c->val_frac >= 0 && c->val_frac < 1)) BAD("validation fraction must be in [0, 1)");
+    if (!(c->forget_bias >= -100 && c->forget_bias <= 100)) BAD("forget-gate bias must be -100..100");
 #undef BAD
     return 0;
 }
@@ -218,7 +219,7 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     rnn_model *m = rnn_model_alloc(c, vocab, err);
     if (!m) return NULL;
     /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs); biases 0, except the
-     * LSTM forget gate at 1 so that memory is kept by default early in training. */
+     * LSTM forget gate at c->forget_bias (default 1, so that memory is kept early in training). */
     uint64_t rng = c->seed;
     param_view v;
     param_layout(c, m->vocab.size, m->params, &v);
@@ -228,7 +229,7 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
         size_t I = l == 0 ? (size_t)m->vocab.size : H;
         for (size_t i = 0; i < I * GH; i++) v.l[l].wx[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
         for (size_t i = 0; i < H * GH; i++) v.l[l].wh[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
-        for (size_t i = 0; i < GH; i++) v.l[l].b[i] = (c->cell == RNN_CELL_LSTM && i >= H && i < 2 * H) ? 1.0f : 0.0f;
+        for (size_t i = 0; i < GH; i++) v.l[l].b[i] = (c->cell == RNN_CELL_LSTM && i >= H && i < 2 * H) ? c->forget_bias : 0.0f;
         if (v.l[l].bhn) memset(v.l[l].bhn, 0, sizeof(float) * H);
     }
     for (size_t i = 0; i < H * m->vocab.size; i++) v.wy[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
@@ -254,7 +255,8 @@ rnn_progress *rnn_model_progress(rnn_model *m) { return &m->prog; }
 typedef struct {
     int Tmax, B, train;      /* train: gradients and dropout buffers exist */
     int32_t *x, *y;          /* (T, B) input and target ids */
-    float *a[RNN_MAX_LAYERS];    /* (T, B, GH) gate pre-activations, then activations (LSTM i,f,g,o; GRU r,z,n) */
+    float *a[RNN_MAX_LAYERS];    /* (T, B, GH) gate pre-activations, then activations (LSTM i,f,g,o; GRU r,z,n);
+                                  * RNN: the pre-activations are built in h[l]'s slots 1..T and tanh'd in place */
     float *h[RNN_MAX_LAYERS];    /* (T+1, B, H) hidden outputs; block 0 is the state carried in */
     float *c[RNN_MAX_LAYERS];    /* LSTM (T+1, B, H) cells; block 0 carried in */
     float *tc[RNN_MAX_LAYERS];   /* LSTM (T, B, H) tanh(c) */
@@ -265,7 +267,7 @@ typedef struct {
     double *rowloss;         /* (T*B) loss of each position */
     float *rec;              /* (B, GH) recurrent product of one step (GRU) */
     /* backward only */
-    float *dh, *dx;          /* (T, B, H) gradient wrt a layer's outputs / inputs */
+    float *dh;               /* (T, B, H) gradient wrt a layer's outputs (then the layer below's) */
     float *dgx, *dgh;        /* (T, B, GH) gradient wrt gate pre-activations (input side / recurrent side) */
     float *dhc, *dcc, *dht;  /* (B, H) carried d h, carried d c, and this step's total d h */
     mat_packed whp[RNN_MAX_LAYERS];   /* Wh packed (H, GH) for the forward recurrence */
@@ -299,7 +301,7 @@ static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, in
         GIVE(w->x, int32_t, TB);
         GIVE(w->y, int32_t, TB);
         for (size_t l = 0; l < L; l++) {
-            GIVE(w->a[l], float, TB * GH);
+            if (c->cell != RNN_CELL_RNN) GIVE(w->a[l], float, TB * GH);   /* RNN: a is h's slots 1..T, see below */
             GIVE(w->h[l], float, (T + 1) * B * H);
             if (lstm) { GIVE(w->c[l], float, (T + 1) * B * H); GIVE(w->tc[l], float, TB * H); }
             if (gru) GIVE(w->hn[l], float, TB * H);
@@ -316,7 +318,6 @@ static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, in
         GIVE(w->rec, float, B * GH);
         if (train) {
             GIVE(w->dh, float, TB * H);
-            GIVE(w->dx, float, TB * H);
             GIVE(w->dgx, float, TB * GH);
             if (gru) GIVE(w->dgh, float, TB * GH);
             GIVE(w->dhc, float, B * H);
@@ -330,6 +331,8 @@ static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, in
         }
     }
     if (!gru) w->dgh = w->dgx;   /* RNN and LSTM: the recurrent side sees the same gate gradients */
+    if (c->cell == RNN_CELL_RNN)   /* the pre-activation of step t is built in place in h's slot t + 1 */
+        for (size_t l = 0; l < L; l++) w->a[l] = w->h[l] + (size_t)B * H;
     return 0;
 }
 
@@ -365,8 +368,7 @@ RNN_CLONES static void cell_forward(int cell, int B, int H, float *a, const floa
                                     const float *cprev, float *cnext, float *tc, const float *rec, const float *bhn,
                                     float *hn) {
     int GH = rnn_cell_gates(cell) * H;
-    if (cell == RNN_CELL_RNN) {
-        memcpy(h, a, sizeof(float) * B * H);
+    if (cell == RNN_CELL_RNN) {   /* a and h are the same buffer (see ws_init) */
         vec_tanh(h, B * H);
         return;
     }

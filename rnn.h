@@ -65,6 +65,7 @@ typedef struct {
     float clip;        /* global gradient-norm clip; 0 = off */
     float dropout;     /* between layers, training only, 0 <= p < 1 */
     float val_frac;    /* tail fraction of the corpus held out for validation, 0 <= f < 1 */
+    float forget_bias; /* LSTM: initial forget-gate bias (used when the model is made), -100..100 */
     uint64_t seed;     /* initialisation and dropout */
 } rnn_config;
 

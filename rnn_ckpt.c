@@ -108,6 +108,7 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     put32(h + 56, f2u(c->clip));
     put32(h + 60, f2u(c->dropout));
     put32(h + 64, f2u(c->val_frac));
+    put32(h + 68, f2u(c->forget_bias));
     put64(h + 72, c->seed);
     put64(h + 80, m->nparams);
     put64(h + 88, m->prog.step);
@@ -286,7 +287,8 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
     c = (rnn_config){.cell = (int)cell, .layers = (int)layers, .hidden = (int)hidden, .batch = (int)(batch & 0x7fffffff),
                      .seq = (int)(seq & 0x7fffffff), .optim = (int)(optim & 0x7fffffff),
                      .lr = u2f(get32(buf + 48)), .lr_decay = u2f(get32(buf + 52)), .clip = u2f(get32(buf + 56)),
-                     .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)), .seed = get64(buf + 72)};
+                     .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
+                     .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72)};
     rnn_err why;
     if (batch != (uint32_t)c.batch || seq != (uint32_t)c.seq || optim != (uint32_t)c.optim || rnn_config_check(&c, why))
         FAIL("'%s' has bad training settings (%.100s)", path, batch != (uint32_t)c.batch ? "batch" : why);

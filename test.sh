@@ -220,12 +220,12 @@ cli() {   # cli WORKDIR_NAME
     cr train - "${small[@]}" --steps 3 -o "$W/stdin.ckpt" <"$W/stdin.txt"
     expect "corpus from stdin" 0
     cr train data/fortunes.txt -q --threads 1 --cell lstm --layers 2 --hidden 16 --batch 4 --seq 8 --dropout 0.1 \
-        --optim adagrad --lr 0.05 --lr-decay 0.9 --clip 1 --seed 7 --steps 5 -o "$W/lstm.ckpt"
+        --optim adagrad --lr 0.05 --lr-decay 0.9 --clip 1 --seed 7 --forget-bias 0.5 --steps 5 -o "$W/lstm.ckpt"
     expect "lstm, dropout, adagrad, decay, clip, seed" 0
     cr train data/fortunes.txt -q --cell gru --hidden 16 --batch 4 --seq 8 --optim sgd --lr 0.5 --clip 0 --steps 5 -o "$W/gru.ckpt"
     expect "gru, sgd, no clipping" 0
     cr info -m "$W/lstm.ckpt"
-    check "info shows lstm 2 layers" bash -c "grep -q '^cell: *lstm' '$TMP/out' && grep -q '^layers: *2' '$TMP/out'"
+    check "info shows lstm 2 layers, forget bias" bash -c "grep -q '^cell: *lstm' '$TMP/out' && grep -q '^layers: *2' '$TMP/out' && grep -q '^init: *forget-gate bias 0.5' '$TMP/out'"
 
     # --- sampling
     cr sample -m "$M" -n 300 --seed 5; expect "sample" 0
@@ -319,6 +319,21 @@ cli() {   # cli WORKDIR_NAME
         "$BIN" info -m "$W/sig.ckpt" >/dev/null 2>&1
         check "SIG$sig: the saved checkpoint loads" test $? -eq 0
     done
+    # a second Ctrl-C aborts at once (no save, no message) and leaves the previous checkpoint intact
+    cp "$W/sig.ckpt" "$W/sig2.ckpt"
+    local before
+    before=$(cksum <"$W/sig2.ckpt")
+    printf '%s\n' "train (SIGINT twice)" >>"$TMP/ran.log"
+    "$BIN" train data/fortunes.txt --resume --steps 1000000 --eval-every 0 --threads 1 -o "$W/sig2.ckpt" \
+        >"$W/sig2.out" 2>"$W/sig2.err" &
+    pid=$!
+    sleep 1.5
+    kill -INT $pid; sleep 0.1; kill -INT $pid
+    wait $pid
+    RC=$?
+    check "second SIGINT aborts at once: killed by SIGINT (status $RC)" test $RC -eq 130
+    check "second SIGINT: no 'interrupted' message, no save" bash -c "! grep -q interrupted '$W/sig2.err'"
+    check "second SIGINT: the previous checkpoint is intact" test "$(cksum <"$W/sig2.ckpt")" = "$before"
     "$BIN" train data/fortunes.txt --resume --threads 1 -q --steps $(( $("$BIN" info -m "$W/sig.ckpt" | sed -n 's/^steps: *\([0-9]*\).*/\1/p') + 3 )) -o "$W/sig.ckpt"
     check "an interrupted run resumes" test $? -eq 0
     # SIGKILL at random moments of a run that saves every step

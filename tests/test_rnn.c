@@ -238,6 +238,7 @@ static int save_load_sample(void) {
     if (c1->cell != c2->cell || c1->layers != c2->layers || c1->hidden != c2->hidden || c1->batch != c2->batch ||
         c1->seq != c2->seq || c1->optim != c2->optim || c1->lr != c2->lr || c1->lr_decay != c2->lr_decay ||
         c1->clip != c2->clip || c1->dropout != c2->dropout || c1->val_frac != c2->val_frac || c1->seed != c2->seed ||
+        c1->forget_bias != c2->forget_bias ||
         rnn_model_progress(m2)->step != 20 || rnn_model_progress(m2)->last_val != rnn_model_progress(r.m)->last_val) {
         snprintf(detail, sizeof detail, "config or progress differs after save/load");
         goto out;
