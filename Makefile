@@ -3,8 +3,9 @@ CC      ?= cc
 CFLAGS  ?= -O3
 # Always on, whatever CFLAGS says. -fno-trapping-math lets GCC vectorise the NaN-preserving clamps in vec_exp,
 # -fno-math-errno lets it vectorise sqrtf; neither changes a result (unlike -ffast-math, which this project
-# never uses: it breaks NaN checks and reproducibility).
-STDFLAGS = -std=c11 -Wall -Wextra -pedantic -fno-trapping-math -fno-math-errno
+# never uses: it breaks NaN checks and reproducibility). -ffp-contract=off: no compiler-chosen fused
+# multiply-adds: FMA only where the code asks for it (the GEMM kernels), not wherever a compiler decides.
+STDFLAGS = -std=c11 -Wall -Wextra -pedantic -fno-trapping-math -fno-math-errno -ffp-contract=off
 LDLIBS  += -lm -lpthread
 PREFIX  ?= /usr/local
 

@@ -150,7 +150,7 @@ static int set_value(const command *c, opt *o, const char *shown, const char *v)
         int e = parse_whole(v, &w);
         if (e < 0) return usage_error(c, "invalid value '%s' for %s: not a whole number", v, shown);
         if (e > 0) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
-        if (o->kind == O_U64 && w >= 0 && w <= o->max) {   /* exact: a seed may use all 64 bits */
+        if (o->kind == O_U64 && w >= o->min && w <= o->max) {   /* exact: a seed may use all 64 bits */
             *(uint64_t *)o->dst = strtoull(v[0] == '+' ? v + 1 : v, NULL, 10);
             return 0;
         }
@@ -324,7 +324,9 @@ static void log_row(run_state *r, double val) {
     rnn_progress *p = rnn_model_progress(r->m);
     rnn_train_info info;
     rnn_trainer_info(r->t, &info);
-    fprintf(r->logf, "%llu,%.3f,%.5f,", (unsigned long long)p->step, p->seconds, r->ema);
+    fprintf(r->logf, "%llu,%.3f,", (unsigned long long)p->step, p->seconds);
+    if (!isnan(r->ema)) fprintf(r->logf, "%.5f", r->ema);   /* empty before the run's first step */
+    fputc(',', r->logf);
     if (!isnan(val)) fprintf(r->logf, "%.5f", val);
     fprintf(r->logf, ",%.6g,%.0f\n", info.lr, run_rate(r));
 }
@@ -353,12 +355,14 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
  * resumable checkpoint, reports and logs. Returns 0, or 1 after printing a save error. */
 static int evaluate(run_state *r, rnn_err err) {
     rnn_progress *p = rnn_model_progress(r->m);
+    float before = p->best_val;
+    if (r->tty && !r->quiet) fputs("\r\033[K", stderr);   /* whatever follows starts on a clean line */
     double v = rnn_validate(r->t);
     int best = 0;
     if (!isnan(v)) {
         r->nevals++;
         if (isnan(r->first_val)) r->first_val = v;
-        best = p->last_val == p->best_val;   /* rnn_validate just set both: a new best */
+        best = isnan(before) || p->best_val < before;   /* strictly better than any earlier validation */
         if (best) {
             r->best_step = p->step;
             if (rnn_save(r->bpath, r->m, NULL, err)) return fail("%s", err);
@@ -366,7 +370,6 @@ static int evaluate(run_state *r, rnn_err err) {
     }
     if (rnn_save(r->out, r->m, r->t, err)) return fail("%s", err);
     if (!r->quiet) {
-        if (r->tty) fputs("\r\033[K", stderr);
         if (!isnan(v))
             fprintf(stderr, "step %llu: val %.4f nats/char (%.3f bits/char)%s; saved %s\n", (unsigned long long)p->step,
                     v, v / log(2.0), best ? ", best so far" : "", r->out);
@@ -385,20 +388,20 @@ static int cmd_train(int argc, char **argv) {
            forget_bias = cfg.forget_bias, seconds = 0, epochs = 0;
     uint64_t seed = cfg.seed, steps = 0, eval_every = 500;
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = nproc > 0 && nproc < 256 ? (int)nproc : 1;
+    int threads = nproc < 1 ? 1 : nproc > 256 ? 256 : (int)nproc;
     const char *out = "charrnn.ckpt", *logpath = NULL;
     opt opts[] = {
         {"output", 'o', O_STR, &out, 0, 0, 0, NULL, "FILE", "checkpoint to write (default charrnn.ckpt); the best-by-validation model also goes to FILE's .best.ckpt", 0},
         {"cell", 0, O_CHOICE, &cell, 0, 0, 0, cell_names, "KIND", "rnn (tanh, default), lstm or gru", 0},
-        {"layers", 0, O_INT, &layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default 1)", 0},
-        {"hidden", 0, O_INT, &hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default 256)", 0},
+        {"layers", 0, O_INT, &layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default 1; 2 for lstm and gru)", 0},
+        {"hidden", 0, O_INT, &hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default 256; 512 for lstm and gru)", 0},
         {"batch", 0, O_INT, &batch, 1, 65536, 0, NULL, "B", "parallel streams per step (default 32)", 0},
         {"seq", 0, O_INT, &seq, 1, 65536, 0, NULL, "T", "truncated-BPTT length in symbols (default 64)", 0},
         {"optim", 0, O_CHOICE, &optim, 0, 0, 0, optim_names, "NAME", "adam (default), adagrad or sgd", 0},
         {"lr", 0, O_FLOAT, &lr, 0, 100, 1, NULL, "X", "learning rate (default 0.002)", 0},
         {"lr-decay", 0, O_FLOAT, &lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
         {"clip", 0, O_FLOAT, &clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
-        {"dropout", 0, O_FLOAT, &dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0)", 0},
+        {"dropout", 0, O_FLOAT, &dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0; 0.25 for lstm and gru)", 0},
         {"forget-bias", 0, O_FLOAT, &forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 1; PyTorch's init is 0)", 0},
         {"val", 0, O_FLOAT, &val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
         {"steps", 0, O_U64, &steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
@@ -447,6 +450,11 @@ static int cmd_train(int argc, char **argv) {
         if (rnn_load(out, &m, &rs, err)) { fail("%s", err); goto done; }
         if (!rs) { fail("'%s' holds no training state to resume", out); goto done; }
     } else {
+        if (cell != RNN_CELL_RNN) {   /* gated cells: the setting measured for 10 minutes on 2 cores (README) */
+            if (!opt_seen(opts, c.nopts, "layers")) layers = 2;
+            if (!opt_seen(opts, c.nopts, "hidden")) hidden = 512;
+            if (!opt_seen(opts, c.nopts, "dropout") && layers > 1) dropout = 0.25;
+        }
         cfg = (rnn_config){.cell = cell, .layers = layers, .hidden = hidden, .batch = batch, .seq = seq,
                            .optim = optim, .lr = (float)lr, .lr_decay = (float)lr_decay, .clip = (float)clip,
                            .dropout = (float)dropout, .val_frac = (float)val, .forget_bias = (float)forget_bias,
@@ -504,6 +512,7 @@ static int cmd_train(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;   /* a save in progress is not cut short by EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
@@ -545,8 +554,11 @@ static int cmd_train(int argc, char **argv) {
              (unsigned long long)prog->step + 1, out);
         goto done;
     }
-    if (!eval_every || prog->step % eval_every != 0 || prog->step == run->start_step)
+    if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
+        if (rnn_save(out, m, t, err)) { fail("%s", err); goto done; }
+    } else if (!eval_every || prog->step % eval_every != 0 || prog->step == run->start_step) {
         if (evaluate(run, err)) goto done;   /* the end of the run was not just validated and saved */
+    }
     rnn_trainer_info(t, &info);
     if (stop_signal) {
         fprintf(stderr, "charrnn: interrupted at step %llu (epoch %.2f); saved '%s'. Resume with: charrnn train --resume -o %s %s\n",
@@ -567,7 +579,7 @@ static int cmd_train(int argc, char **argv) {
     }
     rc = 0;
 done:
-    if (logf && fclose(logf) != 0 && rc == 0) rc = fail("cannot write '%s': %s", logpath, strerror(errno));
+    if (logf && (ferror(logf) | fclose(logf)) != 0 && rc == 0) rc = fail("cannot write '%s': %s", logpath, strerror(errno));
     rnn_trainer_free(t);
     rnn_resume_free(rs);
     rnn_model_free(m);

@@ -90,13 +90,14 @@ int cmd_plot(int argc, char **argv) {
             s = c + 1;
             if (last) { nf++; break; }
         }
-        char *e1, *e2, *e3;
-        double step = nf >= 4 ? strtod(fields[0], &e1) : NAN, tl = nf >= 4 ? strtod(fields[2], &e2) : NAN;
-        if (nf < 4 || *e1 || *e2 || !isfinite(step) || !isfinite(tl)) {
+        char *e1, *e2 = NULL, *e3;
+        double step = nf >= 4 ? strtod(fields[0], &e1) : NAN;
+        double tl = nf >= 4 && fields[2][0] ? strtod(fields[2], &e2) : NAN;   /* empty: no step yet */
+        if (nf < 4 || *e1 || !isfinite(step) || step < 0 || step > 1e15 || (e2 && (*e2 || !isfinite(tl)))) {
             fprintf(stderr, "charrnn: '%s' line %zu is not a log row\n", path, lineno);
             goto done;
         }
-        if (push(&tr, step, tl)) goto oom;
+        if (!isnan(tl) && push(&tr, step, tl)) goto oom;
         if (fields[3][0]) {
             double vl = strtod(fields[3], &e3);
             if (*e3 || !isfinite(vl)) {
@@ -110,11 +111,12 @@ int cmd_plot(int argc, char **argv) {
         fprintf(stderr, "charrnn: cannot read '%s': %s\n", path, strerror(errno));
         goto done;
     }
-    if (!tr.n) {
+    if (!tr.n && !va.n) {
         fprintf(stderr, "charrnn: '%s' has no data rows\n", path);
         goto done;
     }
-    double x0 = tr.p[0].x, x1 = tr.p[0].x, y0 = tr.p[0].y, y1 = tr.p[0].y;
+    const pt first = tr.n ? tr.p[0] : va.p[0];
+    double x0 = first.x, x1 = first.x, y0 = first.y, y1 = first.y;
     const series *all[2] = {&tr, &va};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < all[k]->n; i++) {
@@ -132,13 +134,13 @@ int cmd_plot(int argc, char **argv) {
            "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
            W, H, W, H);
     printf("<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">charrnn training: loss per character</text>\n", W / 2);
-    for (double y = y0; y <= y1 + ys / 2; y += ys) {
-        double py = to_y(y, k);
+    for (int i = 0; y0 + i * ys <= y1 + ys / 2 && i < 50; i++) {   /* counted: no float loop can stall */
+        double y = y0 + i * ys, py = to_y(y, k);
         printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", k[4], py, k[4] + k[6], py, k[4] - 6, py + 4, y);
     }
-    for (double x = ceil(x0 / xs) * xs; x <= x1 + xs / 1e6; x += xs) {
-        double px = to_x(x, k);
+    for (int i = 0; ceil(x0 / xs) * xs + i * xs <= x1 + xs / 1e6 && i < 50; i++) {
+        double x = ceil(x0 / xs) * xs + i * xs, px = to_x(x, k);
         printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", px, k[5], px, k[5] + k[7], px, k[5] + k[7] + 16, x);
     }

@@ -10,12 +10,12 @@
 
 /* ============================================================================================ RNG */
 /* splitmix64: 64 bits of state, passes BigCrush, trivially saved and restored. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+static uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
+static uint64_t rng_next(uint64_t *s) { return mix64(*s += 0x9E3779B97F4A7C15ull); }
 static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }   /* [0, 1) */
 
 /* ============================================================================================ vocabulary */
@@ -48,7 +48,7 @@ static int utf8_next(const unsigned char *s, size_t n, uint32_t *sym) {
     return len;
 }
 
-static int next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym) {
+int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym) {
     if (unit == RNN_UNIT_BYTE) { *sym = RNN_RAWBYTE + s[0]; return 1; }
     return utf8_next(s, n, sym);
 }
@@ -62,7 +62,7 @@ int rnn_vocab_build(rnn_vocab *v, const unsigned char *text, size_t n, int unit,
     int count = 0;
     for (size_t i = 0; i < n;) {
         uint32_t s;
-        i += next_symbol(unit, text + i, n - i, &s);
+        i += rnn_next_symbol(unit, text + i, n - i, &s);
         if (!(seen[s >> 3] & (1u << (s & 7)))) { seen[s >> 3] |= (unsigned char)(1u << (s & 7)); count++; }
     }
     v->sym = malloc(sizeof(uint32_t) * count);
@@ -95,7 +95,7 @@ size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
     size_t k = 0, unk = 0;
     for (size_t i = 0; i < n;) {
         uint32_t s;
-        i += next_symbol(v->unit, text + i, n - i, &s);
+        i += rnn_next_symbol(v->unit, text + i, n - i, &s);
         int32_t id = vocab_find(v, s);
         if (id < 0) unk++; else ids[k++] = id;
     }
@@ -103,8 +103,9 @@ size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
     return k;
 }
 
-int rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]) {
-    uint32_t c = v->sym[id];
+int rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]) { return rnn_value_bytes(v->sym[id], out); }
+
+int rnn_value_bytes(uint32_t c, unsigned char out[4]) {
     if (c >= RNN_RAWBYTE) { out[0] = (unsigned char)(c - RNN_RAWBYTE); return 1; }
     if (c < 0x80) { out[0] = (unsigned char)c; return 1; }
     if (c < 0x800) { out[0] = (unsigned char)(0xC0 | c >> 6); out[1] = (unsigned char)(0x80 | (c & 0x3F)); return 2; }
@@ -135,6 +136,7 @@ int rnn_config_check(const rnn_config *c, rnn_err err) {
     if (c->hidden < 1 || c->hidden > RNN_MAX_HIDDEN) BAD("hidden size must be 1..%d", RNN_MAX_HIDDEN);
     if (c->batch < 1 || c->batch > 65536) BAD("batch must be 1..65536");
     if (c->seq < 1 || c->seq > 65536) BAD("seq must be 1..65536");
+    if ((int64_t)c->batch * c->seq > (1 << 24)) BAD("batch x seq must be at most 16777216");
     if (c->optim < 0 || c->optim > RNN_OPT_SGD) BAD("unknown optimizer %d", c->optim);
     if (!(c->lr > 0 && c->lr <= 100)) BAD("learning rate must be in (0, 100]");
     if (!(c->lr_decay > 0 && c->lr_decay <= 1)) BAD("learning-rate decay must be in (0, 1]");
@@ -253,7 +255,7 @@ rnn_progress *rnn_model_progress(rnn_model *m) { return &m->prog; }
 /* ============================================================================================ workspace */
 /* Activations and gradients of one (T, B) chunk. Every buffer is time-major; sizes are for Tmax. */
 typedef struct {
-    int Tmax, B, train;      /* train: gradients and dropout buffers exist */
+    int Tmax, B;
     int32_t *x, *y;          /* (T, B) input and target ids */
     float *a[RNN_MAX_LAYERS];    /* (T, B, GH) gate pre-activations, then activations (LSTM i,f,g,o; GRU r,z,n);
                                   * RNN: the pre-activations are built in h[l]'s slots 1..T and tanh'd in place */
@@ -286,7 +288,6 @@ static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, in
     memset(w, 0, sizeof *w);
     w->Tmax = Tmax;
     w->B = B;
-    w->train = train;
     size_t T = (size_t)Tmax, H = (size_t)c->hidden, GH = rnn_cell_gates(c->cell) * H, TB = T * B, L = c->layers;
     int lstm = c->cell == RNN_CELL_LSTM, gru = c->cell == RNN_CELL_GRU, drop = train && c->dropout > 0;
     /* Two passes: count floats, then hand out pointers. Each buffer is rounded up to 16 floats (64 bytes). */
@@ -420,7 +421,7 @@ static void cell_forward_rows(void *arg, size_t lo, size_t hi) {
 }
 
 /* out (rows, cols) = [out +] src rows gathered by ids (or src itself when ids is NULL) + bias. */
-typedef struct { float *out; const float *src; const int32_t *ids; const float *bias; int cols, add; } row_bias;
+typedef struct { float *out; const float *src; const int32_t *ids; const float *bias; int cols; } row_bias;
 
 RNN_CLONES static void add_bias_rows(void *arg, size_t lo, size_t hi) {
     const row_bias *s = arg;
@@ -439,10 +440,7 @@ static void dropout_part(void *arg, size_t lo, size_t hi) {
     const drop_args *s = arg;
     float scale = 1.0f / s->keep;
     for (size_t i = lo; i < hi; i++) {
-        uint64_t z = s->seed + i * 0x9E3779B97F4A7C15ull;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
+        uint64_t z = mix64(s->seed + i * 0x9E3779B97F4A7C15ull);
         s->mask[i] = (double)(z >> 11) * 0x1.0p-53 < s->keep ? scale : 0.0f;
         s->xd[i] = s->in[i] * s->mask[i];
     }
@@ -463,7 +461,7 @@ static void layers_forward(const net *n, workspace *w, int T, int train, uint64_
         const layer_view *p = &n->p.l[l];
         float *a = w->a[l];
         /* Input side of every step at once: a = x Wx + b (layer 0: one-hot x, so a row of Wx). */
-        row_bias rb = {a, p->wx, NULL, p->b, GH, 0};
+        row_bias rb = {a, p->wx, NULL, p->b, GH};
         if (l == 0) {
             rb.ids = w->x;
         } else {
@@ -493,7 +491,7 @@ static void layers_forward(const net *n, workspace *w, int T, int train, uint64_
     /* Output projection of every position at once. */
     const float *top = w->h[c->layers - 1] + (size_t)B * H;
     mat_mul(n->pool, TB, V, H, top, H, 0, n->p.wy, V, 0, w->logits, V, 0);
-    row_bias ob = {w->logits, NULL, NULL, n->p.by, V, 0};
+    row_bias ob = {w->logits, NULL, NULL, n->p.by, V};
     mat_pool_for(n->pool, (size_t)TB, row_grain(V), add_bias_rows, &ob);
 }
 
@@ -672,6 +670,7 @@ struct rnn_trainer {
 };
 
 enum { VAL_CHUNK = 256 };
+enum { NORM_BLOCK = 1 << 16 };   /* the squared norm is summed per fixed block, then blocks in order */
 
 /* CRC-32 of the ids as little-endian int32: the same corpus gives the same value on any host. */
 static uint32_t ids_crc(const int32_t *ids, size_t n) {
@@ -688,12 +687,15 @@ static uint32_t ids_crc(const int32_t *ids, size_t n) {
 
 float rnn_resume_lr(const rnn_resume *r) { return r->lr; }
 
-static void state_load(const rnn_trainer *t, workspace *w) {
+/* The carried state into slot 0 of the workspace (zeros when `fresh`: the start of an epoch). */
+static void state_load(const rnn_trainer *t, workspace *w, int fresh) {
     const rnn_config *c = &t->m->cfg;
     size_t BH = (size_t)c->batch * c->hidden, L = c->layers;
     for (size_t l = 0; l < L; l++) {
-        memcpy(w->h[l], t->state + l * BH, sizeof(float) * BH);
-        if (w->c[l]) memcpy(w->c[l], t->state + (L + l) * BH, sizeof(float) * BH);
+        if (fresh) memset(w->h[l], 0, sizeof(float) * BH);
+        else memcpy(w->h[l], t->state + l * BH, sizeof(float) * BH);
+        if (w->c[l] && fresh) memset(w->c[l], 0, sizeof(float) * BH);
+        else if (w->c[l]) memcpy(w->c[l], t->state + (L + l) * BH, sizeof(float) * BH);
     }
 }
 
@@ -742,11 +744,20 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
                  n_train, B, T, need, c->val_frac > 0 ? " (or --val)" : "");
         return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->vocab.size) {
+            snprintf(err, RNN_ERRLEN, "symbol id %ld at position %zu is outside the vocabulary", (long)ids[i], i);
+            return NULL;
+        }
     rnn_trainer *t = calloc(1, sizeof *t);
     if (!t) goto oom;
     t->m = m;
     t->pool = mat_pool_new(threads);
-    if (!t->pool) goto oom;
+    if (!t->pool) {
+        rnn_trainer_free(t);
+        snprintf(err, RNN_ERRLEN, "cannot start %d threads", threads);
+        return NULL;
+    }
     t->n.c = c;
     t->n.V = m->vocab.size;
     t->n.pool = t->pool;
@@ -757,7 +768,7 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
     int nm = rnn_optim_moments(c->optim);
     if (nm >= 1 && !(t->m2 = calloc(m->nparams, sizeof(float)))) goto oom;
     if (nm >= 2 && !(t->m1 = calloc(m->nparams, sizeof(float)))) goto oom;
-    if (!(t->norm_partial = calloc(m->nparams / (1 << 16) + 1, sizeof(double)))) goto oom;
+    if (!(t->norm_partial = calloc(m->nparams / NORM_BLOCK + 1, sizeof(double)))) goto oom;
     t->nstate = (size_t)c->layers * B * c->hidden * rnn_state_per_unit(c->cell);
     t->state = calloc(t->nstate, sizeof(float));
     t->train = malloc(sizeof(int32_t) * n_train);
@@ -784,7 +795,8 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
             rnn_trainer_free(t);
             return NULL;
         }
-        if (resume->nmoments != nm || resume->nstate != t->nstate || resume->chunk > t->nchunks) {
+        if (resume->nparams != m->nparams || resume->nmoments != nm || resume->nstate != t->nstate ||
+            resume->chunk > t->nchunks) {
             snprintf(err, RNN_ERRLEN, "the checkpoint's training state does not fit its model");
             rnn_trainer_free(t);
             return NULL;
@@ -813,6 +825,7 @@ void rnn_trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r) {
     r->n_ids = t->n_ids;
     r->ids_crc = t->ids_crc;
     r->nmoments = rnn_optim_moments(t->m->cfg.optim);
+    r->nparams = t->m->nparams;
     r->m1 = t->m1;
     r->m2 = t->m2;
     r->nstate = t->nstate;
@@ -834,7 +847,6 @@ void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out) {
 /* The optimizer over a range of parameters; gs scales the gradient (clipping). */
 typedef struct { rnn_trainer *t; float gs, lr, bc1, bc2s; double *partial; } opt_args;
 
-enum { NORM_BLOCK = 1 << 16 };   /* the squared norm is summed per fixed block, then blocks in order */
 
 RNN_CLONES static void sumsq_blocks(void *arg, size_t lo, size_t hi) {
     const opt_args *s = arg;
@@ -886,10 +898,10 @@ RNN_CLONES static void update_part(void *arg, size_t lo, size_t hi) {
 }
 
 /* Clips by global norm and applies the optimizer. Returns the gradient norm (non-finite: nothing applied). */
-static double optimizer_step(rnn_trainer *t) {
+static double optimizer_step(rnn_trainer *t, float lr) {
     const rnn_config *c = &t->m->cfg;
     size_t np = t->m->nparams, nblocks = (np + NORM_BLOCK - 1) / NORM_BLOCK;
-    opt_args s = {t, 1.0f, t->lr, 1.0f, 1.0f, t->norm_partial};
+    opt_args s = {t, 1.0f, lr, 1.0f, 1.0f, t->norm_partial};
     mat_pool_for(t->pool, nblocks, 1, sumsq_blocks, &s);
     double ss = 0;
     for (size_t k = 0; k < nblocks; k++) ss += t->norm_partial[k];
@@ -903,18 +915,18 @@ static double optimizer_step(rnn_trainer *t) {
     return norm;
 }
 
-/* Fills the workspace with chunk t->chunk of every stream and the carried state. */
-static void load_chunk(rnn_trainer *t) {
+/* Fills the workspace with chunk `chunk` of every stream and the carried state (zero when `fresh`). */
+static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
     workspace *w = &t->w;
     int B = t->m->cfg.batch, T = t->m->cfg.seq;
-    size_t base = (size_t)t->chunk * T;
+    size_t base = (size_t)chunk * T;
     for (int tt = 0; tt < T; tt++)
         for (int b = 0; b < B; b++) {
             size_t pos = (size_t)b * t->stream_len + base + tt;
             w->x[tt * B + b] = t->train[pos];
             w->y[tt * B + b] = t->train[pos + 1];
         }
-    state_load(t, w);
+    state_load(t, w, fresh);
 }
 
 /* Mean loss of the loaded chunk; with grad, its gradient in t->grad. Dropout masks come from *rng. */
@@ -933,19 +945,23 @@ static double chunk_loss_grad(rnn_trainer *t, int grad, uint64_t *rng) {
 
 double rnn_train_step(rnn_trainer *t) {
     const rnn_config *c = &t->m->cfg;
-    if (t->chunk >= t->nchunks) {   /* epoch wrap: streams restart from their beginnings with a zero state */
-        t->chunk = 0;
-        t->epoch++;
-        t->lr *= c->lr_decay;
-        memset(t->state, 0, sizeof(float) * t->nstate);
+    uint64_t chunk = t->chunk;
+    float lr = t->lr;
+    int wrap = chunk >= t->nchunks;   /* epoch end: streams restart from their beginnings with a zero state */
+    if (wrap) {
+        chunk = 0;
+        lr *= c->lr_decay;
     }
-    load_chunk(t);
+    load_chunk(t, chunk, wrap);
     uint64_t rng = t->rng;
     double loss = chunk_loss_grad(t, 1, &rng);
     if (!isfinite(loss)) return loss;
-    double norm = optimizer_step(t);
+    double norm = optimizer_step(t, lr);
     if (!isfinite(norm)) return norm;
-    /* Commit: only a finite step advances the data position, the RNG and the carried state. */
+    /* Commit: only a finite step advances the epoch, the data position, the lr, the RNG and the state. */
+    if (wrap) t->epoch++;
+    t->chunk = chunk;
+    t->lr = lr;
     t->rng = rng;
     state_store(t, &t->w, c->seq);
     t->chunk++;
@@ -956,7 +972,8 @@ double rnn_train_step(rnn_trainer *t) {
 
 double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out) {
     uint64_t rng = t->rng;
-    load_chunk(t);
+    int wrap = t->chunk >= t->nchunks;   /* the next step would start a new epoch */
+    load_chunk(t, wrap ? 0 : t->chunk, wrap);
     double loss = chunk_loss_grad(t, grad, &rng);
     if (grad_out) *grad_out = t->grad;
     return loss;
@@ -980,6 +997,14 @@ int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max) {
     return n;
 }
 
+/* After T steps, the state at slot T becomes slot 0 for the next chunk (BH floats per layer). */
+static void carry_state(workspace *w, int L, size_t BH, int T) {
+    for (int l = 0; l < L; l++) {
+        memcpy(w->h[l], w->h[l] + (size_t)T * BH, sizeof(float) * BH);
+        if (w->c[l]) memcpy(w->c[l], w->c[l] + (size_t)T * BH, sizeof(float) * BH);
+    }
+}
+
 /* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state, in chunks of the workspace size. With
  * a workspace of B > 1 streams, every stream reads the same symbols (a test that the batched path agrees). */
 static double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count) {
@@ -1000,10 +1025,7 @@ static double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t
             }
         layers_forward(n, w, T, 0, NULL);
         total += softmax_loss(n, w, T * B, 0, 0) / B;
-        for (int l = 0; l < L; l++) {
-            memcpy(w->h[l], w->h[l] + (size_t)T * BH, sizeof(float) * BH);
-            if (w->c[l]) memcpy(w->c[l], w->c[l] + (size_t)T * BH, sizeof(float) * BH);
-        }
+        carry_state(w, L, BH, T);
         pos += (size_t)T;
     }
     return total / (double)(count - 1);
@@ -1080,16 +1102,15 @@ void rnn_sampler_feed(rnn_sampler *s, int32_t id) {
     size_t H = (size_t)s->m->cfg.hidden;
     w->x[0] = id;
     layers_forward(&s->n, w, 1, 0, NULL);
-    for (int l = 0; l < s->m->cfg.layers; l++) {
-        memcpy(w->h[l], w->h[l] + H, sizeof(float) * H);
-        if (w->c[l]) memcpy(w->c[l], w->c[l] + H, sizeof(float) * H);
-    }
+    carry_state(w, s->m->cfg.layers, H, 1);
 }
 
 /* Descending probability, ties by ascending id: a total order, so the result never depends on qsort. */
 static int by_prob_desc(const void *a, const void *b) {
     const prob_id *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    int xn = isnan(x->p), yn = isnan(y->p);   /* NaN sorts last, so the order stays total */
+    if (xn != yn) return xn - yn;
+    if (!xn && x->p != y->p) return x->p > y->p ? -1 : 1;
     return (x->id > y->id) - (x->id < y->id);
 }
 

@@ -158,7 +158,8 @@ int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err
         free(tmp);
         return -1;
     }
-    fchmod(fd, 0644);
+    struct stat st;   /* keep the mode of the file being replaced; a new file gets 0644 */
+    if (fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644) != 0) { /* not fatal: mkstemp's 0600 */ }
     writer w = {fdopen(fd, "wb"), 0, 0};
     int e = 0;
     if (!w.f) {
@@ -190,31 +191,15 @@ int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err
 }
 
 /* ------------------------------------------------------------------------------------------ reading */
-static int read_file(const char *path, unsigned char **out, size_t *len, rnn_err err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) { fclose(f); snprintf(err, RNN_ERRLEN, "cannot read '%s': out of memory", path); return -1; }
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        unsigned char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-        if (!nb) free(buf);
-        buf = nb;
-        cap *= 2;
+/* Reads up to `want` bytes from f into buf; returns how many (fewer only at end of file or on error). */
+static size_t read_up_to(FILE *f, unsigned char *buf, size_t want) {
+    size_t n = 0;
+    while (n < want) {
+        size_t k = fread(buf + n, 1, want - n, f);
+        if (k == 0) break;
+        n += k;
     }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        snprintf(err, RNN_ERRLEN, "cannot read '%s': %s", path, strerror(e ? e : EIO));
-        return -1;
-    }
-    fclose(f);
-    *out = buf;
-    *len = n;
-    return 0;
+    return n;
 }
 
 static void rfloats(float *dst, const unsigned char *p, size_t n) {
@@ -227,8 +212,8 @@ static int all_finite(const float *x, size_t n) {
     return 1;
 }
 
-/* Parses the vocabulary table of V entries in exactly `size` bytes; each entry must be one symbol of `unit`,
- * in strictly increasing order. */
+/* Parses the vocabulary table of V entries in exactly `size` bytes; each entry must be exactly one symbol of
+ * `unit` whose canonical bytes are the entry itself, in strictly increasing order. */
 static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V, int unit) {
     v->unit = unit;
     v->size = V;
@@ -239,31 +224,36 @@ static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V,
         if (off >= size) return -1;
         unsigned n = p[off++];
         if (n < 1 || n > 4 || off + n > size) return -1;
-        rnn_vocab one;
-        rnn_err e;
-        int32_t id;
-        size_t unknown;
-        /* An entry is valid iff its bytes build a one-symbol vocabulary whose bytes are the entry itself. */
-        if (rnn_vocab_build(&one, p + off, n, unit, e)) return -1;
-        int ok = one.size == 1 && rnn_encode(&one, p + off, n, &id, &unknown) == 1 && unknown == 0;
+        uint32_t s;
         unsigned char back[4];
-        ok = ok && (unsigned)rnn_symbol_bytes(&one, 0, back) == n && !memcmp(back, p + off, n);
-        v->sym[i] = ok ? one.sym[0] : 0;
-        rnn_vocab_free(&one);
-        if (!ok || (i > 0 && v->sym[i] <= v->sym[i - 1])) return -1;
+        if ((unsigned)rnn_next_symbol(unit, p + off, n, &s) != n || (unsigned)rnn_value_bytes(s, back) != n ||
+            memcmp(back, p + off, n) || (i > 0 && s <= v->sym[i - 1]))
+            return -1;
+        v->sym[i] = s;
         off += n;
     }
     return off == size ? 0 : -1;
 }
 
 int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
-    unsigned char *buf;
+    unsigned char *buf = NULL;
     size_t len;
     rnn_model *m = NULL;
     rnn_resume *r = NULL;
     *out = NULL;
     if (resume) *resume = NULL;
-    if (read_file(path, &buf, &len, err)) return -1;
+    /* The header first: nothing is allocated for the body until the header has said how big it must be, so
+     * a huge or endless file (/dev/zero) is refused, not read. */
+    unsigned char head[HEADER_SIZE + 4];
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
+    len = read_up_to(f, head, sizeof head);
+    if (ferror(f)) {
+        snprintf(err, RNN_ERRLEN, "cannot read '%s': %s", path, strerror(errno ? errno : EIO));
+        fclose(f);
+        return -1;
+    }
+    buf = head;
 #define FAIL(...) do { snprintf(err, RNN_ERRLEN, __VA_ARGS__); goto fail; } while (0)
     if (len < 8 || memcmp(buf, MAGIC, 4) != 0) FAIL("'%s' is not a charrnn checkpoint (bad magic)", path);
     uint32_t version = get32(buf + 4);
@@ -284,14 +274,15 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
     if (V < 1 || V > RNN_MAX_VOCAB) FAIL("'%s' has a bad vocabulary size %u", path, (unsigned)V);
     if (unit > RNN_UNIT_BYTE || (unit == RNN_UNIT_BYTE && V > 256))
         FAIL("'%s' has a bad symbol unit %u", path, (unsigned)unit);
-    c = (rnn_config){.cell = (int)cell, .layers = (int)layers, .hidden = (int)hidden, .batch = (int)(batch & 0x7fffffff),
-                     .seq = (int)(seq & 0x7fffffff), .optim = (int)(optim & 0x7fffffff),
-                     .lr = u2f(get32(buf + 48)), .lr_decay = u2f(get32(buf + 52)), .clip = u2f(get32(buf + 56)),
-                     .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
+    if (batch < 1 || batch > 65536) FAIL("'%s' has a bad batch size %u", path, (unsigned)batch);
+    if (seq < 1 || seq > 65536) FAIL("'%s' has a bad sequence length %u", path, (unsigned)seq);
+    if (optim > RNN_OPT_SGD) FAIL("'%s' has an unknown optimizer %u", path, (unsigned)optim);
+    c = (rnn_config){.cell = (int)cell, .layers = (int)layers, .hidden = (int)hidden, .batch = (int)batch,
+                     .seq = (int)seq, .optim = (int)optim, .lr = u2f(get32(buf + 48)), .lr_decay = u2f(get32(buf + 52)),
+                     .clip = u2f(get32(buf + 56)), .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
                      .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72)};
     rnn_err why;
-    if (batch != (uint32_t)c.batch || seq != (uint32_t)c.seq || optim != (uint32_t)c.optim || rnn_config_check(&c, why))
-        FAIL("'%s' has bad training settings (%.100s)", path, batch != (uint32_t)c.batch ? "batch" : why);
+    if (rnn_config_check(&c, why)) FAIL("'%s' has bad training settings (%.100s)", path, why);
     uint64_t np = get64(buf + 80);
     size_t want_np = rnn_param_count(&c, (int)V);
     if (!want_np || np != want_np)
@@ -303,8 +294,19 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
     int nm = rnn_optim_moments(c.optim);
     double want = (double)HEADER_SIZE + vsize + 4.0 * np + 4;
     if (flags & FLAG_TRAINING) want += TRAIN_HEADER_SIZE + 4.0 * nm * np + 4.0 * nstate;
+    if (want > 1e12) FAIL("'%s' says it is %.0f bytes long", path, want);
+    /* Now the body: exactly `want` bytes, plus one more read to see whether anything follows. */
+    buf = malloc((size_t)want + 1);
+    if (!buf) FAIL("cannot read '%s': out of memory", path);
+    memcpy(buf, head, len);
+    len += read_up_to(f, buf + len, (size_t)want + 1 - len);
+    if (ferror(f)) FAIL("cannot read '%s': %s", path, strerror(errno ? errno : EIO));
     if ((double)len < want) FAIL("'%s' is truncated (%zu bytes; its header says %.0f)", path, len, want);
-    if ((double)len > want) FAIL("'%s' has %.0f unexpected bytes after its end", path, (double)len - want);
+    if ((double)len > want) {
+        struct stat st;
+        double size = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : want + 1;
+        FAIL("'%s' has %.0f unexpected bytes after its end", path, size - want);
+    }
     uint32_t stored = get32(buf + len - 4), crc = rnn_crc32(0, buf, len - 4);
     if (stored != crc)
         FAIL("'%s' is corrupt (CRC-32 %08x, expected %08x)", path, (unsigned)crc, (unsigned)stored);
@@ -325,6 +327,7 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
     m->prog.seconds = u2d(get64(buf + 104));
     m->prog.last_val = u2f(get32(buf + 112));
     m->prog.best_val = u2f(get32(buf + 116));
+    if (!(m->prog.seconds >= 0 && m->prog.seconds < 1e15)) FAIL("'%s' has a bad training time", path);
     if ((flags & FLAG_TRAINING) && resume) {
         if (get32(p + 28) != (uint32_t)nm) FAIL("'%s' has optimizer state that does not match its optimizer", path);
         r = calloc(1, sizeof *r);
@@ -339,6 +342,9 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
         r->budget.steps = get64(p + 48);
         r->budget.epochs = u2d(get64(p + 56));
         r->budget.seconds = u2d(get64(p + 64));
+        r->nparams = np;
+        if (!(r->budget.epochs >= 0 && r->budget.epochs < 1e15 && r->budget.seconds >= 0 && r->budget.seconds < 1e15))
+            FAIL("'%s' has a bad training budget", path);
         p += TRAIN_HEADER_SIZE;
         r->nstate = nstate;
         if ((nm >= 2 && !(r->m1 = malloc(4 * np))) || (nm >= 1 && !(r->m2 = malloc(4 * np))) ||
@@ -353,11 +359,13 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
         *resume = r;
     }
 #undef FAIL
+    fclose(f);
     free(buf);
     *out = m;
     return 0;
 fail:
-    free(buf);
+    fclose(f);
+    if (buf != head) free(buf);
     rnn_model_free(m);
     rnn_resume_free(r);
     if (resume) *resume = NULL;

@@ -22,6 +22,7 @@ struct rnn_resume {
     float lr;              /* current learning rate (after decay) */
     uint64_t n_ids;        /* corpus length in symbols ... */
     uint32_t ids_crc;      /* ... and CRC-32 of its symbol ids: resuming on another corpus is refused */
+    size_t nparams;        /* parameters of the model the state belongs to */
     int nmoments;          /* optimizer moment buffers in use: Adam 2, Adagrad 1, SGD 0 */
     float *m1, *m2;        /* (nparams) each, NULL when not in use */
     rnn_budget budget;     /* where the run was meant to stop */
@@ -37,6 +38,11 @@ static inline int rnn_optim_moments(int optim) {
 static inline int rnn_cell_gates(int cell) { return cell == RNN_CELL_LSTM ? 4 : cell == RNN_CELL_GRU ? 3 : 1; }
 /* Floats of carried state per layer and stream: h, plus c for LSTM. */
 static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 2 : 1; }
+
+/* Decodes one symbol of `unit` at s[0..n), n >= 1, into its value; returns the bytes consumed. */
+int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym);
+/* The bytes of a symbol value (code point or RNN_RAWBYTE + b) into out; returns how many (1..4). */
+int rnn_value_bytes(uint32_t sym, unsigned char out[4]);
 
 /* Parameter count of a model of this config and vocabulary size (also checks nothing overflows). */
 size_t rnn_param_count(const rnn_config *c, int V);

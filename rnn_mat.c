@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -184,12 +185,23 @@ mat_pool *mat_pool_new(int nthreads) {
         p->w[i].pool = p;
         p->w[i].id = i;
     }
-    for (int i = 1; i < nthreads; i++) {
-        if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0) {
-            p->n = i;   /* free what started */
-            mat_pool_free(p);
-            return NULL;
-        }
+    /* Workers block every signal, so signals (Ctrl-C) are handled by the caller's thread only. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int started = 1;
+    while (started < nthreads && pthread_create(&p->w[started].th, NULL, worker_main, &p->w[started]) == 0) started++;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started < nthreads) {   /* stop the ones that started, then free everything */
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+        for (int i = 1; i < started; i++) pthread_join(p->w[i].th, NULL);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->wake);
+        pthread_cond_destroy(&p->done);
+        goto fail;
     }
     return p;
 fail:
@@ -214,7 +226,7 @@ void mat_pool_free(mat_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
-    for (int i = 0; i < mat_pool_threads(p); i++) {
+    for (int i = 0; i < p->n; i++) {
         free(p->pack_a[i]);
         free(p->pack_b[i]);
     }
