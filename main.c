@@ -39,7 +39,8 @@ static int fail(const char *fmt, ...) {
 }
 
 /* ============================================================================================ options */
-/* Every subcommand's options are one table: the parser reads it and --help prints it, so they cannot drift. */
+/* The options of train, sample and info are one table each: the parser reads it and --help prints it, so they
+ * cannot drift (plot, in plot.c, takes only a file name). */
 typedef enum { O_INT, O_U64, O_FLOAT, O_STR, O_FLAG, O_CHOICE } opt_kind;
 
 typedef struct {

@@ -692,10 +692,11 @@ static void state_load(const rnn_trainer *t, workspace *w, int fresh) {
     const rnn_config *c = &t->m->cfg;
     size_t BH = (size_t)c->batch * c->hidden, L = c->layers;
     for (size_t l = 0; l < L; l++) {
-        if (fresh) memset(w->h[l], 0, sizeof(float) * BH);
-        else memcpy(w->h[l], t->state + l * BH, sizeof(float) * BH);
-        if (w->c[l] && fresh) memset(w->c[l], 0, sizeof(float) * BH);
-        else if (w->c[l]) memcpy(w->c[l], t->state + (L + l) * BH, sizeof(float) * BH);
+        float *dst[2] = {w->h[l], w->c[l]};   /* h, then (LSTM) c: state holds all h, then all c */
+        for (size_t k = 0; k < 2 && dst[k]; k++) {
+            if (fresh) memset(dst[k], 0, sizeof(float) * BH);
+            else memcpy(dst[k], t->state + (k * L + l) * BH, sizeof(float) * BH);
+        }
     }
 }
 

@@ -236,7 +236,6 @@ void mat_pool_free(mat_pool *p) {
     free(p);
 }
 
-int mat_pool_threads(const mat_pool *p) { return p->n; }
 const char *mat_kernel_name(const mat_pool *p) { return p->uk.name; }
 
 void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
