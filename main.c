@@ -27,6 +27,12 @@ static double now_sec(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The default --threads: one per online CPU, 1..256. */
+static int online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
 /* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
 static int fail(const char *fmt, ...) {
     va_list ap;
@@ -290,7 +296,7 @@ static void fmt_eta(char *buf, size_t n, double s) {
 /* Writes a preview sample of n symbols to stderr (temperature 0.8, fixed seed). */
 static void preview(const rnn_model *m, int n) {
     rnn_err err;
-    rnn_sampler *s = rnn_sampler_new(m, 42, err);
+    rnn_sampler *s = rnn_sampler_new(m, 42, 1, err);
     if (!s) return;
     fputs("  | ", stderr);
     for (int i = 0; i < n; i++) {
@@ -388,8 +394,7 @@ static int cmd_train(int argc, char **argv) {
     double lr = cfg.lr, lr_decay = cfg.lr_decay, clip = cfg.clip, dropout = cfg.dropout, val = cfg.val_frac,
            forget_bias = cfg.forget_bias, seconds = 0, epochs = 0;
     uint64_t seed = cfg.seed, steps = 0, eval_every = 500;
-    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = nproc < 1 ? 1 : nproc > 256 ? 256 : (int)nproc;
+    int threads = online_cpus();
     const char *out = "charrnn.ckpt", *logpath = NULL;
     opt opts[] = {
         {"output", 'o', O_STR, &out, 0, 0, 0, NULL, "FILE", "checkpoint to write (default charrnn.ckpt); the best-by-validation model also goes to FILE's .best.ckpt", 0},
@@ -595,7 +600,7 @@ static int cmd_sample(int argc, char **argv) {
     const char *model = "charrnn.ckpt", *prime = NULL;
     uint64_t n = 500, seed = 0;
     double temp = 1.0, top_p = 1.0;
-    int top_k = 0;
+    int top_k = 0, threads = online_cpus();
     opt opts[] = {
         {"model", 'm', O_STR, &model, 0, 0, 0, NULL, "FILE", "checkpoint to sample from (default charrnn.ckpt)", 0},
         {"length", 'n', O_U64, &n, 0, 1e15, 0, NULL, "N", "generate exactly N symbols after the prime (default 500)", 0},
@@ -604,6 +609,7 @@ static int cmd_sample(int argc, char **argv) {
         {"top-p", 0, O_FLOAT, &top_p, 0, 1, 1, NULL, "P", "draw only from the likeliest symbols holding P of the mass (default 1)", 0},
         {"prime", 0, O_STR, &prime, 0, 0, 0, NULL, "TEXT", "start from TEXT: it warms the state and is printed first", 0},
         {"seed", 0, O_U64, &seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed: the same seed gives the same text (default: from the clock)", 0},
+        {"threads", 0, O_INT, &threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the text does not depend on it", 0},
     };
     command c = {"sample", "[options]", "Generate text from a trained checkpoint, streamed to standard output.", opts,
                  (int)(sizeof opts / sizeof opts[0])};
@@ -619,7 +625,7 @@ static int cmd_sample(int argc, char **argv) {
     rnn_model *m;
     if (rnn_load(model, &m, NULL, err)) return fail("%s", err);
     const rnn_vocab *v = rnn_model_vocab(m);
-    rnn_sampler *s = rnn_sampler_new(m, seed, err);
+    rnn_sampler *s = rnn_sampler_new(m, seed, threads, err);
     if (!s) {
         rnn_model_free(m);
         return fail("%s", err);

@@ -274,7 +274,6 @@ typedef struct {
     float *dhc, *dcc, *dht;  /* (B, H) carried d h, carried d c, and this step's total d h */
     mat_packed whp[RNN_MAX_LAYERS];   /* Wh packed (H, GH) for the forward recurrence */
     mat_packed whtp[RNN_MAX_LAYERS];  /* Wh^T packed (GH, H) for the backward recurrence */
-    float *wht[RNN_MAX_LAYERS];       /* B == 1 training: (GH, H) plain copy of Wh^T (row products read it fast) */
     void *block;             /* the single allocation all of the above live in */
 } workspace;
 
@@ -283,7 +282,7 @@ static void ws_free(workspace *w) {
     memset(w, 0, sizeof *w);
 }
 
-/* Allocates a workspace in one block. pool may be NULL when packed weights are not wanted (B == 1). */
+/* Allocates a workspace in one block; pool (non-NULL) sets the packed weights' size. */
 static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train, const mat_pool *pool) {
     memset(w, 0, sizeof *w);
     w->Tmax = Tmax;
@@ -307,12 +306,8 @@ static int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, in
             if (lstm) { GIVE(w->c[l], float, (T + 1) * B * H); GIVE(w->tc[l], float, TB * H); }
             if (gru) GIVE(w->hn[l], float, TB * H);
             if (drop && l > 0) { GIVE(w->mask[l], float, TB * H); GIVE(w->xd[l], float, TB * H); }
-            if (pool && B > 1) {
-                GIVE(w->whp[l].data, float, mat_packed_size(pool, c->hidden, (int)GH));
-                if (train) GIVE(w->whtp[l].data, float, mat_packed_size(pool, (int)GH, c->hidden));
-            } else if (train) {
-                GIVE(w->wht[l], float, GH * H);
-            }
+            GIVE(w->whp[l].data, float, mat_packed_size(pool, c->hidden, (int)GH));
+            if (train) GIVE(w->whtp[l].data, float, mat_packed_size(pool, (int)GH, c->hidden));
         }
         GIVE(w->logits, float, TB * V);
         GIVE(w->rowloss, double, TB);
@@ -346,20 +341,12 @@ typedef struct {
     mat_pool *pool;
 } net;
 
-/* Packs every layer's Wh (and Wh^T for training) once per parameter update. One-row products skip it. */
+/* Packs every layer's Wh (and Wh^T for training) once per parameter update. */
 static void pack_weights(const net *n, workspace *w) {
     int H = n->c->hidden, GH = rnn_cell_gates(n->c->cell) * H;
     for (int l = 0; l < n->c->layers; l++) {
-        if (w->whp[l].data) mat_pack(n->pool, &w->whp[l], H, GH, n->p.l[l].wh, GH, 0);
-        else w->whp[l] = (mat_packed){H, GH, NULL, n->p.l[l].wh, GH, 0};
-        if (w->whtp[l].data) {
-            mat_pack(n->pool, &w->whtp[l], GH, H, n->p.l[l].wh, GH, 1);
-        } else if (w->wht[l]) {
-            mat_transpose(w->wht[l], n->p.l[l].wh, H, GH);
-            w->whtp[l] = (mat_packed){GH, H, NULL, w->wht[l], H, 0};
-        } else {
-            w->whtp[l] = (mat_packed){GH, H, NULL, n->p.l[l].wh, GH, 1};
-        }
+        mat_pack(n->pool, &w->whp[l], H, GH, n->p.l[l].wh, GH, 0);
+        if (w->whtp[l].data) mat_pack(n->pool, &w->whtp[l], GH, H, n->p.l[l].wh, GH, 1);
     }
 }
 
@@ -786,7 +773,7 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
     t->n_ids = n;
     t->ids_crc = ids_crc(ids, n);
     if (ws_init(&t->w, c, t->n.V, (int)T, (int)B, 1, t->pool)) goto oom;
-    if (ws_init(&t->we, c, t->n.V, VAL_CHUNK, 1, 0, NULL)) goto oom;
+    if (ws_init(&t->we, c, t->n.V, VAL_CHUNK, 1, 0, t->pool)) goto oom;
     if (resume) {
         if (resume->n_ids != n || resume->ids_crc != t->ids_crc) {
             snprintf(err, RNN_ERRLEN,
@@ -1069,7 +1056,7 @@ struct rnn_sampler {
     prob_id *cand;       /* (V) candidates: probability and id, sorted for top-k / top-p */
 };
 
-rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, rnn_err err) {
+rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, int threads, rnn_err err) {
     rnn_sampler *s = calloc(1, sizeof *s);
     int V = m->vocab.size;
     if (!s) goto oom;
@@ -1077,10 +1064,10 @@ rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, rnn_err err) {
     s->rng = seed;
     s->n.c = &m->cfg;
     s->n.V = V;
-    s->n.pool = NULL;   /* one-row products never use the pool */
     param_layout(&m->cfg, V, m->params, &s->n.p);
     s->cand = malloc(sizeof(prob_id) * V);
-    if (!s->cand || ws_init(&s->w, &m->cfg, V, 1, 1, 0, NULL)) goto oom;
+    s->n.pool = mat_pool_new(threads < 1 ? 1 : threads);   /* one-row products split their columns over it */
+    if (!s->cand || !s->n.pool || ws_init(&s->w, &m->cfg, V, 1, 1, 0, s->n.pool)) goto oom;
     pack_weights(&s->n, &s->w);
     /* Before any input, the state is zero and the distribution is softmax(by). */
     memcpy(s->w.logits, s->n.p.by, sizeof(float) * V);
@@ -1094,6 +1081,7 @@ oom:
 void rnn_sampler_free(rnn_sampler *s) {
     if (!s) return;
     ws_free(&s->w);
+    mat_pool_free(s->n.pool);
     free(s->cand);
     free(s);
 }

@@ -140,8 +140,9 @@ void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out);
 /* ---------------------------------------------------------------------------------------- sampler */
 typedef struct rnn_sampler rnn_sampler;
 
-/* A sampler on `m` (borrowed) with its own hidden state (zero) and RNG seeded by `seed`. */
-rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, rnn_err err);
+/* A sampler on `m` (borrowed) with its own hidden state (zero), RNG seeded by `seed` and `threads` >= 1
+ * workers (used only by models too big for one core's cache; the text never depends on it). */
+rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, int threads, rnn_err err);
 void rnn_sampler_free(rnn_sampler *s);
 /* Advances the state by one input symbol (priming or feeding back the last sample). */
 void rnn_sampler_feed(rnn_sampler *s, int32_t id);

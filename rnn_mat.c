@@ -111,6 +111,7 @@ static ukernel pick_kernel(void) {
 
 /* ------------------------------------------------------------------------------------ thread pool */
 enum { KC = 256, NC = 256, MC_TILES = 16 };   /* blocking: K by 256, N by 256 columns, M by 16 row tiles */
+enum { GEMV_SPLIT = 65536 };   /* one-row products split their columns over the pool from this many weights */
 
 typedef struct { pthread_t th; struct mat_pool *pool; int id; } worker;
 
@@ -278,7 +279,7 @@ void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t
 
 /* ------------------------------------------------------------------------------------ packing */
 /* op(A) rows i0..i0+mc, columns k0..k0+kc, into row tiles of MR: tile r is (kc, MR), zero-padded rows. */
-static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, int mc, int k0, int kc) {
+RNN_CLONES static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, int mc, int k0, int kc) {
     for (int r = 0; r < mc; r += MR, dst += (size_t)kc * MR) {
         int rows = mc - r < MR ? mc - r : MR;
         if (ta) {   /* op(A) = A^T: the MR values of one k are contiguous in A */
@@ -288,6 +289,12 @@ static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, 
                 for (int i = 0; i < rows; i++) d[i] = s[i];
                 for (int i = rows; i < MR; i++) d[i] = 0.0f;
             }
+            continue;
+        }
+        if (MR == 8 && rows == 8) {   /* the AVX-512 kernel's full tiles: 8 rows read side by side, k by k */
+            const float *s = A + (size_t)(i0 + r) * lda + k0;
+            for (int k = 0; k < kc; k++)
+                for (int i = 0; i < 8; i++) dst[k * 8 + i] = s[(size_t)i * lda + k];
             continue;
         }
         for (int i = 0; i < MR; i++) {
@@ -302,7 +309,7 @@ static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, 
 }
 
 /* op(B) rows k0..k0+kc, columns j0..j0+nc, into column panels of NR: panel q is (kc, NR), zero-padded. */
-static void pack_b(float *dst, int NR, const float *B, int ldb, int tb, int k0, int kc, int j0, int nc) {
+RNN_CLONES static void pack_b(float *dst, int NR, const float *B, int ldb, int tb, int k0, int kc, int j0, int nc) {
     for (int q = 0; q < nc; q += NR, dst += (size_t)kc * NR) {
         int cols = nc - q < NR ? nc - q : NR;
         if (tb) {   /* op(B) = B^T: walk each source row contiguously */
@@ -397,52 +404,60 @@ static void run_gemm(mat_pool *p, gemm_job *g) {
 }
 
 /* One row: y (N) = [y +] x (K) · op(B). Packing would cost more than the product, so B is read in place.
- * The summation order is fixed by the shape alone (never by the threads). */
+ * Each y[j] is summed over k in plain order (as gemv_panels does), W columns at a time with the sums held in
+ * registers: the order depends on nothing but k, so the threads' split and the packing never change a bit. */
 RNN_CLONES static void gemv(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y,
                             int accumulate) {
-    enum { LANES = 16 };
-    if (!tb) {   /* y = sum_k x[k] B[k, :]: 64, then 32, 16, 8 columns at a time, sums held in registers over k */
-        int j0 = 0;
-#define GEMV_COLS(W)                                                                                          \
-        for (; j0 + (W) <= N; j0 += (W)) {                                                                    \
-            float a[W] = {0};                                                                                 \
-            for (int k = 0; k < K; k++) {                                                                     \
-                const float xk = x[(size_t)k * incx], *b = B + (size_t)k * ldb + j0;                          \
-                for (int j = 0; j < (W); j++) a[j] += xk * b[j];                                              \
-            }                                                                                                 \
-            for (int j = 0; j < (W); j++) y[j0 + j] = accumulate ? y[j0 + j] + a[j] : a[j];                   \
-        }
-        GEMV_COLS(64)
-        GEMV_COLS(32)
-        GEMV_COLS(16)
-        GEMV_COLS(8)
-        GEMV_COLS(1)
+    int j0 = 0;
+#define GEMV_COLS(W, SK, SJ)                                                                                  \
+    for (; j0 + (W) <= N; j0 += (W)) {                                                                        \
+        float a[W] = {0};                                                                                     \
+        for (int k = 0; k < K; k++) {                                                                         \
+            const float xk = x[(size_t)k * incx], *b = B + (size_t)k * (SK) + (size_t)j0 * (SJ);              \
+            for (int j = 0; j < (W); j++) a[j] += xk * b[(size_t)j * (SJ)];                                   \
+        }                                                                                                     \
+        for (int j = 0; j < (W); j++) y[j0 + j] = accumulate ? y[j0 + j] + a[j] : a[j];                       \
+    }
+    if (!tb) {   /* rows of B are contiguous: wide blocks */
+        GEMV_COLS(64, ldb, 1)
+        GEMV_COLS(32, ldb, 1)
+        GEMV_COLS(16, ldb, 1)
+        GEMV_COLS(8, ldb, 1)
+        GEMV_COLS(1, ldb, 1)
+    } else {     /* op(B) = B^T, columns strided (only in training with --seq 1 --batch 1) */
+        GEMV_COLS(16, 1, ldb)
+        GEMV_COLS(1, 1, ldb)
+    }
 #undef GEMV_COLS
+}
+
+typedef struct { int N, K; const float *x; int incx; const float *B; int ldb, tb; float *y; int accumulate; } gemv_call;
+
+/* Thread i of n takes a fixed run of 16-column groups of y (a cache line each), the same run on every call, so
+ * its slice of B stays in its own core's cache from one call to the next. */
+static void gemv_thread(void *arg, int i, int n) {
+    const gemv_call *c = arg;
+    int groups = ceil_div(c->N, 16), g0 = (int)((long)groups * i / n), g1 = (int)((long)groups * (i + 1) / n);
+    int j0 = g0 * 16, j1 = g1 * 16 < c->N ? g1 * 16 : c->N;
+    if (j0 >= j1)
         return;
-    }
-    /* y[j] = dot(x, B[j, :]) in LANES interleaved partial sums, then the lanes pairwise. */
-    for (int j = 0; j < N; j++) {
-        const float *b = B + (size_t)j * ldb;
-        float part[LANES] = {0};
-        int k = 0;
-        if (incx == 1) {
-            for (; k + LANES <= K; k += LANES)
-                for (int l = 0; l < LANES; l++) part[l] += x[k + l] * b[k + l];
-        } else {
-            for (; k + LANES <= K; k += LANES)
-                for (int l = 0; l < LANES; l++) part[l] += x[(size_t)(k + l) * incx] * b[k + l];
-        }
-        for (int l = 0; k < K; k++, l++) part[l] += x[(size_t)k * incx] * b[k];
-        for (int w = LANES / 2; w > 0; w /= 2)   /* pairwise: a short dependency chain, a fixed order */
-            for (int l = 0; l < w; l++) part[l] += part[l + w];
-        y[j] = accumulate ? y[j] + part[0] : part[0];
-    }
+    gemv(j1 - j0, c->K, c->x, c->incx, c->B + (size_t)j0 * (c->tb ? (size_t)c->ldb : 1), c->ldb, c->tb, c->y + j0,
+         c->accumulate);
+}
+
+/* Each y[j] is summed over k in the same order whichever columns a thread holds, so splitting the columns
+ * never changes a bit. Worth it only once B outgrows one core's L2 (sampling and validation of big models). */
+static void run_gemv(mat_pool *p, int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y,
+                     int accumulate) {
+    gemv_call c = {N, K, x, incx, B, ldb, tb, y, accumulate};
+    if (!p || p->n == 1 || (double)N * K < GEMV_SPLIT) gemv_thread(&c, 0, 1);
+    else mat_pool_run(p, gemv_thread, &c);
 }
 
 void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, const float *B, int ldb, int tb,
              float *C, int ldc, int accumulate) {
     if (M == 1) {
-        gemv(N, K, A, ta ? lda : 1, B, ldb, tb, C, accumulate);
+        run_gemv(p, N, K, A, ta ? lda : 1, B, ldb, tb, C, accumulate);
         return;
     }
     gemm_job g = {M, N, K, A, lda, ta, B, ldb, tb, NULL, C, ldc, accumulate, 0};
@@ -472,28 +487,65 @@ static void pack_thread(void *arg, int i, int n) {
 void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb) {
     dst->K = K;
     dst->N = N;
-    dst->src = B;
-    dst->ldb = ldb;
-    dst->tb = tb;
     pack_call c = {p, dst, B, ldb, tb};
     if ((double)K * N < 65536.0) pack_thread(&c, 0, 1);
     else mat_pool_run(p, pack_thread, &c);
 }
 
+/* One row from a packed operand: y = [y +] x (K) · B over the column panels [t0, t1), G panels at a time (their
+ * sums held in registers over all of K). Each y[j] is summed over k in plain order, as gemv does with tb = 0,
+ * so both give the same bits. Panels are contiguous, so a thread's share of B streams from its own cache. */
+RNN_CLONES static void gemv_panels(const mat_packed *B, int NR, int t0, int t1, const float *x, int incx, float *y,
+                                   int accumulate) {
+    int K = B->K, N = B->N, npad = ceil_div(N, NR) * NR, t = t0;
+#define GEMV_PANELS(NRC, G)                                                                                   \
+    for (; t + (G) <= t1; t += (G)) {                                                                         \
+        float a[(G) * (NRC)] = {0};                                                                           \
+        for (int pc = 0; pc < K; pc += KC) {                                                                  \
+            int kc = K - pc < KC ? K - pc : KC;                                                               \
+            const float *b = B->data + (size_t)pc * npad + (size_t)t * kc * (NRC);                           \
+            for (int k = 0; k < kc; k++, b += (NRC)) {                                                        \
+                const float xk = x[(size_t)(pc + k) * incx];                                                  \
+                for (int q = 0; q < (G); q++)                                                                 \
+                    for (int j = 0; j < (NRC); j++) a[q * (NRC) + j] += xk * b[(size_t)q * kc * (NRC) + j];   \
+            }                                                                                                 \
+        }                                                                                                     \
+        float *yt = y + (size_t)t * (NRC);                                                                    \
+        int w = N - t * (NRC) < (G) * (NRC) ? N - t * (NRC) : (G) * (NRC);                                    \
+        if (w == (G) * (NRC) && accumulate)                                                                   \
+            for (int j = 0; j < (G) * (NRC); j++) yt[j] += a[j];                                              \
+        else if (w == (G) * (NRC))                                                                            \
+            memcpy(yt, a, sizeof a);                                                                          \
+        else                                                                                                  \
+            for (int j = 0; j < w; j++) yt[j] = accumulate ? yt[j] + a[j] : a[j];                             \
+    }
+    if (NR == 32) {
+        GEMV_PANELS(32, 4)
+        GEMV_PANELS(32, 1)
+    } else {   /* every kernel's NR is 32 or 16 */
+        GEMV_PANELS(16, 8)
+        GEMV_PANELS(16, 1)
+    }
+#undef GEMV_PANELS
+}
+
+typedef struct { const mat_packed *B; int NR; const float *x; int incx; float *y; int accumulate; } gemvp_call;
+
+static void gemvp_thread(void *arg, int i, int n) {   /* a fixed run of panels per thread, as gemv_thread */
+    const gemvp_call *c = arg;
+    int tiles = ceil_div(c->B->N, c->NR);
+    gemv_panels(c->B, c->NR, (int)((long)tiles * i / n), (int)((long)tiles * (i + 1) / n), c->x, c->incx, c->y,
+                c->accumulate);
+}
+
 void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
                     int accumulate) {
-    if (M == 1) {   /* same path as mat_mul would take, on the unpacked source */
-        gemv(B->N, B->K, A, ta ? lda : 1, B->src, B->ldb, B->tb, C, accumulate);
+    if (M == 1) {
+        gemvp_call c = {B, p->uk.nr, A, ta ? lda : 1, C, accumulate};
+        if (p->n == 1 || (double)B->N * B->K < GEMV_SPLIT) gemvp_thread(&c, 0, 1);
+        else mat_pool_run(p, gemvp_thread, &c);
         return;
     }
     gemm_job g = {M, B->N, B->K, A, lda, ta, NULL, 0, 0, B, C, ldc, accumulate, 0};
     run_gemm(p, &g);
-}
-
-void mat_transpose(float *dst, const float *src, int rows, int cols) {
-    enum { TB = 16 };   /* in tiles, so both sides stay in cache */
-    for (int i0 = 0; i0 < rows; i0 += TB)
-        for (int j0 = 0; j0 < cols; j0 += TB)
-            for (int i = i0; i < rows && i < i0 + TB; i++)
-                for (int j = j0; j < cols && j < j0 + TB; j++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
 }

@@ -39,18 +39,18 @@ void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
  * reductions that each part does whole, like one column's sum over all rows). */
 void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *arg, size_t lo, size_t hi), void *arg);
 
-/* C = op(A)·op(B) (accumulate = 0) or C += op(A)·op(B) (accumulate = 1). ta/tb: 1 = transposed. */
+/* C = op(A)·op(B) (accumulate = 0) or C += op(A)·op(B) (accumulate = 1). ta/tb: 1 = transposed.
+ * One-row products (M == 1) read B in place, split by columns over the pool when B is large; p may be NULL. */
 void mat_mul(mat_pool *p, int M, int N, int K,
              const float *A, int lda, int ta, const float *B, int ldb, int tb,
              float *C, int ldc, int accumulate);
 
 /* A pre-packed right-hand operand, for a weight matrix used many times between updates (the recurrent
- * products inside one chunk): pack once per step, multiply T times. */
+ * products inside one chunk, every step of sampling): pack once, multiply many times. The packed form is
+ * column panels contiguous in memory, so one-row products split over threads stream from each core's cache. */
 typedef struct {
     int K, N;
     float *data;          /* (mat_packed_size floats) caller-owned */
-    const float *src;     /* the unpacked source, which must stay valid: one-row products read it directly */
-    int ldb, tb;
 } mat_packed;
 /* Floats a K x N packed operand needs with this pool's kernel; dst->data must hold that many. */
 size_t mat_packed_size(const mat_pool *p, int K, int N);
@@ -58,8 +58,6 @@ void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ld
 void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,
                     float *C, int ldc, int accumulate);
 
-/* dst (cols, rows) = src (rows, cols)^T, both dense. */
-void mat_transpose(float *dst, const float *src, int rows, int cols);
 
 /* Name of the pool's micro-kernel ("avx512", "avx2", "generic"), chosen for the CPU when the pool is made.
  * CHARRNN_KERNEL=avx2|generic in the environment forces a lesser one (to test the other paths). */

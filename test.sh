@@ -90,7 +90,7 @@ gradcheck-gru|s/dhp\[j\] = dhb\[j\] \* z\[j\];/dhp[j] = dhb[j];/
 gradcheck-gru|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
 gradcheck-rnn|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
 gradcheck-dropout|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
-gradcheck-batch1|s/mat_transpose(w->wht\[l\], n->p.l\[l\].wh, H, GH);/mat_transpose(w->wht[l], n->p.l[l].wh, GH, H);/
+gradcheck-batch1|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, n->p.l\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, n->p.l[l].wh, GH, 0);/
 EOF
 }
 
