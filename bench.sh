@@ -48,19 +48,20 @@ printf '%-12s %12s %8s %7s %9s %12s' config train_c/s GFLOPS %peak rss_MB sample
 [ $TORCH = 1 ] && printf ' | %12s %7s %9s %12s %7s' torch_c/s ratio torch_MB torch_smp/s ratio
 echo
 
-# name | cell layers hidden batch seq optim lr
-CONFIGS="minchar|rnn 1 100 1 25 adagrad 0.1
-rnn512|rnn 1 512 64 64 adam 0.002
-rnn2x1024|rnn 2 1024 128 64 adam 0.002
-lstm2x512|lstm 2 512 64 64 adam 0.002"
+# name | cell layers hidden batch seq optim lr dropout (lstm-default: what `charrnn train --cell lstm` does)
+CONFIGS="minchar|rnn 1 100 1 25 adagrad 0.1 0
+rnn512|rnn 1 512 64 64 adam 0.002 0
+rnn2x1024|rnn 2 1024 128 64 adam 0.002 0
+lstm2x512|lstm 2 512 64 64 adam 0.002 0
+lstm-default|lstm 2 512 32 64 adam 0.002 0.25"
 
 while IFS='|' read -r name spec; do
     [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
-    read -r cell layers hidden batch seq optim lr <<<"$spec"
+    read -r cell layers hidden batch seq optim lr dropout <<<"$spec"
     G=1; [ $cell = lstm ] && G=4; [ $cell = gru ] && G=3
     # multiply-adds per training character: layer 0 3*H*GH (one-hot input), upper layers 6*H*GH, output 3*H*V
     FLOPS=$(awk -v L=$layers -v H=$hidden -v G=$G -v V=$V 'BEGIN { gh = G * H; print 2 * (3 * H * gh + (L - 1) * 6 * H * gh + 3 * H * V) }')
-    args=(--cell $cell --layers $layers --hidden $hidden --batch $batch --seq $seq --optim $optim --lr $lr)
+    args=(--cell $cell --layers $layers --hidden $hidden --batch $batch --seq $seq --optim $optim --lr $lr --dropout $dropout)
     $TIME ${TIME:+-f %M -o "$TMP/rss"} ./charrnn train "$CORPUS" "${args[@]}" --time "$SECONDS_PER" --val 0 --eval-every 0 \
         --threads "$THREADS" -o "$TMP/$name.ckpt" 2>"$TMP/train.err"
     cps=$(sed -n 's/.* \([0-9][0-9]*\) chars\/s.*/\1/p' "$TMP/train.err" | tail -n 1)
@@ -75,7 +76,7 @@ while IFS='|' read -r name spec; do
     printf '%-12s %12s %8s %7s %9s %12s' $name "$cps" $gfl $pct $rss $sps
     if [ $TORCH = 1 ]; then
         targs=(--data "$CORPUS" --model $cell --layers $layers --hidden $hidden --batch $batch --seq $seq --optim $optim
-               --lr $lr --clip 5 --threads "$THREADS" --no-val --print-every 0)
+               --lr $lr --dropout $dropout --clip 5 --threads "$THREADS" --no-val --print-every 0)
         [ $hidden -ge 512 ] && [ "$THREADS" -gt 1 ] && targs+=(--omp-wait passive)
         $TIME ${TIME:+-f %M -o "$TMP/trss"} /usr/bin/python3 "$TORCH_PY" "${targs[@]}" --seconds "$SECONDS_PER" >"$TMP/torch.json" 2>/dev/null
         tcps=$(tail -n 1 "$TMP/torch.json" | sed -n 's/.*"chars_per_sec": \([0-9.]*\).*/\1/p')

@@ -408,7 +408,7 @@ static int cmd_train(int argc, char **argv) {
         {"lr-decay", 0, O_FLOAT, &lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
         {"clip", 0, O_FLOAT, &clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
         {"dropout", 0, O_FLOAT, &dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0; 0.25 for lstm and gru)", 0},
-        {"forget-bias", 0, O_FLOAT, &forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 1; PyTorch's init is 0)", 0},
+        {"forget-bias", 0, O_FLOAT, &forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 0, as PyTorch; 1 is a common choice)", 0},
         {"val", 0, O_FLOAT, &val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
         {"steps", 0, O_U64, &steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
         {"epochs", 0, O_FLOAT, &epochs, 0, 1e9, 1, NULL, "N", "stop after N passes over the training text in total", 0},

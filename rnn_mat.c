@@ -94,17 +94,17 @@ static void kern_avx2(int kc, const float *a, const float *b, float *c, int ldc,
 }
 #endif
 
-typedef struct { const char *name; int mr, nr; ukern_fn fn; } ukernel;
+typedef struct { const char *name; int mr, nr; ukern_fn fn; int avx; } ukernel;   /* avx: packing may use AVX */
 
 static ukernel pick_kernel(void) {
-    ukernel g = {"generic", G_MR, G_NR, kern_generic};
+    ukernel g = {"generic", G_MR, G_NR, kern_generic, 0};
 #ifdef MAT_X86
     const char *force = getenv("CHARRNN_KERNEL");
     int allow512 = !force || !strcmp(force, "avx512"), allow2 = allow512 || !strcmp(force, "avx2");
     __builtin_cpu_init();
-    if (allow512 && __builtin_cpu_supports("avx512f")) return (ukernel){"avx512", 8, 32, kern_avx512};
+    if (allow512 && __builtin_cpu_supports("avx512f")) return (ukernel){"avx512", 8, 32, kern_avx512, 1};
     if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (ukernel){"avx2", 6, 16, kern_avx2};
+        return (ukernel){"avx2", 6, 16, kern_avx2, 1};
 #endif
     return g;
 }
@@ -279,7 +279,44 @@ void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t
 
 /* ------------------------------------------------------------------------------------ packing */
 /* op(A) rows i0..i0+mc, columns k0..k0+kc, into row tiles of MR: tile r is (kc, MR), zero-padded rows. */
-RNN_CLONES static void pack_a(float *dst, int MR, const float *A, int lda, int ta, int i0, int mc, int k0, int kc) {
+/* dst (8 x 8, row stride ldd) = src (8 x 8, row stride lds) transposed. A copy: it never changes a result. */
+#ifdef MAT_X86
+__attribute__((target("avx"))) static void transpose8_avx(float *dst, size_t ldd, const float *src, size_t lds) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+           r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds),
+           r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#endif
+
+static void transpose8(int avx, float *dst, size_t ldd, const float *src, size_t lds) {
+#ifdef MAT_X86
+    if (avx) {
+        transpose8_avx(dst, ldd, src, lds);
+        return;
+    }
+#endif
+    (void)avx;
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 8; j++) dst[j * ldd + i] = src[i * lds + j];
+}
+
+RNN_CLONES static void pack_a(float *dst, int MR, int avx, const float *A, int lda, int ta, int i0, int mc, int k0,
+                              int kc) {
     for (int r = 0; r < mc; r += MR, dst += (size_t)kc * MR) {
         int rows = mc - r < MR ? mc - r : MR;
         if (ta) {   /* op(A) = A^T: the MR values of one k are contiguous in A */
@@ -291,9 +328,11 @@ RNN_CLONES static void pack_a(float *dst, int MR, const float *A, int lda, int t
             }
             continue;
         }
-        if (MR == 8 && rows == 8) {   /* the AVX-512 kernel's full tiles: 8 rows read side by side, k by k */
+        if (MR == 8 && rows == 8) {   /* the AVX-512 kernel's full tiles: 8 x 8 blocks transposed */
             const float *s = A + (size_t)(i0 + r) * lda + k0;
-            for (int k = 0; k < kc; k++)
+            int k = 0;
+            for (; k + 8 <= kc; k += 8) transpose8(avx, dst + (size_t)k * 8, 8, s + k, (size_t)lda);
+            for (; k < kc; k++)
                 for (int i = 0; i < 8; i++) dst[k * 8 + i] = s[(size_t)i * lda + k];
             continue;
         }
@@ -309,9 +348,20 @@ RNN_CLONES static void pack_a(float *dst, int MR, const float *A, int lda, int t
 }
 
 /* op(B) rows k0..k0+kc, columns j0..j0+nc, into column panels of NR: panel q is (kc, NR), zero-padded. */
-RNN_CLONES static void pack_b(float *dst, int NR, const float *B, int ldb, int tb, int k0, int kc, int j0, int nc) {
+RNN_CLONES static void pack_b(float *dst, int NR, int avx, const float *B, int ldb, int tb, int k0, int kc, int j0,
+                              int nc) {
     for (int q = 0; q < nc; q += NR, dst += (size_t)kc * NR) {
         int cols = nc - q < NR ? nc - q : NR;
+        if (tb && cols == NR && NR % 8 == 0) {   /* op(B) = B^T, a full panel: 8 x 8 blocks transposed */
+            const float *s = B + (size_t)(j0 + q) * ldb + k0;
+            int k = 0;
+            for (; k + 8 <= kc; k += 8)
+                for (int j = 0; j < NR; j += 8)
+                    transpose8(avx, dst + (size_t)k * NR + j, (size_t)NR, s + (size_t)j * ldb + k, (size_t)ldb);
+            for (; k < kc; k++)
+                for (int j = 0; j < NR; j++) dst[(size_t)k * NR + j] = s[(size_t)j * ldb + k];
+            continue;
+        }
         if (tb) {   /* op(B) = B^T: walk each source row contiguously */
             for (int j = 0; j < cols; j++) {
                 const float *s = B + (size_t)(j0 + q + j) * ldb + k0;
@@ -352,7 +402,7 @@ static void gemm_block(mat_pool *p, int tid, const gemm_job *g, int m0, int m1, 
             int kc = g->K - pc < KC ? g->K - pc : KC;
             const float *bblk;
             if (g->B) {
-                pack_b(pb, NR, g->B, g->ldb, g->tb, pc, kc, jc, nc);
+                pack_b(pb, NR, p->uk.avx, g->B, g->ldb, g->tb, pc, kc, jc, nc);
                 bblk = pb;
             } else {
                 bblk = g->bp->data + (size_t)pc * npad + (size_t)(jc / NR) * kc * NR;
@@ -360,7 +410,7 @@ static void gemm_block(mat_pool *p, int tid, const gemm_job *g, int m0, int m1, 
             int overwrite = pc == 0 && !g->accumulate;
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = m1 - ic < MC ? m1 - ic : MC;
-                pack_a(pa, MR, g->A, g->lda, g->ta, ic, mc, pc, kc);
+                pack_a(pa, MR, p->uk.avx, g->A, g->lda, g->ta, ic, mc, pc, kc);
                 for (int jr = 0; jr < nc; jr += NR)
                     for (int ir = 0; ir < mc; ir += MR)
                         p->uk.fn(kc, pa + (size_t)(ir / MR) * kc * MR, bblk + (size_t)(jr / NR) * kc * NR,
@@ -479,7 +529,7 @@ static void pack_thread(void *arg, int i, int n) {
     int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
     for (int pc = 0; pc < K; pc += KC) {
         int kc = K - pc < KC ? K - pc : KC;
-        pack_b(c->dst->data + (size_t)pc * npad + (size_t)t0 * kc * NR, NR, c->B, c->ldb, c->tb, pc, kc, j0,
+        pack_b(c->dst->data + (size_t)pc * npad + (size_t)t0 * kc * NR, NR, c->p->uk.avx, c->B, c->ldb, c->tb, pc, kc, j0,
                j1 - j0);
     }
 }

@@ -240,6 +240,8 @@ cli() {   # cli WORKDIR_NAME
     check "nothing on stderr while sampling" test ! -s "$TMP/err"
     check "exactly -n symbols (300 characters)" test "$(wc -m <"$W/s1")" -eq 300
     cr sample -m "$M" -n 300 --seed 5; check "same seed, same bytes" cmp -s "$TMP/out" "$W/s1"
+    cr sample -m "$M" -n 300 --seed 5 --threads 3; check "same seed on 3 threads, same bytes" cmp -s "$TMP/out" "$W/s1"
+    cr sample --threads 0; expect "--threads 0" 2 "charrnn sample: invalid value '0' for --threads: must be 1..256"
     cr sample -m "$M" -n 300 --seed 6; check "another seed, other bytes" bash -c "! cmp -s '$TMP/out' '$W/s1'"
     cr sample -m "$M" -n 0; expect "-n 0" 0
     check "-n 0 prints nothing" test ! -s "$TMP/out"
