@@ -317,6 +317,14 @@ static void transpose8(int avx, float *dst, size_t ldd, const float *src, size_t
 
 RNN_CLONES static void pack_a(float *dst, int MR, int avx, const float *A, int lda, int ta, int i0, int mc, int k0,
                               int kc) {
+    if (ta && MR == 8 && mc % 8 == 0) {   /* op(A) = A^T, full tiles: each source row read once, in order */
+        for (int k = 0; k < kc; k++) {
+            const float *s = A + (size_t)(k0 + k) * lda + i0;
+            for (int r = 0; r < mc; r += 8)
+                for (int i = 0; i < 8; i++) dst[(size_t)(r / 8) * kc * 8 + (size_t)k * 8 + i] = s[r + i];
+        }
+        return;
+    }
     for (int r = 0; r < mc; r += MR, dst += (size_t)kc * MR) {
         int rows = mc - r < MR ? mc - r : MR;
         if (ta) {   /* op(A) = A^T: the MR values of one k are contiguous in A */
