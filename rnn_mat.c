@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -123,7 +124,8 @@ struct mat_pool {
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     atomic_uint gen;             /* job generation: bumping it releases the workers */
-    atomic_int pending;          /* workers still running the current job */
+    atomic_uint *claimed;        /* (n) the generation in which part i was last taken by some thread */
+    atomic_int finished;         /* parts of the current job done */
     int stop;
     void (*fn)(void *, int, int);
     void *arg;
@@ -136,6 +138,34 @@ static inline void cpu_relax(void) {
 }
 enum { SPIN = 1 << 14 };   /* polls before sleeping: keeps short jobs free of wake-up latency */
 
+/* One poll of a spin wait. Every 128th also yields, so that a spinning thread gives its core away when the
+ * machine is oversubscribed (another process, or more threads than cores). */
+static inline void spin_pause(int s) {
+    if ((s & 127) == 127) sched_yield();
+    else cpu_relax();
+}
+
+/* Job parts are claimed, not assigned: thread `id` takes part `id` first, then any part nobody has taken yet.
+ * A part always computes the same slice, whoever runs it, so results never depend on who ran what; and the
+ * caller never waits for a worker that has not started (descheduled on a busy machine): it does that part. A
+ * part is taken by a CAS from an older generation to g, which fails once anyone has taken it in job g; job g
+ * cannot finish (nor fn/arg change) while a part of it is untaken, so a successful claim always runs job g. */
+static void run_parts(struct mat_pool *p, int id, unsigned g) {
+    for (int k = 0; k < p->n; k++) {
+        int i = (id + k) % p->n;
+        unsigned c = atomic_load_explicit(&p->claimed[i], memory_order_relaxed);
+        if ((int)(c - g) >= 0 ||
+            !atomic_compare_exchange_strong_explicit(&p->claimed[i], &c, g, memory_order_acquire, memory_order_relaxed))
+            continue;
+        p->fn(p->arg, i, p->n);
+        if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == p->n && id != 0) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     struct mat_pool *p = w->pool;
@@ -143,7 +173,7 @@ static void *worker_main(void *arg) {
     for (;;) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
         for (int s = 0; g == seen && s < SPIN; s++) {
-            cpu_relax();
+            spin_pause(s);
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
         }
         if (g == seen) {
@@ -153,12 +183,7 @@ static void *worker_main(void *arg) {
         }
         if (g == seen) return NULL;   /* stop */
         seen = g;
-        p->fn(p->arg, w->id, p->n);
-        if (atomic_fetch_sub(&p->pending, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_parts(p, w->id, g);
     }
 }
 
@@ -171,7 +196,8 @@ mat_pool *mat_pool_new(int nthreads) {
     p->w = calloc((size_t)nthreads, sizeof *p->w);
     p->pack_a = calloc((size_t)nthreads, sizeof *p->pack_a);
     p->pack_b = calloc((size_t)nthreads, sizeof *p->pack_b);
-    if (!p->w || !p->pack_a || !p->pack_b) goto fail;
+    p->claimed = calloc((size_t)nthreads, sizeof *p->claimed);
+    if (!p->w || !p->pack_a || !p->pack_b || !p->claimed) goto fail;
     for (int i = 0; i < nthreads; i++) {
         p->pack_a[i] = malloc(sizeof(float) * MC_TILES * p->uk.mr * KC);
         p->pack_b[i] = malloc(sizeof(float) * KC * NC);
@@ -181,8 +207,9 @@ mat_pool *mat_pool_new(int nthreads) {
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->finished, 0);
     for (int i = 0; i < nthreads; i++) {
+        atomic_init(&p->claimed[i], 0);
         p->w[i].pool = p;
         p->w[i].id = i;
     }
@@ -212,6 +239,7 @@ fail:
         for (int i = 0; i < nthreads; i++) free(p->pack_b[i]);
     free(p->pack_a);
     free(p->pack_b);
+    free(p->claimed);
     free(p->w);
     free(p);
     return NULL;
@@ -233,6 +261,7 @@ void mat_pool_free(mat_pool *p) {
     }
     free(p->pack_a);
     free(p->pack_b);
+    free(p->claimed);
     free(p->w);
     free(p);
 }
@@ -246,16 +275,16 @@ void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     }
     p->fn = fn;
     p->arg = arg;
-    atomic_store(&p->pending, p->n - 1);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    unsigned g = atomic_fetch_add_explicit(&p->gen, 1, memory_order_release) + 1;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    fn(arg, 0, p->n);
-    for (int s = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && s < SPIN; s++) cpu_relax();
-    if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+    run_parts(p, 0, g);
+    for (int s = 0; atomic_load_explicit(&p->finished, memory_order_acquire) < p->n && s < SPIN; s++) spin_pause(s);
+    if (atomic_load_explicit(&p->finished, memory_order_acquire) < p->n) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
+        while (atomic_load(&p->finished) < p->n) pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
 }
