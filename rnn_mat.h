@@ -31,7 +31,9 @@ typedef struct mat_pool mat_pool;
 /* A pool of `nthreads` >= 1 workers (the calling thread is worker 0). NULL if threads or memory fail. */
 mat_pool *mat_pool_new(int nthreads);
 void mat_pool_free(mat_pool *p);
-/* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. */
+/* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
+ * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
+ * fn must not call back into the pool. */
 void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
 
 /* Runs fn(arg, lo, hi) over [0, n) cut into one contiguous part per thread; inline (one part) when p is NULL
