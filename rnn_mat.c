@@ -307,7 +307,6 @@ void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t
 }
 
 /* ------------------------------------------------------------------------------------ packing */
-/* op(A) rows i0..i0+mc, columns k0..k0+kc, into row tiles of MR: tile r is (kc, MR), zero-padded rows. */
 /* dst (8 x 8, row stride ldd) = src (8 x 8, row stride lds) transposed. A copy: it never changes a result. */
 #ifdef MAT_X86
 __attribute__((target("avx"))) static void transpose8_avx(float *dst, size_t ldd, const float *src, size_t lds) {
@@ -344,6 +343,8 @@ static void transpose8(int avx, float *dst, size_t ldd, const float *src, size_t
         for (size_t j = 0; j < 8; j++) dst[j * ldd + i] = src[i * lds + j];
 }
 
+/* op(A) rows i0..i0+mc, columns k0..k0+kc, into row tiles of MR: tile r is (kc, MR), zero-padded rows.
+ * avx: the CPU has AVX (the 8 x 8 transposes may use it). */
 RNN_CLONES static void pack_a(float *dst, int MR, int avx, const float *A, int lda, int ta, int i0, int mc, int k0,
                               int kc) {
     if (ta && MR == 8 && mc % 8 == 0) {   /* op(A) = A^T, full tiles: each source row read once, in order */
@@ -520,8 +521,8 @@ RNN_CLONES static void gemv(int N, int K, const float *x, int incx, const float 
 
 typedef struct { int N, K; const float *x; int incx; const float *B; int ldb, tb; float *y; int accumulate; } gemv_call;
 
-/* Thread i of n takes a fixed run of 16-column groups of y (a cache line each), the same run on every call, so
- * its slice of B stays in its own core's cache from one call to the next. */
+/* Part i of n is a fixed run of 16-column groups of y (a cache line each), the same run on every call, so the
+ * thread that usually runs it keeps its slice of B in its own core's cache from one call to the next. */
 static void gemv_thread(void *arg, int i, int n) {
     const gemv_call *c = arg;
     int groups = ceil_div(c->N, 16), g0 = (int)((long)groups * i / n), g1 = (int)((long)groups * (i + 1) / n);
@@ -534,11 +535,13 @@ static void gemv_thread(void *arg, int i, int n) {
 
 /* Each y[j] is summed over k in the same order whichever columns a thread holds, so splitting the columns
  * never changes a bit. Worth it only once B outgrows one core's L2 (sampling and validation of big models). */
+static int gemv_split(const mat_pool *p, int N, int K) { return p && p->n > 1 && (double)N * K >= GEMV_SPLIT; }
+
 static void run_gemv(mat_pool *p, int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y,
                      int accumulate) {
     gemv_call c = {N, K, x, incx, B, ldb, tb, y, accumulate};
-    if (!p || p->n == 1 || (double)N * K < GEMV_SPLIT) gemv_thread(&c, 0, 1);
-    else mat_pool_run(p, gemv_thread, &c);
+    if (gemv_split(p, N, K)) mat_pool_run(p, gemv_thread, &c);
+    else gemv_thread(&c, 0, 1);
 }
 
 void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, const float *B, int ldb, int tb,
@@ -566,8 +569,8 @@ static void pack_thread(void *arg, int i, int n) {
     int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
     for (int pc = 0; pc < K; pc += KC) {
         int kc = K - pc < KC ? K - pc : KC;
-        pack_b(c->dst->data + (size_t)pc * npad + (size_t)t0 * kc * NR, NR, c->p->uk.avx, c->B, c->ldb, c->tb, pc, kc, j0,
-               j1 - j0);
+        pack_b(c->dst->data + (size_t)pc * npad + (size_t)t0 * kc * NR, NR, c->p->uk.avx, c->B, c->ldb, c->tb, pc,
+               kc, j0, j1 - j0);
     }
 }
 
@@ -618,7 +621,7 @@ RNN_CLONES static void gemv_panels(const mat_packed *B, int NR, int t0, int t1, 
 
 typedef struct { const mat_packed *B; int NR; const float *x; int incx; float *y; int accumulate; } gemvp_call;
 
-static void gemvp_thread(void *arg, int i, int n) {   /* a fixed run of panels per thread, as gemv_thread */
+static void gemvp_thread(void *arg, int i, int n) {   /* part i: a fixed run of panels, as in gemv_thread */
     const gemvp_call *c = arg;
     int tiles = ceil_div(c->B->N, c->NR);
     gemv_panels(c->B, c->NR, (int)((long)tiles * i / n), (int)((long)tiles * (i + 1) / n), c->x, c->incx, c->y,
@@ -629,8 +632,8 @@ void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const m
                     int accumulate) {
     if (M == 1) {
         gemvp_call c = {B, p->uk.nr, A, ta ? lda : 1, C, accumulate};
-        if (p->n == 1 || (double)B->N * B->K < GEMV_SPLIT) gemvp_thread(&c, 0, 1);
-        else mat_pool_run(p, gemvp_thread, &c);
+        if (gemv_split(p, B->N, B->K)) mat_pool_run(p, gemvp_thread, &c);
+        else gemvp_thread(&c, 0, 1);
         return;
     }
     gemm_job g = {M, B->N, B->K, A, lda, ta, NULL, 0, 0, B, C, ldc, accumulate, 0};
