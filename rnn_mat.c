@@ -600,14 +600,8 @@ RNN_CLONES static void gemv_panels(const mat_packed *B, int NR, int t0, int t1, 
                     for (int j = 0; j < (NRC); j++) a[q * (NRC) + j] += xk * b[(size_t)q * kc * (NRC) + j];   \
             }                                                                                                 \
         }                                                                                                     \
-        float *yt = y + (size_t)t * (NRC);                                                                    \
-        int w = N - t * (NRC) < (G) * (NRC) ? N - t * (NRC) : (G) * (NRC);                                    \
-        if (w == (G) * (NRC) && accumulate)                                                                   \
-            for (int j = 0; j < (G) * (NRC); j++) yt[j] += a[j];                                              \
-        else if (w == (G) * (NRC))                                                                            \
-            memcpy(yt, a, sizeof a);                                                                          \
-        else                                                                                                  \
-            for (int j = 0; j < w; j++) yt[j] = accumulate ? yt[j] + a[j] : a[j];                             \
+        for (int j = 0; j < (G) * (NRC) && t * (NRC) + j < N; j++)                                            \
+            y[t * (NRC) + j] = accumulate ? y[t * (NRC) + j] + a[j] : a[j];                                   \
     }
     if (NR == 32) {
         GEMV_PANELS(32, 4)
