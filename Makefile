@@ -12,8 +12,8 @@ PREFIX  ?= /usr/local
 # Where binaries go: `make BUILD=build-san CFLAGS=...` keeps a second build (test.sh's sanitizer run) apart.
 BUILD  ?= .
 
-LIB  = rnn.c rnn_mat.c rnn_ckpt.c
-HDRS = rnn.h rnn_impl.h rnn_mat.h
+LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_util.c rnn_mat.c
+HDRS = rnn.h rnn_impl.h rnn_net.h rnn_util.h rnn_mat.h
 
 $(BUILD)/charrnn: main.c plot.c $(LIB) $(HDRS)
 	@mkdir -p $(BUILD)

@@ -5,9 +5,14 @@
  * reason (no trailing newline, no "charrnn:" prefix) into the caller's `rnn_err` buffer.
  *
  * Layout of the code:
- *   rnn.c      — vocabulary, parameter layout, forward/backward per cell, loss, optimizers, trainer, sampler.
- *   rnn_mat.c  — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
- *   rnn_ckpt.c — the checkpoint file format (documented byte by byte in README.md).
+ *   rnn_text.c  — UTF-8 decoding and the vocabulary (text to symbols).
+ *   rnn.c       — the model: config check, parameter layout and init, forward/backward per cell, loss.
+ *   rnn_train.c — the trainer: data streams, optimizers, clipping, budgets, validation.
+ *   rnn_gen.c   — generation: the sampler.
+ *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
+ *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
+ *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
+ * Private headers: rnn_impl.h (the model and resume structures), rnn_net.h (the model's internals).
  *
  * Shapes are written as (rows, cols) of row-major float32 buffers; "time-major" buffers are (T, B, X):
  * position t of stream b is row t*B + b.

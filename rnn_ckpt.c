@@ -5,7 +5,11 @@
  * struct dump. The reader checks, in this order: magic, version, minimum size, header size, flags, every
  * dimension's range, the training settings, the parameter count, the vocabulary-table size, the exact file size,
  * the CRC-32, then the vocabulary table and that every value is finite; each
- * failure names the file and the check. */
+ * failure names the file and the check. rnn_load is that list, one named function per check.
+ *
+ * Owns: rnn_save, rnn_load.
+ * Must not know: how the model computes (it sees the flat parameter buffer and struct rnn_resume of
+ * rnn_impl.h, never rnn_net.h), nor how the trainer uses the state. Nothing in the library calls it. */
 #define _POSIX_C_SOURCE 200809L
 #include "rnn_impl.h"
 
@@ -23,17 +27,6 @@
 #define HEADER_SIZE 128u
 #define TRAIN_HEADER_SIZE 72u
 #define FLAG_TRAINING 1u
-
-/* ------------------------------------------------------------------------------------------ CRC-32 */
-uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n) {
-    const unsigned char *p = buf;
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
 
 /* ------------------------------------------------------------------------------------------ little-endian */
 static void put32(unsigned char *p, uint32_t v) {
@@ -235,139 +228,245 @@ static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V,
     return off == size ? 0 : -1;
 }
 
-int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
-    unsigned char *buf = NULL;
-    size_t len;
-    rnn_model *m = NULL;
-    rnn_resume *r = NULL;
-    *out = NULL;
-    if (resume) *resume = NULL;
-    /* The header first: nothing is allocated for the body until the header has said how big it must be, so
-     * a huge or endless file (/dev/zero) is refused, not read. */
+/* ---- rnn_load, as a sequence of named checks that mirror README.md's "Reader's checks, in order" one to one.
+ * Each returns 0, or -1 after writing the reason into err. */
+typedef struct {
+    const char *path;
+    FILE *f;
     unsigned char head[HEADER_SIZE + 4];
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
-    len = read_up_to(f, head, sizeof head);
-    if (ferror(f)) {
-        snprintf(err, RNN_ERRLEN, "cannot read '%s': %s", path, strerror(errno ? errno : EIO));
-        fclose(f);
-        return -1;
-    }
-    buf = head;
-#define FAIL(...) do { snprintf(err, RNN_ERRLEN, __VA_ARGS__); goto fail; } while (0)
-    if (len < 8 || memcmp(buf, MAGIC, 4) != 0) FAIL("'%s' is not a charrnn checkpoint (bad magic)", path);
-    uint32_t version = get32(buf + 4);
-    if (version != VERSION)
-        FAIL("'%s' is checkpoint format version %u; this charrnn reads version %u%s", path, (unsigned)version,
-             VERSION, version > VERSION ? " (written by a newer charrnn)" : "");
-    if (len < HEADER_SIZE + 4)
-        FAIL("'%s' is truncated (%zu bytes; the header alone needs %u)", path, len, HEADER_SIZE + 4);
-    if (get32(buf + 8) != HEADER_SIZE) FAIL("'%s' has a bad header size %u", path, (unsigned)get32(buf + 8));
-    uint32_t flags = get32(buf + 12);
-    if (flags & ~FLAG_TRAINING) FAIL("'%s' has unknown flags 0x%x", path, (unsigned)flags);
+    unsigned char *buf;    /* head, then (from check 10) the whole file */
+    size_t len;            /* bytes in buf */
+    uint32_t flags, V, unit, vsize;
     rnn_config c;
+    uint64_t np;
+    size_t nstate;         /* floats of carried state the header implies */
+    int nm;                /* moment buffers of the optimizer */
+    double want;           /* the exact file size the header implies */
+} loading;
+
+#define FAIL(...) do { snprintf(err, RNN_ERRLEN, __VA_ARGS__); return -1; } while (0)
+
+/* 1. The file is at least 8 bytes and starts with the magic. */
+static int check_magic(const loading *ld, rnn_err err) {
+    if (ld->len < 8 || memcmp(ld->buf, MAGIC, 4) != 0) FAIL("'%s' is not a charrnn checkpoint (bad magic)", ld->path);
+    return 0;
+}
+
+/* 2. The version is 1 (a higher one was written by a newer charrnn). */
+static int check_version(const loading *ld, rnn_err err) {
+    uint32_t version = get32(ld->buf + 4);
+    if (version != VERSION)
+        FAIL("'%s' is checkpoint format version %u; this charrnn reads version %u%s", ld->path, (unsigned)version,
+             VERSION, version > VERSION ? " (written by a newer charrnn)" : "");
+    return 0;
+}
+
+/* 3. The file holds at least the header and the CRC. */
+static int check_min_size(const loading *ld, rnn_err err) {
+    if (ld->len < HEADER_SIZE + 4)
+        FAIL("'%s' is truncated (%zu bytes; the header alone needs %u)", ld->path, ld->len, HEADER_SIZE + 4);
+    return 0;
+}
+
+/* 4. header_size is 128. */
+static int check_header_size(const loading *ld, rnn_err err) {
+    if (get32(ld->buf + 8) != HEADER_SIZE) FAIL("'%s' has a bad header size %u", ld->path, (unsigned)get32(ld->buf + 8));
+    return 0;
+}
+
+/* 5. flags has no unknown bits. */
+static int check_flags(loading *ld, rnn_err err) {
+    ld->flags = get32(ld->buf + 12);
+    if (ld->flags & ~FLAG_TRAINING) FAIL("'%s' has unknown flags 0x%x", ld->path, (unsigned)ld->flags);
+    return 0;
+}
+
+/* 6. cell, layers, hidden, vocab_size and unit are in range. */
+static int check_shape(loading *ld, rnn_err err) {
+    const unsigned char *buf = ld->buf;
     uint32_t cell = get32(buf + 16), layers = get32(buf + 20), hidden = get32(buf + 24), V = get32(buf + 28),
-             unit = get32(buf + 32), batch = get32(buf + 36), seq = get32(buf + 40), optim = get32(buf + 44);
+             unit = get32(buf + 32);
+    const char *path = ld->path;
     if (cell > RNN_CELL_GRU) FAIL("'%s' has an unknown cell kind %u", path, (unsigned)cell);
     if (layers < 1 || layers > RNN_MAX_LAYERS) FAIL("'%s' has a bad layer count %u", path, (unsigned)layers);
     if (hidden < 1 || hidden > RNN_MAX_HIDDEN) FAIL("'%s' has a bad hidden size %u", path, (unsigned)hidden);
     if (V < 1 || V > RNN_MAX_VOCAB) FAIL("'%s' has a bad vocabulary size %u", path, (unsigned)V);
     if (unit > RNN_UNIT_BYTE || (unit == RNN_UNIT_BYTE && V > 256))
         FAIL("'%s' has a bad symbol unit %u", path, (unsigned)unit);
+    ld->c.cell = (int)cell;
+    ld->c.layers = (int)layers;
+    ld->c.hidden = (int)hidden;
+    ld->V = V;
+    ld->unit = unit;
+    return 0;
+}
+
+/* 7. batch, seq, optim, lr, lr_decay, clip, dropout, val_frac and forget_bias are in range. */
+static int check_settings(loading *ld, rnn_err err) {
+    const unsigned char *buf = ld->buf;
+    uint32_t batch = get32(buf + 36), seq = get32(buf + 40), optim = get32(buf + 44);
+    const char *path = ld->path;
     if (batch < 1 || batch > 65536) FAIL("'%s' has a bad batch size %u", path, (unsigned)batch);
     if (seq < 1 || seq > 65536) FAIL("'%s' has a bad sequence length %u", path, (unsigned)seq);
     if (optim > RNN_OPT_SGD) FAIL("'%s' has an unknown optimizer %u", path, (unsigned)optim);
-    c = (rnn_config){.cell = (int)cell, .layers = (int)layers, .hidden = (int)hidden, .batch = (int)batch,
-                     .seq = (int)seq, .optim = (int)optim, .lr = u2f(get32(buf + 48)), .lr_decay = u2f(get32(buf + 52)),
-                     .clip = u2f(get32(buf + 56)), .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
-                     .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72)};
+    ld->c = (rnn_config){.cell = ld->c.cell, .layers = ld->c.layers, .hidden = ld->c.hidden, .batch = (int)batch,
+                         .seq = (int)seq, .optim = (int)optim, .lr = u2f(get32(buf + 48)),
+                         .lr_decay = u2f(get32(buf + 52)), .clip = u2f(get32(buf + 56)),
+                         .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
+                         .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72)};
     rnn_err why;
-    if (rnn_config_check(&c, why)) FAIL("'%s' has bad training settings (%.100s)", path, why);
-    uint64_t np = get64(buf + 80);
-    size_t want_np = rnn_param_count(&c, (int)V);
-    if (!want_np || np != want_np)
-        FAIL("'%s' says %llu parameters, but its shape needs %zu", path, (unsigned long long)np, want_np);
-    uint32_t vsize = get32(buf + 120);
-    if (vsize < 2 * V || vsize > 5 * V) FAIL("'%s' has a bad vocabulary table size %u", path, (unsigned)vsize);
+    if (rnn_config_check(&ld->c, why)) FAIL("'%s' has bad training settings (%.100s)", path, why);
+    return 0;
+}
+
+/* 8. nparams equals the count the shape implies. */
+static int check_param_count(loading *ld, rnn_err err) {
+    ld->np = get64(ld->buf + 80);
+    size_t want_np = rnn_param_count(&ld->c, (int)ld->V);
+    if (!want_np || ld->np != want_np)
+        FAIL("'%s' says %llu parameters, but its shape needs %zu", ld->path, (unsigned long long)ld->np, want_np);
+    return 0;
+}
+
+/* 9. vocab_bytes is within 2V..5V. */
+static int check_vocab_size(loading *ld, rnn_err err) {
+    ld->vsize = get32(ld->buf + 120);
+    if (ld->vsize < 2 * ld->V || ld->vsize > 5 * ld->V)
+        FAIL("'%s' has a bad vocabulary table size %u", ld->path, (unsigned)ld->vsize);
+    return 0;
+}
+
+/* 10. The file size is exactly what the header implies. Only now is the body allocated and read: exactly `want`
+ * bytes, plus one more read to see whether anything follows. */
+static int check_file_size(loading *ld, rnn_err err) {
+    const rnn_config *c = &ld->c;
+    const char *path = ld->path;
     /* Exact size, computed in double so that no field can overflow it. */
-    size_t nstate = (size_t)layers * c.batch * hidden * rnn_state_per_unit((int)cell);
-    int nm = rnn_optim_moments(c.optim);
-    double want = (double)HEADER_SIZE + vsize + 4.0 * np + 4;
-    if (flags & FLAG_TRAINING) want += TRAIN_HEADER_SIZE + 4.0 * nm * np + 4.0 * nstate;
+    ld->nstate = (size_t)c->layers * c->batch * c->hidden * rnn_state_per_unit(c->cell);
+    ld->nm = rnn_optim_moments(c->optim);
+    double want = (double)HEADER_SIZE + ld->vsize + 4.0 * ld->np + 4;
+    if (ld->flags & FLAG_TRAINING) want += TRAIN_HEADER_SIZE + 4.0 * ld->nm * ld->np + 4.0 * ld->nstate;
+    ld->want = want;
     if (want > 1e12) FAIL("'%s' says it is %.0f bytes long", path, want);
-    /* Now the body: exactly `want` bytes, plus one more read to see whether anything follows. */
-    buf = malloc((size_t)want + 1);
+    unsigned char *buf = malloc((size_t)want + 1);
     if (!buf) FAIL("cannot read '%s': out of memory", path);
-    memcpy(buf, head, len);
-    len += read_up_to(f, buf + len, (size_t)want + 1 - len);
-    if (ferror(f)) FAIL("cannot read '%s': %s", path, strerror(errno ? errno : EIO));
-    if ((double)len < want) FAIL("'%s' is truncated (%zu bytes; its header says %.0f)", path, len, want);
-    if ((double)len > want) {
+    memcpy(buf, ld->head, ld->len);
+    ld->buf = buf;
+    ld->len += read_up_to(ld->f, buf + ld->len, (size_t)want + 1 - ld->len);
+    if (ferror(ld->f)) FAIL("cannot read '%s': %s", path, strerror(errno ? errno : EIO));
+    if ((double)ld->len < want) FAIL("'%s' is truncated (%zu bytes; its header says %.0f)", path, ld->len, want);
+    if ((double)ld->len > want) {
         struct stat st;
-        double size = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : want + 1;
+        double size = fstat(fileno(ld->f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : want + 1;
         FAIL("'%s' has %.0f unexpected bytes after its end", path, size - want);
     }
-    uint32_t stored = get32(buf + len - 4), crc = rnn_crc32(0, buf, len - 4);
+    return 0;
+}
+
+/* 11. The CRC-32 matches. */
+static int check_crc(const loading *ld, rnn_err err) {
+    uint32_t stored = get32(ld->buf + ld->len - 4), crc = rnn_crc32(0, ld->buf, ld->len - 4);
     if (stored != crc)
-        FAIL("'%s' is corrupt (CRC-32 %08x, expected %08x)", path, (unsigned)crc, (unsigned)stored);
+        FAIL("'%s' is corrupt (CRC-32 %08x, expected %08x)", ld->path, (unsigned)crc, (unsigned)stored);
+    return 0;
+}
+
+/* 12. The vocabulary table is V well-formed entries for the unit, strictly increasing, filling vocab_bytes; the
+ * model is allocated with it. */
+static int read_vocab(const loading *ld, rnn_model **m, rnn_err err) {
     rnn_vocab v;
-    if (parse_vocab(&v, buf + HEADER_SIZE, vsize, (int)V, (int)unit)) {
+    if (parse_vocab(&v, ld->buf + HEADER_SIZE, ld->vsize, (int)ld->V, (int)ld->unit)) {
         rnn_vocab_free(&v);
-        FAIL("'%s' has a corrupt vocabulary table", path);
+        FAIL("'%s' has a corrupt vocabulary table", ld->path);
     }
-    m = rnn_model_alloc(&c, &v, err);
+    *m = rnn_model_alloc(&ld->c, &v, err);
     rnn_vocab_free(&v);
-    if (!m) goto fail;
-    const unsigned char *p = buf + HEADER_SIZE + vsize;
-    rfloats(m->params, p, np);
-    p += 4 * np;
-    if (!all_finite(m->params, np)) FAIL("'%s' holds non-finite parameters", path);
+    return *m ? 0 : -1;
+}
+
+/* 13. Every parameter is finite (and the training time in the header is in range). */
+static int read_params(const loading *ld, rnn_model *m, rnn_err err) {
+    const unsigned char *buf = ld->buf;
+    rfloats(m->params, buf + HEADER_SIZE + ld->vsize, ld->np);
+    if (!all_finite(m->params, ld->np)) FAIL("'%s' holds non-finite parameters", ld->path);
     m->prog.step = get64(buf + 88);
     m->prog.chars = get64(buf + 96);
     m->prog.seconds = u2d(get64(buf + 104));
     m->prog.last_val = u2f(get32(buf + 112));
     m->prog.best_val = u2f(get32(buf + 116));
-    if (!(m->prog.seconds >= 0 && m->prog.seconds < 1e15)) FAIL("'%s' has a bad training time", path);
-    if ((flags & FLAG_TRAINING) && resume) {
-        if (get32(p + 28) != (uint32_t)nm) FAIL("'%s' has optimizer state that does not match its optimizer", path);
-        r = calloc(1, sizeof *r);
-        if (!r) FAIL("cannot read '%s': out of memory", path);
-        r->chunk = get64(p);
-        r->epoch = get64(p + 8);
-        r->rng = get64(p + 16);
-        r->lr = u2f(get32(p + 24));
-        r->nmoments = nm;
-        r->n_ids = get64(p + 32);
-        r->ids_crc = get32(p + 40);
-        r->budget.steps = get64(p + 48);
-        r->budget.epochs = u2d(get64(p + 56));
-        r->budget.seconds = u2d(get64(p + 64));
-        r->nparams = np;
-        if (!(r->budget.epochs >= 0 && r->budget.epochs < 1e15 && r->budget.seconds >= 0 && r->budget.seconds < 1e15))
-            FAIL("'%s' has a bad training budget", path);
-        p += TRAIN_HEADER_SIZE;
-        r->nstate = nstate;
-        if ((nm >= 2 && !(r->m1 = malloc(4 * np))) || (nm >= 1 && !(r->m2 = malloc(4 * np))) ||
-            !(r->state = malloc(4 * (nstate ? nstate : 1))))
-            FAIL("cannot read '%s': out of memory", path);
-        if (nm >= 2) { rfloats(r->m1, p, np); p += 4 * np; }
-        if (nm >= 1) { rfloats(r->m2, p, np); p += 4 * np; }
-        rfloats(r->state, p, nstate);
-        if (!(r->lr > 0) || !isfinite(r->lr) || (r->m1 && !all_finite(r->m1, np)) ||
-            (r->m2 && !all_finite(r->m2, np)) || !all_finite(r->state, nstate))
-            FAIL("'%s' holds non-finite training state", path);
-        *resume = r;
-    }
-#undef FAIL
-    fclose(f);
-    free(buf);
-    *out = m;
+    if (!(m->prog.seconds >= 0 && m->prog.seconds < 1e15)) FAIL("'%s' has a bad training time", ld->path);
     return 0;
-fail:
-    fclose(f);
-    if (buf != head) free(buf);
-    rnn_model_free(m);
-    rnn_resume_free(r);
+}
+
+/* 14. If the training state is read: moments matches the optimizer, the budget is in range, lr is positive and
+ * finite, and every moment and state value is finite. On success *out owns the state. */
+static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err) {
+    const char *path = ld->path;
+    uint64_t np = ld->np;
+    int nm = ld->nm;
+    const unsigned char *p = ld->buf + HEADER_SIZE + ld->vsize + 4 * np;
+    if (get32(p + 28) != (uint32_t)nm) FAIL("'%s' has optimizer state that does not match its optimizer", path);
+    rnn_resume *r = *out = calloc(1, sizeof *r);
+    if (!r) FAIL("cannot read '%s': out of memory", path);
+    r->chunk = get64(p);
+    r->epoch = get64(p + 8);
+    r->rng = get64(p + 16);
+    r->lr = u2f(get32(p + 24));
+    r->nmoments = nm;
+    r->n_ids = get64(p + 32);
+    r->ids_crc = get32(p + 40);
+    r->budget.steps = get64(p + 48);
+    r->budget.epochs = u2d(get64(p + 56));
+    r->budget.seconds = u2d(get64(p + 64));
+    r->nparams = np;
+    if (!(r->budget.epochs >= 0 && r->budget.epochs < 1e15 && r->budget.seconds >= 0 && r->budget.seconds < 1e15))
+        FAIL("'%s' has a bad training budget", path);
+    p += TRAIN_HEADER_SIZE;
+    r->nstate = ld->nstate;
+    if ((nm >= 2 && !(r->m1 = malloc(4 * np))) || (nm >= 1 && !(r->m2 = malloc(4 * np))) ||
+        !(r->state = malloc(4 * (ld->nstate ? ld->nstate : 1))))
+        FAIL("cannot read '%s': out of memory", path);
+    if (nm >= 2) { rfloats(r->m1, p, np); p += 4 * np; }
+    if (nm >= 1) { rfloats(r->m2, p, np); p += 4 * np; }
+    rfloats(r->state, p, ld->nstate);
+    if (!(r->lr > 0) || !isfinite(r->lr) || (r->m1 && !all_finite(r->m1, np)) ||
+        (r->m2 && !all_finite(r->m2, np)) || !all_finite(r->state, ld->nstate))
+        FAIL("'%s' holds non-finite training state", path);
+    return 0;
+}
+#undef FAIL
+
+/* The header first: nothing is allocated for the body until the header has said how big it must be (check 10),
+ * so a huge or endless file (/dev/zero) is refused, not read. */
+int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
+    loading ld = {.path = path};
+    rnn_model *m = NULL;
+    rnn_resume *r = NULL;
+    *out = NULL;
     if (resume) *resume = NULL;
-    return -1;
+    ld.f = fopen(path, "rb");
+    if (!ld.f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
+    ld.len = read_up_to(ld.f, ld.head, sizeof ld.head);
+    if (ferror(ld.f)) {
+        snprintf(err, RNN_ERRLEN, "cannot read '%s': %s", path, strerror(errno ? errno : EIO));
+        fclose(ld.f);
+        return -1;
+    }
+    ld.buf = ld.head;
+    if (check_magic(&ld, err) || check_version(&ld, err) || check_min_size(&ld, err) ||
+        check_header_size(&ld, err) || check_flags(&ld, err) || check_shape(&ld, err) ||
+        check_settings(&ld, err) || check_param_count(&ld, err) || check_vocab_size(&ld, err) ||
+        check_file_size(&ld, err) || check_crc(&ld, err) || read_vocab(&ld, &m, err) || read_params(&ld, m, err) ||
+        ((ld.flags & FLAG_TRAINING) && resume && read_training_state(&ld, &r, err))) {
+        fclose(ld.f);
+        if (ld.buf != ld.head) free(ld.buf);
+        rnn_model_free(m);
+        rnn_resume_free(r);
+        return -1;
+    }
+    fclose(ld.f);
+    free(ld.buf);
+    *out = m;
+    if (resume) *resume = r;
+    return 0;
 }

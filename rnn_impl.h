@@ -1,5 +1,8 @@
-/* rnn_impl.h — private to the library: the structures that rnn.c and rnn_ckpt.c both see.
- * Users of the library include rnn.h only. */
+/* rnn_impl.h — private to the library: the structures that every library file sees (the model, the resumable
+ * training state that the trainer and the checkpoint code both handle) and the few private functions one file
+ * offers another: symbol decoding (rnn_text.c, for the checkpoint reader), the parameter count and an empty model
+ * (rnn.c, for the reader), the trainer's snapshot (rnn_train.c, for the writer) and the test hooks.
+ * The model's internals (views, workspace, forward/backward) are in rnn_net.h. Users include rnn.h only. */
 #ifndef RNN_IMPL_H
 #define RNN_IMPL_H
 
@@ -39,21 +42,24 @@ static inline int rnn_cell_gates(int cell) { return cell == RNN_CELL_LSTM ? 4 : 
 /* Floats of carried state per layer and stream: h, plus c for LSTM. */
 static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 2 : 1; }
 
+/* ---- rnn_text.c */
 /* Decodes one symbol of `unit` at s[0..n), n >= 1, into its value; returns the bytes consumed. */
 int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym);
 /* The bytes of a symbol value (code point or RNN_RAWBYTE + b) into out; returns how many (1..4). */
 int rnn_value_bytes(uint32_t sym, unsigned char out[4]);
 
+/* ---- rnn.c */
 /* Parameter count of a model of this config and vocabulary size (also checks nothing overflows). */
 size_t rnn_param_count(const rnn_config *c, int V);
 /* Allocates an empty model with room for its parameters (uninitialised) and a copy of `vocab`. */
 rnn_model *rnn_model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err);
 
+/* ---- rnn_train.c */
 /* Snapshot of a trainer's resumable state into r (buffers borrowed from the trainer, valid until the next
  * step). */
 void rnn_trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r);
 
-/* ---- for tests (tests/test_rnn.c) */
+/* ---- for tests (tests/): rnn_train.c, rnn.c */
 /* Mean loss of the trainer's next chunk at the current parameters, advancing nothing. With grad, *grad_out
  * points at the gradient (parameter layout, owned by the trainer). Dropout masks are drawn from a copy of the
  * trainer's RNG, so repeated calls see the same masks. */

@@ -1,0 +1,82 @@
+/* rnn_net.h — private to the library: the model's internals that the model (rnn.c), the trainer (rnn_train.c)
+ * and the generator (rnn_gen.c) share: the named views of the flat parameter buffer, the workspace of one chunk,
+ * and the forward/backward entry points. The checkpoint code does not need it (it sees rnn_impl.h only). */
+#ifndef RNN_NET_H
+#define RNN_NET_H
+
+#include "rnn_impl.h"
+#include "rnn_mat.h"
+
+typedef struct {
+    float *wx;    /* (I, G*H) input weights, I = V for layer 0 (one-hot rows), H above */
+    float *wh;    /* (H, G*H) recurrent weights */
+    float *b;     /* (G*H)   bias; LSTM gate blocks i,f,g,o; GRU blocks r,z,n */
+    float *bhn;   /* (H)     GRU only: bias inside r * (h Wh_n + bhn); NULL otherwise */
+} layer_view;
+
+typedef struct {
+    layer_view l[RNN_MAX_LAYERS];
+    float *wy;    /* (H, V) output projection */
+    float *by;    /* (V) */
+} param_view;
+
+/* Lays out the tensors of config c with vocabulary V on `base` (may be NULL to only count). Returns the count,
+ * or 0 if it would not fit in memory arithmetic. */
+size_t param_layout(const rnn_config *c, int V, float *base, param_view *v);
+
+/* Activations and gradients of one (T, B) chunk. Every buffer is time-major; sizes are for Tmax. */
+typedef struct {
+    int Tmax, B;
+    int32_t *x, *y;          /* (T, B) input and target ids */
+    float *a[RNN_MAX_LAYERS];    /* (T, B, GH) gate pre-activations, then activations (LSTM i,f,g,o; GRU r,z,n);
+                                  * RNN: the pre-activations are built in h[l]'s slots 1..T and tanh'd in place */
+    float *h[RNN_MAX_LAYERS];    /* (T+1, B, H) hidden outputs; block 0 is the state carried in */
+    float *c[RNN_MAX_LAYERS];    /* LSTM (T+1, B, H) cells; block 0 carried in */
+    float *tc[RNN_MAX_LAYERS];   /* LSTM (T, B, H) tanh(c) */
+    float *hn[RNN_MAX_LAYERS];   /* GRU (T, B, H) h Wh_n + bhn */
+    float *mask[RNN_MAX_LAYERS]; /* dropout (T, B, H) on layer l's input (l >= 1): 0 or 1/(1-p) */
+    float *xd[RNN_MAX_LAYERS];   /* dropout (T, B, H) layer l's dropped-out input */
+    float *logits;           /* (T*B, V) logits, then probabilities, then d loss / d logits */
+    double *rowloss;         /* (T*B) loss of each position */
+    float *rec;              /* (B, GH) recurrent product of one step (GRU) */
+    /* backward only */
+    float *dh;               /* (T, B, H) gradient wrt a layer's outputs (then the layer below's) */
+    float *dgx, *dgh;        /* (T, B, GH) gradient wrt gate pre-activations (input side / recurrent side) */
+    float *dhc, *dcc, *dht;  /* (B, H) carried d h, carried d c, and this step's total d h */
+    mat_packed whp[RNN_MAX_LAYERS];   /* Wh packed (H, GH) for the forward recurrence */
+    mat_packed whtp[RNN_MAX_LAYERS];  /* Wh^T packed (GH, H) for the backward recurrence */
+    void *block;             /* the single allocation all of the above live in */
+} workspace;
+
+/* Allocates a workspace of Tmax steps x B streams in one block (train: with the backward buffers and, with
+ * dropout, the masks); pool (non-NULL) sets the packed weights' size. 0, or -1 when out of memory. */
+int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train, const mat_pool *pool);
+void ws_free(workspace *w);
+
+/* A model's parameters (and, training, gradients) as views, with the pool every product runs on. */
+typedef struct {
+    const rnn_config *c;
+    int V;
+    param_view p;        /* parameters */
+    param_view g;        /* gradients (training only) */
+    mat_pool *pool;
+} net;
+
+/* Packs every layer's Wh (and Wh^T for training) once per parameter update. */
+void pack_weights(const net *n, workspace *w);
+/* Runs all layers over T steps of w->x (h[l] block 0 and c[l] block 0 hold the state carried in), then the
+ * output projection into w->logits. With train and dropout, draws the masks from *rng. */
+void layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng);
+/* Summed loss (nats) of the first `rows` rows of w->logits against w->y. With grad, replaces the logits by
+ * d(loss)/d(logits) * scale, ready for layers_backward. */
+double softmax_loss(const net *n, workspace *w, int rows, int grad, float scale);
+/* Backpropagates the loss gradient in w->logits through the chunk, accumulating into n->g. The gradient stops
+ * at the chunk's first step (truncated BPTT). */
+void layers_backward(const net *n, workspace *w, int T);
+/* After T steps, the state at slot T becomes slot 0 for the next chunk (BH floats per layer). */
+void carry_state(workspace *w, int L, size_t BH, int T);
+/* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state from zero, in chunks of the workspace
+ * size; mean nats per symbol. */
+double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count);
+
+#endif

@@ -1,0 +1,115 @@
+/* rnn_text.c — text to symbols: UTF-8 decoding (strict; an invalid byte becomes a raw-byte symbol of its own) and
+ * the vocabulary (building it from a corpus, encoding text to ids, the bytes of a symbol).
+ *
+ * Owns: rnn_vocab_*, rnn_encode, rnn_symbol_bytes, and the private rnn_next_symbol / rnn_value_bytes (rnn_impl.h)
+ * that the checkpoint reader uses to check a stored vocabulary table.
+ * Must not know: models, training, sampling, files. It depends on nothing but rnn.h and libc. */
+#include "rnn_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ============================================================================================ vocabulary */
+/* Decodes one symbol at s[0..n), n >= 1: a strictly valid UTF-8 sequence (no overlongs, no surrogates, nothing
+ * above U+10FFFF) gives its code point; anything else gives RNN_RAWBYTE + s[0]. Returns bytes consumed. */
+static int utf8_next(const unsigned char *s, size_t n, uint32_t *sym) {
+    unsigned b0 = s[0];
+    int len;
+    unsigned lo = 0x80, hi = 0xBF;
+    uint32_t cp;
+    if (b0 < 0x80) { *sym = b0; return 1; }
+    if (b0 >= 0xC2 && b0 <= 0xDF) { len = 2; cp = b0 & 0x1F; }
+    else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        len = 3; cp = b0 & 0x0F;
+        if (b0 == 0xE0) lo = 0xA0;
+        if (b0 == 0xED) hi = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        len = 4; cp = b0 & 0x07;
+        if (b0 == 0xF0) lo = 0x90;
+        if (b0 == 0xF4) hi = 0x8F;
+    } else { *sym = RNN_RAWBYTE + b0; return 1; }
+    if ((size_t)len > n) { *sym = RNN_RAWBYTE + b0; return 1; }
+    for (int i = 1; i < len; i++) {
+        unsigned b = s[i];
+        if (b < lo || b > hi) { *sym = RNN_RAWBYTE + b0; return 1; }
+        lo = 0x80, hi = 0xBF;
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    *sym = cp;
+    return len;
+}
+
+int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym) {
+    if (unit == RNN_UNIT_BYTE) { *sym = RNN_RAWBYTE + s[0]; return 1; }
+    return utf8_next(s, n, sym);
+}
+
+int rnn_vocab_build(rnn_vocab *v, const unsigned char *text, size_t n, int unit, rnn_err err) {
+    memset(v, 0, sizeof *v);
+    if (n == 0) { snprintf(err, RNN_ERRLEN, "empty text"); return -1; }
+    const uint32_t nsym = RNN_RAWBYTE + 256;
+    unsigned char *seen = calloc(nsym / 8 + 1, 1);
+    if (!seen) { snprintf(err, RNN_ERRLEN, "out of memory"); return -1; }
+    int count = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t s;
+        i += rnn_next_symbol(unit, text + i, n - i, &s);
+        if (!(seen[s >> 3] & (1u << (s & 7)))) { seen[s >> 3] |= (unsigned char)(1u << (s & 7)); count++; }
+    }
+    v->sym = malloc(sizeof(uint32_t) * count);
+    if (!v->sym) { free(seen); snprintf(err, RNN_ERRLEN, "out of memory"); return -1; }
+    int k = 0;
+    for (uint32_t s = 0; s < nsym; s++)
+        if (seen[s >> 3] & (1u << (s & 7))) v->sym[k++] = s;
+    free(seen);
+    v->unit = unit;
+    v->size = count;
+    return 0;
+}
+
+void rnn_vocab_free(rnn_vocab *v) {
+    free(v->sym);
+    memset(v, 0, sizeof *v);
+}
+
+static int32_t vocab_find(const rnn_vocab *v, uint32_t s) {
+    int lo = 0, hi = v->size - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (v->sym[mid] == s) return mid;
+        if (v->sym[mid] < s) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+}
+
+size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *unknown) {
+    size_t k = 0, unk = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t s;
+        i += rnn_next_symbol(v->unit, text + i, n - i, &s);
+        int32_t id = vocab_find(v, s);
+        if (id < 0) unk++; else ids[k++] = id;
+    }
+    if (unknown) *unknown = unk;
+    return k;
+}
+
+int rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]) { return rnn_value_bytes(v->sym[id], out); }
+
+int rnn_value_bytes(uint32_t c, unsigned char out[4]) {
+    if (c >= RNN_RAWBYTE) { out[0] = (unsigned char)(c - RNN_RAWBYTE); return 1; }
+    if (c < 0x80) { out[0] = (unsigned char)c; return 1; }
+    if (c < 0x800) { out[0] = (unsigned char)(0xC0 | c >> 6); out[1] = (unsigned char)(0x80 | (c & 0x3F)); return 2; }
+    if (c < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | c >> 12);
+        out[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (unsigned char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | c >> 18);
+    out[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (unsigned char)(0x80 | (c & 0x3F));
+    return 4;
+}

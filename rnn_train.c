@@ -1,0 +1,381 @@
+/* rnn_train.c — the trainer: the training and validation splits and the B contiguous data streams, the chunk
+ * loop with carried state, the optimizers (Adam, Adagrad, SGD) with clipping by global norm, the budget, the
+ * validation, and the resumable state a checkpoint carries (snapshot, and the checks when resuming).
+ *
+ * Owns: rnn_trainer_*, rnn_train_step, rnn_validate, rnn_resume_free / rnn_resume_lr.
+ * Must not know: how a cell computes (it calls the entry points of rnn_net.h), the file format (rnn_ckpt.c
+ * reads and writes struct rnn_resume), sampling. */
+#include "rnn_net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ============================================================================================ trainer */
+struct rnn_trainer {
+    rnn_model *m;
+    net n;
+    mat_pool *pool;
+    workspace w;             /* (T, B) training chunk */
+    workspace we;            /* (TE, 1) validation */
+    float *grad;             /* (nparams) same layout as the parameters */
+    float *m1, *m2;          /* (nparams) optimizer moments (Adam: m, v; Adagrad: m2 = sum of squares) */
+    double *norm_partial;    /* (nparams / NORM_BLOCK + 1) squared-norm partial sums */
+    float *state;            /* (layers, B, H) carried h, then for LSTM (layers, B, H) carried c */
+    size_t nstate;
+    int32_t *train, *val;    /* symbol ids of each split (owned) */
+    size_t n_train, n_val;
+    size_t stream_len;       /* Ls: symbols per stream */
+    uint64_t nchunks;        /* chunks per epoch: Ls / T */
+    uint64_t chunk, epoch;
+    uint64_t rng;
+    float lr;
+    uint64_t n_ids;
+    uint32_t ids_crc;
+    rnn_budget budget;
+};
+
+enum { VAL_CHUNK = 256 };
+enum { NORM_BLOCK = 1 << 16 };   /* the squared norm is summed per fixed block, then blocks in order */
+
+/* CRC-32 of the ids as little-endian int32: the same corpus gives the same value on any host. */
+static uint32_t ids_crc(const int32_t *ids, size_t n) {
+    uint32_t crc = 0;
+    unsigned char buf[1024];
+    for (size_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < sizeof buf && i < n; i++, k += 4)
+            for (int b = 0; b < 4; b++) buf[k + b] = (unsigned char)((uint32_t)ids[i] >> (8 * b));
+        crc = rnn_crc32(crc, buf, k);
+    }
+    return crc;
+}
+
+float rnn_resume_lr(const rnn_resume *r) { return r->lr; }
+
+/* The carried state into slot 0 of the workspace (zeros when `fresh`: the start of an epoch). */
+static void state_load(const rnn_trainer *t, workspace *w, int fresh) {
+    const rnn_config *c = &t->m->cfg;
+    size_t BH = (size_t)c->batch * c->hidden, L = c->layers;
+    for (size_t l = 0; l < L; l++) {
+        float *dst[2] = {w->h[l], w->c[l]};   /* h, then (LSTM) c: state holds all h, then all c */
+        for (size_t k = 0; k < 2 && dst[k]; k++) {
+            if (fresh) memset(dst[k], 0, sizeof(float) * BH);
+            else memcpy(dst[k], t->state + (k * L + l) * BH, sizeof(float) * BH);
+        }
+    }
+}
+
+static void state_store(rnn_trainer *t, const workspace *w, int T) {
+    const rnn_config *c = &t->m->cfg;
+    size_t BH = (size_t)c->batch * c->hidden, L = c->layers;
+    for (size_t l = 0; l < L; l++) {
+        memcpy(t->state + l * BH, w->h[l] + (size_t)T * BH, sizeof(float) * BH);
+        if (w->c[l]) memcpy(t->state + (L + l) * BH, w->c[l] + (size_t)T * BH, sizeof(float) * BH);
+    }
+}
+
+void rnn_resume_free(rnn_resume *r) {
+    if (!r) return;
+    free(r->m1);
+    free(r->m2);
+    free(r->state);
+    free(r);
+}
+
+void rnn_trainer_free(rnn_trainer *t) {
+    if (!t) return;
+    mat_pool_free(t->pool);
+    ws_free(&t->w);
+    ws_free(&t->we);
+    free(t->grad);
+    free(t->m1);
+    free(t->m2);
+    free(t->norm_partial);
+    free(t->state);
+    free(t->train);
+    free(t->val);
+    free(t);
+}
+
+/* The corpus must hold one chunk of every stream after the validation split, and only ids of the vocabulary.
+ * Returns the training symbols, or 0 after writing err. */
+static size_t check_corpus(const rnn_model *m, const int32_t *ids, size_t n, rnn_err err) {
+    const rnn_config *c = &m->cfg;
+    size_t n_train = (size_t)((double)n * (1.0 - c->val_frac));
+    size_t B = (size_t)c->batch, T = (size_t)c->seq;
+    size_t need = B * T + 1;
+    if (n_train < need) {
+        snprintf(err, RNN_ERRLEN,
+                 "corpus too short: %zu training symbols, but one chunk of --batch %zu x --seq %zu needs %zu; "
+                 "lower --batch or --seq%s",
+                 n_train, B, T, need, c->val_frac > 0 ? " (or --val)" : "");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->vocab.size) {
+            snprintf(err, RNN_ERRLEN, "symbol id %ld at position %zu is outside the vocabulary", (long)ids[i], i);
+            return 0;
+        }
+    return n_train;
+}
+
+/* Every buffer of a fresh trainer: gradients, moments, state, both splits, both workspaces. -1: out of memory. */
+static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_train) {
+    rnn_model *m = t->m;
+    const rnn_config *c = &m->cfg;
+    size_t B = (size_t)c->batch, T = (size_t)c->seq, n_val = n - n_train;
+    t->n.c = c;
+    t->n.V = m->vocab.size;
+    t->n.pool = t->pool;
+    param_layout(c, t->n.V, m->params, &t->n.p);
+    t->grad = calloc(m->nparams, sizeof(float));
+    if (!t->grad) return -1;
+    param_layout(c, t->n.V, t->grad, &t->n.g);
+    int nm = rnn_optim_moments(c->optim);
+    if (nm >= 1 && !(t->m2 = calloc(m->nparams, sizeof(float)))) return -1;
+    if (nm >= 2 && !(t->m1 = calloc(m->nparams, sizeof(float)))) return -1;
+    if (!(t->norm_partial = calloc(m->nparams / NORM_BLOCK + 1, sizeof(double)))) return -1;
+    t->nstate = (size_t)c->layers * B * c->hidden * rnn_state_per_unit(c->cell);
+    t->state = calloc(t->nstate, sizeof(float));
+    t->train = malloc(sizeof(int32_t) * n_train);
+    t->val = malloc(sizeof(int32_t) * (n_val ? n_val : 1));
+    if (!t->state || !t->train || !t->val) return -1;
+    memcpy(t->train, ids, sizeof(int32_t) * n_train);
+    memcpy(t->val, ids + n_train, sizeof(int32_t) * n_val);
+    t->n_train = n_train;
+    t->n_val = n_val;
+    t->stream_len = (n_train - 1) / B;
+    t->nchunks = t->stream_len / T;
+    t->rng = c->seed ^ 0x5DEECE66Dull;
+    t->lr = c->lr;
+    t->n_ids = n;
+    t->ids_crc = ids_crc(ids, n);
+    if (ws_init(&t->w, c, t->n.V, (int)T, (int)B, 1, t->pool)) return -1;
+    if (ws_init(&t->we, c, t->n.V, VAL_CHUNK, 1, 0, t->pool)) return -1;
+    return 0;
+}
+
+/* Resuming: the state must belong to this corpus and this model; then it replaces the fresh one. */
+static int apply_resume(rnn_trainer *t, const rnn_resume *resume, rnn_err err) {
+    const rnn_model *m = t->m;
+    if (resume->n_ids != t->n_ids || resume->ids_crc != t->ids_crc) {
+        snprintf(err, RNN_ERRLEN,
+                 "the checkpoint was trained on a different corpus (%llu symbols, CRC %08x; this one: %zu "
+                 "symbols, CRC %08x)",
+                 (unsigned long long)resume->n_ids, (unsigned)resume->ids_crc, (size_t)t->n_ids, (unsigned)t->ids_crc);
+        return -1;
+    }
+    if (resume->nparams != m->nparams || resume->nmoments != rnn_optim_moments(m->cfg.optim) ||
+        resume->nstate != t->nstate || resume->chunk > t->nchunks) {
+        snprintf(err, RNN_ERRLEN, "the checkpoint's training state does not fit its model");
+        return -1;
+    }
+    if (t->m1) memcpy(t->m1, resume->m1, sizeof(float) * m->nparams);
+    if (t->m2) memcpy(t->m2, resume->m2, sizeof(float) * m->nparams);
+    memcpy(t->state, resume->state, sizeof(float) * t->nstate);
+    t->chunk = resume->chunk;
+    t->epoch = resume->epoch;
+    t->rng = resume->rng;
+    t->lr = resume->lr;
+    t->budget = resume->budget;
+    return 0;
+}
+
+rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int threads, const rnn_resume *resume,
+                             rnn_err err) {
+    size_t n_train = check_corpus(m, ids, n, err);
+    if (!n_train) return NULL;
+    rnn_trainer *t = calloc(1, sizeof *t);
+    if (!t) goto oom;
+    t->m = m;
+    t->pool = mat_pool_new(threads);
+    if (!t->pool) {
+        rnn_trainer_free(t);
+        snprintf(err, RNN_ERRLEN, "cannot start %d threads", threads);
+        return NULL;
+    }
+    if (trainer_alloc(t, ids, n, n_train)) goto oom;
+    if (resume && apply_resume(t, resume, err)) {
+        rnn_trainer_free(t);
+        return NULL;
+    }
+    return t;
+oom:
+    rnn_trainer_free(t);
+    snprintf(err, RNN_ERRLEN, "out of memory");
+    return NULL;
+}
+
+void rnn_trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r) {
+    r->chunk = t->chunk;
+    r->epoch = t->epoch;
+    r->rng = t->rng;
+    r->lr = t->lr;
+    r->n_ids = t->n_ids;
+    r->ids_crc = t->ids_crc;
+    r->nmoments = rnn_optim_moments(t->m->cfg.optim);
+    r->nparams = t->m->nparams;
+    r->m1 = t->m1;
+    r->m2 = t->m2;
+    r->nstate = t->nstate;
+    r->state = t->state;
+    r->budget = t->budget;
+}
+
+rnn_budget *rnn_trainer_budget(rnn_trainer *t) { return &t->budget; }
+void rnn_trainer_set_lr(rnn_trainer *t, float lr) { t->lr = lr; }
+
+void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out) {
+    out->steps_per_epoch = t->nchunks;
+    out->epoch = (double)t->epoch + (double)t->chunk / (double)t->nchunks;
+    out->lr = t->lr;
+    out->n_train = t->n_train;
+    out->n_val = t->n_val;
+}
+
+/* The optimizer over a range of parameters; gs scales the gradient (clipping). */
+typedef struct { rnn_trainer *t; float gs, lr, bc1, bc2s; double *partial; } opt_args;
+
+
+RNN_CLONES static void sumsq_blocks(void *arg, size_t lo, size_t hi) {
+    const opt_args *s = arg;
+    size_t np = s->t->m->nparams;
+    const float *g = s->t->grad;
+    for (size_t k = lo; k < hi; k++) {
+        /* 16 float lanes over each 256 values (vectorisable), each sub-block's lanes pairwise, the sub-blocks
+         * summed in double: a fixed order, so the same result for any threads. */
+        double ss = 0;
+        size_t i = k * NORM_BLOCK, end = (k + 1) * NORM_BLOCK < np ? (k + 1) * NORM_BLOCK : np;
+        while (i < end) {
+            size_t sub = end - i < 256 ? end - i : 256, j = 0;
+            float lane[16] = {0};
+            for (; j + 16 <= sub; j += 16)
+                for (int l = 0; l < 16; l++) lane[l] += g[i + j + l] * g[i + j + l];
+            for (int l = 0; j < sub; j++, l++) lane[l] += g[i + j] * g[i + j];
+            for (int w = 8; w > 0; w /= 2)
+                for (int l = 0; l < w; l++) lane[l] += lane[l + w];
+            ss += lane[0];
+            i += sub;
+        }
+        s->partial[k] = ss;
+    }
+}
+
+RNN_CLONES static void update_part(void *arg, size_t lo, size_t hi) {
+    const opt_args *s = arg;
+    rnn_trainer *t = s->t;
+    float *p = t->m->params, *g = t->grad, gs = s->gs, lr = s->lr;
+    if (t->m->cfg.optim == RNN_OPT_ADAM) {
+        const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, step = lr / s->bc1;
+        float *m1 = t->m1, *m2 = t->m2;
+        for (size_t i = lo; i < hi; i++) {
+            float gi = g[i] * gs;
+            m1[i] = b1 * m1[i] + (1 - b1) * gi;
+            m2[i] = b2 * m2[i] + (1 - b2) * gi * gi;
+            p[i] -= step * m1[i] / (sqrtf(m2[i]) / s->bc2s + eps);
+        }
+    } else if (t->m->cfg.optim == RNN_OPT_ADAGRAD) {   /* min-char-rnn's: mem += g^2; p -= lr g / sqrt(mem + 1e-8) */
+        float *m2 = t->m2;
+        for (size_t i = lo; i < hi; i++) {
+            float gi = g[i] * gs;
+            m2[i] += gi * gi;
+            p[i] -= lr * gi / sqrtf(m2[i] + 1e-8f);
+        }
+    } else {
+        for (size_t i = lo; i < hi; i++) p[i] -= lr * g[i] * gs;
+    }
+}
+
+/* Clips by global norm and applies the optimizer. Returns the gradient norm (non-finite: nothing applied). */
+static double optimizer_step(rnn_trainer *t, float lr) {
+    const rnn_config *c = &t->m->cfg;
+    size_t np = t->m->nparams, nblocks = (np + NORM_BLOCK - 1) / NORM_BLOCK;
+    opt_args s = {t, 1.0f, lr, 1.0f, 1.0f, t->norm_partial};
+    mat_pool_for(t->pool, nblocks, 1, sumsq_blocks, &s);
+    double ss = 0;
+    for (size_t k = 0; k < nblocks; k++) ss += t->norm_partial[k];
+    double norm = sqrt(ss);
+    if (!isfinite(norm)) return norm;
+    s.gs = (c->clip > 0 && norm > c->clip) ? (float)(c->clip / (norm + 1e-6)) : 1.0f;
+    double step = (double)t->m->prog.step + 1;
+    s.bc1 = (float)(1.0 - pow(0.9, step));
+    s.bc2s = (float)sqrt(1.0 - pow(0.999, step));
+    mat_pool_for(t->pool, np, 1 << 15, update_part, &s);
+    return norm;
+}
+
+/* Fills the workspace with chunk `chunk` of every stream and the carried state (zero when `fresh`). */
+static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
+    workspace *w = &t->w;
+    int B = t->m->cfg.batch, T = t->m->cfg.seq;
+    size_t base = (size_t)chunk * T;
+    for (int tt = 0; tt < T; tt++)
+        for (int b = 0; b < B; b++) {
+            size_t pos = (size_t)b * t->stream_len + base + tt;
+            w->x[tt * B + b] = t->train[pos];
+            w->y[tt * B + b] = t->train[pos + 1];
+        }
+    state_load(t, w, fresh);
+}
+
+/* Mean loss of the loaded chunk; with grad, its gradient in t->grad. Dropout masks come from *rng. */
+static double chunk_loss_grad(rnn_trainer *t, int grad, uint64_t *rng) {
+    workspace *w = &t->w;
+    int TB = t->m->cfg.batch * t->m->cfg.seq;
+    pack_weights(&t->n, w);
+    layers_forward(&t->n, w, t->m->cfg.seq, 1, rng);
+    double loss = softmax_loss(&t->n, w, TB, grad, 1.0f / (float)TB) / TB;
+    if (grad && isfinite(loss)) {
+        memset(t->grad, 0, sizeof(float) * t->m->nparams);
+        layers_backward(&t->n, w, t->m->cfg.seq);
+    }
+    return loss;
+}
+
+double rnn_train_step(rnn_trainer *t) {
+    const rnn_config *c = &t->m->cfg;
+    uint64_t chunk = t->chunk;
+    float lr = t->lr;
+    int wrap = chunk >= t->nchunks;   /* epoch end: streams restart from their beginnings with a zero state */
+    if (wrap) {
+        chunk = 0;
+        lr *= c->lr_decay;
+    }
+    load_chunk(t, chunk, wrap);
+    uint64_t rng = t->rng;
+    double loss = chunk_loss_grad(t, 1, &rng);
+    if (!isfinite(loss)) return loss;
+    double norm = optimizer_step(t, lr);
+    if (!isfinite(norm)) return norm;
+    /* Commit: only a finite step advances the epoch, the data position, the lr, the RNG and the state. */
+    if (wrap) t->epoch++;
+    t->chunk = chunk;
+    t->lr = lr;
+    t->rng = rng;
+    state_store(t, &t->w, c->seq);
+    t->chunk++;
+    t->m->prog.step++;
+    t->m->prog.chars += (uint64_t)c->batch * c->seq;
+    return loss;
+}
+
+double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out) {
+    uint64_t rng = t->rng;
+    int wrap = t->chunk >= t->nchunks;   /* the next step would start a new epoch */
+    load_chunk(t, wrap ? 0 : t->chunk, wrap);
+    double loss = chunk_loss_grad(t, grad, &rng);
+    if (grad_out) *grad_out = t->grad;
+    return loss;
+}
+
+
+double rnn_validate(rnn_trainer *t) {
+    if (t->n_val < 2) return NAN;
+    double v = stream_loss(&t->n, &t->we, t->val, t->n_val);
+    rnn_progress *p = &t->m->prog;
+    p->last_val = (float)v;
+    if (isnan(p->best_val) || v < p->best_val) p->best_val = (float)v;
+    return v;
+}
