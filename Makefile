@@ -14,10 +14,13 @@ BUILD  ?= .
 
 LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_util.c rnn_mat.c
 HDRS = rnn.h rnn_impl.h rnn_net.h rnn_util.h rnn_mat.h
+# The command line: main.c dispatches; cli.c is the option parser, plot.c the plot subcommand.
+CLI  = main.c cli.c plot.c
+CLI_HDRS = cli.h plot.h
 
-$(BUILD)/charrnn: main.c plot.c $(LIB) $(HDRS)
+$(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(LIB) $(HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ main.c plot.c $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(CLI) $(LIB) $(LDFLAGS) $(LDLIBS)
 
 # The unit-test program (gradient checks, round trips, determinism); test.sh builds and runs it.
 $(BUILD)/tests/test_rnn: tests/test_rnn.c $(LIB) $(HDRS)

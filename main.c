@@ -1,10 +1,14 @@
-/* main.c — the charrnn command line: subcommands, option parsing, file and stream I/O, progress, signals and
- * exit codes. The only part of charrnn that talks to the user.
+/* main.c — the charrnn command line: the dispatch to the subcommands train, sample and info (plot is in plot.c),
+ * file and stream I/O, progress, signals and exit codes. With cli.c and plot.c, the only part of charrnn that
+ * talks to the user. The option parser is in cli.c.
+ * Must not know: the library's internals (it includes rnn.h only).
  *
  * Exit codes: 0 success, 1 error (one line on stderr), 2 usage error, 130/143 training stopped by
  * SIGINT/SIGTERM after saving. stdout carries only generated text (sample), the report (info) or the SVG (plot).
  */
 #define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "plot.h"
 #include "rnn.h"
 
 #include <ctype.h>
@@ -31,197 +35,6 @@ static double now_sec(void) {
 static int online_cpus(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
-}
-
-/* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
-static int fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("charrnn: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-/* ============================================================================================ options */
-/* The options of train, sample and info are one table each: the parser reads it and --help prints it, so they
- * cannot drift (plot, in plot.c, takes only a file name). */
-typedef enum { O_INT, O_U64, O_FLOAT, O_STR, O_FLAG, O_CHOICE } opt_kind;
-
-typedef struct {
-    const char *name;       /* long name without "--" */
-    char shrt;              /* short letter or 0 */
-    opt_kind kind;
-    void *dst;              /* int*, uint64_t*, double*, const char**, int* (flag, choice index) */
-    double min, max;        /* accepted range for numbers (inclusive; see min_open) */
-    int min_open;           /* 1: min itself is not accepted */
-    const char *const *choices;   /* O_CHOICE: NULL-terminated */
-    const char *arg;        /* placeholder in --help */
-    const char *help;
-    int seen;               /* set by the parser when given */
-} opt;
-
-typedef struct {
-    const char *name, *usage, *summary;
-    opt *opts;
-    int nopts;
-} command;
-
-static int opt_seen(const opt *o, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(o[i].name, name)) return o[i].seen;
-    return 0;
-}
-
-static void print_help(const command *c) {
-    printf("Usage: charrnn %s %s\n%s\n\nOptions:\n", c->name, c->usage, c->summary);
-    for (int i = 0; i < c->nopts; i++) {
-        const opt *o = &c->opts[i];
-        char left[64];
-        if (o->shrt) snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        else snprintf(left, sizeof left, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        printf("  %-26s %s\n", left, o->help);
-    }
-    printf("  %-26s %s\n", "-h, --help", "show this help and exit");
-}
-
-static int usage_error(const command *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "charrnn %s: ", c->name);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'charrnn %s --help'.\n", c->name);
-    va_end(ap);
-    return 2;
-}
-
-/* Whole decimal number, nothing else: an optional sign, digits, no spaces, no trailing junk. Returns 0, -1 (not a
- * whole number) or 1 (beyond 64 bits). */
-static int parse_whole(const char *s, long double *out) {
-    if (!*s) return -1;
-    const char *p = s;
-    if (*p == '-' || *p == '+') p++;
-    if (!*p) return -1;
-    for (; *p; p++)
-        if (!isdigit((unsigned char)*p)) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s[0] == '-' || s[0] == '+' ? s + 1 : s, &end, 10);
-    if (errno == ERANGE) return 1;   /* a whole number, but too large for any option */
-    *out = s[0] == '-' ? -(long double)v : (long double)v;
-    return 0;
-}
-
-static int parse_real(const char *s, double *out) {
-    if (!*s || isspace((unsigned char)*s)) return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (*end || errno == ERANGE || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-/* The upper bound as text: whole-number bounds beyond 1e15 exactly (2^64 - 1 for a full 64-bit seed). */
-static const char *max_text(const opt *o) {
-    static char buf[32];
-    if (o->max >= 18446744073709551615.0) return "18446744073709551615";
-    snprintf(buf, sizeof buf, "%.0f", o->max);
-    return buf;
-}
-
-static int set_value(const command *c, opt *o, const char *shown, const char *v) {
-    if (o->kind == O_STR) {
-        *(const char **)o->dst = v;
-        return 0;
-    }
-    if (o->kind == O_CHOICE) {
-        for (int i = 0; o->choices[i]; i++)
-            if (!strcmp(o->choices[i], v)) {
-                *(int *)o->dst = i;
-                return 0;
-            }
-        char list[128] = "";
-        for (int i = 0; o->choices[i]; i++) {
-            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
-            strncat(list, o->choices[i], sizeof list - strlen(list) - 1);
-        }
-        return usage_error(c, "invalid value '%s' for %s (choose one of: %s)", v, shown, list);
-    }
-    double d;
-    if (o->kind == O_FLOAT) {
-        if (parse_real(v, &d)) return usage_error(c, "invalid value '%s' for %s: not a number", v, shown);
-    } else {
-        long double w;
-        int e = parse_whole(v, &w);
-        if (e < 0) return usage_error(c, "invalid value '%s' for %s: not a whole number", v, shown);
-        if (e > 0) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
-        if (o->kind == O_U64 && w >= o->min && w <= o->max) {   /* exact: a seed may use all 64 bits */
-            *(uint64_t *)o->dst = strtoull(v[0] == '+' ? v + 1 : v, NULL, 10);
-            return 0;
-        }
-        d = (double)w;
-    }
-    if (d < o->min || d > o->max || (o->min_open && d == o->min)) {
-        if (o->min_open) return usage_error(c, "invalid value '%s' for %s: must be > %g and <= %g", v, shown, o->min, o->max);
-        if (o->max >= 1e15) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
-        return usage_error(c, "invalid value '%s' for %s: must be %g..%g", v, shown, o->min, o->max);
-    }
-    if (o->kind == O_INT) *(int *)o->dst = (int)d;
-    else if (o->kind == O_U64) *(uint64_t *)o->dst = (uint64_t)d;
-    else *(double *)o->dst = d;
-    return 0;
-}
-
-/* Parses argv[0..argc) (after the subcommand name) against c's table. Positionals go to pos[] (up to maxpos).
- * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
-static int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos) {
-    *npos = 0;
-    int only_pos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
-            if (*npos >= maxpos) return usage_error(c, "unexpected argument '%s'", a);
-            pos[(*npos)++] = a;
-            continue;
-        }
-        if (!strcmp(a, "--")) { only_pos = 1; continue; }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { print_help(c); return -1; }
-        opt *o = NULL;
-        const char *val = NULL;
-        char shown[64];
-        if (a[1] == '-') {
-            const char *eq = strchr(a + 2, '=');
-            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (int k = 0; k < c->nopts; k++)
-                if (strlen(c->opts[k].name) == len && !strncmp(c->opts[k].name, a + 2, len)) o = &c->opts[k];
-            if (!o) return usage_error(c, "unknown option '%.*s'", (int)(len + 2), a);
-            snprintf(shown, sizeof shown, "--%s", o->name);
-            if (eq) {
-                if (o->kind == O_FLAG) return usage_error(c, "option '%s' takes no value", shown);
-                val = eq + 1;
-            }
-        } else {
-            for (int k = 0; k < c->nopts; k++)
-                if (c->opts[k].shrt && c->opts[k].shrt == a[1]) o = &c->opts[k];
-            if (!o) return usage_error(c, "unknown option '-%c'", a[1]);
-            snprintf(shown, sizeof shown, "-%c", o->shrt);
-            if (a[2]) {
-                if (o->kind == O_FLAG) return usage_error(c, "option '%s' takes no value", shown);
-                val = a + 2;
-            }
-        }
-        o->seen = 1;
-        if (o->kind == O_FLAG) { *(int *)o->dst = 1; continue; }
-        if (!val) {
-            if (i + 1 >= argc) return usage_error(c, "option '%s' needs a value (%s)", shown, o->arg);
-            val = argv[++i];
-        }
-        int r = set_value(c, o, shown, val);
-        if (r) return r;
-    }
-    return 0;
 }
 
 /* ============================================================================================ files */
@@ -386,134 +199,164 @@ static int evaluate(run_state *r, rnn_err err) {
     return 0;
 }
 
-static int cmd_train(int argc, char **argv) {
+/* The options of one `train` run: the values, and the table that parses them into those values. */
+typedef struct {
+    int cell, layers, hidden, batch, seq, optim, bytes, resume, quiet, preview_n, threads;
+    double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
+    uint64_t seed, steps, eval_every;
+    const char *out, *logpath, *corpus;
+    opt opts[24];
+    command c;
+} train_args;
+
+/* Everything one run holds, freed by train_end whatever happened. */
+typedef struct {
+    train_args *a;
+    rnn_model *m;
+    rnn_resume *rs;
+    rnn_trainer *t;
+    unsigned char *text;
+    int32_t *ids;
+    FILE *logf;
+    char *bpath;
+    const char *cname;       /* the corpus as named in messages */
+    run_state run;
+    rnn_err err;
+} train_session;
+
+/* Parses train's options into a (defaults first). 0, -1 (--help printed) or 2 (usage error, reported). */
+static int train_parse(train_args *a, int argc, char **argv) {
     rnn_config cfg;
     rnn_config_default(&cfg);
-    int cell = cfg.cell, layers = cfg.layers, hidden = cfg.hidden, batch = cfg.batch, seq = cfg.seq,
-        optim = cfg.optim, bytes = 0, resume = 0, quiet = 0, preview_n = 160;
-    double lr = cfg.lr, lr_decay = cfg.lr_decay, clip = cfg.clip, dropout = cfg.dropout, val = cfg.val_frac,
-           forget_bias = cfg.forget_bias, seconds = 0, epochs = 0;
-    uint64_t seed = cfg.seed, steps = 0, eval_every = 500;
-    int threads = online_cpus();
-    const char *out = "charrnn.ckpt", *logpath = NULL;
-    opt opts[] = {
-        {"output", 'o', O_STR, &out, 0, 0, 0, NULL, "FILE", "checkpoint to write (default charrnn.ckpt); the best-by-validation model also goes to FILE's .best.ckpt", 0},
-        {"cell", 0, O_CHOICE, &cell, 0, 0, 0, cell_names, "KIND", "rnn (tanh, default), lstm or gru", 0},
-        {"layers", 0, O_INT, &layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default 1; 2 for lstm and gru)", 0},
-        {"hidden", 0, O_INT, &hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default 256; 512 for lstm and gru)", 0},
-        {"batch", 0, O_INT, &batch, 1, 65536, 0, NULL, "B", "parallel streams per step (default 32)", 0},
-        {"seq", 0, O_INT, &seq, 1, 65536, 0, NULL, "T", "truncated-BPTT length in symbols (default 64)", 0},
-        {"optim", 0, O_CHOICE, &optim, 0, 0, 0, optim_names, "NAME", "adam (default), adagrad or sgd", 0},
-        {"lr", 0, O_FLOAT, &lr, 0, 100, 1, NULL, "X", "learning rate (default 0.002)", 0},
-        {"lr-decay", 0, O_FLOAT, &lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
-        {"clip", 0, O_FLOAT, &clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
-        {"dropout", 0, O_FLOAT, &dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0; 0.25 for lstm and gru)", 0},
-        {"forget-bias", 0, O_FLOAT, &forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 0, as PyTorch; 1 is a common choice)", 0},
-        {"val", 0, O_FLOAT, &val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
-        {"steps", 0, O_U64, &steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
-        {"epochs", 0, O_FLOAT, &epochs, 0, 1e9, 1, NULL, "N", "stop after N passes over the training text in total", 0},
-        {"time", 0, O_FLOAT, &seconds, 0, 1e9, 1, NULL, "SECONDS", "stop after this much training time in total", 0},
-        {"eval-every", 0, O_U64, &eval_every, 0, 1e15, 0, NULL, "N", "validate and save every N steps; 0 = only at the end (default 500)", 0},
-        {"bytes", 0, O_FLAG, &bytes, 0, 0, 0, NULL, NULL, "symbols are bytes, not UTF-8 characters", 0},
-        {"seed", 0, O_U64, &seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed for initialisation and dropout (default 1234)", 0},
-        {"threads", 0, O_INT, &threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); results do not depend on it", 0},
-        {"resume", 0, O_FLAG, &resume, 0, 0, 0, NULL, NULL, "continue the run saved in the -o checkpoint exactly where it stopped", 0},
-        {"log", 0, O_STR, &logpath, 0, 0, 0, NULL, "FILE", "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", 0},
-        {"preview", 0, O_INT, &preview_n, 0, 100000, 0, NULL, "N", "print an N-symbol sample to stderr at each validation; 0 = off (default 160)", 0},
-        {"quiet", 'q', O_FLAG, &quiet, 0, 0, 0, NULL, NULL, "print nothing but errors", 0},
+    *a = (train_args){.cell = cfg.cell, .layers = cfg.layers, .hidden = cfg.hidden, .batch = cfg.batch, .seq = cfg.seq,
+                      .optim = cfg.optim, .preview_n = 160, .threads = online_cpus(), .lr = cfg.lr,
+                      .lr_decay = cfg.lr_decay, .clip = cfg.clip, .dropout = cfg.dropout, .val = cfg.val_frac,
+                      .forget_bias = cfg.forget_bias, .seed = cfg.seed, .eval_every = 500, .out = "charrnn.ckpt"};
+    const opt opts[] = {
+        {"output", 'o', O_STR, &a->out, 0, 0, 0, NULL, "FILE", "checkpoint to write (default charrnn.ckpt); the best-by-validation model also goes to FILE's .best.ckpt", 0},
+        {"cell", 0, O_CHOICE, &a->cell, 0, 0, 0, cell_names, "KIND", "rnn (tanh, default), lstm or gru", 0},
+        {"layers", 0, O_INT, &a->layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default 1; 2 for lstm and gru)", 0},
+        {"hidden", 0, O_INT, &a->hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default 256; 512 for lstm and gru)", 0},
+        {"batch", 0, O_INT, &a->batch, 1, 65536, 0, NULL, "B", "parallel streams per step (default 32)", 0},
+        {"seq", 0, O_INT, &a->seq, 1, 65536, 0, NULL, "T", "truncated-BPTT length in symbols (default 64)", 0},
+        {"optim", 0, O_CHOICE, &a->optim, 0, 0, 0, optim_names, "NAME", "adam (default), adagrad or sgd", 0},
+        {"lr", 0, O_FLOAT, &a->lr, 0, 100, 1, NULL, "X", "learning rate (default 0.002)", 0},
+        {"lr-decay", 0, O_FLOAT, &a->lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
+        {"clip", 0, O_FLOAT, &a->clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
+        {"dropout", 0, O_FLOAT, &a->dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0; 0.25 for lstm and gru)", 0},
+        {"forget-bias", 0, O_FLOAT, &a->forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 0, as PyTorch; 1 is a common choice)", 0},
+        {"val", 0, O_FLOAT, &a->val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
+        {"steps", 0, O_U64, &a->steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
+        {"epochs", 0, O_FLOAT, &a->epochs, 0, 1e9, 1, NULL, "N", "stop after N passes over the training text in total", 0},
+        {"time", 0, O_FLOAT, &a->seconds, 0, 1e9, 1, NULL, "SECONDS", "stop after this much training time in total", 0},
+        {"eval-every", 0, O_U64, &a->eval_every, 0, 1e15, 0, NULL, "N", "validate and save every N steps; 0 = only at the end (default 500)", 0},
+        {"bytes", 0, O_FLAG, &a->bytes, 0, 0, 0, NULL, NULL, "symbols are bytes, not UTF-8 characters", 0},
+        {"seed", 0, O_U64, &a->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed for initialisation and dropout (default 1234)", 0},
+        {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); results do not depend on it", 0},
+        {"resume", 0, O_FLAG, &a->resume, 0, 0, 0, NULL, NULL, "continue the run saved in the -o checkpoint exactly where it stopped", 0},
+        {"log", 0, O_STR, &a->logpath, 0, 0, 0, NULL, "FILE", "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", 0},
+        {"preview", 0, O_INT, &a->preview_n, 0, 100000, 0, NULL, "N", "print an N-symbol sample to stderr at each validation; 0 = off (default 160)", 0},
+        {"quiet", 'q', O_FLAG, &a->quiet, 0, 0, 0, NULL, NULL, "print nothing but errors", 0},
     };
-    command c = {"train", "[options] CORPUS",
-                 "Train a character-level RNN on the text file CORPUS ('-' reads standard input) and save it.",
-                 opts, (int)(sizeof opts / sizeof opts[0])};
+    _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "train_args.opts fits the table");
+    memcpy(a->opts, opts, sizeof opts);
+    a->c = (command){"train", "[options] CORPUS",
+                     "Train a character-level RNN on the text file CORPUS ('-' reads standard input) and save it.",
+                     a->opts, (int)(sizeof opts / sizeof opts[0])};
     const char *pos[1];
-    int npos, r = parse_args(&c, argc, argv, pos, 1, &npos);
-    if (r) return r < 0 ? 0 : r;
-    if (npos != 1) return usage_error(&c, "expected one CORPUS file");
-    const char *corpus = pos[0];
+    int npos, r = parse_args(&a->c, argc, argv, pos, 1, &npos);
+    if (r) return r;
+    if (npos != 1) return usage_error(&a->c, "expected one CORPUS file");
+    a->corpus = pos[0];
+    return 0;
+}
 
-    rnn_err err;
-    rnn_model *m = NULL;
-    rnn_resume *rs = NULL;
-    rnn_trainer *t = NULL;
-    unsigned char *text = NULL;
-    int32_t *ids = NULL;
-    FILE *logf = NULL;
-    char *bpath = best_path(out);
-    int rc = 1;
-    if (!bpath) return fail("out of memory");
-
-    if (resume) {
-        /* The checkpoint fixes the model and the data order; only the budget, lr and runtime knobs may change. */
-        for (int i = 0; i < c.nopts; i++) {
-            const char *n = opts[i].name;
-            if (opts[i].seen && strcmp(n, "output") && strcmp(n, "steps") && strcmp(n, "epochs") && strcmp(n, "time") &&
+/* The model's config from the options (gated cells get their own defaults), or with --resume the check that only
+ * the budget, lr and runtime knobs were given: the checkpoint fixes the rest. 0 or 2 (usage error, reported). */
+static int train_config(train_args *a, rnn_config *cfg) {
+    const command *c = &a->c;
+    if (a->resume) {
+        for (int i = 0; i < c->nopts; i++) {
+            const char *n = a->opts[i].name;
+            if (a->opts[i].seen && strcmp(n, "output") && strcmp(n, "steps") && strcmp(n, "epochs") && strcmp(n, "time") &&
                 strcmp(n, "eval-every") && strcmp(n, "threads") && strcmp(n, "resume") && strcmp(n, "log") &&
-                strcmp(n, "preview") && strcmp(n, "quiet") && strcmp(n, "lr")) {
-                free(bpath);
-                return usage_error(&c, "--%s cannot change when resuming: the checkpoint fixes it", n);
-            }
+                strcmp(n, "preview") && strcmp(n, "quiet") && strcmp(n, "lr"))
+                return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it", n);
         }
-        if (rnn_load(out, &m, &rs, err)) { fail("%s", err); goto done; }
-        if (!rs) { fail("'%s' holds no training state to resume", out); goto done; }
-    } else {
-        if (cell != RNN_CELL_RNN) {   /* gated cells: the setting measured for 10 minutes on 2 cores (README) */
-            if (!opt_seen(opts, c.nopts, "layers")) layers = 2;
-            if (!opt_seen(opts, c.nopts, "hidden")) hidden = 512;
-            if (!opt_seen(opts, c.nopts, "dropout") && layers > 1) dropout = 0.25;
-        }
-        cfg = (rnn_config){.cell = cell, .layers = layers, .hidden = hidden, .batch = batch, .seq = seq,
-                           .optim = optim, .lr = (float)lr, .lr_decay = (float)lr_decay, .clip = (float)clip,
-                           .dropout = (float)dropout, .val_frac = (float)val, .forget_bias = (float)forget_bias,
-                           .seed = seed};
-        if (rnn_config_check(&cfg, err)) { free(bpath); return usage_error(&c, "%s", err); }
+        return 0;
     }
+    if (a->cell != RNN_CELL_RNN) {   /* gated cells: the setting measured for 10 minutes on 2 cores (README) */
+        if (!opt_seen(a->opts, c->nopts, "layers")) a->layers = 2;
+        if (!opt_seen(a->opts, c->nopts, "hidden")) a->hidden = 512;
+        if (!opt_seen(a->opts, c->nopts, "dropout") && a->layers > 1) a->dropout = 0.25;
+    }
+    *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch, .seq = a->seq,
+                        .optim = a->optim, .lr = (float)a->lr, .lr_decay = (float)a->lr_decay, .clip = (float)a->clip,
+                        .dropout = (float)a->dropout, .val_frac = (float)a->val, .forget_bias = (float)a->forget_bias,
+                        .seed = a->seed};
+    rnn_err err;
+    if (rnn_config_check(cfg, err)) return usage_error(c, "%s", err);
+    return 0;
+}
 
-    if (!resume && dropout > 0 && layers == 1 && !quiet)
+/* The model (loaded with --resume, else new on the corpus's vocabulary) and the corpus as symbol ids in s->ids.
+ * 0, or 1 after reporting. *n gets the symbol count. */
+static int train_load(train_session *s, const rnn_config *cfg, size_t *n) {
+    train_args *a = s->a;
+    if (a->resume) {
+        if (rnn_load(a->out, &s->m, &s->rs, s->err)) return fail("%s", s->err);
+        if (!s->rs) return fail("'%s' holds no training state to resume", a->out);
+    }
+    if (!a->resume && a->dropout > 0 && a->layers == 1 && !a->quiet)
         fprintf(stderr, "charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing\n");
     size_t len = 0;
-    if (read_all(corpus, &text, &len)) goto done;
-    const char *cname = strcmp(corpus, "-") ? corpus : "standard input";
-    if (len == 0) { fail("'%s' is empty", cname); goto done; }
-    if (!m) {
+    if (read_all(a->corpus, &s->text, &len)) return 1;
+    s->cname = strcmp(a->corpus, "-") ? a->corpus : "standard input";
+    if (len == 0) return fail("'%s' is empty", s->cname);
+    if (!s->m) {
         rnn_vocab v;
-        if (rnn_vocab_build(&v, text, len, bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR, err)) { fail("%s", err); goto done; }
-        m = rnn_model_new(&cfg, &v, err);
+        if (rnn_vocab_build(&v, s->text, len, a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR, s->err)) return fail("%s", s->err);
+        s->m = rnn_model_new(cfg, &v, s->err);
         rnn_vocab_free(&v);
-        if (!m) { fail("%s", err); goto done; }
+        if (!s->m) return fail("%s", s->err);
     }
-    ids = malloc(sizeof(int32_t) * len);
-    if (!ids) { fail("out of memory"); goto done; }
-    size_t unknown, n = rnn_encode(rnn_model_vocab(m), text, len, ids, &unknown);
-    if (unknown) {
-        fail("'%s' has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was trained on", cname, unknown);
-        goto done;
-    }
-    free(text);
-    text = NULL;
-    t = rnn_trainer_new(m, ids, n, threads, rs, err);
-    if (!t) { fail("%s: %s", cname, err); goto done; }
-    rnn_budget *bud = rnn_trainer_budget(t);
-    if (steps || epochs > 0 || seconds > 0)   /* a budget given now replaces the stored one whole */
-        *bud = (rnn_budget){steps, epochs, seconds};
-    if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = 2000;
-    if (resume && opt_seen(opts, c.nopts, "lr")) rnn_trainer_set_lr(t, (float)lr);   /* e.g. after divergence */
-    if (logpath) {
-        logf = fopen(logpath, "a");
-        if (!logf) { fail("cannot open '%s': %s", logpath, strerror(errno)); goto done; }
-        if (ftell(logf) == 0) fprintf(logf, "step,seconds,train_loss,val_loss,lr,chars_per_sec\n");
-    }
+    s->ids = malloc(sizeof(int32_t) * len);
+    if (!s->ids) return fail("out of memory");
+    size_t unknown;
+    *n = rnn_encode(rnn_model_vocab(s->m), s->text, len, s->ids, &unknown);
+    if (unknown)
+        return fail("'%s' has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was trained on",
+                    s->cname, unknown);
+    free(s->text);
+    s->text = NULL;
+    return 0;
+}
 
+/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, or 1 after reporting. */
+static int train_start(train_session *s, size_t n) {
+    train_args *a = s->a;
+    s->t = rnn_trainer_new(s->m, s->ids, n, a->threads, s->rs, s->err);
+    if (!s->t) return fail("%s: %s", s->cname, s->err);
+    rnn_budget *bud = rnn_trainer_budget(s->t);
+    if (a->steps || a->epochs > 0 || a->seconds > 0)   /* a budget given now replaces the stored one whole */
+        *bud = (rnn_budget){a->steps, a->epochs, a->seconds};
+    if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = 2000;
+    if (a->resume && opt_seen(a->opts, a->c.nopts, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);   /* e.g. after divergence */
+    if (a->logpath) {
+        s->logf = fopen(a->logpath, "a");
+        if (!s->logf) return fail("cannot open '%s': %s", a->logpath, strerror(errno));
+        if (ftell(s->logf) == 0) fprintf(s->logf, "step,seconds,train_loss,val_loss,lr,chars_per_sec\n");
+    }
+    const rnn_model *m = s->m;
     const rnn_config *mc = rnn_model_config(m);
-    rnn_progress *prog = rnn_model_progress(m);
     rnn_train_info info;
-    rnn_trainer_info(t, &info);
-    if (!quiet)
+    rnn_trainer_info(s->t, &info);
+    if (!a->quiet)
         fprintf(stderr, "charrnn: %s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation symbols; "
                 "%llu steps per epoch; %d thread%s\n", rnn_cell_name(mc->cell), mc->layers, mc->hidden,
                 rnn_model_vocab(m)->size, rnn_model_vocab(m)->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters",
-                rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, threads,
-                threads == 1 ? "" : "s");
-
+                rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, a->threads,
+                a->threads == 1 ? "" : "s");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -521,58 +364,75 @@ static int cmd_train(int argc, char **argv) {
     sa.sa_flags = SA_RESTART;   /* a save in progress is not cut short by EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf, .quiet = a->quiet,
+                         .tty = isatty(2), .preview = a->preview_n, .ema = NAN, .first_val = NAN,
+                         .start_step = rnn_model_progress(s->m)->step};
+    return 0;
+}
 
-    run_state rs_ = {.m = m, .t = t, .out = out, .bpath = bpath, .logf = logf, .quiet = quiet, .tty = isatty(2),
-                     .preview = preview_n, .ema = NAN, .first_val = NAN, .start_step = prog->step};
-    run_state *run = &rs_;
-    int diverged = 0;
+/* Steps until the budget is reached or a signal asks to stop, with progress, validation and log rows on the way.
+ * 0, 1 (a save failed: reported) or 2 (a step diverged: not reported yet). */
+static int train_loop(train_session *s) {
+    run_state *run = &s->run;
+    const rnn_config *mc = rnn_model_config(s->m);
+    rnn_progress *prog = rnn_model_progress(s->m);
+    const rnn_budget *bud = rnn_trainer_budget(s->t);
+    uint64_t eval_every = s->a->eval_every;
     double last_show = 0, last_log = 0;
+    rnn_train_info info;
     for (;;) {
-        rnn_trainer_info(t, &info);
+        rnn_trainer_info(s->t, &info);
         if ((bud->steps && prog->step >= bud->steps) || (bud->epochs > 0 && info.epoch >= bud->epochs) ||
             (bud->seconds > 0 && prog->seconds >= bud->seconds) || stop_signal)
-            break;
+            return 0;
         double t0 = now_sec();
-        double loss = rnn_train_step(t);
+        double loss = rnn_train_step(s->t);
         double dt = now_sec() - t0;
         run->t_loop += dt;
         prog->seconds += dt;
-        if (!isfinite(loss)) { diverged = 1; break; }
+        if (!isfinite(loss)) return 2;
         run->run_chars += (uint64_t)mc->batch * mc->seq;
         run->ema = isnan(run->ema) ? loss : 0.98 * run->ema + 0.02 * loss;
         int eval_now = eval_every && prog->step % eval_every == 0;
         double tnow = now_sec();
-        if (!quiet && (eval_now || tnow - last_show >= (run->tty ? 0.25 : 5.0))) {
+        if (!run->quiet && (eval_now || tnow - last_show >= (run->tty ? 0.25 : 5.0))) {
             show_progress(run, bud);
             last_show = tnow;
         }
         if (eval_now) {
-            if (evaluate(run, err)) goto done;
-        } else if (logf && tnow - last_log >= 5.0) {
+            if (evaluate(run, s->err)) return 1;
+        } else if (s->logf && tnow - last_log >= 5.0) {
             log_row(run, NAN);
             last_log = tnow;
         }
     }
-    if (run->tty && !quiet) fputs("\r\033[K", stderr);
-    if (diverged) {
-        fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step was applied. "
-             "'%s' keeps the last saved state: resume it with a lower --lr, or restart with a lower --lr or --clip",
-             (unsigned long long)prog->step + 1, out);
-        goto done;
-    }
+}
+
+/* After the loop (status as train_loop's): the divergence message, or the final save (and validation, unless the
+ * last step was just validated), then the interruption message or the summary. Returns the exit code. */
+static int train_report(train_session *s, int status) {
+    train_args *a = s->a;
+    run_state *run = &s->run;
+    rnn_progress *prog = rnn_model_progress(s->m);
+    if (status == 1) return 1;
+    if (run->tty && !a->quiet) fputs("\r\033[K", stderr);
+    if (status == 2)
+        return fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step was applied. "
+                    "'%s' keeps the last saved state: resume it with a lower --lr, or restart with a lower --lr or --clip",
+                    (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
-        if (rnn_save(out, m, t, err)) { fail("%s", err); goto done; }
-    } else if (!eval_every || prog->step % eval_every != 0 || prog->step == run->start_step) {
-        if (evaluate(run, err)) goto done;   /* the end of the run was not just validated and saved */
+        if (rnn_save(a->out, s->m, s->t, s->err)) return fail("%s", s->err);
+    } else if (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step) {
+        if (evaluate(run, s->err)) return 1;   /* the end of the run was not just validated and saved */
     }
-    rnn_trainer_info(t, &info);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
     if (stop_signal) {
         fprintf(stderr, "charrnn: interrupted at step %llu (epoch %.2f); saved '%s'. Resume with: charrnn train --resume -o %s %s\n",
-                (unsigned long long)prog->step, info.epoch, out, out, corpus);
-        rc = stop_signal == SIGINT ? 130 : 143;
-        goto done;
+                (unsigned long long)prog->step, info.epoch, a->out, a->out, a->corpus);
+        return stop_signal == SIGINT ? 130 : 143;
     }
-    if (!quiet) {
+    if (!a->quiet) {
         if (run->nevals)
             fprintf(stderr, "validation: %.4f -> %.4f nats/char over %llu evaluation%s; best %.4f (%.3f bits/char)%s\n",
                     run->first_val, prog->last_val, (unsigned long long)run->nevals, run->nevals == 1 ? "" : "s",
@@ -581,18 +441,39 @@ static int cmd_train(int argc, char **argv) {
         if (!isnan(prog->last_val)) snprintf(vb, sizeof vb, "%.4f nats/char", prog->last_val);
         fprintf(stderr, "done: %llu steps, epoch %.2f, train loss %.4f, val %s, %.0f chars/s, %.1f s; saved %s\n",
                 (unsigned long long)prog->step, info.epoch, run->ema, vb, run->t_loop > 0 ? run->run_chars / run->t_loop : 0,
-                run->t_loop, out);
+                run->t_loop, a->out);
     }
-    rc = 0;
-done:
-    if (logf && (ferror(logf) | fclose(logf)) != 0 && rc == 0) rc = fail("cannot write '%s': %s", logpath, strerror(errno));
-    rnn_trainer_free(t);
-    rnn_resume_free(rs);
-    rnn_model_free(m);
-    free(ids);
-    free(text);
-    free(bpath);
+    return 0;
+}
+
+/* Closes the log (a failed write turns success into an error) and frees the session. Returns the exit code. */
+static int train_end(train_session *s, int rc) {
+    if (s->logf && (ferror(s->logf) | fclose(s->logf)) != 0 && rc == 0)
+        rc = fail("cannot write '%s': %s", s->a->logpath, strerror(errno));
+    rnn_trainer_free(s->t);
+    rnn_resume_free(s->rs);
+    rnn_model_free(s->m);
+    free(s->ids);
+    free(s->text);
+    free(s->bpath);
     return rc;
+}
+
+/* `charrnn train`: parse, configure, load, start, loop, report. */
+static int cmd_train(int argc, char **argv) {
+    train_args a;
+    int r = train_parse(&a, argc, argv);
+    if (r) return r < 0 ? 0 : r;
+    train_session s = {.a = &a, .bpath = best_path(a.out)};
+    if (!s.bpath) return fail("out of memory");
+    rnn_config cfg;
+    rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */
+    if ((r = train_config(&a, &cfg))) return train_end(&s, r);
+    size_t n = 0;
+    int rc = train_load(&s, &cfg, &n);
+    if (!rc) rc = train_start(&s, n);
+    if (!rc) rc = train_report(&s, train_loop(&s));
+    return train_end(&s, rc);
 }
 
 /* ============================================================================================ sample */
@@ -713,8 +594,6 @@ static void print_usage(FILE *f) {
             "130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
 }
 
-int cmd_plot(int argc, char **argv);
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_usage(stderr);
@@ -737,3 +616,4 @@ int main(int argc, char **argv) {
     print_usage(stderr);
     return 2;
 }
+

@@ -1,6 +1,7 @@
 /* plot.c — `charrnn plot LOG > loss.svg`: the training and validation loss curves of a `train --log` CSV as a
  * self-contained SVG (axes, ticks, labels, legend) that any browser renders. Part of the command line: it
- * prints errors as "charrnn: ..." and returns the exit code. */
+ * prints errors as "charrnn: ..." and returns the exit code. The parser (plot_parse) works on bytes in memory.
+ * Must not know: the library; the log's columns are the only contract with `train --log` (main.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -8,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cmd_plot(int argc, char **argv);
+#include "plot.h"
 
 #define HEADER "step,seconds,train_loss,val_loss,lr,chars_per_sec"
 
-typedef struct { double x, y; } pt;
-typedef struct { pt *p; size_t n, cap; } series;
+typedef plot_pt pt;
+typedef plot_series series;
 
 static int push(series *s, double x, double y) {
     if (s->n == s->cap) {
@@ -48,35 +49,26 @@ static void polyline(const series *s, double (*sx)(double, const double *), doub
 static double to_x(double x, const double *k) { return k[4] + (x - k[0]) / (k[1] - k[0]) * k[6]; }
 static double to_y(double y, const double *k) { return k[5] + k[7] - (y - k[2]) / (k[3] - k[2]) * k[7]; }
 
-int cmd_plot(int argc, char **argv) {
-    if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
-        printf("Usage: charrnn plot LOG\nDraw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.\n\n"
-               "Options:\n  %-26s %s\n", "-h, --help", "show this help and exit");
-        return 0;
+/* The next line of buf[*off..len) as fgets(line, 512) would read it: up to a newline or 511 bytes. */
+static int next_line(const char *buf, size_t len, size_t *off, char line[512]) {
+    if (*off >= len) return 0;
+    size_t k = 0;
+    while (k < 511 && *off < len) {
+        char ch = buf[(*off)++];
+        line[k++] = ch;
+        if (ch == '\n') break;
     }
-    if (argc != 1 || (argv[0][0] == '-' && argv[0][1])) {
-        if (argc == 1) fprintf(stderr, "charrnn plot: unknown option '%s'\n", argv[0]);
-        else fprintf(stderr, "charrnn plot: expected one LOG file\n");
-        fprintf(stderr, "Try 'charrnn plot --help'.\n");
-        return 2;
-    }
-    int is_stdin = !strcmp(argv[0], "-");
-    const char *path = is_stdin ? "standard input" : argv[0];
-    FILE *f = is_stdin ? stdin : fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "charrnn: cannot open '%s': %s\n", path, strerror(errno));
-        return 1;
-    }
+    line[k] = 0;
+    return 1;
+}
+
+int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *lineno) {
     char line[512];
-    series tr = {0}, va = {0};
-    int rc = 1;
-    size_t lineno = 1;
-    if (!fgets(line, sizeof line, f) || strncmp(line, HEADER, strlen(HEADER))) {
-        fprintf(stderr, "charrnn: '%s' is not a charrnn training log (its first line is not '%s')\n", path, HEADER);
-        goto done;
-    }
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
+    size_t off = 0;
+    *lineno = 1;
+    if (!next_line(buf, len, &off, line) || strncmp(line, HEADER, strlen(HEADER))) return PLOT_NOT_LOG;
+    while (next_line(buf, len, &off, line)) {
+        ++*lineno;
         if (line[0] == '\n') continue;
         if (!strncmp(line, HEADER, strlen(HEADER))) continue;   /* a resumed run appended to the same log */
         char *fields[6], *s = line;
@@ -93,31 +85,41 @@ int cmd_plot(int argc, char **argv) {
         char *e1, *e2 = NULL, *e3;
         double step = nf >= 4 ? strtod(fields[0], &e1) : NAN;
         double tl = nf >= 4 && fields[2][0] ? strtod(fields[2], &e2) : NAN;   /* empty: no step yet */
-        if (nf < 4 || *e1 || !isfinite(step) || step < 0 || step > 1e15 || (e2 && (*e2 || !isfinite(tl)))) {
-            fprintf(stderr, "charrnn: '%s' line %zu is not a log row\n", path, lineno);
-            goto done;
-        }
-        if (!isnan(tl) && push(&tr, step, tl)) goto oom;
+        if (nf < 4 || *e1 || !isfinite(step) || step < 0 || step > 1e15 || (e2 && (*e2 || !isfinite(tl))))
+            return PLOT_BAD_ROW;
+        if (!isnan(tl) && push(tr, step, tl)) return PLOT_OOM;
         if (fields[3][0]) {
             double vl = strtod(fields[3], &e3);
-            if (*e3 || !isfinite(vl)) {
-                fprintf(stderr, "charrnn: '%s' line %zu has a bad val_loss\n", path, lineno);
-                goto done;
-            }
-            if (push(&va, step, vl)) goto oom;
+            if (*e3 || !isfinite(vl)) return PLOT_BAD_VAL;
+            if (push(va, step, vl)) return PLOT_OOM;
         }
     }
-    if (ferror(f)) {
-        fprintf(stderr, "charrnn: cannot read '%s': %s\n", path, strerror(errno));
-        goto done;
+    return tr->n || va->n ? PLOT_OK : PLOT_NO_DATA;
+}
+
+/* Reads all of f into a malloc'd buffer (NULL when out of memory); *err gets errno of a read error, else 0. */
+static char *read_stream(FILE *f, size_t *len, int *err) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    *err = 0;
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) free(buf);
+        buf = nb;
+        cap *= 2;
     }
-    if (!tr.n && !va.n) {
-        fprintf(stderr, "charrnn: '%s' has no data rows\n", path);
-        goto done;
-    }
-    const pt first = tr.n ? tr.p[0] : va.p[0];
+    if (buf && ferror(f)) *err = errno ? errno : EIO;
+    *len = n;
+    return buf;
+}
+
+/* The SVG of the two curves on stdout. */
+static void draw_svg(const series *tr, const series *va) {
+    const pt first = tr->n ? tr->p[0] : va->p[0];
     double x0 = first.x, x1 = first.x, y0 = first.y, y1 = first.y;
-    const series *all[2] = {&tr, &va};
+    const series *all[2] = {tr, va};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < all[k]->n; i++) {
             x0 = fmin(x0, all[k]->p[i].x); x1 = fmax(x1, all[k]->p[i].x);
@@ -147,24 +149,56 @@ int cmd_plot(int argc, char **argv) {
     printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n", k[4], k[5], k[6], k[7]);
     printf("<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">step</text>\n", k[4] + k[6] / 2, H - 22);
     printf("<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">loss (nats/char)</text>\n", k[5] + k[7] / 2);
-    polyline(&tr, to_x, to_y, k, "#1f77b4", 0);
-    polyline(&va, to_x, to_y, k, "#ff7f0e", 1);
+    polyline(tr, to_x, to_y, k, "#1f77b4", 0);
+    polyline(va, to_x, to_y, k, "#ff7f0e", 1);
     double lx = k[4] + k[6] - 170, ly = k[5] + 12;
     printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"160\" height=\"46\" fill=\"white\" stroke=\"#999\"/>\n", lx, ly);
     printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#1f77b4\" stroke-width=\"2\"/>"
            "<text x=\"%.0f\" y=\"%.0f\">training (smoothed)</text>\n", lx + 8, ly + 15, lx + 34, ly + 15, lx + 40, ly + 19);
     printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#ff7f0e\" stroke-width=\"2\"/>"
            "<text x=\"%.0f\" y=\"%.0f\">validation</text>\n</svg>\n", lx + 8, ly + 34, lx + 34, ly + 34, lx + 40, ly + 38);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "charrnn: cannot write output: %s\n", strerror(errno ? errno : EIO));
-        goto done;
+}
+
+int cmd_plot(int argc, char **argv) {
+    if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+        printf("Usage: charrnn plot LOG\nDraw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.\n\n"
+               "Options:\n  %-26s %s\n", "-h, --help", "show this help and exit");
+        return 0;
     }
-    rc = 0;
-    goto done;
-oom:
-    fprintf(stderr, "charrnn: out of memory\n");
-done:
+    if (argc != 1 || (argv[0][0] == '-' && argv[0][1])) {
+        if (argc == 1) fprintf(stderr, "charrnn plot: unknown option '%s'\n", argv[0]);
+        else fprintf(stderr, "charrnn plot: expected one LOG file\n");
+        fprintf(stderr, "Try 'charrnn plot --help'.\n");
+        return 2;
+    }
+    int is_stdin = !strcmp(argv[0], "-");
+    const char *path = is_stdin ? "standard input" : argv[0];
+    FILE *f = is_stdin ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "charrnn: cannot open '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    size_t len, lineno;
+    int rerr, rc = 1;
+    char *buf = read_stream(f, &len, &rerr);
     if (!is_stdin) fclose(f);
+    series tr = {0}, va = {0};
+    int e = buf ? plot_parse(buf, len, &tr, &va, &lineno) : PLOT_OOM;
+    if (e == PLOT_NOT_LOG)
+        fprintf(stderr, "charrnn: '%s' is not a charrnn training log (its first line is not '%s')\n", path, HEADER);
+    else if (e == PLOT_BAD_ROW) fprintf(stderr, "charrnn: '%s' line %zu is not a log row\n", path, lineno);
+    else if (e == PLOT_BAD_VAL) fprintf(stderr, "charrnn: '%s' line %zu has a bad val_loss\n", path, lineno);
+    else if (e == PLOT_OOM) fprintf(stderr, "charrnn: out of memory\n");
+    else if (rerr) fprintf(stderr, "charrnn: cannot read '%s': %s\n", path, strerror(rerr));
+    else if (e == PLOT_NO_DATA) fprintf(stderr, "charrnn: '%s' has no data rows\n", path);
+    else {
+        draw_svg(&tr, &va);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            fprintf(stderr, "charrnn: cannot write output: %s\n", strerror(errno ? errno : EIO));
+        else
+            rc = 0;
+    }
+    free(buf);
     free(tr.p);
     free(va.p);
     return rc;

@@ -1,0 +1,180 @@
+/* cli.c — the generic part of the command line: the option parser that reads a subcommand's table (see cli.h),
+ * its --help printer, and the error and usage-error reports. The same table is parsed and printed, so --help and
+ * the parser cannot drift.
+ * Must not know: any subcommand, the library. It only prints to stderr (errors) and stdout (--help). */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
+int fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("charrnn: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int opt_seen(const opt *o, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(o[i].name, name)) return o[i].seen;
+    return 0;
+}
+
+void print_help(const command *c) {
+    printf("Usage: charrnn %s %s\n%s\n\nOptions:\n", c->name, c->usage, c->summary);
+    for (int i = 0; i < c->nopts; i++) {
+        const opt *o = &c->opts[i];
+        char left[64];
+        if (o->shrt) snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        else snprintf(left, sizeof left, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-26s %s\n", left, o->help);
+    }
+    printf("  %-26s %s\n", "-h, --help", "show this help and exit");
+}
+
+int usage_error(const command *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "charrnn %s: ", c->name);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'charrnn %s --help'.\n", c->name);
+    va_end(ap);
+    return 2;
+}
+
+/* Whole decimal number, nothing else: an optional sign, digits, no spaces, no trailing junk. Returns 0, -1 (not a
+ * whole number) or 1 (beyond 64 bits). */
+int parse_whole(const char *s, long double *out) {
+    if (!*s) return -1;
+    const char *p = s;
+    if (*p == '-' || *p == '+') p++;
+    if (!*p) return -1;
+    for (; *p; p++)
+        if (!isdigit((unsigned char)*p)) return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s[0] == '-' || s[0] == '+' ? s + 1 : s, &end, 10);
+    if (errno == ERANGE) return 1;   /* a whole number, but too large for any option */
+    *out = s[0] == '-' ? -(long double)v : (long double)v;
+    return 0;
+}
+
+int parse_real(const char *s, double *out) {
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || errno == ERANGE || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* The upper bound as text: whole-number bounds beyond 1e15 exactly (2^64 - 1 for a full 64-bit seed). */
+static const char *max_text(const opt *o) {
+    static char buf[32];
+    if (o->max >= 18446744073709551615.0) return "18446744073709551615";
+    snprintf(buf, sizeof buf, "%.0f", o->max);
+    return buf;
+}
+
+int set_value(const command *c, opt *o, const char *shown, const char *v) {
+    if (o->kind == O_STR) {
+        *(const char **)o->dst = v;
+        return 0;
+    }
+    if (o->kind == O_CHOICE) {
+        for (int i = 0; o->choices[i]; i++)
+            if (!strcmp(o->choices[i], v)) {
+                *(int *)o->dst = i;
+                return 0;
+            }
+        char list[128] = "";
+        for (int i = 0; o->choices[i]; i++) {
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, o->choices[i], sizeof list - strlen(list) - 1);
+        }
+        return usage_error(c, "invalid value '%s' for %s (choose one of: %s)", v, shown, list);
+    }
+    double d;
+    if (o->kind == O_FLOAT) {
+        if (parse_real(v, &d)) return usage_error(c, "invalid value '%s' for %s: not a number", v, shown);
+    } else {
+        long double w;
+        int e = parse_whole(v, &w);
+        if (e < 0) return usage_error(c, "invalid value '%s' for %s: not a whole number", v, shown);
+        if (e > 0) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
+        if (o->kind == O_U64 && w >= o->min && w <= o->max) {   /* exact: a seed may use all 64 bits */
+            *(uint64_t *)o->dst = strtoull(v[0] == '+' ? v + 1 : v, NULL, 10);
+            return 0;
+        }
+        d = (double)w;
+    }
+    if (d < o->min || d > o->max || (o->min_open && d == o->min)) {
+        if (o->min_open) return usage_error(c, "invalid value '%s' for %s: must be > %g and <= %g", v, shown, o->min, o->max);
+        if (o->max >= 1e15) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
+        return usage_error(c, "invalid value '%s' for %s: must be %g..%g", v, shown, o->min, o->max);
+    }
+    if (o->kind == O_INT) *(int *)o->dst = (int)d;
+    else if (o->kind == O_U64) *(uint64_t *)o->dst = (uint64_t)d;
+    else *(double *)o->dst = d;
+    return 0;
+}
+
+/* Parses argv[0..argc) (after the subcommand name) against c's table. Positionals go to pos[] (up to maxpos).
+ * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
+int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos) {
+    *npos = 0;
+    int only_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
+            if (*npos >= maxpos) return usage_error(c, "unexpected argument '%s'", a);
+            pos[(*npos)++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) { only_pos = 1; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { print_help(c); return -1; }
+        opt *o = NULL;
+        const char *val = NULL;
+        char shown[64];
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (int k = 0; k < c->nopts; k++)
+                if (strlen(c->opts[k].name) == len && !strncmp(c->opts[k].name, a + 2, len)) o = &c->opts[k];
+            if (!o) return usage_error(c, "unknown option '%.*s'", (int)(len + 2), a);
+            snprintf(shown, sizeof shown, "--%s", o->name);
+            if (eq) {
+                if (o->kind == O_FLAG) return usage_error(c, "option '%s' takes no value", shown);
+                val = eq + 1;
+            }
+        } else {
+            for (int k = 0; k < c->nopts; k++)
+                if (c->opts[k].shrt && c->opts[k].shrt == a[1]) o = &c->opts[k];
+            if (!o) return usage_error(c, "unknown option '-%c'", a[1]);
+            snprintf(shown, sizeof shown, "-%c", o->shrt);
+            if (a[2]) {
+                if (o->kind == O_FLAG) return usage_error(c, "option '%s' takes no value", shown);
+                val = a + 2;
+            }
+        }
+        o->seen = 1;
+        if (o->kind == O_FLAG) { *(int *)o->dst = 1; continue; }
+        if (!val) {
+            if (i + 1 >= argc) return usage_error(c, "option '%s' needs a value (%s)", shown, o->arg);
+            val = argv[++i];
+        }
+        int r = set_value(c, o, shown, val);
+        if (r) return r;
+    }
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* cli.h — the generic part of the command line: the option tables every subcommand declares, their parser and
+ * --help printer, and the two ways of reporting (an error line, a usage error). No main() and no subcommand lives
+ * here, so a fuzz target can link cli.c alone and feed parse_args any argv.
+ * Must not know: any subcommand, the library (rnn.h). */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdint.h>
+
+/* The options of train, sample and info are one table each: the parser reads it and --help prints it, so they
+ * cannot drift (plot, in plot.c, takes only a file name). */
+typedef enum { O_INT, O_U64, O_FLOAT, O_STR, O_FLAG, O_CHOICE } opt_kind;
+
+typedef struct {
+    const char *name;       /* long name without "--" */
+    char shrt;              /* short letter or 0 */
+    opt_kind kind;
+    void *dst;              /* int*, uint64_t*, double*, const char**, int* (flag, choice index) */
+    double min, max;        /* accepted range for numbers (inclusive; see min_open) */
+    int min_open;           /* 1: min itself is not accepted */
+    const char *const *choices;   /* O_CHOICE: NULL-terminated */
+    const char *arg;        /* placeholder in --help */
+    const char *help;
+    int seen;               /* set by the parser when given */
+} opt;
+
+typedef struct {
+    const char *name, *usage, *summary;
+    opt *opts;
+    int nopts;
+} command;
+
+/* One error line, "charrnn: ...", on stderr; returns 1, the exit code for the caller to return. */
+int fail(const char *fmt, ...);
+/* Whether option `name` of the table o[0..n) was given. */
+int opt_seen(const opt *o, int n, const char *name);
+/* c's --help on stdout, from its table. */
+void print_help(const command *c);
+/* "charrnn CMD: <message>" and "Try 'charrnn CMD --help'." on stderr; returns 2. */
+int usage_error(const command *c, const char *fmt, ...);
+/* A whole decimal number (optional sign, digits, nothing else) into *out. 0, -1 (not a whole number) or 1 (beyond
+ * 64 bits). */
+int parse_whole(const char *s, long double *out);
+/* A finite real number, all of s, into *out. 0 or -1. */
+int parse_real(const char *s, double *out);
+/* Checks and stores the value v of option o (shown as `shown`). 0 or 2 (usage error, reported). */
+int set_value(const command *c, opt *o, const char *shown, const char *v);
+/* Parses argv[0..argc) (after the subcommand name) against c's table. Positionals go to pos[] (up to maxpos).
+ * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
+int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos);
+
+#endif
