@@ -22,10 +22,13 @@ $(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(LIB) $(HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(CLI) $(LIB) $(LDFLAGS) $(LDLIBS)
 
-# The unit-test program (gradient checks, round trips, determinism); test.sh builds and runs it.
-$(BUILD)/tests/test_rnn: tests/test_rnn.c $(LIB) $(HDRS)
+# The unit-test program (gradient checks, round trips, determinism); test.sh builds and runs it. One file per
+# library area (tests/test_<area>.c), the registry and helpers in tests/test_main.c.
+TESTS = tests/test_main.c tests/test_mat.c tests/test_text.c tests/test_model.c tests/test_train.c tests/test_gen.c \
+        tests/test_ckpt.c
+$(BUILD)/tests/test_rnn: $(TESTS) tests/test.h $(LIB) $(HDRS)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(STDFLAGS) $(CFLAGS) -I. -o $@ tests/test_rnn.c $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(STDFLAGS) $(CFLAGS) -I. -o $@ $(TESTS) $(LIB) $(LDFLAGS) $(LDLIBS)
 
 all: $(BUILD)/charrnn $(BUILD)/tests/test_rnn
 

@@ -1,0 +1,122 @@
+/* tests/test_ckpt.c — the checkpoint (rnn_ckpt.c): exact save/load, and resume == straight, bit for bit. */
+#define _POSIX_C_SOURCE 200809L
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int save_load_sample(void) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_LSTM, 2, 32, 8, 16);
+    rig r;
+    if (rig_make(&r, &c, text, 50000, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
+    for (int i = 0; i < 20; i++) rnn_train_step(r.t);
+    rnn_validate(r.t);
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    rnn_err err;
+    rnn_model *m2 = NULL;
+    int rc = 1;
+    unsigned char a[4096], b[4096], d[4096];
+    size_t la = 0, lb = 0, ld = 0;
+    if (rnn_save(path, r.m, NULL, err)) { snprintf(detail, sizeof detail, "save: %s", err); goto out; }
+    if (rnn_load(path, &m2, NULL, err)) { snprintf(detail, sizeof detail, "load: %s", err); goto out; }
+    if (rnn_model_nparams(m2) != rnn_model_nparams(r.m) ||
+        memcmp(rnn_model_params(m2), rnn_model_params(r.m), sizeof(float) * rnn_model_nparams(r.m))) {
+        snprintf(detail, sizeof detail, "parameters differ after save/load");
+        goto out;
+    }
+    const rnn_vocab *v1 = rnn_model_vocab(r.m), *v2 = rnn_model_vocab(m2);
+    if (v1->size != v2->size || memcmp(v1->sym, v2->sym, sizeof(uint32_t) * v1->size)) {
+        snprintf(detail, sizeof detail, "vocabulary differs after save/load");
+        goto out;
+    }
+    const rnn_config *c1 = rnn_model_config(r.m), *c2 = rnn_model_config(m2);
+    if (c1->cell != c2->cell || c1->layers != c2->layers || c1->hidden != c2->hidden || c1->batch != c2->batch ||
+        c1->seq != c2->seq || c1->optim != c2->optim || c1->lr != c2->lr || c1->lr_decay != c2->lr_decay ||
+        c1->clip != c2->clip || c1->dropout != c2->dropout || c1->val_frac != c2->val_frac || c1->seed != c2->seed ||
+        c1->forget_bias != c2->forget_bias ||
+        rnn_model_progress(m2)->step != 20 || rnn_model_progress(m2)->last_val != rnn_model_progress(r.m)->last_val) {
+        snprintf(detail, sizeof detail, "config or progress differs after save/load");
+        goto out;
+    }
+    sample_into(r.m, 99, 1, 1000, "The ", a, &la);
+    sample_into(m2, 99, 1, 1000, "The ", b, &lb);
+    sample_into(m2, 100, 1, 1000, "The ", d, &ld);
+    if (la != lb || memcmp(a, b, la)) { snprintf(detail, sizeof detail, "loaded model samples different bytes"); goto out; }
+    sample_into(m2, 99, 1, 1000, "The ", d, &ld);
+    if (ld != lb || memcmp(d, b, ld)) { snprintf(detail, sizeof detail, "same seed twice gave different bytes"); goto out; }
+    sample_into(m2, 100, 1, 1000, "The ", d, &ld);
+    if (ld == lb && !memcmp(d, b, ld)) { snprintf(detail, sizeof detail, "different seeds gave the same bytes"); goto out; }
+    snprintf(detail, sizeof detail, "params, vocab, config identical; 1000 sampled symbols identical (seed 99)");
+    rc = 0;
+out:
+    unlink(path);
+    rnn_model_free(m2);
+    rig_free(&r);
+    free(text);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------- resume */
+/* N steps, save (with training state), load, resume for M more == N + M straight, bit for bit; across an
+ * epoch boundary with learning-rate decay and dropout. */
+static int resume_exact(int cell) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    len = 12000;   /* small: 11 chunks per epoch, so N + M crosses epoch boundaries */
+    rnn_config c = small_config(cell, 2, 24, 8, 16);
+    c.dropout = 0.25f;
+    c.lr_decay = 0.9f;
+    c.optim = cell == RNN_CELL_GRU ? RNN_OPT_ADAGRAD : RNN_OPT_ADAM;
+    const int N = 17, M = 13;
+    rig a, b;
+    if (rig_make(&a, &c, text, len, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
+    for (int i = 0; i < N + M; i++) rnn_train_step(a.t);
+    if (rig_make(&b, &c, text, len, RNN_UNIT_CHAR, 1)) { free(text); rig_free(&a); return 1; }
+    for (int i = 0; i < N; i++) rnn_train_step(b.t);
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    rnn_err err;
+    int rc = 1;
+    rnn_model *m = NULL;
+    rnn_resume *rs = NULL;
+    rnn_trainer *t = NULL;
+    if (rnn_save(path, b.m, b.t, err)) { snprintf(detail, sizeof detail, "save: %s", err); goto out; }
+    if (rnn_load(path, &m, &rs, err) || !rs) { snprintf(detail, sizeof detail, "load: %s", rs ? err : "no resume state"); goto out; }
+    t = rnn_trainer_new(m, b.ids, b.n, 3, rs, err);
+    if (!t) { snprintf(detail, sizeof detail, "trainer: %s", err); goto out; }
+    for (int i = 0; i < M; i++) rnn_train_step(t);
+    size_t np = rnn_model_nparams(m);
+    if (memcmp(rnn_model_params(m), rnn_model_params(a.m), sizeof(float) * np)) {
+        snprintf(detail, sizeof detail, "%s: resumed weights differ from uninterrupted training", rnn_cell_name(cell));
+        goto out;
+    }
+    /* A different corpus is refused. */
+    rnn_trainer *t2 = rnn_trainer_new(m, b.ids + 1, b.n - 1, 1, rs, err);
+    if (t2) { rnn_trainer_free(t2); snprintf(detail, sizeof detail, "resume on another corpus was accepted"); goto out; }
+    snprintf(detail, sizeof detail, "%s: %d + %d steps (over epoch ends, lr decay, dropout) == %d straight, bit for bit",
+             rnn_cell_name(cell), N, M, N + M);
+    rc = 0;
+out:
+    unlink(path);
+    rnn_trainer_free(t);
+    rnn_model_free(m);
+    rnn_resume_free(rs);
+    rig_free(&a);
+    rig_free(&b);
+    free(text);
+    return rc;
+}
+
+int rs_rnn(void) { return resume_exact(RNN_CELL_RNN); }
+int rs_lstm(void) { return resume_exact(RNN_CELL_LSTM); }
+int rs_gru(void) { return resume_exact(RNN_CELL_GRU); }

@@ -1,0 +1,104 @@
+/* tests/test_train.c — the trainer (rnn_train.c): bit-identical results for any thread count, learning on real
+ * text, the divergence guard. */
+#define _POSIX_C_SOURCE 200809L
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------------------------------- threads */
+/* Training results are bit-identical for 1, 2, 3 and 7 threads (sizes large enough that the pool is used; 7 is
+ * more threads than cores here, so parts get claimed by whichever thread runs first). */
+int threads_identical(void) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    len = len > 200000 ? 200000 : len;
+    int cells[3] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
+    for (int ci = 0; ci < 3; ci++) {
+        float *ref = NULL, ref_val = 0;
+        size_t np = 0;
+        static const int nth[] = {1, 2, 3, 7};
+        for (int ti = 0; ti < 4; ti++) {
+            int th = nth[ti];
+            rnn_config c = small_config(cells[ci], 2, 96, 24, 16);
+            c.dropout = 0.2f;
+            rig r;
+            if (rig_make(&r, &c, text, len, RNN_UNIT_CHAR, th)) { free(text); free(ref); return 1; }
+            for (int i = 0; i < 4; i++) rnn_train_step(r.t);
+            rnn_validate(r.t);
+            np = rnn_model_nparams(r.m);
+            if (!ref) {
+                ref = malloc(sizeof(float) * np);
+                memcpy(ref, rnn_model_params(r.m), sizeof(float) * np);
+                ref_val = rnn_model_progress(r.m)->last_val;
+            } else if (memcmp(ref, rnn_model_params(r.m), sizeof(float) * np) ||
+                       rnn_model_progress(r.m)->last_val != ref_val) {
+                rig_free(&r);
+                free(ref);
+                free(text);
+                FAILF("%s: parameters or validation loss after 4 steps differ between 1 and %d threads", rnn_cell_name(cells[ci]), th);
+            }
+            rig_free(&r);
+        }
+        free(ref);
+    }
+    free(text);
+    snprintf(detail, sizeof detail, "rnn, lstm, gru 2x96 B24 T16 with dropout: 1, 2, 3, 7 threads bit-identical");
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- learning */
+/* A short run on real text ends with validation loss well below the unigram model's (cross-entropy of the
+ * validation split under the training split's add-one-smoothed symbol frequencies). */
+int learns(void) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_RNN, 1, 128, 32, 64);
+    rig r;
+    if (rig_make(&r, &c, text, len, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
+    rnn_train_info info;
+    rnn_trainer_info(r.t, &info);
+    int V = rnn_model_vocab(r.m)->size;
+    double *cnt = calloc((size_t)V, sizeof(double)), uni = 0;
+    for (size_t i = 0; i < info.n_train; i++) cnt[r.ids[i]] += 1;
+    for (size_t i = info.n_train + 1; i < r.n; i++) uni -= log((cnt[r.ids[i]] + 1) / (info.n_train + V));
+    uni /= (double)(r.n - info.n_train - 1);
+    free(cnt);
+    double first = rnn_validate(r.t);
+    for (int i = 0; i < 400; i++) rnn_train_step(r.t);
+    double v = rnn_validate(r.t);
+    rig_free(&r);
+    free(text);
+    snprintf(detail, sizeof detail, "unigram %.3f nats/char; val %.3f before, %.3f after 400 steps (rnn 1x128)", uni,
+             first, v);
+    return !(v < uni - 0.6);
+}
+
+/* ---------------------------------------------------------------------------------------------- divergence */
+/* A step whose loss or gradient is not finite changes nothing: not the weights, not the step count. */
+int divergence(void) {
+    unsigned char text[3000];
+    make_text(text, sizeof text, 8);
+    rnn_config c = small_config(RNN_CELL_RNN, 1, 16, 4, 8);
+    c.optim = RNN_OPT_SGD;
+    c.clip = 0;
+    rig r;
+    if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+    rnn_train_step(r.t);
+    float *p = rnn_model_params(r.m);
+    size_t np = rnn_model_nparams(r.m);
+    p[np - 1] = INFINITY;   /* an output bias of +inf: the softmax gives NaN */
+    float *before = malloc(sizeof(float) * np);
+    memcpy(before, p, sizeof(float) * np);
+    uint64_t step = rnn_model_progress(r.m)->step;
+    double loss = rnn_train_step(r.t);
+    int ok = !isfinite(loss) && !memcmp(before, p, sizeof(float) * np) && rnn_model_progress(r.m)->step == step;
+    free(before);
+    rig_free(&r);
+    snprintf(detail, sizeof detail, "non-finite loss %g returned; weights and step unchanged: %s", loss, ok ? "yes" : "NO");
+    return !ok;
+}
