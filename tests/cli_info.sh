@@ -1,0 +1,42 @@
+# tests/cli_info.sh — `charrnn info`, and reading checkpoints: the report, and every kind of bad checkpoint.
+# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
+# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+
+# bad options
+cli_info_usage() {
+    cr info -m; expect "info -m without value" 2 "charrnn info: option '-m' needs a value (FILE)"
+}
+
+# the report on the model of cli_train_small
+cli_info_report() {
+    cr info -m "$M"; expect "info" 0
+    check "info names the model" grep -q "^cell: *rnn" "$TMP/out"
+    check "info shows steps and val loss" grep -qE "^steps: *60 .*" "$TMP/out"
+    check "info shows the vocabulary" grep -qE "^vocabulary: *106 UTF-8 characters" "$TMP/out"
+    check "info shows the parameter count" grep -qE "^parameters: *[0-9]+" "$TMP/out"
+    check "info says resumable" grep -q "^resumable: *yes" "$TMP/out"
+}
+
+# missing, foreign, truncated, corrupt, future, padded checkpoints
+cli_info_bad_checkpoints() {
+    # --- bad checkpoints
+    cr sample -m "$W/none.ckpt"; expect "missing checkpoint" 1 "charrnn: cannot open '$W/none.ckpt': No such file or directory"
+    cr sample -m data/fortunes.txt; expect "foreign file" 1 "charrnn: 'data/fortunes.txt' is not a charrnn checkpoint (bad magic)"
+    head -c 1000 "$M" >"$W/trunc.ckpt"
+    cr sample -m "$W/trunc.ckpt"
+    expect "truncated checkpoint" 1 "charrnn: '$W/trunc.ckpt' is truncated (1000 bytes; its header says $(wc -c <"$M"))"
+    head -c 100 "$M" >"$W/trunc2.ckpt"
+    cr info -m "$W/trunc2.ckpt"; expect "checkpoint shorter than its header" 1 "charrnn: '$W/trunc2.ckpt' is truncated (100 bytes; the header alone needs 132)"
+    cp "$M" "$W/flip.ckpt"
+    printf '\x55' | dd of="$W/flip.ckpt" bs=1 seek=5000 conv=notrunc status=none
+    cr sample -m "$W/flip.ckpt"
+    check "bit-flipped checkpoint: exit 1" test $RC -eq 1
+    check "bit-flipped checkpoint: says corrupt (CRC-32)" grep -q "^charrnn: '$W/flip.ckpt' is corrupt (CRC-32 [0-9a-f]*, expected [0-9a-f]*)$" "$TMP/err"
+    cp "$M" "$W/future.ckpt"
+    printf '\x07' | dd of="$W/future.ckpt" bs=1 seek=4 conv=notrunc status=none
+    cr info -m "$W/future.ckpt"
+    expect "future-version checkpoint" 1 "charrnn: '$W/future.ckpt' is checkpoint format version 7; this charrnn reads version 1 (written by a newer charrnn)"
+    cat "$M" data/tang.txt >"$W/long.ckpt"
+    cr info -m "$W/long.ckpt"; check "trailing junk refused" grep -q "unexpected bytes after its end" "$TMP/err"
+    cr info -m data; expect "directory as checkpoint" 1 "charrnn: cannot read 'data': Is a directory"
+}

@@ -1,0 +1,165 @@
+# tests/cli_train.sh — `charrnn train`: usage errors, corpus errors, a small model with a log, progress output, budgets and
+# options, resume, signals.
+# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
+# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+
+# bad options and values
+cli_train_usage() {
+    cr train; expect "train without a corpus" 2 "charrnn train: expected one CORPUS file"
+    cr train --hidden 0 data/fortunes.txt; expect "--hidden 0" 2 "charrnn train: invalid value '0' for --hidden: must be 1..8192"
+    cr train --hidden 12x data/fortunes.txt; expect "--hidden 12x" 2 "charrnn train: invalid value '12x' for --hidden: not a whole number"
+    cr train --steps 1.5 data/fortunes.txt; expect "--steps 1.5" 2 "charrnn train: invalid value '1.5' for --steps: not a whole number"
+    cr train --lr 0 data/fortunes.txt; expect "--lr 0" 2 "charrnn train: invalid value '0' for --lr: must be > 0 and <= 100"
+    cr train --lr nan data/fortunes.txt; expect "--lr nan" 2 "charrnn train: invalid value 'nan' for --lr: not a number"
+    cr train --dropout 1 data/fortunes.txt; expect "--dropout 1" 2 "charrnn train: invalid value '1' for --dropout: must be 0..0.99"
+    cr train --cell lstmx data/fortunes.txt; expect "--cell lstmx" 2 "charrnn train: invalid value 'lstmx' for --cell (choose one of: rnn, lstm, gru)"
+    cr train --frob data/fortunes.txt; expect "unknown option" 2 "charrnn train: unknown option '--frob'"
+    cr train data/fortunes.txt --batch; expect "missing value" 2 "charrnn train: option '--batch' needs a value (B)"
+    cr train --bytes=1 data/fortunes.txt; expect "flag with a value" 2 "charrnn train: option '--bytes' takes no value"
+    cr train a b; expect "two corpora" 2 "charrnn train: unexpected argument 'b'"
+}
+
+# corpora that cannot be trained on
+cli_train_corpus() {
+    # --- corpus errors
+    cr train "$W/nope.txt"; expect "missing corpus" 1 "charrnn: cannot open '$W/nope.txt': No such file or directory"
+    cr train data; expect "directory as corpus" 1 "charrnn: cannot read 'data': Is a directory"
+    : >"$W/empty.txt"
+    cr train "$W/empty.txt"; expect "empty corpus" 1 "charrnn: '$W/empty.txt' is empty"
+    head -c 300 data/fortunes.txt >"$W/short.txt"
+    cr train "$W/short.txt" -o "$W/short.ckpt"
+    expect "corpus shorter than one chunk" 1 "charrnn: $W/short.txt: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
+    check "no checkpoint is written for a failed run" test ! -e "$W/short.ckpt"
+    if [ "$(id -u)" != 0 ]; then
+        cp data/tang.txt "$W/unreadable.txt"; chmod 000 "$W/unreadable.txt"
+        cr train "$W/unreadable.txt"; expect "unreadable corpus" 1 "charrnn: cannot open '$W/unreadable.txt': Permission denied"
+    fi
+}
+
+# a small model, with a log, on the shipped corpus: $M is used by the later tests
+cli_train_small() {
+    # --- training: a small model, with a log, on the shipped corpus
+    cr train data/fortunes.txt "${small[@]}" --steps 60 --eval-every 30 --log "$W/log.csv" -o "$M"
+    expect "train a small model" 0
+    check "quiet training prints nothing" test ! -s "$TMP/err"
+    check "checkpoint written" test -s "$M"
+    check "best-by-validation checkpoint written" test -s "$W/m.best.ckpt"
+    check "no temporary files left" test -z "$(ls "$W" | grep -F .tmp.)"
+    check "log has a header and rows" grep -q "^step,seconds,train_loss,val_loss,lr,chars_per_sec" "$W/log.csv"
+    check "log has validation rows" grep -qE "^60,[0-9.]+,[0-9.]+,[0-9.]+," "$W/log.csv"
+}
+
+# progress output in a pipe and on a terminal
+cli_train_progress() {
+    # progress output when not quiet, in a pipe: plain lines, a summary with chars/s
+    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --preview 30 -o "$W/p.ckpt"
+    expect "train with progress" 0
+    check "progress has step/total lines" grep -qE "^step [0-9]+/40 " "$TMP/err"
+    check "validation lines in nats and bits" grep -qE "^step 20: val [0-9.]+ nats/char \([0-9.]+ bits/char\)" "$TMP/err"
+    check "preview sample lines" grep -q "^  | " "$TMP/err"
+    check "validation summary line" grep -qE "^validation: [0-9.]+ -> [0-9.]+ nats/char over 2 evaluations" "$TMP/err"
+    check "final summary with chars/s" grep -qE "^done: 40 steps, .* [0-9]+ chars/s" "$TMP/err"
+    check "nothing on stdout while training" test ! -s "$TMP/out"
+
+    # on a terminal (a pseudo-terminal from script(1)), progress is one line redrawn in place
+    if command -v script >/dev/null 2>&1; then
+        script -qec "$BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 400 --eval-every 0 --threads 1 -o $W/tty.ckpt" \
+            /dev/null >"$W/tty.out" 2>&1 </dev/null
+        check "on a terminal, progress redraws one line (CR + erase-line)" grep -q $'\r\x1b\[K' "$W/tty.out"
+    fi
+}
+
+# budgets, --bytes, stdin, other cells and optimizers
+cli_train_options() {
+    # --epochs and --time budgets; --bytes; stdin; other cells and optimizers
+    cr train data/fortunes.txt "${small[@]}" --epochs 0.01 --eval-every 0 -o "$W/e.ckpt"
+    expect "--epochs budget" 0
+    cr train data/fortunes.txt "${small[@]}" --time 0.5 --eval-every 0 -o "$W/t.ckpt"
+    expect "--time budget" 0
+    cr train data/fortunes.txt "${small[@]}" --steps 5 --bytes --val 0.05 -o "$B"
+    expect "--bytes training" 0
+    cr info -m "$B"
+    check "--bytes model has byte symbols" grep -q "bytes" "$TMP/out"
+    printf '%s\n' "$(head -c 20000 data/fortunes.txt)" >"$W/stdin.txt"
+    cr train - "${small[@]}" --steps 3 -o "$W/stdin.ckpt" <"$W/stdin.txt"
+    expect "corpus from stdin" 0
+    cr train data/fortunes.txt -q --threads 1 --cell lstm --layers 2 --hidden 16 --batch 4 --seq 8 --dropout 0.1 \
+        --optim adagrad --lr 0.05 --lr-decay 0.9 --clip 1 --seed 7 --forget-bias 0.5 --steps 5 -o "$W/lstm.ckpt"
+    expect "lstm, dropout, adagrad, decay, clip, seed" 0
+    cr train data/fortunes.txt -q --cell gru --hidden 16 --batch 4 --seq 8 --optim sgd --lr 0.5 --clip 0 --steps 5 -o "$W/gru.ckpt"
+    expect "gru, sgd, no clipping" 0
+    cr info -m "$W/lstm.ckpt"
+    check "info shows lstm 2 layers, forget bias" bash -c "grep -q '^cell: *lstm' '$TMP/out' && grep -q '^layers: *2' '$TMP/out' && grep -q '^init: *forget-gate bias 0.5' '$TMP/out'"
+}
+
+# resume
+cli_train_resume() {
+    # --- resume: interrupted + resumed == straight (same sampled bytes; test_rnn checks bit-identity)
+    cr train data/fortunes.txt "${small[@]}" --steps 40 --eval-every 20 -o "$W/straight.ckpt"; expect "40 steps straight" 0
+    cr train data/fortunes.txt "${small[@]}" --steps 25 --eval-every 20 -o "$W/r.ckpt"; expect "25 steps" 0
+    cr train data/fortunes.txt --resume --steps 40 --eval-every 20 --threads 1 -q -o "$W/r.ckpt"; expect "--resume to 40 steps" 0
+    "$BIN" sample -m "$W/straight.ckpt" -n 400 --seed 11 >"$W/a.txt"
+    "$BIN" sample -m "$W/r.ckpt" -n 400 --seed 11 >"$W/b.txt"
+    check "resumed model samples the same bytes as the straight one" cmp -s "$W/a.txt" "$W/b.txt"
+    cr train data/fortunes.txt --resume --hidden 64 -o "$W/r.ckpt"
+    expect "--resume refuses a shape change" 2 "charrnn train: --hidden cannot change when resuming: the checkpoint fixes it"
+    cr train data/tang.txt --resume -q -o "$W/r.ckpt"; expect "--resume on another corpus" 1
+    cr train data/fortunes.txt --resume -q -o "$W/m.best.ckpt"
+    expect "--resume from a weights-only checkpoint" 1 "charrnn: '$W/m.best.ckpt' holds no training state to resume"
+    cr train data/fortunes.txt --resume --steps 45 --lr 0.001 -q -o "$W/r.ckpt"; expect "--resume with a new --lr" 0
+}
+
+# signals
+cli_train_signals() {
+    # --- signals: SIGINT / SIGTERM save and exit 130 / 143; SIGKILL never leaves an unloadable checkpoint
+    for sig in INT TERM; do
+        rm -f "$W/sig.ckpt"
+        printf '%s\n' "train (SIG$sig)" >>"$TMP/ran.log"
+        "$BIN" train data/fortunes.txt --hidden 64 --steps 1000000 --eval-every 0 --threads 2 -o "$W/sig.ckpt" \
+            >"$W/sig.out" 2>"$W/sig.err" &
+        local pid=$!
+        sleep 1.5
+        kill -s $sig $pid
+        wait $pid
+        RC=$?
+        local want=130
+        [ $sig = TERM ] && want=143
+        check "SIG$sig: exit $want" test $RC -eq $want
+        check "SIG$sig: says where it stopped and how to resume" grep -q "^charrnn: interrupted at step [0-9]* (epoch [0-9.]*); saved '$W/sig.ckpt'. Resume with: charrnn train --resume -o $W/sig.ckpt data/fortunes.txt$" "$W/sig.err"
+        "$BIN" info -m "$W/sig.ckpt" >/dev/null 2>&1
+        check "SIG$sig: the saved checkpoint loads" test $? -eq 0
+    done
+    # a second signal aborts at once (no save, no message) and leaves the previous checkpoint intact. SIGINT and
+    # SIGTERM back to back: distinct signals never merge while pending, so exactly one asks for a graceful stop
+    # and the other aborts, well inside one ~0.2 s step.
+    "$BIN" train data/fortunes.txt --hidden 1024 --batch 64 --seq 64 --steps 1 --val 0.01 --threads 2 -q -o "$W/sig2.ckpt"
+    local before
+    before=$(cksum <"$W/sig2.ckpt")
+    printf '%s\n' "train (two signals)" >>"$TMP/ran.log"
+    "$BIN" train data/fortunes.txt --resume --steps 1000000 --eval-every 0 --threads 2 -o "$W/sig2.ckpt" \
+        >"$W/sig2.out" 2>"$W/sig2.err" &
+    pid=$!
+    sleep 1.5
+    kill -INT $pid; kill -TERM $pid
+    wait $pid
+    RC=$?
+    check "second signal aborts at once: killed by the signal (status $RC)" test $RC -eq 130 -o $RC -eq 143
+    check "second signal: no 'interrupted' message, no save" bash -c "! grep -q interrupted '$W/sig2.err'"
+    check "second signal: the previous checkpoint is intact" test "$(cksum <"$W/sig2.ckpt")" = "$before"
+    "$BIN" train data/fortunes.txt --resume --threads 1 -q --steps $(( $("$BIN" info -m "$W/sig.ckpt" | sed -n 's/^steps: *\([0-9]*\).*/\1/p') + 3 )) -o "$W/sig.ckpt"
+    check "an interrupted run resumes" test $? -eq 0
+    # SIGKILL at random moments of a run that saves every step
+    "$BIN" train data/fortunes.txt --hidden 32 --batch 4 --seq 16 --steps 3 --threads 1 -q -o "$W/kill.ckpt"
+    local kills=0 loadable=0
+    for i in 1 2 3 4 5 6; do
+        "$BIN" train data/fortunes.txt --resume --steps 1000000 --eval-every 1 --preview 0 --threads 1 -q -o "$W/kill.ckpt" &
+        local pid=$!
+        sleep "0.$((RANDOM % 9 + 1))"
+        kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
+        wait $pid 2>/dev/null
+        "$BIN" info -m "$W/kill.ckpt" >/dev/null 2>&1 && loadable=$((loadable + 1))
+        rm -f "$W"/kill.ckpt.tmp.* "$W"/kill.best.ckpt.tmp.*
+    done
+    check "SIGKILL x$kills during saves: checkpoint loadable every time ($loadable/6)" test $loadable -eq 6
+    printf '%s\n' "train --resume (SIGKILL loop) --eval-every --preview" >>"$TMP/ran.log"
+}
