@@ -337,6 +337,7 @@ static int train_start(train_session *s, size_t n) {
     train_args *a = s->a;
     s->t = rnn_trainer_new(s->m, s->ids, n, a->threads, s->rs, s->err);
     if (!s->t) return fail("%s: %s", s->cname, s->err);
+    if (!a->resume) rnn_trainer_fit_output_bias(s->t);
     rnn_budget *bud = rnn_trainer_budget(s->t);
     if (a->steps || a->epochs > 0 || a->seconds > 0)   /* a budget given now replaces the stored one whole */
         *bud = (rnn_budget){a->steps, a->epochs, a->seconds};

@@ -115,6 +115,12 @@ float rnn_resume_lr(const rnn_resume *r);   /* the learning rate the run had rea
 rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int threads, const rnn_resume *resume,
                              rnn_err err);
 void rnn_trainer_free(rnn_trainer *t);
+/* For a model that has not been trained yet: sets the output bias to the centred log frequencies of the
+ * symbols in the training split (each count + 0.5), so the first prediction is the unigram model instead of
+ * the uniform one. The hidden layers then see only the part of the gradient that depends on the context, not
+ * the large common "predict frequent symbols" part (README "Learning quality"). charrnn train calls it for
+ * every fresh run; the library never does it on its own. */
+void rnn_trainer_fit_output_bias(rnn_trainer *t);
 
 /* One optimizer step on the next B x T chunk. Returns the chunk's mean loss (nats/char); a non-finite value
  * means the loss or the gradient diverged, in which case the parameters were NOT updated. */

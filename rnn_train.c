@@ -157,6 +157,16 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     return 0;
 }
 
+void rnn_trainer_fit_output_bias(rnn_trainer *t) {
+    int V = t->n.V;
+    double *count = calloc((size_t)V, sizeof(double)), mean = 0;
+    if (!count) return;   /* the bias stays as it was: a slower start, nothing wrong */
+    for (size_t i = 0; i < t->n_train; i++) count[t->train[i]] += 1;
+    for (int v = 0; v < V; v++) mean += (count[v] = log(count[v] + 0.5)) / V;
+    for (int v = 0; v < V; v++) t->n.p.by[v] = (float)(count[v] - mean);
+    free(count);
+}
+
 /* Resuming: the state must belong to this corpus and this model; then it replaces the fresh one. */
 static int apply_resume(rnn_trainer *t, const rnn_resume *resume, rnn_err err) {
     const rnn_model *m = t->m;

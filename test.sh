@@ -66,12 +66,13 @@ unit() {   # unit BUILD_DIR LABEL [TEST...]
 mutations() {
     local m="$TMP/mutant"
     mkdir -p "$m/tests"
-    cp rnn*.h rnn*.c "$m/"   # rnn.c is replaced by each mutant below
+    cp rnn*.h rnn*.c "$m/"   # each mutant below replaces one library file
     cp tests/*.c tests/*.h "$m/tests/" 2>/dev/null
-    while IFS='|' read -r test expr; do
-        sed "$expr" rnn.c >"$m/rnn.c"
-        if cmp -s rnn.c "$m/rnn.c"; then
-            bad "mutation '$expr' no longer applies to rnn.c (update test.sh)"
+    while IFS='|' read -r test file expr; do
+        cp rnn*.c "$m/"   # the previous mutant is undone
+        sed "$expr" "$file" >"$m/$file"
+        if cmp -s "$file" "$m/$file"; then
+            bad "mutation '$expr' no longer applies to $file (update test.sh)"
             continue
         fi
         if ! make -s -C "$m" -f "$ROOT/Makefile" tests/test_rnn CFLAGS=-O2 >/dev/null 2>&1; then
@@ -84,13 +85,15 @@ mutations() {
             ok "mutation caught by $test: ${expr} -> ${out#not ok - }"
         fi
     done <<'EOF'
-gradcheck-rnn|s/gx\[j\] = dhb\[j\] \* (1.0f - hb\[j\] \* hb\[j\]);/gx[j] = dhb[j] * (1.0f - hb[j]);/
-gradcheck-lstm|s/dc\[j\] = dcj \* f\[j\];/dc[j] = dcj;/
-gradcheck-gru|s/dhp\[j\] = dhb\[j\] \* z\[j\];/dhp[j] = dhb[j];/
-gradcheck-gru|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
-gradcheck-rnn|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
-gradcheck-dropout|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
-gradcheck-batch1|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, n->p.l\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, n->p.l[l].wh, GH, 0);/
+gradcheck-rnn|rnn.c|s/gx\[j\] = dhb\[j\] \* (1.0f - hb\[j\] \* hb\[j\]);/gx[j] = dhb[j] * (1.0f - hb[j]);/
+gradcheck-lstm|rnn.c|s/dc\[j\] = dcj \* f\[j\];/dc[j] = dcj;/
+gradcheck-gru|rnn.c|s/dhp\[j\] = dhb\[j\] \* z\[j\];/dhp[j] = dhb[j];/
+gradcheck-gru|rnn.c|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
+gradcheck-rnn|rnn.c|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
+gradcheck-dropout|rnn.c|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
+gradcheck-batch1|rnn.c|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, n->p.l\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, n->p.l[l].wh, GH, 0);/
+torch-parity|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.5f \/ sqrtf((float)c->hidden);/
+torch-parity|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
 EOF
 }
 
@@ -157,7 +160,7 @@ echo "# library tests (default kernel)"
 unit . ""
 for k in avx2 generic; do
     echo "# library tests on the $k micro-kernel"
-    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads
+    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads torch-parity
 done
 echo "# mutation checks: each must be caught"
 mutations

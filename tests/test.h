@@ -47,6 +47,8 @@ int gc_gru(void);
 int gc_lstm_drop(void);
 int gc_batch1(void);
 int batch_paths(void);
+int parity_dump(void);
+int torch_parity(void);
 /* test_train.c */
 int threads_identical(void);
 int learns(void);

@@ -108,7 +108,7 @@ static const test tests[] = {
     {"gemm", gemm}, {"vecmath", vecmath}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
     {"gradcheck-dropout", gc_lstm_drop}, {"gradcheck-batch1", gc_batch1}, {"threads", threads_identical}, {"sample-threads", sample_threads}, {"save-load-sample", save_load_sample},
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
-    {"divergence", divergence}, {"batch-paths", batch_paths},
+    {"divergence", divergence}, {"batch-paths", batch_paths}, {"torch-parity", torch_parity},
 };
 
 int main(int argc, char **argv) {
@@ -118,6 +118,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (argc > 2) data_dir = argv[2];
+    if (!strcmp(argv[1], "parity-dump")) return parity_dump() ? (fprintf(stderr, "%s\n", detail), 1) : 0;
     if (!strcmp(argv[1], "list")) {
         for (int i = 0; i < n; i++) puts(tests[i].name);
         return 0;

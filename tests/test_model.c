@@ -105,3 +105,93 @@ int batch_paths(void) {
     snprintf(detail, sizeof detail, "one stream == three streams: %s", msg);
     return 0;
 }
+
+/* ---------------------------------------------------------------------------------------------- torch parity */
+/* One training step of the default-sized stacked LSTM (2 x 512: several K blocks in every product, the second
+ * layer's input and its gradient to the layer below) against PyTorch's nn.LSTM loaded with the same initial
+ * weights (tests/torch_ref.py wrote tests/ref/parity.ref from tests/ref/parity-init.ckpt): the loss of chunk 0,
+ * every tensor's gradient norm and every 4999th gradient entry, then after one clipped Adam step the loss of
+ * chunk 1 from the carried state. Float32 sums in another order: losses agree to 2e-5, gradient entries to
+ * 1e-3 of their tensor's RMS, norms to 1e-4 relative. */
+#define PARITY_TEXT "tests/ref/ctext.txt"
+#define PARITY_REF "tests/ref/parity.ref"
+
+static int parity_rig(rig *r, unsigned char **text) {
+    size_t len;
+    FILE *f = fopen(PARITY_TEXT, "rb");
+    if (!f) FAILF("cannot open %s", PARITY_TEXT);
+    *text = malloc(1 << 20);
+    len = fread(*text, 1, 1 << 20, f);
+    fclose(f);
+    rnn_config c = small_config(RNN_CELL_LSTM, 2, 512, 8, 64);
+    c.dropout = 0;
+    return rig_make(r, &c, *text, len, RNN_UNIT_CHAR, 2);
+}
+
+/* `test_rnn parity-dump`: writes the initial model that tests/torch_ref.py reads. */
+int parity_dump(void) {
+    rig r;
+    unsigned char *text = NULL;
+    rnn_err err;
+    if (parity_rig(&r, &text)) { free(text); return 1; }
+    int rc = rnn_save("tests/ref/parity-init.ckpt", r.m, NULL, err);
+    rig_free(&r);
+    free(text);
+    if (rc) FAILF("save: %s", err);
+    snprintf(detail, sizeof detail, "wrote tests/ref/parity-init.ckpt");
+    return 0;
+}
+
+static int parity_compare(FILE *ref, const float *g, size_t np, double loss0, double loss1) {
+    char line[256], kind[16];
+    int nnorm = 0, nent = 0, L, H, V, B, T;
+    size_t off, count, refnp;
+    double want, worst = 0, rms[64] = {0};
+    size_t toff[64], tcnt[64];
+    while (fgets(line, sizeof line, ref)) {
+        int layer;
+        if (sscanf(line, "config lstm %d %d %d %d %d %zu", &L, &H, &V, &B, &T, &refnp) == 6 && refnp != np)
+            FAILF("reference has %zu parameters, the model %zu", refnp, np);
+        if (sscanf(line, "loss0 %lf", &want) == 1 && !(fabs(loss0 - want) <= 2e-5)) FAILF("loss0 %.7f, torch %.7f", loss0, want);
+        if (sscanf(line, "loss1 %lf", &want) == 1 && !(fabs(loss1 - want) <= 2e-5)) FAILF("loss1 (after one Adam step) %.7f, torch %.7f", loss1, want);
+        if (sscanf(line, "norm %15s %d %zu %zu %lf", kind, &layer, &off, &count, &want) == 5 && nnorm < 64) {
+            double ss = 0;
+            for (size_t i = off; i < off + count && i < np; i++) ss += (double)g[i] * g[i];
+            if (!(fabs(sqrt(ss) - want) <= 1e-4 * want + 1e-9)) FAILF("|grad %s[%d]| %.7g, torch %.7g", kind, layer, sqrt(ss), want);
+            toff[nnorm] = off, tcnt[nnorm] = count, rms[nnorm++] = want / sqrt((double)count);
+        }
+        if (sscanf(line, "g %zu %lf", &off, &want) == 2) {
+            int k = 0;
+            while (k < nnorm - 1 && off >= toff[k] + tcnt[k]) k++;
+            double e = off < np ? fabs(g[off] - want) / (rms[k] + 1e-12) : INFINITY;
+            if (!(e <= 1e-3)) FAILF("grad #%zu %.7g, torch %.7g (%.2g of the tensor's RMS)", off, off < np ? g[off] : NAN, want, e);
+            worst = e > worst ? e : worst;
+            nent++;
+        }
+    }
+    if (nnorm < 8 || nent < 100) FAILF("%s holds %d norms and %d entries: not a reference", PARITY_REF, nnorm, nent);
+    snprintf(detail, sizeof detail, "lstm 2x512 vs PyTorch: loss0 %.6f, loss1 %.6f, %d tensor norms, %d entries (worst %.1g RMS)",
+             loss0, loss1, nnorm, nent, worst);
+    return 0;
+}
+
+int torch_parity(void) {
+    rig r;
+    unsigned char *text = NULL;
+    if (parity_rig(&r, &text)) { free(text); return 1; }
+    FILE *ref = fopen(PARITY_REF, "r");
+    if (!ref) { rig_free(&r); free(text); FAILF("cannot open %s", PARITY_REF); }
+    float *g;
+    size_t np = rnn_model_nparams(r.m);
+    double loss0 = rnn_trainer_eval_chunk(r.t, 1, &g);
+    float *g0 = malloc(sizeof(float) * np);
+    memcpy(g0, g, sizeof(float) * np);
+    rnn_train_step(r.t);
+    double loss1 = rnn_trainer_eval_chunk(r.t, 0, NULL);
+    int rc = parity_compare(ref, g0, np, loss0, loss1);
+    fclose(ref);
+    free(g0);
+    rig_free(&r);
+    free(text);
+    return rc;
+}
