@@ -92,8 +92,8 @@ gradcheck-gru|rnn.c|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
 gradcheck-rnn|rnn.c|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
 gradcheck-dropout|rnn.c|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
 gradcheck-batch1|rnn.c|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, n->p.l\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, n->p.l[l].wh, GH, 0);/
-torch-parity|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.5f \/ sqrtf((float)c->hidden);/
-torch-parity|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
+torch-parity-rnn|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.5f \/ sqrtf((float)c->hidden);/
+torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
 EOF
 }
 
@@ -160,7 +160,7 @@ echo "# library tests (default kernel)"
 unit . ""
 for k in avx2 generic; do
     echo "# library tests on the $k micro-kernel"
-    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads torch-parity
+    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru
 done
 echo "# mutation checks: each must be caught"
 mutations

@@ -48,7 +48,9 @@ int gc_lstm_drop(void);
 int gc_batch1(void);
 int batch_paths(void);
 int parity_dump(void);
-int torch_parity(void);
+int torch_parity_rnn(void);
+int torch_parity_lstm(void);
+int torch_parity_gru(void);
 /* test_train.c */
 int threads_identical(void);
 int learns(void);

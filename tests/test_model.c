@@ -107,51 +107,55 @@ int batch_paths(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------- torch parity */
-/* One training step of the default-sized stacked LSTM (2 x 512: several K blocks in every product, the second
- * layer's input and its gradient to the layer below) against PyTorch's nn.LSTM loaded with the same initial
- * weights (tests/torch_ref.py wrote tests/ref/parity.ref from tests/ref/parity-init.ckpt): the loss of chunk 0,
- * every tensor's gradient norm and every 4999th gradient entry, then after one clipped Adam step the loss of
- * chunk 1 from the carried state. Float32 sums in another order: losses agree to 2e-5, gradient entries to
- * 1e-3 of their tensor's RMS, norms to 1e-4 relative. */
+/* One training step of each cell at the default gated size (2 x 512: several K blocks in every product, the
+ * second layer's input and its gradient to the layer below) against PyTorch's nn.RNN/LSTM/GRU loaded with the
+ * same initial weights (tests/torch_ref.py wrote tests/ref/parity-CELL.ref from tests/ref/parity-CELL.ckpt,
+ * which `test_rnn parity-dump` writes): the loss of chunk 0, every tensor's gradient norm and every 4999th
+ * gradient entry, then after one clipped Adam step the loss of chunk 1 from the carried state. Float32 sums in
+ * another order: losses agree to 2e-5, gradient entries to 1e-3 of their tensor's RMS, norms to 1e-4. */
 #define PARITY_TEXT "tests/ref/ctext.txt"
-#define PARITY_REF "tests/ref/parity.ref"
 
-static int parity_rig(rig *r, unsigned char **text) {
-    size_t len;
+static int parity_rig(rig *r, unsigned char **text, int cell) {
     FILE *f = fopen(PARITY_TEXT, "rb");
     if (!f) FAILF("cannot open %s", PARITY_TEXT);
     *text = malloc(1 << 20);
-    len = fread(*text, 1, 1 << 20, f);
+    size_t len = fread(*text, 1, 1 << 20, f);
     fclose(f);
-    rnn_config c = small_config(RNN_CELL_LSTM, 2, 512, 8, 64);
+    rnn_config c = small_config(cell, 2, 512, 8, 64);
     c.dropout = 0;
     return rig_make(r, &c, *text, len, RNN_UNIT_CHAR, 2);
 }
 
-/* `test_rnn parity-dump`: writes the initial model that tests/torch_ref.py reads. */
+/* `test_rnn parity-dump`: writes the initial models that tests/torch_ref.py reads. */
 int parity_dump(void) {
-    rig r;
-    unsigned char *text = NULL;
-    rnn_err err;
-    if (parity_rig(&r, &text)) { free(text); return 1; }
-    int rc = rnn_save("tests/ref/parity-init.ckpt", r.m, NULL, err);
-    rig_free(&r);
-    free(text);
-    if (rc) FAILF("save: %s", err);
-    snprintf(detail, sizeof detail, "wrote tests/ref/parity-init.ckpt");
+    for (int cell = RNN_CELL_RNN; cell <= RNN_CELL_GRU; cell++) {
+        rig r;
+        unsigned char *text = NULL;
+        rnn_err err;
+        char path[64];
+        snprintf(path, sizeof path, "tests/ref/parity-%s.ckpt", rnn_cell_name(cell));
+        if (parity_rig(&r, &text, cell)) { free(text); return 1; }
+        int rc = rnn_save(path, r.m, NULL, err);
+        rig_free(&r);
+        free(text);
+        if (rc) FAILF("save: %s", err);
+    }
+    snprintf(detail, sizeof detail, "wrote tests/ref/parity-{rnn,lstm,gru}.ckpt");
     return 0;
 }
 
-static int parity_compare(FILE *ref, const float *g, size_t np, double loss0, double loss1) {
-    char line[256], kind[16];
+/* Compares one reference file's lines (see tests/torch_ref.py) with the gradient g and the two losses. */
+static int parity_compare(FILE *ref, const char *cell, const float *g, size_t np, double loss0, double loss1) {
+    char line[256], kind[16], rcell[16];
     int nnorm = 0, nent = 0, L, H, V, B, T;
     size_t off, count, refnp;
     double want, worst = 0, rms[64] = {0};
     size_t toff[64], tcnt[64];
     while (fgets(line, sizeof line, ref)) {
         int layer;
-        if (sscanf(line, "config lstm %d %d %d %d %d %zu", &L, &H, &V, &B, &T, &refnp) == 6 && refnp != np)
-            FAILF("reference has %zu parameters, the model %zu", refnp, np);
+        if (sscanf(line, "config %15s %d %d %d %d %d %zu", rcell, &L, &H, &V, &B, &T, &refnp) == 7 &&
+            (refnp != np || strcmp(rcell, cell)))
+            FAILF("the reference is for %s with %zu parameters, the model %s with %zu", rcell, refnp, cell, np);
         if (sscanf(line, "loss0 %lf", &want) == 1 && !(fabs(loss0 - want) <= 2e-5)) FAILF("loss0 %.7f, torch %.7f", loss0, want);
         if (sscanf(line, "loss1 %lf", &want) == 1 && !(fabs(loss1 - want) <= 2e-5)) FAILF("loss1 (after one Adam step) %.7f, torch %.7f", loss1, want);
         if (sscanf(line, "norm %15s %d %zu %zu %lf", kind, &layer, &off, &count, &want) == 5 && nnorm < 64) {
@@ -169,18 +173,20 @@ static int parity_compare(FILE *ref, const float *g, size_t np, double loss0, do
             nent++;
         }
     }
-    if (nnorm < 8 || nent < 100) FAILF("%s holds %d norms and %d entries: not a reference", PARITY_REF, nnorm, nent);
-    snprintf(detail, sizeof detail, "lstm 2x512 vs PyTorch: loss0 %.6f, loss1 %.6f, %d tensor norms, %d entries (worst %.1g RMS)",
-             loss0, loss1, nnorm, nent, worst);
+    if (nnorm < 7 || nent < 100) FAILF("the reference holds %d norms and %d entries: not a reference", nnorm, nent);
+    snprintf(detail, sizeof detail, "%s 2x512 vs PyTorch: loss0 %.6f, loss1 %.6f, %d tensor norms, %d entries (worst %.1g RMS)",
+             cell, loss0, loss1, nnorm, nent, worst);
     return 0;
 }
 
-int torch_parity(void) {
+static int torch_parity(int cell) {
     rig r;
     unsigned char *text = NULL;
-    if (parity_rig(&r, &text)) { free(text); return 1; }
-    FILE *ref = fopen(PARITY_REF, "r");
-    if (!ref) { rig_free(&r); free(text); FAILF("cannot open %s", PARITY_REF); }
+    char path[64];
+    snprintf(path, sizeof path, "tests/ref/parity-%s.ref", rnn_cell_name(cell));
+    if (parity_rig(&r, &text, cell)) { free(text); return 1; }
+    FILE *ref = fopen(path, "r");
+    if (!ref) { rig_free(&r); free(text); FAILF("cannot open %s", path); }
     float *g;
     size_t np = rnn_model_nparams(r.m);
     double loss0 = rnn_trainer_eval_chunk(r.t, 1, &g);
@@ -188,10 +194,13 @@ int torch_parity(void) {
     memcpy(g0, g, sizeof(float) * np);
     rnn_train_step(r.t);
     double loss1 = rnn_trainer_eval_chunk(r.t, 0, NULL);
-    int rc = parity_compare(ref, g0, np, loss0, loss1);
+    int rc = parity_compare(ref, rnn_cell_name(cell), g0, np, loss0, loss1);
     fclose(ref);
     free(g0);
     rig_free(&r);
     free(text);
     return rc;
 }
+int torch_parity_rnn(void) { return torch_parity(RNN_CELL_RNN); }
+int torch_parity_lstm(void) { return torch_parity(RNN_CELL_LSTM); }
+int torch_parity_gru(void) { return torch_parity(RNN_CELL_GRU); }

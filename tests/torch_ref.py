@@ -4,10 +4,11 @@
 Development tool, not run by test.sh (CI has no PyTorch): run it after a change that is meant to change what
 one training step computes, and commit the new reference with the reason.
 
-    ./tests/test_rnn parity-dump data          # writes tests/ref/parity-init.ckpt (the initial model)
-    /usr/bin/python3 tests/torch_ref.py         # reads it, writes tests/ref/parity.ref
+    ./tests/test_rnn parity-dump data        # writes tests/ref/parity-{rnn,lstm,gru}.ckpt (the initial models)
+    /usr/bin/python3 tests/torch_ref.py       # reads them, writes tests/ref/parity-{rnn,lstm,gru}.ref
 
-It rebuilds charrnn's initial model in torch.nn.LSTM (one bias per gate: bias_hh frozen at 0), reads the same
+It rebuilds each initial model in torch.nn.RNN/LSTM/GRU (one bias per gate: bias_hh frozen at 0, except GRU's
+b_hn, which is charrnn's bhn), reads the same
 corpus (tests/ref/ctext.txt, split and cut into B streams exactly as rnn_train.c does), and records:
   loss0      mean loss of chunk 0 from the zero state
   grad       per-tensor gradient norms and every STRIDE-th gradient entry, in charrnn's flat layout
@@ -20,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CKPT = os.path.join(HERE, "ref", "parity-init.ckpt")
 TEXT = os.path.join(HERE, "ref", "ctext.txt")
-OUT = os.path.join(HERE, "ref", "parity.ref")
+CELLS = {0: "rnn", 1: "lstm", 2: "gru"}
+GATES = {0: 1, 1: 4, 2: 3}
 STRIDE = 4999
 
 
@@ -41,12 +42,13 @@ def read_ckpt(path):
     return hdr, params
 
 
-def main():
+def reference(cell):
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    hdr, flat = read_ckpt(CKPT)
-    assert hdr["cell"] == 1 and hdr["optim"] == 0 and hdr["dropout"] == 0, "the reference is an LSTM under Adam"
+    hdr, flat = read_ckpt(os.path.join(HERE, "ref", f"parity-{cell}.ckpt"))
+    assert CELLS[hdr["cell"]] == cell and hdr["optim"] == 0 and hdr["dropout"] == 0, "the reference runs Adam, no dropout"
     L, H, V, B, T = hdr["layers"], hdr["hidden"], hdr["V"], hdr["batch"], hdr["seq"]
+    G = GATES[hdr["cell"]]
     text = open(TEXT, "rb").read().decode("utf-8")
     codes = np.array([ord(ch) for ch in text], dtype=np.int64)
     vocab, ids = np.unique(codes, return_inverse=True)
@@ -61,7 +63,8 @@ def main():
         y = torch.stack([train[b * Ls + k * T + 1: b * Ls + (k + 1) * T + 1] for b in range(B)], 1)
         return x, y
 
-    lstm = torch.nn.LSTM(V, H, L)
+    lstm = {"rnn": torch.nn.RNN(V, H, L, nonlinearity="tanh"), "lstm": torch.nn.LSTM(V, H, L),
+            "gru": torch.nn.GRU(V, H, L)}[cell]
     out = torch.nn.Linear(H, V)
     names, off = [], 0
     with torch.no_grad():
@@ -73,39 +76,47 @@ def main():
             return torch.from_numpy(a.copy())
         for l in range(L):
             I = V if l == 0 else H
-            getattr(lstm, f"weight_ih_l{l}").copy_(take((I, 4 * H)).t()); names.append(("wx", l, f"weight_ih_l{l}"))
-            getattr(lstm, f"weight_hh_l{l}").copy_(take((H, 4 * H)).t()); names.append(("wh", l, f"weight_hh_l{l}"))
-            getattr(lstm, f"bias_ih_l{l}").copy_(take((4 * H,))); names.append(("b", l, f"bias_ih_l{l}"))
-            getattr(lstm, f"bias_hh_l{l}").zero_()
-            getattr(lstm, f"bias_hh_l{l}").requires_grad_(False)
+            getattr(lstm, f"weight_ih_l{l}").copy_(take((I, G * H)).t()); names.append(("wx", l, f"weight_ih_l{l}"))
+            getattr(lstm, f"weight_hh_l{l}").copy_(take((H, G * H)).t()); names.append(("wh", l, f"weight_hh_l{l}"))
+            getattr(lstm, f"bias_ih_l{l}").copy_(take((G * H,))); names.append(("b", l, f"bias_ih_l{l}"))
+            bhh = getattr(lstm, f"bias_hh_l{l}")
+            bhh.zero_()
+            if cell == "gru":   # charrnn's bhn is PyTorch's b_hn (inside r * (h W_hn + b_hn)); its b_hr, b_hz are 0
+                bhh[2 * H:].copy_(take((H,))); names.append(("bhn", l, f"bias_hh_l{l}"))
+                bhh.register_hook(lambda g: torch.cat([torch.zeros_like(g[:2 * H]), g[2 * H:]]))
+            else:
+                bhh.requires_grad_(False)
         out.weight.copy_(take((H, V)).t()); names.append(("wy", 0, "out.weight"))
         out.bias.copy_(take((V,))); names.append(("by", 0, "out.bias"))
     assert off == flat.size
     params = dict(lstm.named_parameters())
     params.update({"out.weight": out.weight, "out.bias": out.bias})
-    trainable = [params[t] for _, _, t in names]
+    trainable = list(dict.fromkeys(params[t] for _, _, t in names))
 
     def loss_of(k, state):
         x, y = chunk(k)
         o, state = lstm(F.one_hot(x, V).float(), state)
         return F.cross_entropy(out(o).reshape(-1, V), y.reshape(-1)), state
 
-    zero = (torch.zeros(L, B, H), torch.zeros(L, B, H))
+    zero = (torch.zeros(L, B, H), torch.zeros(L, B, H)) if cell == "lstm" else torch.zeros(L, B, H)
     loss0, state = loss_of(0, zero)
     loss0.backward()
     grads = []
     for kind, l, t in names:
         g = params[t].grad.detach()
+        if kind == "bhn":
+            g = g[2 * H:]
         grads.append(g.t().contiguous().numpy().ravel() if g.dim() == 2 else g.numpy().ravel())
     gflat = np.concatenate(grads).astype(np.float64)
     torch.nn.utils.clip_grad_norm_(trainable, float(np.float32(hdr["clip"])))
     opt = torch.optim.Adam(trainable, lr=float(np.float32(hdr["lr"])))
     opt.step()
     with torch.no_grad():
-        loss1, _ = loss_of(1, tuple(s.detach() for s in state))
+        loss1, _ = loss_of(1, tuple(s.detach() for s in state) if cell == "lstm" else state.detach())
+    OUT = os.path.join(HERE, "ref", f"parity-{cell}.ref")
     with open(OUT, "w") as f:
         f.write(f"# PyTorch {torch.__version__} reference for tests/test_model.c torch-parity; written by tests/torch_ref.py\n")
-        f.write(f"config lstm {L} {H} {V} {B} {T} {hdr['nparams']}\n")
+        f.write(f"config {cell} {L} {H} {V} {B} {T} {hdr['nparams']}\n")
         f.write(f"loss0 {loss0.item():.9g}\n")
         f.write(f"loss1 {loss1.item():.9g}\n")
         o = 0
@@ -118,4 +129,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    for cell in sys.argv[1:] or ["rnn", "lstm", "gru"]:
+        reference(cell)
