@@ -189,6 +189,14 @@ int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train
     return 0;
 }
 
+/* Runs the next chunks on the first B streams only (B <= the B of ws_init): the time-major buffers are then
+ * laid out with B rows per step, so slot 0's first B rows (the carried state) stay where they were. */
+void ws_set_batch(workspace *w, const rnn_config *c, int B) {
+    w->B = B;
+    if (c->cell == RNN_CELL_RNN)
+        for (int l = 0; l < c->layers; l++) w->a[l] = w->h[l] + (size_t)B * c->hidden;
+}
+
 /* Packs every layer's Wh (and Wh^T for training) once per parameter update. */
 void pack_weights(const net *n, workspace *w) {
     int H = n->c->hidden, GH = rnn_cell_gates(n->c->cell) * H;

@@ -8,7 +8,7 @@
  *   rnn_text.c  — UTF-8 decoding and the vocabulary (text to symbols).
  *   rnn.c       — the model: config check, parameter layout and init, forward/backward per cell, loss.
  *   rnn_train.c — the trainer: data streams, optimizers, clipping, budgets, validation.
- *   rnn_gen.c   — generation: the sampler.
+ *   rnn_gen.c   — generation: the sampler and the scorer.
  *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
  *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
@@ -51,6 +51,10 @@ void rnn_vocab_free(rnn_vocab *v);
  * number of ids. Symbols not in the vocabulary are skipped and counted in *unknown (may be NULL). */
 size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *unknown);
 /* Writes the bytes of symbol `id` into out[0..3]; returns how many (1..4). */
+/* Decodes `n` bytes into one entry per symbol: ids[k] is symbol k's vocabulary id, or -1 if it is not in the
+ * vocabulary; ends (may be NULL) gets the byte offset just past symbol k. Both caller-owned, room for n.
+ * Returns the number of symbols. */
+size_t rnn_decode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends);
 int  rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]);
 
 /* ---------------------------------------------------------------------------------------- model */
@@ -160,6 +164,25 @@ void rnn_sampler_feed(rnn_sampler *s, int32_t id);
 /* Draws the next symbol from the current distribution: temperature 0 = argmax; top_k 0 = off;
  * top_p 1 = off. Does not feed it back. */
 int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top_p);
+
+/* ---------------------------------------------------------------------------------------- scorer */
+typedef struct rnn_scorer rnn_scorer;
+
+/* A scorer on `m` (borrowed) that runs up to `batch` >= 1 independent streams at once through the batched
+ * (GEMM) forward path, on `threads` >= 1 workers. Every stream goes through the batched path, a lone one with an
+ * idle companion, so a stream's scores are the same bits whatever the batch, its companions and the threads.
+ * NULL + err when out of memory. The caller frees it with rnn_scorer_free. */
+rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err err);
+void rnn_scorer_free(rnn_scorer *s);
+/* Scores `count` independent streams: stream i is ids[start[i] .. start[i+1]) (start has count + 1
+ * nondecreasing entries, caller-owned). Each stream starts from the zero state: its first known symbol is scored
+ * against the distribution before any input (as sampling starts), every later one after feeding the known
+ * symbols before it. An id of -1 (a symbol not in the vocabulary) is not scored and not fed: the state carries
+ * on from the last known symbol. Writes each symbol's surprisal in nats (-ln p), NaN for -1, into
+ * nats[start[0] .. start[count]) (caller-owned). Streams are run longest first, `batch` at a time, so streams of
+ * similar length share a batch. 0, or -1 + err when out of memory. */
+int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, size_t count, double *nats,
+                      rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- checkpoint */
 /* Writes `m` (and, if `t` is not NULL, everything needed to resume training exactly) to `path` atomically:

@@ -1,7 +1,8 @@
-/* rnn_gen.c — generation: running a trained model forward one symbol at a time and drawing the next symbol
- * (temperature, top-k, top-p). Later also scoring and filling.
+/* rnn_gen.c — generation: everything that runs a trained model forward. The sampler runs it one symbol at a
+ * time and draws the next symbol (temperature, top-k, top-p); the scorer runs many independent streams at once
+ * through the batched path and reports every symbol's surprisal. Later also filling.
  *
- * Owns: rnn_sampler_*.
+ * Owns: rnn_sampler_*, rnn_scorer_*, rnn_score_streams.
  * Must not know: training (gradients, optimizers, streams), the file format. */
 #include "rnn_net.h"
 #include "rnn_util.h"
@@ -101,4 +102,135 @@ int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top
         if (u < acc) return c[j].id;
     }
     return c[n - 1].id;
+}
+
+/* ============================================================================================ scorer */
+enum { SCORE_ROWS = 4096 };   /* T x B rows of one chunk: bounds the logits buffer (rows x V floats) */
+
+struct rnn_scorer {
+    const rnn_model *m;
+    net n;
+    workspace w;         /* (Tmax, width) where width = max(batch, 2): never a one-row product */
+    int batch, width;    /* streams per group; rows of the workspace */
+    double *first;       /* (V) surprisal of each symbol from the zero state, whose logits are the output bias */
+};
+
+/* The first symbol's surprisals: softmax_rows of rnn.c on a row equal to by (the logits of a zero state), the
+ * same operations in the same order, so that it is the value a forward pass from the zero state would give. */
+static void zero_state_surprisal(const float *by, int V, float *z, double *out) {
+    float mx = by[0];
+    for (int j = 1; j < V; j++) mx = by[j] > mx ? by[j] : mx;
+    for (int j = 0; j < V; j++) z[j] = by[j] - mx;
+    vec_exp(z, V);
+    double sum = 0;
+    for (int j = 0; j < V; j++) sum += z[j];
+    for (int j = 0; j < V; j++) {
+        float zy = by[j] - mx;
+        out[j] = log(sum) - zy;
+    }
+}
+
+rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err err) {
+    rnn_scorer *s = calloc(1, sizeof *s);
+    int V = m->vocab.size;
+    if (!s) goto oom;
+    s->m = m;
+    s->batch = batch < 1 ? 1 : batch > SCORE_ROWS ? SCORE_ROWS : batch;
+    s->width = s->batch < 2 ? 2 : s->batch;
+    int T = SCORE_ROWS / s->width > 64 ? 64 : SCORE_ROWS / s->width;
+    s->n.c = &m->cfg;
+    s->n.V = V;
+    param_layout(&m->cfg, V, m->params, &s->n.p);
+    s->first = malloc(sizeof(double) * V);
+    s->n.pool = mat_pool_new(threads < 1 ? 1 : threads);
+    if (!s->first || !s->n.pool || ws_init(&s->w, &m->cfg, V, T, s->width, 0, s->n.pool)) goto oom;
+    pack_weights(&s->n, &s->w);
+    zero_state_surprisal(s->n.p.by, V, s->w.logits, s->first);
+    return s;
+oom:
+    rnn_scorer_free(s);
+    snprintf(err, RNN_ERRLEN, "out of memory");
+    return NULL;
+}
+
+void rnn_scorer_free(rnn_scorer *s) {
+    if (!s) return;
+    ws_free(&s->w);
+    mat_pool_free(s->n.pool);
+    free(s->first);
+    free(s);
+}
+
+/* A stream of known symbols: its length and where it starts in the compacted ids. */
+typedef struct { size_t len, at; } score_stream;
+
+/* Longest first, ties by position: a total order, so the groups never depend on qsort. */
+static int by_len_desc(const void *a, const void *b) {
+    const score_stream *x = a, *y = b;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/* Runs the nb (<= batch) streams g[], longest first, side by side from the zero state: row b of each chunk is
+ * stream b while it lasts. As the shorter ones end, the rows shrink to the streams still running (a prefix,
+ * since they are sorted; at least 2 rows). known[at + t + 1]'s surprisal goes to nats[where[at + t + 1]]. */
+static void score_group(rnn_scorer *s, const int32_t *known, const size_t *where, const score_stream *g, int nb,
+                        double *nats) {
+    workspace *w = &s->w;
+    int L = s->m->cfg.layers;
+    size_t H = (size_t)s->m->cfg.hidden, steps = g[0].len - 1;
+    for (int l = 0; l < L; l++) {
+        memset(w->h[l], 0, sizeof(float) * (size_t)s->width * H);
+        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * (size_t)s->width * H);
+    }
+    for (size_t pos = 0; pos < steps;) {
+        int active = 0;
+        while (active < nb && g[active].len - 1 > pos) active++;
+        int B = active < 2 ? 2 : active, T = steps - pos < (size_t)w->Tmax ? (int)(steps - pos) : w->Tmax;
+        ws_set_batch(w, &s->m->cfg, B);   /* rows 0..B-1 of the carried state are the running streams' */
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < B; b++) {
+                size_t r = (size_t)t * B + b, k = b < active ? g[b].at + pos + t : 0;
+                int live = b < active && pos + t + 1 < g[b].len;
+                w->x[r] = live ? known[k] : 0;
+                w->y[r] = live ? known[k + 1] : 0;
+            }
+        layers_forward(&s->n, w, T, 0, NULL);
+        softmax_loss(&s->n, w, T * B, 0, 0);
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < active; b++)
+                if (pos + t + 1 < g[b].len) nats[where[g[b].at + pos + t + 1]] = w->rowloss[(size_t)t * B + b];
+        carry_state(w, L, (size_t)B * H, T);
+        pos += (size_t)T;
+    }
+    ws_set_batch(w, &s->m->cfg, s->width);
+}
+
+int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, size_t count, double *nats,
+                      rnn_err err) {
+    size_t lo = start[0], total = start[count] - lo, k = 0, ns = 0;
+    int32_t *known = malloc(sizeof(int32_t) * (total ? total : 1));
+    size_t *where = malloc(sizeof(size_t) * (total ? total : 1));
+    score_stream *st = malloc(sizeof(score_stream) * (count ? count : 1));
+    if (!known || !where || !st) {
+        free(known); free(where); free(st);
+        snprintf(err, RNN_ERRLEN, "out of memory");
+        return -1;
+    }
+    /* Compact each stream's known symbols (an unknown one is not fed); score each first one from the zero state. */
+    for (size_t i = 0; i < count; i++) {
+        size_t at = k;
+        for (size_t j = start[i]; j < start[i + 1]; j++) {
+            if (ids[j] < 0) { nats[j] = NAN; continue; }
+            known[k] = ids[j];
+            where[k++] = j;
+        }
+        if (k > at) nats[where[at]] = s->first[known[at]];
+        if (k - at >= 2) st[ns++] = (score_stream){k - at, at};
+    }
+    qsort(st, ns, sizeof *st, by_len_desc);
+    for (size_t g = 0; g < ns; g += (size_t)s->batch)
+        score_group(s, known, where, st + g, ns - g < (size_t)s->batch ? (int)(ns - g) : s->batch, nats);
+    free(known); free(where); free(st);
+    return 0;
 }

@@ -52,6 +52,8 @@ typedef struct {
  * dropout, the masks); pool (non-NULL) sets the packed weights' size. 0, or -1 when out of memory. */
 int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train, const mat_pool *pool);
 void ws_free(workspace *w);
+/* Runs the next chunks on the first B (<= ws_init's B) streams; their carried state (slot 0) stays in place. */
+void ws_set_batch(workspace *w, const rnn_config *c, int B);
 
 /* A model's parameters (and, training, gradients) as views, with the pool every product runs on. */
 typedef struct {

@@ -83,15 +83,22 @@ static int32_t vocab_find(const rnn_vocab *v, uint32_t s) {
     return -1;
 }
 
-size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *unknown) {
-    size_t k = 0, unk = 0;
-    for (size_t i = 0; i < n;) {
+size_t rnn_decode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; k++) {
         uint32_t s;
         i += rnn_next_symbol(v->unit, text + i, n - i, &s);
-        int32_t id = vocab_find(v, s);
-        if (id < 0) unk++; else ids[k++] = id;
+        ids[k] = vocab_find(v, s);
+        if (ends) ends[k] = i;
     }
-    if (unknown) *unknown = unk;
+    return k;
+}
+
+size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *unknown) {
+    size_t total = rnn_decode(v, text, n, ids, NULL), k = 0;
+    for (size_t i = 0; i < total; i++)   /* drop the unknown symbols in place */
+        if (ids[i] >= 0) ids[k++] = ids[i];
+    if (unknown) *unknown = total - k;
     return k;
 }
 

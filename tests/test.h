@@ -57,6 +57,7 @@ int learns(void);
 int divergence(void);
 /* test_gen.c */
 int sample_threads(void);
+int score_streams(void);
 /* test_ckpt.c */
 int save_load_sample(void);
 int rs_rnn(void);

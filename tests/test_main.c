@@ -109,7 +109,7 @@ static const test tests[] = {
     {"gradcheck-dropout", gc_lstm_drop}, {"gradcheck-batch1", gc_batch1}, {"threads", threads_identical}, {"sample-threads", sample_threads}, {"save-load-sample", save_load_sample},
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
     {"divergence", divergence}, {"batch-paths", batch_paths}, {"torch-parity-rnn", torch_parity_rnn},
-    {"torch-parity-lstm", torch_parity_lstm}, {"torch-parity-gru", torch_parity_gru},
+    {"torch-parity-lstm", torch_parity_lstm}, {"torch-parity-gru", torch_parity_gru}, {"score", score_streams},
 };
 
 int main(int argc, char **argv) {
