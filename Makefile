@@ -14,9 +14,9 @@ BUILD  ?= .
 
 LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_util.c rnn_mat.c
 HDRS = rnn.h rnn_impl.h rnn_net.h rnn_util.h rnn_mat.h
-# The command line: main.c dispatches; cli.c is the option parser, plot.c the plot subcommand.
-CLI  = main.c cli.c plot.c
-CLI_HDRS = cli.h plot.h
+# The command line: main.c dispatches; cli.c is the option parser, plot.c and score.c the plot and score subcommands.
+CLI  = main.c cli.c plot.c score.c
+CLI_HDRS = cli.h plot.h score.h
 
 $(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(LIB) $(HDRS)
 	@mkdir -p $(BUILD)

@@ -1,7 +1,9 @@
 /* cli.c — the generic part of the command line: the option parser that reads a subcommand's table (see cli.h),
- * its --help printer, and the error and usage-error reports. The same table is parsed and printed, so --help and
+ * its --help printer, the error and usage-error reports, and the helpers several subcommands share (reading a
+ * whole file or standard input, the default thread count). The same table is parsed and printed, so --help and
  * the parser cannot drift.
  * Must not know: any subcommand, the library. It only prints to stderr (errors) and stdout (--help). */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <ctype.h>
@@ -11,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
 int fail(const char *fmt, ...) {
@@ -176,5 +180,48 @@ int parse_args(const command *c, int argc, char **argv, const char **pos, int ma
         int r = set_value(c, o, shown, val);
         if (r) return r;
     }
+    return 0;
+}
+
+/* ============================================================================================ shared helpers */
+/* The default --threads: one per online CPU, 1..256. */
+int online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+/* Reads a whole file ("-" = stdin) into a malloc'd buffer the caller frees. Returns 0 or 1 (reported). */
+int read_all(const char *path, unsigned char **out, size_t *len) {
+    int is_stdin = !strcmp(path, "-");
+    const char *name = is_stdin ? "standard input" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) return fail("cannot open '%s': %s", name, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (!is_stdin) fclose(f);
+        return fail("cannot read '%s': %s", name, strerror(EISDIR));
+    }
+    size_t cap = 1 << 20, n = 0;
+    unsigned char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            if (!is_stdin) fclose(f);
+            return fail("cannot read '%s': out of memory", name);
+        }
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        unsigned char *nb = realloc(buf, cap * 2);
+        if (!nb) free(buf);
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f), e = errno;
+    if (!is_stdin) fclose(f);
+    if (bad) {
+        free(buf);
+        return fail("cannot read '%s': %s", name, strerror(e ? e : EIO));
+    }
+    *out = buf;
+    *len = n;
     return 0;
 }

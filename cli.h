@@ -5,6 +5,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The options of train, sample and info are one table each: the parser reads it and --help prints it, so they
@@ -48,5 +49,11 @@ int set_value(const command *c, opt *o, const char *shown, const char *v);
 /* Parses argv[0..argc) (after the subcommand name) against c's table. Positionals go to pos[] (up to maxpos).
  * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos);
+
+/* Reads a whole file ("-" = standard input) into a malloc'd buffer the caller frees. Returns 0, or 1 after
+ * reporting "charrnn: cannot open|read 'NAME': reason" with fail(). */
+int read_all(const char *path, unsigned char **out, size_t *len);
+/* The default --threads: one per online CPU, 1..256. */
+int online_cpus(void);
 
 #endif

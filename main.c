@@ -1,6 +1,6 @@
-/* main.c — the charrnn command line: the dispatch to the subcommands train, sample and info (plot is in plot.c),
- * file and stream I/O, progress, signals and exit codes. With cli.c and plot.c, the only part of charrnn that
- * talks to the user. The option parser is in cli.c.
+/* main.c — the charrnn command line: the dispatch to the subcommands train, sample and info (plot is in plot.c,
+ * score in score.c), file and stream I/O, progress, signals and exit codes. With cli.c, plot.c and score.c, the
+ * only part of charrnn that talks to the user. The option parser is in cli.c.
  * Must not know: the library's internals (it includes rnn.h only).
  *
  * Exit codes: 0 success, 1 error (one line on stderr), 2 usage error, 130/143 training stopped by
@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "plot.h"
+#include "score.h"
 #include "rnn.h"
 
 #include <ctype.h>
@@ -29,49 +30,6 @@ static double now_sec(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* The default --threads: one per online CPU, 1..256. */
-static int online_cpus(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
-}
-
-/* ============================================================================================ files */
-/* Reads a whole file ("-" = stdin) into a malloc'd buffer the caller frees. Returns 0 or 1 (reported). */
-static int read_all(const char *path, unsigned char **out, size_t *len) {
-    int is_stdin = !strcmp(path, "-");
-    const char *name = is_stdin ? "standard input" : path;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return fail("cannot open '%s': %s", name, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (!is_stdin) fclose(f);
-        return fail("cannot read '%s': %s", name, strerror(EISDIR));
-    }
-    size_t cap = 1 << 20, n = 0;
-    unsigned char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            if (!is_stdin) fclose(f);
-            return fail("cannot read '%s': out of memory", name);
-        }
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        unsigned char *nb = realloc(buf, cap * 2);
-        if (!nb) free(buf);
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f), e = errno;
-    if (!is_stdin) fclose(f);
-    if (bad) {
-        free(buf);
-        return fail("cannot read '%s': %s", name, strerror(e ? e : EIO));
-    }
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 /* "x.ckpt" -> "x.best.ckpt"; anything else -> "x.best". Caller frees. */
@@ -593,6 +551,7 @@ static void print_usage(FILE *f) {
             "  train CORPUS   learn from a text file and save a checkpoint (charrnn.ckpt)\n"
             "  sample         generate text from a checkpoint to standard output\n"
             "  info           describe a checkpoint\n"
+            "  score [FILE]   how likely a checkpoint finds a text: bits per character of files or lines\n"
             "  plot LOG       draw a --log CSV's loss curves as SVG on standard output\n\n"
             "Run 'charrnn COMMAND --help' for a command's options. Exit status: 0 ok, 1 error, 2 usage error,\n"
             "130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
@@ -616,6 +575,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
+    if (!strcmp(cmd, "score")) return cmd_score(argc - 2, argv + 2);
     fprintf(stderr, "charrnn: unknown command '%s'\n", cmd);
     print_usage(stderr);
     return 2;
