@@ -98,9 +98,9 @@ EOF
 }
 
 # ------------------------------------------------------------------------------------------------ CLI
-# The command-line tests, one file per command: tests/cli_train.sh, cli_sample.sh, cli_info.sh, cli_plot.sh,
+# The command-line tests, one file per command: tests/cli_train.sh, cli_sample.sh, cli_info.sh, cli_plot.sh, cli_score.sh,
 # and cli_misc.sh (usage, --help, the coverage of every --help flag).
-for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh; do
+for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh; do
     # shellcheck source=/dev/null
     . "$f"
 done
@@ -141,6 +141,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_sample_usage
     cli_info_usage
     cli_plot_usage
+    cli_score_usage
     cli_train_corpus
     cli_train_small
     cli_info_report
@@ -148,7 +149,11 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_train_progress
     cli_train_options
     cli_sample_run
+    cli_score_run
+    cli_score_lines
+    cli_score_validation
     cli_info_bad_checkpoints
+    cli_score_bad_checkpoints
     cli_train_resume
     cli_train_signals
     cli_misc_help_coverage

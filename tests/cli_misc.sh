@@ -11,7 +11,7 @@ cli_misc_usage() {
     check "--help goes to stdout" grep -q "^Usage: charrnn COMMAND" "$TMP/out"
     cr --version; expect "--version" 0
     cr frobnicate; expect "unknown command" 2 "charrnn: unknown command 'frobnicate'"
-    for sub in train sample info plot; do
+    for sub in train sample info plot score; do
         cr $sub --help; expect "$sub --help" 0
         check "$sub --help on stdout, nothing on stderr" test -s "$TMP/out" -a ! -s "$TMP/err"
         cp "$TMP/out" "$W/help-$sub"
@@ -22,7 +22,7 @@ cli_misc_usage() {
 # every flag that --help shows was exercised (ran.log holds every cr and every hand-run command)
 cli_misc_help_coverage() {
     # --- every flag that --help shows was exercised above
-    for sub in train sample info plot; do
+    for sub in train sample info plot score; do
         local missing=""
         while read -r f; do
             [ "$f" = "--help" ] && continue
