@@ -165,7 +165,7 @@ echo "# library tests (default kernel)"
 unit . ""
 for k in avx2 generic; do
     echo "# library tests on the $k micro-kernel"
-    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru
+    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
 done
 echo "# mutation checks: each must be caught"
 mutations
