@@ -445,8 +445,9 @@ static int train_start(train_session *s, size_t n) {
     if (!s->t) return fail("%s: %s", s->cname, s->err);
     /* Gated cells start from the unigram output bias: measured 0.12-0.19 nats/char lower validation loss at 250
      * to 1000 steps (lstm 2x256, tinyshakespeare); the tanh RNN learns slower from it (+0.06 at 2000 steps on
-     * data/fortunes.txt), so it keeps the zero bias. README "Learning quality". */
-    if (!a->resume && rnn_model_config(s->m)->cell != RNN_CELL_RNN) rnn_trainer_fit_output_bias(s->t);
+     * data/fortunes.txt), so it keeps the zero bias. README "Learning quality".
+     * A fine-tuned model (--init) keeps the output bias it has learned. */
+    if (!a->resume && !a->init && rnn_model_config(s->m)->cell != RNN_CELL_RNN) rnn_trainer_fit_output_bias(s->t);
     rnn_budget *bud = rnn_trainer_budget(s->t);
     if (a->steps || a->epochs > 0 || a->seconds > 0)   /* a budget given now replaces the stored one whole */
         *bud = (rnn_budget){a->steps, a->epochs, a->seconds};
