@@ -93,7 +93,12 @@ typedef struct {
     int quiet, tty, preview;
     double t_loop, ema, first_val;   /* this run's training-loop seconds, smoothed loss, first validation */
     uint64_t run_chars, start_step, best_step, nevals;
+    uint64_t stale;                  /* validations since the best one (counted in this run) */
+    int warned;                      /* the "has not improved" line was printed */
 } run_state;
+
+/* Validations without improvement after which training says, once, that the model may be overfitting. */
+#define STALE_WARN 3
 
 static double run_rate(const run_state *r) { return r->t_loop > 0 ? r->run_chars / r->t_loop : 0; }
 
@@ -141,6 +146,7 @@ static int evaluate(run_state *r, rnn_err err) {
         r->nevals++;
         if (isnan(r->first_val)) r->first_val = v;
         best = isnan(before) || p->best_val < before;   /* strictly better than any earlier validation */
+        r->stale = best ? 0 : r->stale + 1;
         if (best) {
             r->best_step = p->step;
             if (rnn_save(r->bpath, r->m, NULL, err)) return fail("%s", err);
@@ -153,6 +159,13 @@ static int evaluate(run_state *r, rnn_err err) {
                     v, v / log(2.0), best ? ", best so far" : "", r->out);
         if (r->preview > 0) preview(r->m, r->preview);
     }
+    if (r->stale >= STALE_WARN && !r->warned && !r->quiet) {   /* once per run */
+        r->warned = 1;
+        char at[48] = " from an earlier run";
+        if (r->best_step) snprintf(at, sizeof at, " at step %llu", (unsigned long long)r->best_step);
+        fprintf(stderr, "charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
+                "overfitting — %s holds the best\n", (unsigned long long)r->stale, p->best_val, at, r->bpath);
+    }
     if (r->logf) log_row(r, v);
     return 0;
 }
@@ -161,9 +174,9 @@ static int evaluate(run_state *r, rnn_err err) {
 typedef struct {
     int cell, layers, hidden, batch, seq, optim, bytes, resume, quiet, preview_n, threads;
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
-    uint64_t seed, steps, eval_every;
-    const char *out, *logpath, *corpus;
-    opt opts[24];
+    uint64_t seed, steps, eval_every, early_stop;
+    const char *out, *logpath, *corpus, *init;
+    opt opts[26];
     command c;
 } train_args;
 
@@ -178,6 +191,7 @@ typedef struct {
     FILE *logf;
     char *bpath;
     const char *cname;       /* the corpus as named in messages */
+    char sized[256];         /* what the sizing rule chose and why, for the start-up line; "" if nothing */
     run_state run;
     rnn_err err;
 } train_session;
@@ -193,25 +207,27 @@ static int train_parse(train_args *a, int argc, char **argv) {
     const opt opts[] = {
         {"output", 'o', O_STR, &a->out, 0, 0, 0, NULL, "FILE", "checkpoint to write (default charrnn.ckpt); the best-by-validation model also goes to FILE's .best.ckpt", 0},
         {"cell", 0, O_CHOICE, &a->cell, 0, 0, 0, cell_names, "KIND", "rnn (tanh, default), lstm or gru", 0},
-        {"layers", 0, O_INT, &a->layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default 1; 2 for lstm and gru)", 0},
-        {"hidden", 0, O_INT, &a->hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default 256; 512 for lstm and gru)", 0},
+        {"layers", 0, O_INT, &a->layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default: sized to the corpus, up to 1 for rnn, 2 for lstm and gru)", 0},
+        {"hidden", 0, O_INT, &a->hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default: sized to the corpus, up to 256 for rnn, 512 for lstm and gru)", 0},
         {"batch", 0, O_INT, &a->batch, 1, 65536, 0, NULL, "B", "parallel streams per step (default 32)", 0},
         {"seq", 0, O_INT, &a->seq, 1, 65536, 0, NULL, "T", "truncated-BPTT length in symbols (default 64)", 0},
         {"optim", 0, O_CHOICE, &a->optim, 0, 0, 0, optim_names, "NAME", "adam (default), adagrad or sgd", 0},
         {"lr", 0, O_FLOAT, &a->lr, 0, 100, 1, NULL, "X", "learning rate (default 0.002)", 0},
         {"lr-decay", 0, O_FLOAT, &a->lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
         {"clip", 0, O_FLOAT, &a->clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
-        {"dropout", 0, O_FLOAT, &a->dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default 0; 0.25 for lstm and gru)", 0},
+        {"dropout", 0, O_FLOAT, &a->dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default: sized to the corpus, 0 to 0.5)", 0},
         {"forget-bias", 0, O_FLOAT, &a->forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 0, as PyTorch; 1 is a common choice)", 0},
         {"val", 0, O_FLOAT, &a->val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
         {"steps", 0, O_U64, &a->steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
         {"epochs", 0, O_FLOAT, &a->epochs, 0, 1e9, 1, NULL, "N", "stop after N passes over the training text in total", 0},
         {"time", 0, O_FLOAT, &a->seconds, 0, 1e9, 1, NULL, "SECONDS", "stop after this much training time in total", 0},
-        {"eval-every", 0, O_U64, &a->eval_every, 0, 1e15, 0, NULL, "N", "validate and save every N steps; 0 = only at the end (default 500)", 0},
+        {"eval-every", 0, O_U64, &a->eval_every, 0, 1e15, 0, NULL, "N", "validate and save every N steps; 0 = only at the end (default 500, or once per epoch if an epoch is shorter)", 0},
+        {"early-stop", 0, O_U64, &a->early_stop, 1, 1e15, 0, NULL, "N", "stop when N validations in a row have not improved on the best (default: never)", 0},
         {"bytes", 0, O_FLAG, &a->bytes, 0, 0, 0, NULL, NULL, "symbols are bytes, not UTF-8 characters", 0},
         {"seed", 0, O_U64, &a->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed for initialisation and dropout (default 1234)", 0},
         {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); results do not depend on it", 0},
         {"resume", 0, O_FLAG, &a->resume, 0, 0, 0, NULL, NULL, "continue the run saved in the -o checkpoint exactly where it stopped", 0},
+        {"init", 0, O_STR, &a->init, 0, 0, 0, NULL, "FILE", "fine-tune: start from FILE's weights (its cell and shape), adding CORPUS's new symbols", 0},
         {"log", 0, O_STR, &a->logpath, 0, 0, 0, NULL, "FILE", "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", 0},
         {"preview", 0, O_INT, &a->preview_n, 0, 100000, 0, NULL, "N", "print an N-symbol sample to stderr at each validation; 0 = off (default 160)", 0},
         {"quiet", 'q', O_FLAG, &a->quiet, 0, 0, 0, NULL, NULL, "print nothing but errors", 0},
@@ -233,20 +249,16 @@ static int train_parse(train_args *a, int argc, char **argv) {
  * the budget, lr and runtime knobs were given: the checkpoint fixes the rest. 0 or 2 (usage error, reported). */
 static int train_config(train_args *a, rnn_config *cfg) {
     const command *c = &a->c;
+    if (a->resume && a->init) return usage_error(c, "--init starts a new run from another model; it cannot be combined with --resume");
     if (a->resume) {
         for (int i = 0; i < c->nopts; i++) {
             const char *n = a->opts[i].name;
             if (a->opts[i].seen && strcmp(n, "output") && strcmp(n, "steps") && strcmp(n, "epochs") && strcmp(n, "time") &&
-                strcmp(n, "eval-every") && strcmp(n, "threads") && strcmp(n, "resume") && strcmp(n, "log") &&
+                strcmp(n, "eval-every") && strcmp(n, "early-stop") && strcmp(n, "threads") && strcmp(n, "resume") && strcmp(n, "log") &&
                 strcmp(n, "preview") && strcmp(n, "quiet") && strcmp(n, "lr"))
                 return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it", n);
         }
         return 0;
-    }
-    if (a->cell != RNN_CELL_RNN) {   /* gated cells: the setting measured for 10 minutes on 2 cores (README) */
-        if (!opt_seen(a->opts, c->nopts, "layers")) a->layers = 2;
-        if (!opt_seen(a->opts, c->nopts, "hidden")) a->hidden = 512;
-        if (!opt_seen(a->opts, c->nopts, "dropout") && a->layers > 1) a->dropout = 0.25;
     }
     *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch, .seq = a->seq,
                         .optim = a->optim, .lr = (float)a->lr, .lr_decay = (float)a->lr_decay, .clip = (float)a->clip,
@@ -257,29 +269,123 @@ static int train_config(train_args *a, rnn_config *cfg) {
     return 0;
 }
 
+/* The sizing rule: the defaults of --layers, --hidden and --dropout for a corpus of n_train training symbols and
+ * V distinct symbols when the budget is about `epochs` passes (INFINITY: unknown, as with --time). Candidates, from
+ * the smallest to the cell's fixed default (which caps them); P is the parameter count at this V:
+ *
+ *   cell       candidates (layers x hidden)                  pick
+ *   rnn        1x64  1x128  1x256                            the largest with P <= 2N, else the smallest
+ *   lstm, gru  1x64  1x128  2x128  2x256  2x384  2x512       (candidates that disagree with a given
+ *                                                             --layers/--hidden are skipped)
+ *   dropout    0.5 if P > N, 0.25 if P > N/4, else 0; 0 with 1 layer or a budget under 2 epochs
+ *
+ * Only the fields the user did not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen
+ * and why into why[0..n) ("" if the user gave all three). */
+static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs, char *why, size_t n) {
+    static const int cand[][2] = {{1, 64}, {1, 128}, {2, 128}, {2, 256}, {2, 384}, {2, 512}};
+    why[0] = 0;
+    if (given[0] && given[1] && given[2]) return;
+    int ncand = a->cell == RNN_CELL_RNN ? 0 : 6, pick = -1;
+    static const int rnn_cand[][2] = {{1, 64}, {1, 128}, {1, 256}};
+    const int (*list)[2] = ncand ? cand : rnn_cand;
+    if (!ncand) ncand = 3;
+    double N = (double)n_train;
+    rnn_config c;
+    rnn_config_default(&c);
+    c.cell = a->cell;
+    for (int i = 0; i < ncand; i++) {
+        if ((given[0] && list[i][0] != a->layers) || (given[1] && list[i][1] != a->hidden)) continue;
+        c.layers = list[i][0];
+        c.hidden = list[i][1];
+        if (pick < 0 || (double)rnn_param_count(&c, V) <= 2 * N) pick = i;
+    }
+    if (!given[0]) a->layers = pick >= 0 ? list[pick][0] : a->cell == RNN_CELL_RNN ? 1 : 2;   /* given hidden off the list */
+    if (!given[1]) a->hidden = pick >= 0 ? list[pick][1] : a->hidden;
+    c.layers = a->layers;
+    c.hidden = a->hidden;
+    double P = (double)rnn_param_count(&c, V);
+    if (!given[2]) a->dropout = a->layers < 2 || epochs < 2 ? 0 : P > N ? 0.5 : P > N / 4 ? 0.25 : 0;
+    char budget[48] = "", shape[48] = "";
+    if (isfinite(epochs)) snprintf(budget, sizeof budget, " and about %.1f epochs", epochs);
+    if (!given[0] || !given[1]) snprintf(shape, sizeof shape, "%s %d x %d, ", rnn_cell_name(a->cell), a->layers, a->hidden);
+    snprintf(why, n, "%sdropout %g (sized for %.0fk training symbols%s, %.2fM parameters; give %s to choose)", shape,
+             a->dropout, N / 1000, budget, P / 1e6, given[0] && given[1] ? "--dropout" : "--hidden/--layers/--dropout");
+}
+
+/* With --init: the base model, whose cell and shape the run takes (a --cell, --layers or --hidden that disagrees is
+ * a usage error, a unit that disagrees an error). *base is the caller's. 0, 1 or 2 after reporting. */
+static int load_base(train_session *s, rnn_model **base) {
+    train_args *a = s->a;
+    if (rnn_load(a->init, base, NULL, s->err)) return fail("--init: %s", s->err);
+    const rnn_config *b = rnn_model_config(*base);
+    const opt *o = a->opts;
+    int n = a->c.nopts;
+    if ((opt_seen(o, n, "cell") && a->cell != b->cell) || (opt_seen(o, n, "layers") && a->layers != b->layers) ||
+        (opt_seen(o, n, "hidden") && a->hidden != b->hidden))
+        return usage_error(&a->c, "--init '%s' is %s %d x %d: --cell, --layers and --hidden must agree with it or be left out",
+                           a->init, rnn_cell_name(b->cell), b->layers, b->hidden);
+    if (rnn_model_vocab(*base)->unit != (a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR))
+        return fail("--init '%s' reads %s, but this run reads %s%s", a->init,
+                    rnn_model_vocab(*base)->unit == RNN_UNIT_BYTE ? "bytes (--bytes)" : "UTF-8 characters",
+                    a->bytes ? "bytes (--bytes)" : "UTF-8 characters",
+                    a->bytes ? ": leave out --bytes" : ": give --bytes");
+    a->cell = b->cell;
+    a->layers = b->layers;
+    a->hidden = b->hidden;
+    return 0;
+}
+
+/* A new model for the corpus text[0..len): sized by size_model where the user left sizes out, or with --init the
+ * base extended to the corpus's vocabulary. 0, 1 or 2 after reporting. */
+static int new_model(train_session *s, rnn_config *cfg, size_t len) {
+    train_args *a = s->a;
+    rnn_model *base = NULL;
+    rnn_vocab v, merged;
+    if (rnn_vocab_build(&v, s->text, len, a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR, s->err)) return fail("%s", s->err);
+    int r = a->init ? load_base(s, &base) : 0;
+    if (!r && base) {
+        r = rnn_vocab_merge(&merged, rnn_model_vocab(base), &v, NULL, s->err) ? fail("%s", s->err) : 0;
+        rnn_vocab_free(&v);
+        v = merged;
+    }
+    if (!r) {
+        const opt *o = a->opts;
+        int n = a->c.nopts, given[3] = {base || opt_seen(o, n, "layers"), base || opt_seen(o, n, "hidden"),
+                                        opt_seen(o, n, "dropout")};
+        double n_train = (double)rnn_encode(&v, s->text, len, s->ids, NULL) * (1 - a->val), epochs = INFINITY;
+        if (a->epochs > 0) epochs = a->epochs;
+        else if (!(a->seconds > 0)) epochs = (double)(a->steps ? a->steps : 2000) * a->batch * a->seq / n_train;
+        size_model(a, given, (size_t)n_train, v.size, epochs, s->sized, sizeof s->sized);
+        cfg->cell = a->cell;
+        cfg->layers = a->layers;
+        cfg->hidden = a->hidden;
+        cfg->dropout = (float)a->dropout;
+        s->m = base ? rnn_model_extend(base, a->init, cfg, &v, s->err) : rnn_model_new(cfg, &v, s->err);
+        if (!s->m) r = fail("%s", s->err);
+    }
+    if (!r && a->dropout > 0 && a->layers == 1 && !a->quiet)
+        fprintf(stderr, "charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing\n");
+    rnn_vocab_free(&v);
+    rnn_model_free(base);
+    return r;
+}
+
 /* The model (loaded with --resume, else new on the corpus's vocabulary) and the corpus as symbol ids in s->ids.
- * 0, or 1 after reporting. *n gets the symbol count. */
-static int train_load(train_session *s, const rnn_config *cfg, size_t *n) {
+ * 0, or 1 or 2 after reporting. *n gets the symbol count. */
+static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     train_args *a = s->a;
     if (a->resume) {
         if (rnn_load(a->out, &s->m, &s->rs, s->err)) return fail("%s", s->err);
         if (!s->rs) return fail("'%s' holds no training state to resume", a->out);
     }
-    if (!a->resume && a->dropout > 0 && a->layers == 1 && !a->quiet)
-        fprintf(stderr, "charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing\n");
     size_t len = 0;
     if (read_all(a->corpus, &s->text, &len)) return 1;
     s->cname = strcmp(a->corpus, "-") ? a->corpus : "standard input";
     if (len == 0) return fail("'%s' is empty", s->cname);
-    if (!s->m) {
-        rnn_vocab v;
-        if (rnn_vocab_build(&v, s->text, len, a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR, s->err)) return fail("%s", s->err);
-        s->m = rnn_model_new(cfg, &v, s->err);
-        rnn_vocab_free(&v);
-        if (!s->m) return fail("%s", s->err);
-    }
     s->ids = malloc(sizeof(int32_t) * len);
     if (!s->ids) return fail("out of memory");
+    int r;
+    if (!s->m && (r = new_model(s, cfg, len))) return r;
     size_t unknown;
     *n = rnn_encode(rnn_model_vocab(s->m), s->text, len, s->ids, &unknown);
     if (unknown)
@@ -297,8 +403,9 @@ static int train_start(train_session *s, size_t n) {
     if (!s->t) return fail("%s: %s", s->cname, s->err);
     /* Gated cells start from the unigram output bias: measured 0.12-0.19 nats/char lower validation loss at 250
      * to 1000 steps (lstm 2x256, tinyshakespeare); the tanh RNN learns slower from it (+0.06 at 2000 steps on
-     * data/fortunes.txt), so it keeps the zero bias. README "Learning quality". */
-    if (!a->resume && rnn_model_config(s->m)->cell != RNN_CELL_RNN) rnn_trainer_fit_output_bias(s->t);
+     * data/fortunes.txt), so it keeps the zero bias. README "Learning quality".
+     * A fine-tuned model (--init) keeps the output bias it has learned. */
+    if (!a->resume && !a->init && rnn_model_config(s->m)->cell != RNN_CELL_RNN) rnn_trainer_fit_output_bias(s->t);
     rnn_budget *bud = rnn_trainer_budget(s->t);
     if (a->steps || a->epochs > 0 || a->seconds > 0)   /* a budget given now replaces the stored one whole */
         *bud = (rnn_budget){a->steps, a->epochs, a->seconds};
@@ -313,12 +420,22 @@ static int train_start(train_session *s, size_t n) {
     const rnn_config *mc = rnn_model_config(m);
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
-    if (!a->quiet)
+    if (!opt_seen(a->opts, a->c.nopts, "eval-every") && info.steps_per_epoch < a->eval_every)
+        a->eval_every = info.steps_per_epoch;   /* validate at least once per epoch: small corpora overfit fast */
+    if (!a->quiet) {
         fprintf(stderr, "charrnn: %s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation symbols; "
-                "%llu steps per epoch; %d thread%s\n", rnn_cell_name(mc->cell), mc->layers, mc->hidden,
+                "%llu steps per epoch; ", rnn_cell_name(mc->cell), mc->layers, mc->hidden,
                 rnn_model_vocab(m)->size, rnn_model_vocab(m)->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters",
-                rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, a->threads,
-                a->threads == 1 ? "" : "s");
+                rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch);
+        if (info.n_val && a->eval_every) fprintf(stderr, "validating every %llu steps; ", (unsigned long long)a->eval_every);
+        fprintf(stderr, "%d thread%s\n", a->threads, a->threads == 1 ? "" : "s");
+        const rnn_origin *o = rnn_model_origin(m);
+        if (o && !a->resume)
+            fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n", o->name,
+                    (unsigned long long)o->step, o->vocab_size, rnn_model_vocab(m)->size - o->vocab_size,
+                    rnn_model_vocab(m)->size - o->vocab_size == 1 ? "" : "s", s->cname);
+        if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -332,8 +449,8 @@ static int train_start(train_session *s, size_t n) {
     return 0;
 }
 
-/* Steps until the budget is reached or a signal asks to stop, with progress, validation and log rows on the way.
- * 0, 1 (a save failed: reported) or 2 (a step diverged: not reported yet). */
+/* Steps until the budget is reached, --early-stop fires or a signal asks to stop, with progress, validation and log
+ * rows on the way. 0, 1 (a save failed: reported), 2 (a step diverged: not reported yet) or 3 (stopped early). */
 static int train_loop(train_session *s) {
     run_state *run = &s->run;
     const rnn_config *mc = rnn_model_config(s->m);
@@ -363,6 +480,7 @@ static int train_loop(train_session *s) {
         }
         if (eval_now) {
             if (evaluate(run, s->err)) return 1;
+            if (s->a->early_stop && run->stale >= s->a->early_stop) return 3;
         } else if (s->logf && tnow - last_log >= 5.0) {
             log_row(run, NAN);
             last_log = tnow;
@@ -384,7 +502,7 @@ static int train_report(train_session *s, int status) {
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
         if (rnn_save(a->out, s->m, s->t, s->err)) return fail("%s", s->err);
-    } else if (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step) {
+    } else if (status != 3 && (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step)) {
         if (evaluate(run, s->err)) return 1;   /* the end of the run was not just validated and saved */
     }
     rnn_train_info info;
@@ -404,6 +522,10 @@ static int train_report(train_session *s, int status) {
         fprintf(stderr, "done: %llu steps, epoch %.2f, train loss %.4f, val %s, %.0f chars/s, %.1f s; saved %s\n",
                 (unsigned long long)prog->step, info.epoch, run->ema, vb, run->t_loop > 0 ? run->run_chars / run->t_loop : 0,
                 run->t_loop, a->out);
+        if (status == 3)
+            fprintf(stderr, "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the best "
+                    "model (val %.4f) is in %s\n", (unsigned long long)run->stale, (unsigned long long)a->early_stop,
+                    prog->best_val, s->bpath);
     }
     return 0;
 }
@@ -534,6 +656,13 @@ static int cmd_info(int argc, char **argv) {
            p->seconds);
     if (isnan(p->last_val)) printf("val loss:    none\n");
     else printf("val loss:    %.4f nats/char (%.3f bits/char); best %.4f\n", p->last_val, p->last_val / log(2.0), p->best_val);
+    const rnn_origin *o = rnn_model_origin(m);
+    if (o) {
+        char bv[40] = "no validation";
+        if (!isnan(o->best_val)) snprintf(bv, sizeof bv, "best val %.4f", o->best_val);
+        printf("origin:      fine-tuned from %s (%llu steps, %d symbols, %s)\n", o->name, (unsigned long long)o->step,
+               o->vocab_size, bv);
+    }
     if (rs) printf("resumable:   yes (learning rate now %g)\n", rnn_resume_lr(rs));
     else printf("resumable:   no (weights only)\n");
     rnn_resume_free(rs);

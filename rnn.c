@@ -119,8 +119,74 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     return m;
 }
 
+/* Copies base's tensors into m (same shape but a vocabulary that holds base's: base's symbol i is m's map[i]). */
+static void copy_remapped(rnn_model *m, const rnn_model *base, const int32_t *map) {
+    param_view to, from;
+    const rnn_config *c = &base->cfg;
+    size_t V0 = (size_t)base->vocab.size, V1 = (size_t)m->vocab.size, H = (size_t)c->hidden;
+    size_t GH = rnn_cell_gates(c->cell) * H;
+    param_layout(c, (int)V1, m->params, &to);
+    param_layout(c, (int)V0, base->params, &from);
+    for (int l = 0; l < c->layers; l++) {
+        if (l == 0) {
+            for (size_t i = 0; i < V0; i++) memcpy(to.l[0].wx + (size_t)map[i] * GH, from.l[0].wx + i * GH, sizeof(float) * GH);
+        } else {
+            memcpy(to.l[l].wx, from.l[l].wx, sizeof(float) * H * GH);
+        }
+        memcpy(to.l[l].wh, from.l[l].wh, sizeof(float) * H * GH);
+        memcpy(to.l[l].b, from.l[l].b, sizeof(float) * GH);
+        if (from.l[l].bhn) memcpy(to.l[l].bhn, from.l[l].bhn, sizeof(float) * H);
+    }
+    for (size_t h = 0; h < H; h++)
+        for (size_t i = 0; i < V0; i++) to.wy[h * V1 + (size_t)map[i]] = from.wy[h * V0 + i];
+    for (size_t i = 0; i < V0; i++) to.by[map[i]] = from.by[i];
+}
+
+rnn_model *rnn_model_extend(const rnn_model *base, const char *base_name, const rnn_config *c,
+                            const rnn_vocab *merged, rnn_err err) {
+    const rnn_config *b = &base->cfg;
+    if (c->cell != b->cell || c->layers != b->layers || c->hidden != b->hidden) {
+        snprintf(err, RNN_ERRLEN, "the base model is %s %d x %d, not %s %d x %d", rnn_cell_name(b->cell), b->layers,
+                 b->hidden, rnn_cell_name(c->cell), c->layers, c->hidden);
+        return NULL;
+    }
+    size_t nlen = strlen(base_name);
+    if (nlen < 1 || nlen > RNN_MAX_ORIGIN_NAME) {
+        snprintf(err, RNN_ERRLEN, "the base model's name must be 1..%d bytes", RNN_MAX_ORIGIN_NAME);
+        return NULL;
+    }
+    int32_t *map = malloc(sizeof(int32_t) * (size_t)base->vocab.size);
+    if (!map) { snprintf(err, RNN_ERRLEN, "out of memory"); return NULL; }
+    int j = 0, ok = merged->unit == base->vocab.unit;
+    for (int i = 0; ok && i < base->vocab.size; i++) {   /* both sorted: one pass finds every old symbol's new id */
+        while (j < merged->size && merged->sym[j] < base->vocab.sym[i]) j++;
+        ok = j < merged->size && merged->sym[j] == base->vocab.sym[i];
+        map[i] = j;
+    }
+    if (!ok) {
+        free(map);
+        snprintf(err, RNN_ERRLEN, "the new vocabulary does not hold every symbol of the base model's");
+        return NULL;
+    }
+    rnn_model *m = rnn_model_new(c, merged, err);   /* fresh rows and columns for new symbols, as a new model's */
+    if (m) m->origin.name = malloc(nlen + 1);
+    if (m && !m->origin.name) { rnn_model_free(m); m = NULL; snprintf(err, RNN_ERRLEN, "out of memory"); }
+    if (m) {
+        copy_remapped(m, base, map);
+        memcpy(m->origin.name, base_name, nlen + 1);
+        m->origin.step = base->prog.step;
+        m->origin.vocab_size = base->vocab.size;
+        m->origin.best_val = base->prog.best_val;
+    }
+    free(map);
+    return m;
+}
+
+const rnn_origin *rnn_model_origin(const rnn_model *m) { return m->origin.name ? &m->origin : NULL; }
+
 void rnn_model_free(rnn_model *m) {
     if (!m) return;
+    free(m->origin.name);
     free(m->params);
     rnn_vocab_free(&m->vocab);
     free(m);

@@ -56,6 +56,10 @@ size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
  * Returns the number of symbols. */
 size_t rnn_decode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends);
 int  rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]);
+/* The sorted union of `a` and `b` (same unit) into *out, which the caller frees with rnn_vocab_free. Symbol
+ * a->sym[i] is out->sym[map[i]] when `map` (room for a->size; may be NULL) is given. Returns 0, or -1 (units
+ * differ, the union exceeds RNN_MAX_VOCAB or 256 bytes, out of memory). */
+int  rnn_vocab_merge(rnn_vocab *out, const rnn_vocab *a, const rnn_vocab *b, int32_t *map, rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- model */
 enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 };
@@ -92,6 +96,8 @@ void rnn_model_free(rnn_model *m);
 const rnn_config *rnn_model_config(const rnn_model *m);
 const rnn_vocab  *rnn_model_vocab(const rnn_model *m);
 size_t rnn_model_nparams(const rnn_model *m);
+/* Parameter count of a model of config c on V symbols; 0 if it would not fit in memory arithmetic. */
+size_t rnn_param_count(const rnn_config *c, int V);
 float *rnn_model_params(rnn_model *m);   /* (nparams) flat buffer, owned by the model */
 
 /* What training has done so far; stored in every checkpoint and shown by `charrnn info`. */
@@ -103,6 +109,27 @@ typedef struct {
     float    best_val;     /* best validation loss so far, NaN if none */
 } rnn_progress;
 rnn_progress *rnn_model_progress(rnn_model *m);   /* owned by the model; main adds training seconds */
+
+/* Where a fine-tuned model started (rnn_model_extend); stored in its checkpoints (README, "Origin record"). */
+#define RNN_MAX_ORIGIN_NAME 4096
+typedef struct {
+    char *name;            /* the base checkpoint's file name as given, 1..RNN_MAX_ORIGIN_NAME bytes, no NUL; owned */
+    uint64_t step;         /* the base's optimizer steps */
+    int vocab_size;        /* the base's vocabulary size */
+    float best_val;        /* the base's best validation loss, NaN if none */
+} rnn_origin;
+/* The model's origin (owned by the model), or NULL for a model trained from scratch. */
+const rnn_origin *rnn_model_origin(const rnn_model *m);
+
+/* Fine-tuning: a new model with `base`'s cell, layers, hidden size and weights, on the vocabulary `merged`, which
+ * must hold every symbol of base's vocabulary (same unit; e.g. from rnn_vocab_merge), and the training settings of
+ * `c` (whose cell, layers and hidden must equal base's). Old symbols keep their rows of layer 0's wx, their
+ * columns of wy and their by under their new ids; new symbols get rows and columns initialised as rnn_model_new
+ * does with c->seed (by 0). The progress starts at zero (step 0, no validation) and the origin records base_name
+ * and base's step count, vocabulary size and best validation loss. NULL + err on failure; the caller frees the
+ * result with rnn_model_free. */
+rnn_model *rnn_model_extend(const rnn_model *base, const char *base_name, const rnn_config *c,
+                            const rnn_vocab *merged, rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- trainer */
 typedef struct rnn_trainer rnn_trainer;

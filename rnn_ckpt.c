@@ -1,6 +1,6 @@
 /* rnn_ckpt.c — the checkpoint file: writing it atomically, reading it with every check.
  *
- * The format (version 1) is specified byte by byte in README.md ("Checkpoint format"); this file is its only
+ * The format (version 2; version 1 is read too) is specified byte by byte in README.md ("Checkpoint format"); this file is its only
  * implementation. Every field is written and read explicitly, little-endian, whatever the host; nothing is a
  * struct dump. The reader checks, in this order: magic, version, minimum size, header size, flags, every
  * dimension's range, the training settings, the parameter count, the vocabulary-table size, the exact file size,
@@ -23,7 +23,8 @@
 #include <unistd.h>
 
 #define MAGIC "CHRN"
-#define VERSION 1u
+#define VERSION 2u          /* written; the reader also reads 1 (all fields added by 2 are 0 there) */
+#define ORIGIN_FIXED 20u     /* the origin record's bytes before the name */
 #define HEADER_SIZE 128u
 #define TRAIN_HEADER_SIZE 72u
 #define FLAG_TRAINING 1u
@@ -110,11 +111,23 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     put32(h + 112, f2u(m->prog.last_val));
     put32(h + 116, f2u(m->prog.best_val));
     put32(h + 120, (uint32_t)vocab_table_size(&m->vocab));
+    const rnn_origin *o = rnn_model_origin(m);
+    size_t nlen = o ? strlen(o->name) : 0;
+    put32(h + 124, o ? (uint32_t)(ORIGIN_FIXED + nlen) : 0);
     wbytes(w, h, sizeof h);
     for (int i = 0; i < m->vocab.size; i++) {
         unsigned char e[5];
         e[0] = (unsigned char)rnn_symbol_bytes(&m->vocab, i, e + 1);
         wbytes(w, e, 1 + (size_t)e[0]);
+    }
+    if (o) {   /* the origin record (README, "Origin record") */
+        unsigned char g[ORIGIN_FIXED];
+        put64(g, o->step);
+        put32(g + 8, (uint32_t)o->vocab_size);
+        put32(g + 12, f2u(o->best_val));
+        put32(g + 16, (uint32_t)nlen);
+        wbytes(w, g, sizeof g);
+        wbytes(w, o->name, nlen);
     }
     wfloats(w, m->params, m->nparams);
     if (r) {
@@ -236,7 +249,7 @@ typedef struct {
     unsigned char head[HEADER_SIZE + 4];
     unsigned char *buf;    /* head, then (from check 10) the whole file */
     size_t len;            /* bytes in buf */
-    uint32_t flags, V, unit, vsize;
+    uint32_t version, flags, V, unit, vsize, obytes;   /* obytes: origin record size, 0 if none */
     rnn_config c;
     uint64_t np;
     size_t nstate;         /* floats of carried state the header implies */
@@ -252,11 +265,11 @@ static int check_magic(const loading *ld, rnn_err err) {
     return 0;
 }
 
-/* 2. The version is 1 (a higher one was written by a newer charrnn). */
-static int check_version(const loading *ld, rnn_err err) {
-    uint32_t version = get32(ld->buf + 4);
-    if (version != VERSION)
-        FAIL("'%s' is checkpoint format version %u; this charrnn reads version %u%s", ld->path, (unsigned)version,
+/* 2. The version is 1 or 2 (a higher one was written by a newer charrnn). */
+static int check_version(loading *ld, rnn_err err) {
+    uint32_t version = ld->version = get32(ld->buf + 4);
+    if (version < 1 || version > VERSION)
+        FAIL("'%s' is checkpoint format version %u; this charrnn reads versions 1 to %u%s", ld->path, (unsigned)version,
              VERSION, version > VERSION ? " (written by a newer charrnn)" : "");
     return 0;
 }
@@ -328,11 +341,14 @@ static int check_param_count(loading *ld, rnn_err err) {
     return 0;
 }
 
-/* 9. vocab_bytes is within 2V..5V. */
+/* 9. vocab_bytes is within 2V..5V, and origin_bytes (version 2; 0 in version 1) is 0 or holds a 1..4096-byte name. */
 static int check_vocab_size(loading *ld, rnn_err err) {
     ld->vsize = get32(ld->buf + 120);
     if (ld->vsize < 2 * ld->V || ld->vsize > 5 * ld->V)
         FAIL("'%s' has a bad vocabulary table size %u", ld->path, (unsigned)ld->vsize);
+    ld->obytes = ld->version >= 2 ? get32(ld->buf + 124) : 0;
+    if (ld->obytes && (ld->obytes <= ORIGIN_FIXED || ld->obytes > ORIGIN_FIXED + RNN_MAX_ORIGIN_NAME))
+        FAIL("'%s' has a bad origin record size %u", ld->path, (unsigned)ld->obytes);
     return 0;
 }
 
@@ -344,7 +360,7 @@ static int check_file_size(loading *ld, rnn_err err) {
     /* Exact size, computed in double so that no field can overflow it. */
     ld->nstate = (size_t)c->layers * c->batch * c->hidden * rnn_state_per_unit(c->cell);
     ld->nm = rnn_optim_moments(c->optim);
-    double want = (double)HEADER_SIZE + ld->vsize + 4.0 * ld->np + 4;
+    double want = (double)HEADER_SIZE + ld->vsize + ld->obytes + 4.0 * ld->np + 4;
     if (ld->flags & FLAG_TRAINING) want += TRAIN_HEADER_SIZE + 4.0 * ld->nm * ld->np + 4.0 * ld->nstate;
     ld->want = want;
     if (want > 1e12) FAIL("'%s' says it is %.0f bytes long", path, want);
@@ -384,10 +400,29 @@ static int read_vocab(const loading *ld, rnn_model **m, rnn_err err) {
     return *m ? 0 : -1;
 }
 
+/* 12 (continued). The origin record, if any: a name of exactly the remaining bytes with no NUL, a vocabulary size
+ * in range, and a best validation loss that is NaN or finite. */
+static int read_origin(const loading *ld, rnn_model *m, rnn_err err) {
+    if (!ld->obytes) return 0;
+    const unsigned char *g = ld->buf + HEADER_SIZE + ld->vsize;
+    uint32_t nlen = get32(g + 16), V = get32(g + 8);
+    float best = u2f(get32(g + 12));
+    if (nlen != ld->obytes - ORIGIN_FIXED || memchr(g + ORIGIN_FIXED, 0, nlen) || V < 1 || V > RNN_MAX_VOCAB ||
+        isinf(best))
+        FAIL("'%s' has a corrupt origin record", ld->path);
+    if (!(m->origin.name = malloc(nlen + 1))) FAIL("cannot read '%s': out of memory", ld->path);
+    memcpy(m->origin.name, g + ORIGIN_FIXED, nlen);
+    m->origin.name[nlen] = 0;
+    m->origin.step = get64(g);
+    m->origin.vocab_size = (int)V;
+    m->origin.best_val = best;
+    return 0;
+}
+
 /* 13. Every parameter is finite (and the training time in the header is in range). */
 static int read_params(const loading *ld, rnn_model *m, rnn_err err) {
     const unsigned char *buf = ld->buf;
-    rfloats(m->params, buf + HEADER_SIZE + ld->vsize, ld->np);
+    rfloats(m->params, buf + HEADER_SIZE + ld->vsize + ld->obytes, ld->np);
     if (!all_finite(m->params, ld->np)) FAIL("'%s' holds non-finite parameters", ld->path);
     m->prog.step = get64(buf + 88);
     m->prog.chars = get64(buf + 96);
@@ -404,7 +439,7 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
     const char *path = ld->path;
     uint64_t np = ld->np;
     int nm = ld->nm;
-    const unsigned char *p = ld->buf + HEADER_SIZE + ld->vsize + 4 * np;
+    const unsigned char *p = ld->buf + HEADER_SIZE + ld->vsize + ld->obytes + 4 * np;
     if (get32(p + 28) != (uint32_t)nm) FAIL("'%s' has optimizer state that does not match its optimizer", path);
     rnn_resume *r = *out = calloc(1, sizeof *r);
     if (!r) FAIL("cannot read '%s': out of memory", path);
@@ -456,7 +491,8 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
     if (check_magic(&ld, err) || check_version(&ld, err) || check_min_size(&ld, err) ||
         check_header_size(&ld, err) || check_flags(&ld, err) || check_shape(&ld, err) ||
         check_settings(&ld, err) || check_param_count(&ld, err) || check_vocab_size(&ld, err) ||
-        check_file_size(&ld, err) || check_crc(&ld, err) || read_vocab(&ld, &m, err) || read_params(&ld, m, err) ||
+        check_file_size(&ld, err) || check_crc(&ld, err) || read_vocab(&ld, &m, err) || read_origin(&ld, m, err) ||
+        read_params(&ld, m, err) ||
         ((ld.flags & FLAG_TRAINING) && resume && read_training_state(&ld, &r, err))) {
         fclose(ld.f);
         if (ld.buf != ld.head) free(ld.buf);

@@ -12,6 +12,7 @@ struct rnn_model {
     rnn_config cfg;
     rnn_vocab vocab;       /* owned */
     rnn_progress prog;
+    rnn_origin origin;     /* origin.name NULL: trained from scratch */
     size_t nparams;
     float *params;         /* (nparams) one flat buffer; views by param_layout() in rnn.c */
 };
@@ -49,8 +50,6 @@ int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym);
 int rnn_value_bytes(uint32_t sym, unsigned char out[4]);
 
 /* ---- rnn.c */
-/* Parameter count of a model of this config and vocabulary size (also checks nothing overflows). */
-size_t rnn_param_count(const rnn_config *c, int V);
 /* Allocates an empty model with room for its parameters (uninitialised) and a copy of `vocab`. */
 rnn_model *rnn_model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err);
 

@@ -68,6 +68,36 @@ int rnn_vocab_build(rnn_vocab *v, const unsigned char *text, size_t n, int unit,
     return 0;
 }
 
+int rnn_vocab_merge(rnn_vocab *out, const rnn_vocab *a, const rnn_vocab *b, int32_t *map, rnn_err err) {
+    memset(out, 0, sizeof *out);
+    if (a->unit != b->unit) { snprintf(err, RNN_ERRLEN, "cannot merge a byte vocabulary with a character vocabulary"); return -1; }
+    size_t cap = (size_t)a->size + (size_t)b->size;
+    out->sym = malloc(sizeof(uint32_t) * cap);
+    if (!out->sym) { snprintf(err, RNN_ERRLEN, "out of memory"); return -1; }
+    size_t i = 0, j = 0, k = 0;
+    while (i < (size_t)a->size || j < (size_t)b->size) {   /* both are strictly increasing: a sorted merge */
+        int take_a = j == (size_t)b->size || (i < (size_t)a->size && a->sym[i] <= b->sym[j]);
+        uint32_t s = take_a ? a->sym[i] : b->sym[j];
+        if (take_a) {
+            if (map) map[i] = (int32_t)k;
+            i++;
+            if (j < (size_t)b->size && b->sym[j] == s) j++;
+        } else {
+            j++;
+        }
+        out->sym[k++] = s;
+    }
+    size_t limit = a->unit == RNN_UNIT_BYTE ? 256 : RNN_MAX_VOCAB;
+    if (k > limit) {
+        rnn_vocab_free(out);
+        snprintf(err, RNN_ERRLEN, "the merged vocabulary has %zu symbols, more than %zu", k, limit);
+        return -1;
+    }
+    out->unit = a->unit;
+    out->size = (int)k;
+    return 0;
+}
+
 void rnn_vocab_free(rnn_vocab *v) {
     free(v->sym);
     memset(v, 0, sizeof *v);

@@ -156,6 +156,9 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_score_bad_checkpoints
     cli_train_resume
     cli_train_signals
+    cli_train_overfit
+    cli_train_sizing
+    cli_train_finetune
     cli_misc_help_coverage
 }
 

@@ -163,3 +163,66 @@ cli_train_signals() {
     check "SIGKILL x$kills during saves: checkpoint loadable every time ($loadable/6)" test $loadable -eq 6
     printf '%s\n' "train --resume (SIGKILL loop) --eval-every --preview" >>"$TMP/ran.log"
 }
+
+# small corpora: validation once per epoch by default, the "has not improved" line, --early-stop, and .best.ckpt
+# holding the best model of the run when the best is in the middle
+cli_train_overfit() {
+    head -c 6000 data/fortunes.txt >"$W/tiny.txt"
+    cr train "$W/tiny.txt" --hidden 64 --layers 1 --batch 4 --seq 16 --lr 0.02 --val 0.2 --steps 300 --preview 0 \
+        --threads 1 -o "$W/tiny.ckpt"
+    check "an epoch shorter than 500 steps: validated once per epoch" \
+        grep -q "74 steps per epoch; validating every 74 steps;" "$TMP/err"
+    cr train "$W/tiny.txt" --hidden 64 --layers 1 --batch 4 --seq 16 --lr 0.02 --val 0.2 --steps 3000 --preview 0 \
+        --eval-every 20 --early-stop 3 --threads 1 -o "$W/es.ckpt"
+    expect "--early-stop 3" 0
+    check "an explicit --eval-every overrides the epoch" grep -q "validating every 20 steps;" "$TMP/err"
+    check "the stall is reported once" test "$(grep -c '^charrnn: validation has not improved for 3 evaluations (best [0-9.]* at step [0-9]*); the model may be overfitting — .*es.best.ckpt holds the best$' "$TMP/err")" = 1
+    check "the summary says why it stopped" grep -q "^stopped early: validation did not improve for 3 evaluations (--early-stop 3); the best model (val [0-9.]*) is in $W/es.best.ckpt$" "$TMP/err"
+    local best steps
+    best=$(sed -n 's/^validation: .* best \([0-9.]*\) (.*/\1/p' "$TMP/err")
+    steps=$(sed -n 's/^done: \([0-9]*\) steps.*/\1/p' "$TMP/err")
+    check "--early-stop stopped well before the budget" test "${steps:-3000}" -lt 3000
+    cr info -m "$W/es.best.ckpt"
+    check ".best.ckpt holds the best validation ($best)" grep -q "^val loss: *$best nats/char .*; best $best$" "$TMP/out"
+    cr info -m "$W/es.ckpt"
+    check "the last checkpoint is not the best one" bash -c "! grep -q '^val loss: *$best ' '$TMP/out' && grep -q 'best $best\$' '$TMP/out'"
+}
+
+# sizes chosen from the corpus when none is given; only the missing ones when some are
+cli_train_sizing() {
+    cr train "$W/tiny.txt" --cell lstm --batch 4 --seq 16 --steps 1 --preview 0 -o "$W/sz.ckpt"
+    check "lstm sized for a 5k corpus" grep -q "^charrnn: lstm 1 x 64, dropout 0 (sized for 5k training symbols and about 0.0 epochs, 0.0[0-9]M parameters; give --hidden/--layers/--dropout to choose)$" "$TMP/err"
+    cr train data/fortunes.txt --cell gru --hidden 128 --batch 4 --seq 16 --steps 10000 --preview 0 --eval-every 0 --time 0.01 -o "$W/sz.ckpt"
+    check "a given --hidden is kept, layers and dropout chosen" grep -q "^charrnn: gru 2 x 128, dropout 0.25 (sized for 597k training symbols, 0.20M parameters; give" "$TMP/err"
+    cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --dropout 0 --batch 4 --seq 16 --steps 1 -o "$W/sz.ckpt"
+    check "all three given: nothing is sized" bash -c "! grep -q 'sized for' '$TMP/err'"
+}
+
+# fine-tuning: --init, the origin in info, the refusals
+cli_train_finetune() {
+    printf 'Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich. {[|]}\n%.0s' $(seq 150) >"$W/de.txt"
+    cr train "$W/de.txt" --init "$W/tiny.ckpt" --batch 4 --seq 16 --steps 30 --preview 0 --threads 2 -o "$W/ft.ckpt"
+    expect "fine-tune with --init" 0 "charrnn: rnn 1 x 64, 80 symbols (UTF-8 characters), 14480 parameters; 9584 training + 1066 validation symbols; 149 steps per epoch; validating every 149 steps; 2 threads"
+    check "the start-up line names the base and the new symbols" grep -q "^charrnn: fine-tuning '$W/tiny.ckpt' (300 steps, 70 symbols; 10 new symbols from $W/de.txt)$" "$TMP/err"
+    local bv
+    bv=$("$BIN" info -m "$W/tiny.ckpt" | sed -n 's/.*; best \([0-9.]*\)$/\1/p')
+    cr info -m "$W/ft.ckpt"
+    check "info shows the origin" grep -q "^origin: *fine-tuned from $W/tiny.ckpt (300 steps, 70 symbols, best val $bv)$" "$TMP/out"
+    check "info: the fine-tuned run counts its own steps" grep -q "^steps: *30 " "$TMP/out"
+    cr info -m "$W/ft.best.ckpt"; check "the best checkpoint keeps the origin" grep -q "^origin: *fine-tuned from" "$TMP/out"
+    cr train "$W/de.txt" --resume --steps 40 -q -o "$W/ft.ckpt"; expect "resume a fine-tuned run" 0
+    cr info -m "$W/tiny.ckpt"; check "a model trained from scratch has no origin" bash -c "! grep -q '^origin:' '$TMP/out'"
+    cr train "$W/de.txt" --init "$W/tiny.ckpt" --resume -o "$W/ft.ckpt"
+    expect "--init with --resume" 2 "charrnn train: --init starts a new run from another model; it cannot be combined with --resume"
+    cr train "$W/de.txt" --init "$W/tiny.ckpt" --hidden 32 -o "$W/ft2.ckpt"
+    expect "--init with another --hidden" 2 "charrnn train: --init '$W/tiny.ckpt' is rnn 1 x 64: --cell, --layers and --hidden must agree with it or be left out"
+    cr train "$W/de.txt" --init "$W/tiny.ckpt" --cell lstm -o "$W/ft2.ckpt"
+    expect "--init with another --cell" 2 "charrnn train: --init '$W/tiny.ckpt' is rnn 1 x 64: --cell, --layers and --hidden must agree with it or be left out"
+    cr train "$W/de.txt" --init "$W/nope.ckpt" -o "$W/ft2.ckpt"
+    expect "--init from a missing file" 1 "charrnn: --init: cannot open '$W/nope.ckpt': No such file or directory"
+    cr train "$W/de.txt" --init data/tang.txt -o "$W/ft2.ckpt"
+    expect "--init from a file that is no checkpoint" 1 "charrnn: --init: 'data/tang.txt' is not a charrnn checkpoint (bad magic)"
+    cr train "$W/de.txt" --init "$W/tiny.ckpt" --bytes -o "$W/ft2.ckpt"
+    expect "--init from a model of another unit" 1 "charrnn: --init '$W/tiny.ckpt' reads UTF-8 characters, but this run reads bytes (--bytes): leave out --bytes"
+    check "no checkpoint from a refused --init" test ! -e "$W/ft2.ckpt"
+}

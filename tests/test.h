@@ -40,6 +40,7 @@ int gemm(void);
 int vecmath(void);
 /* test_text.c */
 int utf8(void);
+int vocab_merge(void);
 /* test_model.c */
 int gc_rnn(void);
 int gc_lstm(void);
@@ -51,6 +52,7 @@ int parity_dump(void);
 int torch_parity_rnn(void);
 int torch_parity_lstm(void);
 int torch_parity_gru(void);
+int model_extend(void);
 /* test_train.c */
 int threads_identical(void);
 int learns(void);
@@ -63,5 +65,6 @@ int save_load_sample(void);
 int rs_rnn(void);
 int rs_lstm(void);
 int rs_gru(void);
+int origin_record(void);
 
 #endif

@@ -120,3 +120,75 @@ out:
 int rs_rnn(void) { return resume_exact(RNN_CELL_RNN); }
 int rs_lstm(void) { return resume_exact(RNN_CELL_LSTM); }
 int rs_gru(void) { return resume_exact(RNN_CELL_GRU); }
+
+static size_t get_vocab_bytes(const unsigned char *h) {
+    return (size_t)h[120] | (size_t)h[121] << 8 | (size_t)h[122] << 16 | (size_t)h[123] << 24;
+}
+
+/* Rewrites the file's last 4 bytes as the CRC-32 of the rest, so that a patched field reaches its own check. */
+static int patch_file(const char *path, size_t off, const unsigned char *bytes, size_t n) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    unsigned char *buf = malloc((size_t)len);
+    fseek(f, 0, SEEK_SET);
+    if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) { free(buf); fclose(f); return -1; }
+    memcpy(buf + off, bytes, n);
+    uint32_t crc = rnn_crc32(0, buf, (size_t)len - 4);
+    for (int i = 0; i < 4; i++) buf[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    fseek(f, 0, SEEK_SET);
+    int r = fwrite(buf, 1, (size_t)len, f) == (size_t)len ? 0 : -1;
+    free(buf);
+    return fclose(f) || r ? -1 : 0;
+}
+
+/* The origin record: written as version 2 with origin_bytes at 124, read back exactly; a version-1 file (whose
+ * byte 124 was reserved and unchecked) reads with no origin; a corrupt record is refused by name. */
+int origin_record(void) {
+    rnn_err err;
+    unsigned char text[3000];
+    make_text(text, sizeof text, 5);
+    rnn_config c = small_config(RNN_CELL_GRU, 1, 8, 4, 8);
+    rig r;
+    if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+    for (int i = 0; i < 3; i++) rnn_train_step(r.t);
+    rnn_validate(r.t);
+    rnn_vocab add, merged;
+    rnn_vocab_build(&add, (const unsigned char *)"\xc3\xa9Z", 3, RNN_UNIT_CHAR, err);
+    rnn_vocab_merge(&merged, rnn_model_vocab(r.m), &add, NULL, err);
+    rnn_vocab_free(&add);
+    rnn_model *e = rnn_model_extend(r.m, "dir/base model.ckpt", &c, &merged, err), *back = NULL;
+    rnn_vocab_free(&merged);
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    close(mkstemp(path));
+    int rc = 1;
+    const unsigned char v1[4] = {1, 0, 0, 0}, junk[4] = {0xAA, 0, 0, 0}, bad_len[4] = {5, 0, 0, 0};
+    if (!e || rnn_save(path, e, NULL, err) || rnn_load(path, &back, NULL, err)) { snprintf(detail, sizeof detail, "%s", err); goto out; }
+    const rnn_origin *o = rnn_model_origin(back);
+    FILE *f = fopen(path, "rb");
+    unsigned char h[128] = {0};
+    if (f) { if (fread(h, 1, 128, f) != 128) h[4] = 0; fclose(f); }
+    if (!o || strcmp(o->name, "dir/base model.ckpt") || o->step != 3 || o->vocab_size != 5 ||
+        o->best_val != r.m->prog.best_val || h[4] != 2 || h[124] != 20 + 19 || h[125] ||
+        memcmp(back->params, e->params, 4 * e->nparams))
+        { snprintf(detail, sizeof detail, "origin, version or origin_bytes wrong after save/load"); goto out; }
+    size_t rec = 128 + get_vocab_bytes(h);
+    if (patch_file(path, rec + 16, bad_len, 4) || rnn_load(path, &back, NULL, err) == 0 ||
+        !strstr(err, "has a corrupt origin record"))
+        { snprintf(detail, sizeof detail, "a corrupt origin record was not refused: %s", err); goto out; }
+    rnn_model_free(back);
+    back = NULL;
+    if (rnn_save(path, r.m, NULL, err) || patch_file(path, 4, v1, 4) || patch_file(path, 124, junk, 4) ||
+        rnn_load(path, &back, NULL, err) || rnn_model_origin(back))
+        { snprintf(detail, sizeof detail, "a version-1 file did not read as one without origin: %s", err); goto out; }
+    snprintf(detail, sizeof detail, "version 2, origin_bytes 39, name/steps/vocabulary/best val exact; corrupt record "
+             "refused; version 1 (byte 124 ignored) reads without origin");
+    rc = 0;
+out:
+    unlink(path);
+    rnn_model_free(back);
+    rnn_model_free(e);
+    rig_free(&r);
+    return rc;
+}

@@ -110,6 +110,7 @@ static const test tests[] = {
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
     {"divergence", divergence}, {"batch-paths", batch_paths}, {"torch-parity-rnn", torch_parity_rnn},
     {"torch-parity-lstm", torch_parity_lstm}, {"torch-parity-gru", torch_parity_gru}, {"score", score_streams},
+    {"vocab-merge", vocab_merge}, {"model-extend", model_extend}, {"origin-record", origin_record},
 };
 
 int main(int argc, char **argv) {

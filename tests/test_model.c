@@ -2,6 +2,7 @@
  * checks of test.sh break lines of rnn.c and expect these to fail), one stream == batched streams. */
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
+#include "rnn_net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -204,3 +205,97 @@ static int torch_parity(int cell) {
 int torch_parity_rnn(void) { return torch_parity(RNN_CELL_RNN); }
 int torch_parity_lstm(void) { return torch_parity(RNN_CELL_LSTM); }
 int torch_parity_gru(void) { return torch_parity(RNN_CELL_GRU); }
+/* One cell's rnn_model_extend: base trained a few steps on letters a..f, extended with 'A' (before them: every old
+ * id moves by one) and 'z' (after them). Old rows/columns exact, new ones as rnn_model_new makes them, the loss on
+ * old text unchanged once the new symbols' output bias is pushed to -1e4 (their probability then is exactly 0). */
+static int extend_cell(int cell, int layers) {
+    rnn_err err;
+    unsigned char text[4000];
+    make_text(text, sizeof text, 6);
+    rnn_config c = small_config(cell, layers, 12, 4, 8);
+    rig r;
+    if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+    for (int i = 0; i < 5; i++) rnn_train_step(r.t);
+    rnn_validate(r.t);
+    rnn_vocab add, merged;
+    int32_t map[6];
+    if (rnn_vocab_build(&add, (const unsigned char *)"Azab", 4, RNN_UNIT_CHAR, err) ||
+        rnn_vocab_merge(&merged, rnn_model_vocab(r.m), &add, map, err))
+        FAILF("vocabulary: %s", err);
+    rnn_vocab_free(&add);
+    rnn_config c2 = c;
+    c2.seed = 99;
+    c2.lr = 1e-3f;
+    rnn_model *e = rnn_model_extend(r.m, "base.ckpt", &c2, &merged, err), *fresh = rnn_model_new(&c2, &merged, err);
+    rnn_vocab_free(&merged);
+    if (!e || !fresh) FAILF("extend: %s", err);
+    param_view pb, pe, pf;
+    size_t H = 12, GH = rnn_cell_gates(cell) * H, V0 = 6, V1 = 8;
+    param_layout(&c, 6, r.m->params, &pb);
+    param_layout(&c2, 8, e->params, &pe);
+    param_layout(&c2, 8, fresh->params, &pf);
+    int bad = map[0] != 1 || map[5] != 6;
+    for (size_t i = 0; i < V0; i++) bad |= memcmp(pe.l[0].wx + (i + 1) * GH, pb.l[0].wx + i * GH, 4 * GH) != 0;
+    bad |= memcmp(pe.l[0].wx, pf.l[0].wx, 4 * GH) || memcmp(pe.l[0].wx + 7 * GH, pf.l[0].wx + 7 * GH, 4 * GH);
+    for (int l = 0; l < layers; l++) {
+        if (l) bad |= memcmp(pe.l[l].wx, pb.l[l].wx, 4 * H * GH) != 0;
+        bad |= memcmp(pe.l[l].wh, pb.l[l].wh, 4 * H * GH) || memcmp(pe.l[l].b, pb.l[l].b, 4 * GH);
+        if (pb.l[l].bhn) bad |= memcmp(pe.l[l].bhn, pb.l[l].bhn, 4 * H) != 0;
+    }
+    for (size_t h = 0; h < H; h++) {
+        for (size_t i = 0; i < V0; i++) bad |= pe.wy[h * V1 + i + 1] != pb.wy[h * V0 + i];
+        bad |= pe.wy[h * V1] != pf.wy[h * V1] || pe.wy[h * V1 + 7] != pf.wy[h * V1 + 7];
+    }
+    for (size_t i = 0; i < V0; i++) bad |= pe.by[i + 1] != pb.by[i];
+    bad |= pe.by[0] != 0 || pe.by[7] != 0;
+    if (bad) FAILF("%s: a tensor was not carried over or freshly initialised as specified", rnn_cell_name(cell));
+    const rnn_origin *o = rnn_model_origin(e);
+    if (!o || strcmp(o->name, "base.ckpt") || o->step != 5 || o->vocab_size != 6 || o->best_val != r.m->prog.best_val ||
+        isnan(o->best_val) || e->prog.step != 0 || !isnan(e->prog.best_val) || e->cfg.seed != 99 || e->cfg.lr != 1e-3f ||
+        rnn_model_origin(r.m))
+        FAILF("%s: origin, progress or settings wrong", rnn_cell_name(cell));
+    int32_t *ids = malloc(sizeof(int32_t) * sizeof text);
+    size_t n = rnn_encode(rnn_model_vocab(e), text, sizeof text, ids, NULL);
+    double l0 = rnn_debug_stream_loss(r.m, r.ids, r.n, 1, 1), l1 = rnn_debug_stream_loss(e, ids, n, 1, 1);
+    pe.by[0] = pe.by[7] = -1e4f;
+    double l2 = rnn_debug_stream_loss(e, ids, n, 1, 1);
+    free(ids);
+    rnn_model_free(e);
+    rnn_model_free(fresh);
+    rig_free(&r);
+    if (!(fabs(l2 - l0) <= 1e-5 * l0) || !(fabs(l1 - l0) > 1e-4))
+        FAILF("%s: loss on the old text: base %.7f, extended %.7f, with the new symbols silenced %.7f",
+              rnn_cell_name(cell), l0, l1, l2);
+    snprintf(detail, sizeof detail, "%s", "");
+    return 0;
+}
+
+int model_extend(void) {
+    if (extend_cell(RNN_CELL_RNN, 1) || extend_cell(RNN_CELL_LSTM, 2) || extend_cell(RNN_CELL_GRU, 2)) return 1;
+    /* the refusals: another shape, a vocabulary without all of base's symbols */
+    rnn_err err;
+    unsigned char text[3000];
+    make_text(text, sizeof text, 5);
+    rnn_config c = small_config(RNN_CELL_LSTM, 2, 8, 4, 8);
+    rig r;
+    if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+    rnn_config c2 = c;
+    c2.hidden = 9;
+    rnn_model *e = rnn_model_extend(r.m, "b", &c2, rnn_model_vocab(r.m), err);
+    int ok = !e && !strcmp(err, "the base model is lstm 2 x 8, not lstm 2 x 9");
+    rnn_model_free(e);
+    rnn_vocab v;
+    rnn_vocab_build(&v, (const unsigned char *)"abcz", 4, RNN_UNIT_CHAR, err);
+    e = rnn_model_extend(r.m, "b", &c, &v, err);
+    ok = ok && !e && !strcmp(err, "the new vocabulary does not hold every symbol of the base model's");
+    rnn_model_free(e);
+    rnn_vocab_free(&v);
+    e = rnn_model_extend(r.m, "b", &c, rnn_model_vocab(r.m), err);   /* same vocabulary: the same loss, exactly */
+    ok = ok && e && rnn_debug_stream_loss(e, r.ids, r.n, 1, 1) == rnn_debug_stream_loss(r.m, r.ids, r.n, 1, 1);
+    rnn_model_free(e);
+    rig_free(&r);
+    if (!ok) FAILF("a refusal's message, or the same-vocabulary loss, is wrong: '%s'", err);
+    snprintf(detail, sizeof detail, "rnn, lstm, gru: old rows/columns exact under new ids, new ones fresh, by 0; "
+             "old-text loss equal with the new symbols silenced; shape and vocabulary refusals");
+    return 0;
+}

@@ -70,3 +70,29 @@ int utf8(void) {
              "3000 sampled Chinese characters are valid UTF-8", vz, vb, vm);
     return 0;
 }
+
+/* rnn_vocab_merge: the sorted union, the map of the first vocabulary's ids, and the refusals. */
+int vocab_merge(void) {
+    rnn_err err;
+    rnn_vocab a, b, m, x;
+    const unsigned char ta[] = "ace\xc3\xa4", tb[] = "fcb\xe4\xb8\x80";   /* a c e ä  and  f c b 一 */
+    if (rnn_vocab_build(&a, ta, sizeof ta - 1, RNN_UNIT_CHAR, err) || rnn_vocab_build(&b, tb, sizeof tb - 1, RNN_UNIT_CHAR, err))
+        FAILF("build: %s", err);
+    int32_t map[4];
+    if (rnn_vocab_merge(&m, &a, &b, map, err)) FAILF("merge: %s", err);
+    const uint32_t want[] = {'a', 'b', 'c', 'e', 'f', 0xE4, 0x4E00};
+    int ok = m.size == 7 && m.unit == RNN_UNIT_CHAR && !memcmp(m.sym, want, sizeof want) && map[0] == 0 && map[1] == 2 &&
+             map[2] == 3 && map[3] == 5;
+    rnn_vocab_free(&m);
+    if (!ok) FAILF("merged vocabulary or map wrong");
+    if (rnn_vocab_merge(&m, &a, &a, map, err) || m.size != a.size || map[3] != 3) FAILF("merge with itself is not itself");
+    rnn_vocab_free(&m);
+    if (rnn_vocab_build(&x, ta, sizeof ta - 1, RNN_UNIT_BYTE, err)) FAILF("build bytes: %s", err);
+    int r = rnn_vocab_merge(&m, &a, &x, NULL, err);
+    rnn_vocab_free(&a);
+    rnn_vocab_free(&b);
+    rnn_vocab_free(&x);
+    if (r == 0 || strcmp(err, "cannot merge a byte vocabulary with a character vocabulary")) FAILF("unit mismatch: %d '%s'", r, err);
+    snprintf(detail, sizeof detail, "{a,c,e,ä} + {b,c,f,一} = 7 sorted symbols, ids 0,2,3,5; mixed units refused");
+    return 0;
+}
