@@ -174,6 +174,8 @@ int origin_record(void) {
         memcmp(back->params, e->params, 4 * e->nparams))
         { snprintf(detail, sizeof detail, "origin, version or origin_bytes wrong after save/load"); goto out; }
     size_t rec = 128 + get_vocab_bytes(h);
+    rnn_model_free(back);
+    back = NULL;
     if (patch_file(path, rec + 16, bad_len, 4) || rnn_load(path, &back, NULL, err) == 0 ||
         !strstr(err, "has a corrupt origin record"))
         { snprintf(detail, sizeof detail, "a corrupt origin record was not refused: %s", err); goto out; }
