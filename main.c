@@ -552,7 +552,7 @@ static int cmd_train(int argc, char **argv) {
     if (!s.bpath) return fail("out of memory");
     rnn_config cfg;
     rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */
-    if ((r = train_config(&a, &cfg))) return train_end(&s, r);
+    if ((r = train_config(&a, &cfg)) || cli_args_only) return train_end(&s, r);
     size_t n = 0;
     int rc = train_load(&s, &cfg, &n);
     if (!rc) rc = train_start(&s, n);
@@ -580,7 +580,7 @@ static int cmd_sample(int argc, char **argv) {
                  (int)(sizeof opts / sizeof opts[0])};
     const char *pos[1];
     int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
-    if (r) return r < 0 ? 0 : r;
+    if (r || cli_args_only) return r < 0 ? 0 : r;
     if (!opt_seen(opts, c.nopts, "seed")) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -636,7 +636,7 @@ static int cmd_info(int argc, char **argv) {
     command c = {"info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.", opts, 1};
     const char *pos[1];
     int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
-    if (r) return r < 0 ? 0 : r;
+    if (r || cli_args_only) return r < 0 ? 0 : r;
     rnn_err err;
     rnn_model *m;
     rnn_resume *rs;

@@ -220,6 +220,9 @@ int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err
  * holds no training state; pass resume = NULL to skip the training state). Refuses, with a message naming the
  * failed check, a missing, truncated, corrupt, foreign or future-version file. */
 int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err);
+/* rnn_load on the bytes data[0..len) (borrowed, only read during the call) instead of a file: the same checks in
+ * the same order, `name` standing for the file in the messages. Ownership of *out and *resume as rnn_load. */
+int rnn_load_mem(const void *data, size_t len, const char *name, rnn_model **out, rnn_resume **resume, rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- helpers */
 uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n);   /* IEEE 802.3 CRC-32, start with crc = 0 */

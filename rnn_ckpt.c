@@ -7,7 +7,7 @@
  * the CRC-32, then the vocabulary table and that every value is finite; each
  * failure names the file and the check. rnn_load is that list, one named function per check.
  *
- * Owns: rnn_save, rnn_load.
+ * Owns: rnn_save, rnn_load, rnn_load_mem (the same checks on bytes in memory: what tests/fuzz_ckpt.c feeds).
  * Must not know: how the model computes (it sees the flat parameter buffer and struct rnn_resume of
  * rnn_impl.h, never rnn_net.h), nor how the trainer uses the state. Nothing in the library calls it. */
 #define _POSIX_C_SOURCE 200809L
@@ -245,7 +245,9 @@ static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V,
  * Each returns 0, or -1 after writing the reason into err. */
 typedef struct {
     const char *path;
-    FILE *f;
+    FILE *f;               /* the source: a file, or (f == NULL) the bytes mem[0..memlen) */
+    const unsigned char *mem;
+    size_t memlen, mempos;
     unsigned char head[HEADER_SIZE + 4];
     unsigned char *buf;    /* head, then (from check 10) the whole file */
     size_t len;            /* bytes in buf */
@@ -258,6 +260,28 @@ typedef struct {
 } loading;
 
 #define FAIL(...) do { snprintf(err, RNN_ERRLEN, __VA_ARGS__); return -1; } while (0)
+
+/* Reads up to `want` more bytes of the source into buf; returns how many (fewer only at its end or on error). */
+static size_t src_read(loading *ld, unsigned char *buf, size_t want) {
+    if (ld->f) return read_up_to(ld->f, buf, want);
+    size_t k = ld->memlen - ld->mempos < want ? ld->memlen - ld->mempos : want;
+    if (k) memcpy(buf, ld->mem + ld->mempos, k);
+    ld->mempos += k;
+    return k;
+}
+
+/* A read error of the source (never for memory): 0, or -1 after writing it into err. */
+static int src_error(const loading *ld, rnn_err err) {
+    if (ld->f && ferror(ld->f)) FAIL("cannot read '%s': %s", ld->path, strerror(errno ? errno : EIO));
+    return 0;
+}
+
+/* The whole source's size for the "unexpected bytes" message, or `dflt` when it is not known (a pipe). */
+static double src_size(const loading *ld, double dflt) {
+    struct stat st;
+    if (!ld->f) return (double)ld->memlen;
+    return fstat(fileno(ld->f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : dflt;
+}
 
 /* 1. The file is at least 8 bytes and starts with the magic. */
 static int check_magic(const loading *ld, rnn_err err) {
@@ -368,14 +392,10 @@ static int check_file_size(loading *ld, rnn_err err) {
     if (!buf) FAIL("cannot read '%s': out of memory", path);
     memcpy(buf, ld->head, ld->len);
     ld->buf = buf;
-    ld->len += read_up_to(ld->f, buf + ld->len, (size_t)want + 1 - ld->len);
-    if (ferror(ld->f)) FAIL("cannot read '%s': %s", path, strerror(errno ? errno : EIO));
+    ld->len += src_read(ld, buf + ld->len, (size_t)want + 1 - ld->len);
+    if (src_error(ld, err)) return -1;
     if ((double)ld->len < want) FAIL("'%s' is truncated (%zu bytes; its header says %.0f)", path, ld->len, want);
-    if ((double)ld->len > want) {
-        struct stat st;
-        double size = fstat(fileno(ld->f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : want + 1;
-        FAIL("'%s' has %.0f unexpected bytes after its end", path, size - want);
-    }
+    if ((double)ld->len > want) FAIL("'%s' has %.0f unexpected bytes after its end", path, src_size(ld, want + 1) - want);
     return 0;
 }
 
@@ -471,38 +491,44 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
 }
 #undef FAIL
 
-/* The header first: nothing is allocated for the body until the header has said how big it must be (check 10),
- * so a huge or endless file (/dev/zero) is refused, not read. */
-int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
-    loading ld = {.path = path};
+/* The checks 1-14 on the source ld (a file or memory), in README's order. The header first: nothing is allocated
+ * for the body until the header has said how big it must be (check 10), so a huge or endless file (/dev/zero) is
+ * refused, not read. */
+static int load_from(loading *ld, rnn_model **out, rnn_resume **resume, rnn_err err) {
     rnn_model *m = NULL;
     rnn_resume *r = NULL;
     *out = NULL;
     if (resume) *resume = NULL;
-    ld.f = fopen(path, "rb");
-    if (!ld.f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
-    ld.len = read_up_to(ld.f, ld.head, sizeof ld.head);
-    if (ferror(ld.f)) {
-        snprintf(err, RNN_ERRLEN, "cannot read '%s': %s", path, strerror(errno ? errno : EIO));
-        fclose(ld.f);
-        return -1;
-    }
-    ld.buf = ld.head;
-    if (check_magic(&ld, err) || check_version(&ld, err) || check_min_size(&ld, err) ||
-        check_header_size(&ld, err) || check_flags(&ld, err) || check_shape(&ld, err) ||
-        check_settings(&ld, err) || check_param_count(&ld, err) || check_vocab_size(&ld, err) ||
-        check_file_size(&ld, err) || check_crc(&ld, err) || read_vocab(&ld, &m, err) || read_origin(&ld, m, err) ||
-        read_params(&ld, m, err) ||
-        ((ld.flags & FLAG_TRAINING) && resume && read_training_state(&ld, &r, err))) {
-        fclose(ld.f);
-        if (ld.buf != ld.head) free(ld.buf);
+    ld->len = src_read(ld, ld->head, sizeof ld->head);
+    ld->buf = ld->head;
+    if (src_error(ld, err) || check_magic(ld, err) || check_version(ld, err) || check_min_size(ld, err) ||
+        check_header_size(ld, err) || check_flags(ld, err) || check_shape(ld, err) || check_settings(ld, err) ||
+        check_param_count(ld, err) || check_vocab_size(ld, err) || check_file_size(ld, err) || check_crc(ld, err) ||
+        read_vocab(ld, &m, err) || read_origin(ld, m, err) || read_params(ld, m, err) ||
+        ((ld->flags & FLAG_TRAINING) && resume && read_training_state(ld, &r, err))) {
+        if (ld->buf != ld->head) free(ld->buf);
         rnn_model_free(m);
         rnn_resume_free(r);
         return -1;
     }
-    fclose(ld.f);
-    free(ld.buf);
+    if (ld->buf != ld->head) free(ld->buf);
     *out = m;
     if (resume) *resume = r;
     return 0;
+}
+
+int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
+    loading ld = {.path = path};
+    *out = NULL;
+    if (resume) *resume = NULL;
+    ld.f = fopen(path, "rb");
+    if (!ld.f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
+    int rc = load_from(&ld, out, resume, err);
+    fclose(ld.f);
+    return rc;
+}
+
+int rnn_load_mem(const void *data, size_t len, const char *name, rnn_model **out, rnn_resume **resume, rnn_err err) {
+    loading ld = {.path = name, .mem = data, .memlen = len};
+    return load_from(&ld, out, resume, err);
 }
