@@ -10,9 +10,10 @@
  * Owns: rnn_save, rnn_load, rnn_load_mem (the same checks on bytes in memory: what tests/fuzz_ckpt.c feeds).
  * Must not know: how the model computes (it sees the flat parameter buffer and struct rnn_resume of
  * rnn_impl.h, never rnn_net.h), nor how the trainer uses the state. Nothing in the library calls it. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* POSIX 2008 with realpath */
 #include "rnn_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -152,38 +153,142 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     wbytes(w, crc, 4);
 }
 
+/* The file rnn_save really writes for `path`, malloc'd (the caller frees): path itself when it does not exist or is a
+ * regular file; for a symlink, its final target if that is a regular file (the link is kept, the target replaced).
+ * NULL, with the reason in err, for anything else: a directory, FIFO, device or socket, or a symlink that dangles
+ * or ends at one of those. A path that cannot be examined (EACCES, ENOTDIR) is returned as is: the write then
+ * fails with the system's reason. */
+static const char *kind_of(mode_t m) {
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+           S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "something else";
+}
+
+static char *save_target(const char *path, rnn_err err) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || S_ISREG(st.st_mode)) {
+        char *t = strdup(path);
+        if (!t) snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path);
+        return t;
+    }
+    if (!S_ISLNK(st.st_mode)) {
+        snprintf(err, RNN_ERRLEN, "refusing to write '%s': it is %s, not a regular file", path, kind_of(st.st_mode));
+        return NULL;
+    }
+    char *t = realpath(path, NULL);
+    if (!t || stat(t, &st) != 0) {
+        if (!t && errno != ENOENT) snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(errno));
+        else snprintf(err, RNN_ERRLEN, "refusing to write '%s': it is a dangling symlink", path);
+        free(t);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, RNN_ERRLEN, "refusing to write '%s': it is a symlink to %s, not a regular file", path,
+                 kind_of(st.st_mode));
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int rnn_save_check(const char *path, rnn_err err) {
+    char *target = save_target(path, err);
+    free(target);
+    return target ? 0 : -1;
+}
+
+/* Whether `name` is exactly base + ".tmp." + six letters or digits: the name mkstemp gives rnn_save's temporary. */
+static int is_own_temp(const char *name, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) || strncmp(name + n, ".tmp.", 5) || strlen(name + n + 5) != 6) return 0;
+    for (const char *p = name + n + 5; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) return 0;
+    return 1;
+}
+
+/* Removes the temporary `file` if it is a regular file that no running rnn_save holds (its write lock); 1 if
+ * removed, else 0. */
+static int remove_if_stale(const char *file) {
+    int fd = open(file, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return 0;
+    struct stat st;
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int gone = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fcntl(fd, F_SETLK, &lk) == 0 && unlink(file) == 0;
+    close(fd);
+    return gone;
+}
+
+int rnn_save_clean(const char *path) {
+    char *target = save_target(path, (char[RNN_ERRLEN]){0});
+    if (!target) return 0;
+    char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    char *dirname = slash ? target : ".";
+    if (slash) *slash = 0;
+    DIR *d = opendir(slash && slash == target ? "/" : dirname);
+    int removed = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!is_own_temp(e->d_name, base)) continue;
+        size_t len = strlen(dirname) + strlen(e->d_name) + 2;
+        char *file = malloc(len);
+        if (!file) break;
+        snprintf(file, len, "%s/%s", dirname, e->d_name);
+        removed += remove_if_stale(file);
+        free(file);
+    }
+    if (d) closedir(d);
+    free(target);
+    return removed;
+}
+
+/* Writes the checkpoint into the open temporary fd (consumed) and syncs it. 0 or an errno value. */
+static int write_temp(int fd, const char *target, const rnn_model *m, const rnn_trainer *t, FILE **fp) {
+    struct stat st;   /* keep the mode of the file being replaced; a new file gets 0644 */
+    if (fchmod(fd, stat(target, &st) == 0 ? (st.st_mode & 07777) : 0644) != 0) { /* not fatal: mkstemp's 0600 */ }
+    /* Held until the file is closed: rnn_save_clean leaves a locked temporary alone (a save in progress). */
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &lk) != 0) { /* not fatal: only the cleaning of a concurrent run could then race */ }
+    writer w = {*fp = fdopen(fd, "wb"), 0, 0};
+    if (!w.f) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    struct rnn_resume r;
+    if (t) rnn_trainer_snapshot(t, &r);
+    write_body(&w, m, t ? &r : NULL);
+    int e = 0;
+    if (w.failed || fflush(w.f) != 0) e = errno ? errno : EIO;
+    if (!e && fsync(fileno(w.f)) != 0) e = errno;
+    return e;
+}
+
 int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err err) {
-    size_t len = strlen(path);
+    char *target = save_target(path, err);
+    if (!target) return -1;
+    size_t len = strlen(target);
     char *tmp = malloc(len + 16);
-    if (!tmp) { snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path); return -1; }
-    memcpy(tmp, path, len);
+    if (!tmp) { snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path); free(target); return -1; }
+    memcpy(tmp, target, len);
     memcpy(tmp + len, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(errno));
         free(tmp);
+        free(target);
         return -1;
     }
-    struct stat st;   /* keep the mode of the file being replaced; a new file gets 0644 */
-    if (fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644) != 0) { /* not fatal: mkstemp's 0600 */ }
-    writer w = {fdopen(fd, "wb"), 0, 0};
-    int e = 0;
-    if (!w.f) {
-        e = errno;
-        close(fd);
-    } else {
-        struct rnn_resume r;
-        if (t) rnn_trainer_snapshot(t, &r);
-        write_body(&w, m, t ? &r : NULL);
-        if (w.failed || fflush(w.f) != 0) e = errno ? errno : EIO;
-        if (!e && fsync(fileno(w.f)) != 0) e = errno;
-        if (fclose(w.f) != 0 && !e) e = errno ? errno : EIO;
-    }
-    if (!e && rename(tmp, path) != 0) e = errno;
+    FILE *f = NULL;
+    int e = write_temp(fd, target, m, t, &f);
+    /* Renamed while still open (and locked), so that no rnn_save_clean can take it for stale first. After a
+     * successful fsync, closing cannot lose data. */
+    if (!e && rename(tmp, target) != 0) e = errno;
+    if (f) fclose(f);
     if (e) {
         unlink(tmp);
         snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(e));
         free(tmp);
+        free(target);
         return -1;
     }
     /* Make the rename itself durable: sync the directory (best effort; not every filesystem allows it). */
@@ -193,6 +298,7 @@ int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err
     int dfd = open(dir, O_RDONLY);
     if (dfd >= 0) { fsync(dfd); close(dfd); }
     free(tmp);
+    free(target);
     return 0;
 }
 
