@@ -1,6 +1,6 @@
 /* tests/fuzz_plot.c — fuzz target: plot's log parser (plot_parse, plot.h) on any bytes. Properties: no crash, leak
  * or out-of-bounds read; a result code plot.h defines; a PLOT_BAD_ROW / PLOT_BAD_VAL names a line that exists;
- * PLOT_OK means at least one training point, and every point is finite. Seeds: tests/fuzz/plot/ (real logs). */
+ * PLOT_OK means at least one point (training or validation), and every point is finite. Seeds: tests/fuzz/plot/ (real logs). */
 #include "fuzz.h"
 #include "plot.h"
 
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < size; i++) lines += buf[i] == '\n';
     if ((e == PLOT_BAD_ROW || e == PLOT_BAD_VAL) && (lineno < 1 || lineno > lines))
         fuzz_fail("error on line %zu of %zu", lineno, lines);
-    if (e == PLOT_OK && tr.n == 0) fuzz_fail("PLOT_OK without training points");
+    if (e == PLOT_OK && tr.n + va.n == 0) fuzz_fail("PLOT_OK without points");
     if (e == PLOT_OK) { check_series(&tr, "training"); check_series(&va, "validation"); }
     free(tr.p);
     free(va.p);
