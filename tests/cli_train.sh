@@ -289,26 +289,30 @@ cli_train_guard() {
 # SIGKILL at random moments of a tiny run that validates and saves every step: the checkpoint always loads, and
 # the run, resumed after each kill until it reaches its step count, ends bit for bit where an uninterrupted run ends
 cli_train_crash() {
-    local k=(--hidden 16 --batch 2 --seq 8 --steps 80 --eval-every 1 --preview 0 --threads 1 -q) C="$W/crash.ckpt"
+    local k=(--hidden 16 --batch 2 --seq 8 --steps 100 --eval-every 1 --preview 0 --threads 1 -q) C="$W/crash.ckpt"
     head -c 4000 data/fortunes.txt >"$W/crash.txt"
     cr train "$W/crash.txt" "${k[@]}" -o "$W/whole.ckpt"; expect "crash: the uninterrupted run" 0
-    local kills=0 loads=0 runs=0
+    local kills=0 loads=0 looks=0 runs=0
     while [ $runs -lt 40 ]; do
         runs=$((runs + 1))
         if [ -e "$C" ]; then
+            looks=$((looks + 1))
             "$BIN" info -m "$C" >"$W/crash.info" 2>&1 && loads=$((loads + 1))
-            grep -q "^steps: *80 " "$W/crash.info" && break
-            "$BIN" train "$W/crash.txt" --resume --steps 80 --threads 1 -q -o "$C" 2>/dev/null &
+            grep -q "^steps: *100 " "$W/crash.info" && break
+            "$BIN" train "$W/crash.txt" --resume --steps 100 --eval-every 1 --preview 0 --threads 1 -q -o "$C" 2>/dev/null &
         else
             "$BIN" train "$W/crash.txt" "${k[@]}" --force -o "$C" 2>/dev/null &
         fi
         local pid=$!
-        [ $runs -le 12 ] && sleep "$(printf '0.%02d' $((RANDOM % 25)))" && kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
+        if [ $runs -le 12 ]; then
+            sleep "$(printf '0.%02d' $((RANDOM % 20)))"
+            kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
+        fi
         wait $pid 2>/dev/null
     done
     printf '%s\n' "train --force --resume (SIGKILL crash loop)" >>"$TMP/ran.log"
-    check "crash: SIGKILL x$kills, the checkpoint loaded after every kill ($loads of $((runs - 1)) looks)" test $loads -eq $((runs - 1)) -a $kills -gt 0
-    check "crash: the resumed run reached step 80" grep -q "^steps: *80 " "$W/crash.info"
+    check "crash: SIGKILL x$kills, the checkpoint loaded every time ($loads of $looks looks)" test $loads -eq $looks -a $kills -gt 0
+    check "crash: the resumed run reached step 100" grep -q "^steps: *100 " "$W/crash.info"
     # bit for bit: every byte but the training time (offset 104..111) and the CRC that covers it
     local size diff
     size=$(wc -c <"$C")
