@@ -7,7 +7,9 @@
  * the CRC-32, then the vocabulary table and that every value is finite; each
  * failure names the file and the check. rnn_load is that list, one named function per check.
  *
- * Owns: rnn_save, rnn_load, rnn_load_mem (the same checks on bytes in memory: what tests/fuzz_ckpt.c feeds).
+ * Owns: rnn_save (refusing targets that are not regular files, writing through symlinks, a locked temporary),
+ * rnn_save_check, rnn_save_clean (stale temporaries of exactly rnn_save's pattern), rnn_load, rnn_load_mem (the
+ * same checks on bytes in memory: what tests/fuzz_ckpt.c feeds).
  * Must not know: how the model computes (it sees the flat parameter buffer and struct rnn_resume of
  * rnn_impl.h, never rnn_net.h), nor how the trainer uses the state. Nothing in the library calls it. */
 #define _XOPEN_SOURCE 700   /* POSIX 2008 with realpath */
