@@ -31,7 +31,7 @@ $(BUILD)/tests/test_rnn: $(TESTS) tests/test.h $(LIB) $(HDRS)
 	$(CC) $(STDFLAGS) $(CFLAGS) -I. -o $@ $(TESTS) $(LIB) $(LDFLAGS) $(LDLIBS)
 
 # Fuzz targets, one per reader: tests/fuzz_NAME.c (one LLVMFuzzerTestOneInput) with seeds in tests/fuzz/NAME/.
-# Every target links the library and cli.c/plot.c (fuzz_opts.c #includes main.c itself). Built with FUZZ_MAIN (the
+# Every target links the library and the CLI files but main.c (fuzz_opts.c #includes main.c itself). Built with FUZZ_MAIN (the
 # default) it is a plain program replaying files and directories of inputs: `make fuzz-progs`, which test.sh runs
 # under the sanitizers. `make fuzz` builds them with clang's libFuzzer in build-fuzz/ and fuzzes each for
 # FUZZ_SECONDS, new inputs going to build-fuzz/corpus/NAME, crashes to tests/fuzz/NAME/crash-* (commit them with
@@ -41,7 +41,7 @@ FUZZ_MAIN ?= tests/fuzz_main.c
 FUZZ_PROGS = $(FUZZ:%=$(BUILD)/tests/fuzz_%)
 $(BUILD)/tests/fuzz_%: tests/fuzz_%.c tests/fuzz.h tests/fuzz_main.c $(LIB) $(HDRS) $(CLI) $(CLI_HDRS)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(STDFLAGS) $(CFLAGS) -I. -Itests -o $@ $< $(FUZZ_MAIN) $(LIB) cli.c plot.c $(LDFLAGS) $(LDLIBS)
+	$(CC) $(STDFLAGS) $(CFLAGS) -I. -Itests -o $@ $< $(FUZZ_MAIN) $(LIB) $(filter-out main.c,$(CLI)) $(LDFLAGS) $(LDLIBS)
 fuzz-progs: $(FUZZ_PROGS)
 
 FUZZ_SECONDS ?= 60
