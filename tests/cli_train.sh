@@ -191,9 +191,9 @@ cli_train_overfit() {
 cli_train_sizing() {
     cr train "$W/tiny.txt" --cell lstm --batch 4 --seq 16 --steps 1 --preview 0 -o "$W/sz.ckpt"
     check "lstm sized for a 5k corpus" grep -q "^charrnn: lstm 1 x 64, dropout 0 (sized for 5k training symbols and about 0.0 epochs, 0.0[0-9]M parameters; give --hidden/--layers/--dropout to choose)$" "$TMP/err"
-    cr train data/fortunes.txt --cell gru --hidden 128 --batch 4 --seq 16 --steps 10000 --preview 0 --eval-every 0 --time 0.01 -o "$W/sz.ckpt"
+    cr train data/fortunes.txt --cell gru --hidden 128 --batch 4 --seq 16 --steps 10000 --preview 0 --eval-every 0 --time 0.01 -o "$W/sz2.ckpt"
     check "a given --hidden is kept, layers and dropout chosen" grep -q "^charrnn: gru 2 x 128, dropout 0.25 (sized for 597k training symbols, 0.20M parameters; give" "$TMP/err"
-    cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --dropout 0 --batch 4 --seq 16 --steps 1 -o "$W/sz.ckpt"
+    cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --dropout 0 --batch 4 --seq 16 --steps 1 -o "$W/sz3.ckpt"
     check "all three given: nothing is sized" bash -c "! grep -q 'sized for' '$TMP/err'"
 }
 
