@@ -30,6 +30,30 @@ $(BUILD)/tests/test_rnn: $(TESTS) tests/test.h $(LIB) $(HDRS)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(STDFLAGS) $(CFLAGS) -I. -o $@ $(TESTS) $(LIB) $(LDFLAGS) $(LDLIBS)
 
+# Fuzz targets, one per reader: tests/fuzz_NAME.c (one LLVMFuzzerTestOneInput) with seeds in tests/fuzz/NAME/.
+# Every target links the library and the CLI files but main.c (fuzz_opts.c #includes main.c itself). Built with FUZZ_MAIN (the
+# default) it is a plain program replaying files and directories of inputs: `make fuzz-progs`, which test.sh runs
+# under the sanitizers. `make fuzz` builds them with clang's libFuzzer in build-fuzz/ and fuzzes each for
+# FUZZ_SECONDS, new inputs going to build-fuzz/corpus/NAME, crashes to tests/fuzz/NAME/crash-* (commit them with
+# the fix: test.sh replays them). To add a reader: CONTRIBUTING.md, "Add a reader".
+FUZZ = ckpt utf8 opts plot
+FUZZ_MAIN ?= tests/fuzz_main.c
+FUZZ_PROGS = $(FUZZ:%=$(BUILD)/tests/fuzz_%)
+$(BUILD)/tests/fuzz_%: tests/fuzz_%.c tests/fuzz.h tests/fuzz_main.c $(LIB) $(HDRS) $(CLI) $(CLI_HDRS)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(STDFLAGS) $(CFLAGS) -I. -Itests -o $@ $< $(FUZZ_MAIN) $(LIB) $(filter-out main.c,$(CLI)) $(LDFLAGS) $(LDLIBS)
+fuzz-progs: $(FUZZ_PROGS)
+
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) CFLAGS="$(FUZZ_FLAGS)" FUZZ_MAIN= fuzz-progs
+	@for t in $(FUZZ); do mkdir -p build-fuzz/corpus/$$t; \
+	  echo "# fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/tests/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -close_fd_mask=3 -print_final_stats=1 \
+	    -artifact_prefix=tests/fuzz/$$t/ build-fuzz/corpus/$$t tests/fuzz/$$t || exit 1; done
+
 all: $(BUILD)/charrnn $(BUILD)/tests/test_rnn
 
 test:
@@ -50,13 +74,13 @@ debug:
 # Opt-in: AddressSanitizer + UndefinedBehaviorSanitizer build in build-san/ (test.sh runs the suite on it).
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 sanitize:
-	$(MAKE) BUILD=build-san CFLAGS="$(SANFLAGS)" all
+	$(MAKE) BUILD=build-san CFLAGS="$(SANFLAGS)" all fuzz-progs
 
 install: charrnn
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 charrnn $(DESTDIR)$(PREFIX)/bin/charrnn
 
 clean:
-	rm -rf charrnn tests/test_rnn build-san
+	rm -rf charrnn tests/test_rnn $(FUZZ:%=tests/fuzz_%) build-san build-fuzz
 
-.PHONY: all test bench native debug sanitize install clean
+.PHONY: all fuzz fuzz-progs test bench native debug sanitize install clean

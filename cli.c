@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int cli_args_only = 0;
+
 /* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
 int fail(const char *fmt, ...) {
     va_list ap;

@@ -31,6 +31,10 @@ typedef struct {
     int nopts;
 } command;
 
+/* Set only by the fuzz target tests/fuzz_opts.c: when non-zero, every subcommand returns its exit code right after
+ * checking its arguments (0 if they are good), before it opens, reads or writes any file. */
+extern int cli_args_only;
+
 /* One error line, "charrnn: ...", on stderr; returns 1, the exit code for the caller to return. */
 int fail(const char *fmt, ...);
 /* Whether option `name` of the table o[0..n) was given. */

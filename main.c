@@ -172,11 +172,11 @@ static int evaluate(run_state *r, rnn_err err) {
 
 /* The options of one `train` run: the values, and the table that parses them into those values. */
 typedef struct {
-    int cell, layers, hidden, batch, seq, optim, bytes, resume, quiet, preview_n, threads;
+    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads;
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
     uint64_t seed, steps, eval_every, early_stop;
     const char *out, *logpath, *corpus, *init;
-    opt opts[26];
+    opt opts[27];
     command c;
 } train_args;
 
@@ -228,6 +228,7 @@ static int train_parse(train_args *a, int argc, char **argv) {
         {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); results do not depend on it", 0},
         {"resume", 0, O_FLAG, &a->resume, 0, 0, 0, NULL, NULL, "continue the run saved in the -o checkpoint exactly where it stopped", 0},
         {"init", 0, O_STR, &a->init, 0, 0, 0, NULL, "FILE", "fine-tune: start from FILE's weights (its cell and shape), adding CORPUS's new symbols", 0},
+        {"force", 0, O_FLAG, &a->force, 0, 0, 0, NULL, NULL, "start over even if the -o checkpoint or its .best.ckpt exists (replaced at the first save)", 0},
         {"log", 0, O_STR, &a->logpath, 0, 0, 0, NULL, "FILE", "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", 0},
         {"preview", 0, O_INT, &a->preview_n, 0, 100000, 0, NULL, "N", "print an N-symbol sample to stderr at each validation; 0 = off (default 160)", 0},
         {"quiet", 'q', O_FLAG, &a->quiet, 0, 0, 0, NULL, NULL, "print nothing but errors", 0},
@@ -250,6 +251,7 @@ static int train_parse(train_args *a, int argc, char **argv) {
 static int train_config(train_args *a, rnn_config *cfg) {
     const command *c = &a->c;
     if (a->resume && a->init) return usage_error(c, "--init starts a new run from another model; it cannot be combined with --resume");
+    if (a->resume && a->force) return usage_error(c, "--resume continues the checkpoint and --force starts over: give one");
     if (a->resume) {
         for (int i = 0; i < c->nopts; i++) {
             const char *n = a->opts[i].name;
@@ -370,10 +372,31 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
     return r;
 }
 
+/* Before any work: both checkpoint paths (-o and its .best) must be files rnn_save may replace; a fresh run
+ * (no --resume) without --force refuses either one that exists at all (whatever it holds: a path that is taken is
+ * never another run's to lose); then the stale temporaries of interrupted saves of both are removed. 0 or 1. */
+static int train_guard(train_session *s) {
+    const train_args *a = s->a;
+    const char *paths[2] = {a->out, s->bpath};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (rnn_save_check(paths[i], s->err)) return fail("%s", s->err);
+        if (!a->resume && !a->force && lstat(paths[i], &st) == 0)
+            return fail("'%s' already exists: --resume continues it, --force starts over, or choose another -o", paths[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        int k = rnn_save_clean(paths[i]);
+        if (k && !a->quiet)
+            fprintf(stderr, "charrnn: removed %d stale temporary file%s of '%s'\n", k, k == 1 ? "" : "s", paths[i]);
+    }
+    return 0;
+}
+
 /* The model (loaded with --resume, else new on the corpus's vocabulary) and the corpus as symbol ids in s->ids.
  * 0, or 1 or 2 after reporting. *n gets the symbol count. */
 static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     train_args *a = s->a;
+    if (train_guard(s)) return 1;
     if (a->resume) {
         if (rnn_load(a->out, &s->m, &s->rs, s->err)) return fail("%s", s->err);
         if (!s->rs) return fail("'%s' holds no training state to resume", a->out);
@@ -552,7 +575,7 @@ static int cmd_train(int argc, char **argv) {
     if (!s.bpath) return fail("out of memory");
     rnn_config cfg;
     rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */
-    if ((r = train_config(&a, &cfg))) return train_end(&s, r);
+    if ((r = train_config(&a, &cfg)) || cli_args_only) return train_end(&s, r);
     size_t n = 0;
     int rc = train_load(&s, &cfg, &n);
     if (!rc) rc = train_start(&s, n);
@@ -580,7 +603,7 @@ static int cmd_sample(int argc, char **argv) {
                  (int)(sizeof opts / sizeof opts[0])};
     const char *pos[1];
     int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
-    if (r) return r < 0 ? 0 : r;
+    if (r || cli_args_only) return r < 0 ? 0 : r;
     if (!opt_seen(opts, c.nopts, "seed")) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -636,7 +659,7 @@ static int cmd_info(int argc, char **argv) {
     command c = {"info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.", opts, 1};
     const char *pos[1];
     int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
-    if (r) return r < 0 ? 0 : r;
+    if (r || cli_args_only) return r < 0 ? 0 : r;
     rnn_err err;
     rnn_model *m;
     rnn_resume *rs;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "plot.h"
 
 #define HEADER "step,seconds,train_loss,val_loss,lr,chars_per_sec"
@@ -171,6 +172,7 @@ int cmd_plot(int argc, char **argv) {
         fprintf(stderr, "Try 'charrnn plot --help'.\n");
         return 2;
     }
+    if (cli_args_only) return 0;
     int is_stdin = !strcmp(argv[0], "-");
     const char *path = is_stdin ? "standard input" : argv[0];
     FILE *f = is_stdin ? stdin : fopen(path, "r");

@@ -213,13 +213,25 @@ int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, si
 
 /* ---------------------------------------------------------------------------------------- checkpoint */
 /* Writes `m` (and, if `t` is not NULL, everything needed to resume training exactly) to `path` atomically:
- * a temporary file in the same directory, flushed and synced, then renamed over `path`. On failure `path` is
- * untouched. */
+ * a temporary file PATH.tmp.XXXXXX in the same directory (write-locked while it is written), flushed and synced,
+ * then renamed over `path`. `path` must be absent, a regular file, or a symlink whose final target is a regular
+ * file: the target is then replaced (its temporary next to it) and the link kept. Anything else (a directory,
+ * FIFO, device, socket, a dangling symlink or one to a non-regular file) is refused: nothing is created. On
+ * failure `path` is untouched. */
 int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err err);
+/* Whether rnn_save would accept `path` (the rule above): 0, or -1 with the reason in err. Nothing is written. */
+int rnn_save_check(const char *path, rnn_err err);
+/* Removes the temporaries that interrupted saves of `path` left: the files of exactly rnn_save's pattern for it
+ * (the target's name + ".tmp." + six letters or digits, in its directory) that are regular files and that no
+ * running save holds locked. Nothing else is touched. Returns how many were removed. */
+int rnn_save_clean(const char *path);
 /* Reads a checkpoint. The caller owns *out, and *resume when resume is not NULL (set to NULL if the file
  * holds no training state; pass resume = NULL to skip the training state). Refuses, with a message naming the
  * failed check, a missing, truncated, corrupt, foreign or future-version file. */
 int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err);
+/* rnn_load on the bytes data[0..len) (borrowed, only read during the call) instead of a file: the same checks in
+ * the same order, `name` standing for the file in the messages. Ownership of *out and *resume as rnn_load. */
+int rnn_load_mem(const void *data, size_t len, const char *name, rnn_model **out, rnn_resume **resume, rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- helpers */
 uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n);   /* IEEE 802.3 CRC-32, start with crc = 0 */

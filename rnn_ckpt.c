@@ -7,12 +7,15 @@
  * the CRC-32, then the vocabulary table and that every value is finite; each
  * failure names the file and the check. rnn_load is that list, one named function per check.
  *
- * Owns: rnn_save, rnn_load.
+ * Owns: rnn_save (refusing targets that are not regular files, writing through symlinks, a locked temporary),
+ * rnn_save_check, rnn_save_clean (stale temporaries of exactly rnn_save's pattern), rnn_load, rnn_load_mem (the
+ * same checks on bytes in memory: what tests/fuzz_ckpt.c feeds).
  * Must not know: how the model computes (it sees the flat parameter buffer and struct rnn_resume of
  * rnn_impl.h, never rnn_net.h), nor how the trainer uses the state. Nothing in the library calls it. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* POSIX 2008 with realpath */
 #include "rnn_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -152,38 +155,142 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     wbytes(w, crc, 4);
 }
 
+/* The file rnn_save really writes for `path`, malloc'd (the caller frees): path itself when it does not exist or is a
+ * regular file; for a symlink, its final target if that is a regular file (the link is kept, the target replaced).
+ * NULL, with the reason in err, for anything else: a directory, FIFO, device or socket, or a symlink that dangles
+ * or ends at one of those. A path that cannot be examined (EACCES, ENOTDIR) is returned as is: the write then
+ * fails with the system's reason. */
+static const char *kind_of(mode_t m) {
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+           S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "something else";
+}
+
+static char *save_target(const char *path, rnn_err err) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || S_ISREG(st.st_mode)) {
+        char *t = strdup(path);
+        if (!t) snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path);
+        return t;
+    }
+    if (!S_ISLNK(st.st_mode)) {
+        snprintf(err, RNN_ERRLEN, "refusing to write '%s': it is %s, not a regular file", path, kind_of(st.st_mode));
+        return NULL;
+    }
+    char *t = realpath(path, NULL);
+    if (!t || stat(t, &st) != 0) {
+        if (!t && errno != ENOENT) snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(errno));
+        else snprintf(err, RNN_ERRLEN, "refusing to write '%s': it is a dangling symlink", path);
+        free(t);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, RNN_ERRLEN, "refusing to write '%s': it is a symlink to %s, not a regular file", path,
+                 kind_of(st.st_mode));
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int rnn_save_check(const char *path, rnn_err err) {
+    char *target = save_target(path, err);
+    free(target);
+    return target ? 0 : -1;
+}
+
+/* Whether `name` is exactly base + ".tmp." + six letters or digits: the name mkstemp gives rnn_save's temporary. */
+static int is_own_temp(const char *name, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) || strncmp(name + n, ".tmp.", 5) || strlen(name + n + 5) != 6) return 0;
+    for (const char *p = name + n + 5; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) return 0;
+    return 1;
+}
+
+/* Removes the temporary `file` if it is a regular file that no running rnn_save holds (its write lock); 1 if
+ * removed, else 0. */
+static int remove_if_stale(const char *file) {
+    int fd = open(file, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return 0;
+    struct stat st;
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int gone = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fcntl(fd, F_SETLK, &lk) == 0 && unlink(file) == 0;
+    close(fd);
+    return gone;
+}
+
+int rnn_save_clean(const char *path) {
+    char *target = save_target(path, (char[RNN_ERRLEN]){0});
+    if (!target) return 0;
+    char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    char *dirname = slash ? target : ".";
+    if (slash) *slash = 0;
+    DIR *d = opendir(slash && slash == target ? "/" : dirname);
+    int removed = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!is_own_temp(e->d_name, base)) continue;
+        size_t len = strlen(dirname) + strlen(e->d_name) + 2;
+        char *file = malloc(len);
+        if (!file) break;
+        snprintf(file, len, "%s/%s", dirname, e->d_name);
+        removed += remove_if_stale(file);
+        free(file);
+    }
+    if (d) closedir(d);
+    free(target);
+    return removed;
+}
+
+/* Writes the checkpoint into the open temporary fd (consumed) and syncs it. 0 or an errno value. */
+static int write_temp(int fd, const char *target, const rnn_model *m, const rnn_trainer *t, FILE **fp) {
+    struct stat st;   /* keep the mode of the file being replaced; a new file gets 0644 */
+    if (fchmod(fd, stat(target, &st) == 0 ? (st.st_mode & 07777) : 0644) != 0) { /* not fatal: mkstemp's 0600 */ }
+    /* Held until the file is closed: rnn_save_clean leaves a locked temporary alone (a save in progress). */
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &lk) != 0) { /* not fatal: only the cleaning of a concurrent run could then race */ }
+    writer w = {*fp = fdopen(fd, "wb"), 0, 0};
+    if (!w.f) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    struct rnn_resume r;
+    if (t) rnn_trainer_snapshot(t, &r);
+    write_body(&w, m, t ? &r : NULL);
+    int e = 0;
+    if (w.failed || fflush(w.f) != 0) e = errno ? errno : EIO;
+    if (!e && fsync(fileno(w.f)) != 0) e = errno;
+    return e;
+}
+
 int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err err) {
-    size_t len = strlen(path);
+    char *target = save_target(path, err);
+    if (!target) return -1;
+    size_t len = strlen(target);
     char *tmp = malloc(len + 16);
-    if (!tmp) { snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path); return -1; }
-    memcpy(tmp, path, len);
+    if (!tmp) { snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path); free(target); return -1; }
+    memcpy(tmp, target, len);
     memcpy(tmp + len, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(errno));
         free(tmp);
+        free(target);
         return -1;
     }
-    struct stat st;   /* keep the mode of the file being replaced; a new file gets 0644 */
-    if (fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644) != 0) { /* not fatal: mkstemp's 0600 */ }
-    writer w = {fdopen(fd, "wb"), 0, 0};
-    int e = 0;
-    if (!w.f) {
-        e = errno;
-        close(fd);
-    } else {
-        struct rnn_resume r;
-        if (t) rnn_trainer_snapshot(t, &r);
-        write_body(&w, m, t ? &r : NULL);
-        if (w.failed || fflush(w.f) != 0) e = errno ? errno : EIO;
-        if (!e && fsync(fileno(w.f)) != 0) e = errno;
-        if (fclose(w.f) != 0 && !e) e = errno ? errno : EIO;
-    }
-    if (!e && rename(tmp, path) != 0) e = errno;
+    FILE *f = NULL;
+    int e = write_temp(fd, target, m, t, &f);
+    /* Renamed while still open (and locked), so that no rnn_save_clean can take it for stale first. After a
+     * successful fsync, closing cannot lose data. */
+    if (!e && rename(tmp, target) != 0) e = errno;
+    if (f) fclose(f);
     if (e) {
         unlink(tmp);
         snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(e));
         free(tmp);
+        free(target);
         return -1;
     }
     /* Make the rename itself durable: sync the directory (best effort; not every filesystem allows it). */
@@ -193,6 +300,7 @@ int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err
     int dfd = open(dir, O_RDONLY);
     if (dfd >= 0) { fsync(dfd); close(dfd); }
     free(tmp);
+    free(target);
     return 0;
 }
 
@@ -245,7 +353,9 @@ static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V,
  * Each returns 0, or -1 after writing the reason into err. */
 typedef struct {
     const char *path;
-    FILE *f;
+    FILE *f;               /* the source: a file, or (f == NULL) the bytes mem[0..memlen) */
+    const unsigned char *mem;
+    size_t memlen, mempos;
     unsigned char head[HEADER_SIZE + 4];
     unsigned char *buf;    /* head, then (from check 10) the whole file */
     size_t len;            /* bytes in buf */
@@ -258,6 +368,28 @@ typedef struct {
 } loading;
 
 #define FAIL(...) do { snprintf(err, RNN_ERRLEN, __VA_ARGS__); return -1; } while (0)
+
+/* Reads up to `want` more bytes of the source into buf; returns how many (fewer only at its end or on error). */
+static size_t src_read(loading *ld, unsigned char *buf, size_t want) {
+    if (ld->f) return read_up_to(ld->f, buf, want);
+    size_t k = ld->memlen - ld->mempos < want ? ld->memlen - ld->mempos : want;
+    if (k) memcpy(buf, ld->mem + ld->mempos, k);
+    ld->mempos += k;
+    return k;
+}
+
+/* A read error of the source (never for memory): 0, or -1 after writing it into err. */
+static int src_error(const loading *ld, rnn_err err) {
+    if (ld->f && ferror(ld->f)) FAIL("cannot read '%s': %s", ld->path, strerror(errno ? errno : EIO));
+    return 0;
+}
+
+/* The whole source's size for the "unexpected bytes" message, or `dflt` when it is not known (a pipe). */
+static double src_size(const loading *ld, double dflt) {
+    struct stat st;
+    if (!ld->f) return (double)ld->memlen;
+    return fstat(fileno(ld->f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : dflt;
+}
 
 /* 1. The file is at least 8 bytes and starts with the magic. */
 static int check_magic(const loading *ld, rnn_err err) {
@@ -368,14 +500,10 @@ static int check_file_size(loading *ld, rnn_err err) {
     if (!buf) FAIL("cannot read '%s': out of memory", path);
     memcpy(buf, ld->head, ld->len);
     ld->buf = buf;
-    ld->len += read_up_to(ld->f, buf + ld->len, (size_t)want + 1 - ld->len);
-    if (ferror(ld->f)) FAIL("cannot read '%s': %s", path, strerror(errno ? errno : EIO));
+    ld->len += src_read(ld, buf + ld->len, (size_t)want + 1 - ld->len);
+    if (src_error(ld, err)) return -1;
     if ((double)ld->len < want) FAIL("'%s' is truncated (%zu bytes; its header says %.0f)", path, ld->len, want);
-    if ((double)ld->len > want) {
-        struct stat st;
-        double size = fstat(fileno(ld->f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : want + 1;
-        FAIL("'%s' has %.0f unexpected bytes after its end", path, size - want);
-    }
+    if ((double)ld->len > want) FAIL("'%s' has %.0f unexpected bytes after its end", path, src_size(ld, want + 1) - want);
     return 0;
 }
 
@@ -471,38 +599,44 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
 }
 #undef FAIL
 
-/* The header first: nothing is allocated for the body until the header has said how big it must be (check 10),
- * so a huge or endless file (/dev/zero) is refused, not read. */
-int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
-    loading ld = {.path = path};
+/* The checks 1-14 on the source ld (a file or memory), in README's order. The header first: nothing is allocated
+ * for the body until the header has said how big it must be (check 10), so a huge or endless file (/dev/zero) is
+ * refused, not read. */
+static int load_from(loading *ld, rnn_model **out, rnn_resume **resume, rnn_err err) {
     rnn_model *m = NULL;
     rnn_resume *r = NULL;
     *out = NULL;
     if (resume) *resume = NULL;
-    ld.f = fopen(path, "rb");
-    if (!ld.f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
-    ld.len = read_up_to(ld.f, ld.head, sizeof ld.head);
-    if (ferror(ld.f)) {
-        snprintf(err, RNN_ERRLEN, "cannot read '%s': %s", path, strerror(errno ? errno : EIO));
-        fclose(ld.f);
-        return -1;
-    }
-    ld.buf = ld.head;
-    if (check_magic(&ld, err) || check_version(&ld, err) || check_min_size(&ld, err) ||
-        check_header_size(&ld, err) || check_flags(&ld, err) || check_shape(&ld, err) ||
-        check_settings(&ld, err) || check_param_count(&ld, err) || check_vocab_size(&ld, err) ||
-        check_file_size(&ld, err) || check_crc(&ld, err) || read_vocab(&ld, &m, err) || read_origin(&ld, m, err) ||
-        read_params(&ld, m, err) ||
-        ((ld.flags & FLAG_TRAINING) && resume && read_training_state(&ld, &r, err))) {
-        fclose(ld.f);
-        if (ld.buf != ld.head) free(ld.buf);
+    ld->len = src_read(ld, ld->head, sizeof ld->head);
+    ld->buf = ld->head;
+    if (src_error(ld, err) || check_magic(ld, err) || check_version(ld, err) || check_min_size(ld, err) ||
+        check_header_size(ld, err) || check_flags(ld, err) || check_shape(ld, err) || check_settings(ld, err) ||
+        check_param_count(ld, err) || check_vocab_size(ld, err) || check_file_size(ld, err) || check_crc(ld, err) ||
+        read_vocab(ld, &m, err) || read_origin(ld, m, err) || read_params(ld, m, err) ||
+        ((ld->flags & FLAG_TRAINING) && resume && read_training_state(ld, &r, err))) {
+        if (ld->buf != ld->head) free(ld->buf);
         rnn_model_free(m);
         rnn_resume_free(r);
         return -1;
     }
-    fclose(ld.f);
-    free(ld.buf);
+    if (ld->buf != ld->head) free(ld->buf);
     *out = m;
     if (resume) *resume = r;
     return 0;
+}
+
+int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err) {
+    loading ld = {.path = path};
+    *out = NULL;
+    if (resume) *resume = NULL;
+    ld.f = fopen(path, "rb");
+    if (!ld.f) { snprintf(err, RNN_ERRLEN, "cannot open '%s': %s", path, strerror(errno)); return -1; }
+    int rc = load_from(&ld, out, resume, err);
+    fclose(ld.f);
+    return rc;
+}
+
+int rnn_load_mem(const void *data, size_t len, const char *name, rnn_model **out, rnn_resume **resume, rnn_err err) {
+    loading ld = {.path = name, .mem = data, .memlen = len};
+    return load_from(&ld, out, resume, err);
 }

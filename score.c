@@ -149,6 +149,7 @@ int cmd_score(int argc, char **argv) {
     score_args a;
     int r = score_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
+    if (cli_args_only) { free(a.owned); return 0; }
     rnn_err err;
     rnn_model *m;
     if (rnn_load(a.model, &m, NULL, err)) {

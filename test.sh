@@ -8,7 +8,9 @@
 #  3. mutation checks: a broken line of each cell's backward pass must make its gradient check fail;
 #  4. the command line (tests/cli_*.sh, one file per command, sourced below): exit codes, exact error messages, checkpoint corruption, pipes, /dev/full, signals,
 #     resume, and every flag that --help shows;
-#  5. parts 1 and 4 again on an AddressSanitizer + UndefinedBehaviorSanitizer build.
+#  5. parts 1 and 4 again on an AddressSanitizer + UndefinedBehaviorSanitizer build;
+#  6. the fuzz targets (tests/fuzz_*.c) on their seeds and saved crash inputs under the sanitizers, and for a few
+#     seconds each with libFuzzer when clang has it.
 set -u
 cd "$(dirname "$0")" || exit 1
 ROOT=$PWD
@@ -159,7 +161,42 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_train_overfit
     cli_train_sizing
     cli_train_finetune
+    cli_train_guard
+    cli_train_crash
     cli_misc_help_coverage
+}
+
+# ------------------------------------------------------------------------------------------------ fuzz targets
+# Each reader's fuzz target (tests/fuzz_NAME.c, the list is the Makefile's FUZZ) replays its seeds and every saved
+# crash input (tests/fuzz/NAME/, crash-* included) under the sanitizers; with clang's libFuzzer it also fuzzes for
+# FUZZ_TEST_SECONDS (default 3) each, new findings going to $TMP.
+fuzz() {
+    local targets t out
+    targets=$(sed -n 's/^FUZZ = //p' Makefile)
+    for t in $targets; do
+        if out=$(build-san/tests/fuzz_$t tests/fuzz/$t 2>"$TMP/fuzz.err") && [[ $out =~ :\ [1-9][0-9]*\ inputs$ ]]; then
+            ok "[asan+ubsan] fuzz_$t replays tests/fuzz/$t ($out)"
+        else
+            bad "[asan+ubsan] fuzz_$t replays tests/fuzz/$t: $out $(tail -n 5 "$TMP/fuzz.err")"
+        fi
+    done
+    command -v clang >/dev/null 2>&1 || return 0
+    echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$TMP/lf.c"
+    clang -fsanitize=fuzzer "$TMP/lf.c" -o "$TMP/lf" >/dev/null 2>&1 || return 0
+    if ! make -s BUILD="$TMP/fuzz" CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" FUZZ_MAIN= fuzz-progs >"$TMP/fuzzbuild.log" 2>&1; then
+        bad "libFuzzer build: $(tail -n 5 "$TMP/fuzzbuild.log")"
+        return 0
+    fi
+    for t in $targets; do
+        mkdir -p "$TMP/corpus-$t"
+        if "$TMP/fuzz/tests/fuzz_$t" -max_total_time="${FUZZ_TEST_SECONDS:-3}" -close_fd_mask=3 -artifact_prefix="$TMP/" \
+            "$TMP/corpus-$t" tests/fuzz/$t >"$TMP/fuzz-$t.log" 2>&1; then
+            ok "libFuzzer: fuzz_$t for ${FUZZ_TEST_SECONDS:-3} s: $(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$TMP/fuzz-$t.log" | tail -n 1), no finding"
+        else
+            bad "libFuzzer: fuzz_$t found something (input in $TMP, kept: copy it to tests/fuzz/$t/): $(grep -m 1 ERROR "$TMP/fuzz-$t.log")"
+            trap - EXIT
+        fi
+    done
 }
 
 # ------------------------------------------------------------------------------------------------ run
@@ -180,6 +217,8 @@ if [ $SAN_OK = 1 ]; then
     unit build-san "[asan+ubsan]"
     echo "# command line under AddressSanitizer + UndefinedBehaviorSanitizer"
     BIN=$ROOT/build-san/charrnn LABEL="[asan+ubsan] cli:" cli san
+    echo "# fuzz targets: seeds and saved crash inputs under the sanitizers; libFuzzer briefly if clang has it"
+    fuzz
 fi
 echo "$PASS passed, $FAIL failed"
 [ $FAIL -eq 0 ]

@@ -1,5 +1,5 @@
 # tests/cli_train.sh — `charrnn train`: usage errors, corpus errors, a small model with a log, progress output, budgets and
-# options, resume, signals.
+# options, resume, signals, the overwrite guard and special files as -o, stale temporaries, SIGKILL consistency.
 # Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
 # (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
 
@@ -22,17 +22,17 @@ cli_train_usage() {
 # corpora that cannot be trained on
 cli_train_corpus() {
     # --- corpus errors
-    cr train "$W/nope.txt"; expect "missing corpus" 1 "charrnn: cannot open '$W/nope.txt': No such file or directory"
-    cr train data; expect "directory as corpus" 1 "charrnn: cannot read 'data': Is a directory"
+    cr train "$W/nope.txt" -o "$W/none.ckpt"; expect "missing corpus" 1 "charrnn: cannot open '$W/nope.txt': No such file or directory"
+    cr train data -o "$W/none.ckpt"; expect "directory as corpus" 1 "charrnn: cannot read 'data': Is a directory"
     : >"$W/empty.txt"
-    cr train "$W/empty.txt"; expect "empty corpus" 1 "charrnn: '$W/empty.txt' is empty"
+    cr train "$W/empty.txt" -o "$W/none.ckpt"; expect "empty corpus" 1 "charrnn: '$W/empty.txt' is empty"
     head -c 300 data/fortunes.txt >"$W/short.txt"
     cr train "$W/short.txt" -o "$W/short.ckpt"
     expect "corpus shorter than one chunk" 1 "charrnn: $W/short.txt: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
     check "no checkpoint is written for a failed run" test ! -e "$W/short.ckpt"
     if [ "$(id -u)" != 0 ]; then
         cp data/tang.txt "$W/unreadable.txt"; chmod 000 "$W/unreadable.txt"
-        cr train "$W/unreadable.txt"; expect "unreadable corpus" 1 "charrnn: cannot open '$W/unreadable.txt': Permission denied"
+        cr train "$W/unreadable.txt" -o "$W/none.ckpt"; expect "unreadable corpus" 1 "charrnn: cannot open '$W/unreadable.txt': Permission denied"
     fi
 }
 
@@ -113,7 +113,7 @@ cli_train_resume() {
 cli_train_signals() {
     # --- signals: SIGINT / SIGTERM save and exit 130 / 143; SIGKILL never leaves an unloadable checkpoint
     for sig in INT TERM; do
-        rm -f "$W/sig.ckpt"
+        rm -f "$W/sig.ckpt" "$W/sig.best.ckpt"
         printf '%s\n' "train (SIG$sig)" >>"$TMP/ran.log"
         "$BIN" train data/fortunes.txt --hidden 64 --steps 1000000 --eval-every 0 --threads 2 -o "$W/sig.ckpt" \
             >"$W/sig.out" 2>"$W/sig.err" &
@@ -158,7 +158,6 @@ cli_train_signals() {
         kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
         wait $pid 2>/dev/null
         "$BIN" info -m "$W/kill.ckpt" >/dev/null 2>&1 && loadable=$((loadable + 1))
-        rm -f "$W"/kill.ckpt.tmp.* "$W"/kill.best.ckpt.tmp.*
     done
     check "SIGKILL x$kills during saves: checkpoint loadable every time ($loadable/6)" test $loadable -eq 6
     printf '%s\n' "train --resume (SIGKILL loop) --eval-every --preview" >>"$TMP/ran.log"
@@ -192,9 +191,9 @@ cli_train_overfit() {
 cli_train_sizing() {
     cr train "$W/tiny.txt" --cell lstm --batch 4 --seq 16 --steps 1 --preview 0 -o "$W/sz.ckpt"
     check "lstm sized for a 5k corpus" grep -q "^charrnn: lstm 1 x 64, dropout 0 (sized for 5k training symbols and about 0.0 epochs, 0.0[0-9]M parameters; give --hidden/--layers/--dropout to choose)$" "$TMP/err"
-    cr train data/fortunes.txt --cell gru --hidden 128 --batch 4 --seq 16 --steps 10000 --preview 0 --eval-every 0 --time 0.01 -o "$W/sz.ckpt"
+    cr train data/fortunes.txt --cell gru --hidden 128 --batch 4 --seq 16 --steps 10000 --preview 0 --eval-every 0 --time 0.01 -o "$W/sz2.ckpt"
     check "a given --hidden is kept, layers and dropout chosen" grep -q "^charrnn: gru 2 x 128, dropout 0.25 (sized for 597k training symbols, 0.20M parameters; give" "$TMP/err"
-    cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --dropout 0 --batch 4 --seq 16 --steps 1 -o "$W/sz.ckpt"
+    cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --dropout 0 --batch 4 --seq 16 --steps 1 -o "$W/sz3.ckpt"
     check "all three given: nothing is sized" bash -c "! grep -q 'sized for' '$TMP/err'"
 }
 
@@ -225,4 +224,100 @@ cli_train_finetune() {
     cr train "$W/de.txt" --init "$W/tiny.ckpt" --bytes -o "$W/ft2.ckpt"
     expect "--init from a model of another unit" 1 "charrnn: --init '$W/tiny.ckpt' reads UTF-8 characters, but this run reads bytes (--bytes): leave out --bytes"
     check "no checkpoint from a refused --init" test ! -e "$W/ft2.ckpt"
+}
+
+# the overwrite guard, special files and symlinks as -o, stale temporaries
+cli_train_guard() {
+    local g=(--hidden 8 --batch 2 --seq 8 --steps 2 --eval-every 1 --preview 0 --threads 1 -q) G="$W/g.ckpt"
+    cr train data/fortunes.txt "${g[@]}" -o "$G"; expect "guard: a first run" 0
+    local sum best
+    sum=$(cksum <"$G"); best=$(cksum <"$W/g.best.ckpt")
+    cr train data/fortunes.txt "${g[@]}" -o "$G"
+    expect "guard: a fresh run refuses an existing -o" 1 "charrnn: '$G' already exists: --resume continues it, --force starts over, or choose another -o"
+    check "guard: the refused run left both checkpoints untouched" test "$(cksum <"$G")/$(cksum <"$W/g.best.ckpt")" = "$sum/$best"
+    mv "$G" "$W/g-moved.ckpt"
+    cr train data/fortunes.txt "${g[@]}" -o "$G"
+    expect "guard: an existing .best.ckpt alone is refused too" 1 "charrnn: '$W/g.best.ckpt' already exists: --resume continues it, --force starts over, or choose another -o"
+    check "guard: nothing created at -o" test ! -e "$G"
+    cr train data/fortunes.txt "${g[@]}" --force --steps 3 -o "$G"; expect "guard: --force starts over" 0
+    cr info -m "$W/g.best.ckpt"; check "guard: --force replaced the .best.ckpt" grep -q "^steps: *3 " "$TMP/out"
+    cr train data/fortunes.txt --resume --force -o "$G"
+    expect "guard: --resume with --force" 2 "charrnn train: --resume continues the checkpoint and --force starts over: give one"
+    # special files: refused even with --force, untouched, nothing created
+    mkfifo "$W/fifo"
+    cr train data/fortunes.txt "${g[@]}" --force -o "$W/fifo"
+    expect "a FIFO as -o" 1 "charrnn: refusing to write '$W/fifo': it is a FIFO, not a regular file"
+    check "the FIFO is still a FIFO; no .best, no temporary" bash -c "test -p '$W/fifo' && test ! -e '$W/fifo.best' && ! ls '$W' | grep -q '^fifo.*tmp'"
+    mkdir "$W/dir.ckpt"
+    cr train data/fortunes.txt "${g[@]}" --force -o "$W/dir.ckpt"
+    expect "a directory as -o" 1 "charrnn: refusing to write '$W/dir.ckpt': it is a directory, not a regular file"
+    mkfifo "$W/h.best.ckpt"
+    cr train data/fortunes.txt "${g[@]}" -o "$W/h.ckpt"
+    expect "a FIFO as the .best.ckpt" 1 "charrnn: refusing to write '$W/h.best.ckpt': it is a FIFO, not a regular file"
+    check "no -o checkpoint created beside a refused .best" test ! -e "$W/h.ckpt"
+    if [ "$(id -u)" = 0 ]; then   # as root, a device node could be replaced: it must not be
+        for dev in /dev/null /dev/full; do
+            cr train data/fortunes.txt "${g[@]}" --force -o $dev
+            expect "root: $dev as -o" 1 "charrnn: refusing to write '$dev': it is a character device, not a regular file"
+            check "root: $dev is still a character device; no $dev.best" bash -c "test -c $dev && test ! -e $dev.best"
+        done
+    fi
+    # symlinks: to a regular file, written through (the link kept); dangling or to a non-regular file, refused
+    ln -s g.ckpt "$W/link.ckpt"; ln -s g.best.ckpt "$W/link.best.ckpt"
+    cr train data/fortunes.txt "${g[@]}" --force --steps 4 -o "$W/link.ckpt"; expect "a symlink to a checkpoint as -o" 0
+    check "the symlinks are kept" test -L "$W/link.ckpt" -a -L "$W/link.best.ckpt"
+    cr info -m "$G"; check "the link's target holds the new run" grep -q "^steps: *4 " "$TMP/out"
+    ln -s nowhere.ckpt "$W/dangling.ckpt"
+    cr train data/fortunes.txt "${g[@]}" --force -o "$W/dangling.ckpt"
+    expect "a dangling symlink as -o" 1 "charrnn: refusing to write '$W/dangling.ckpt': it is a dangling symlink"
+    check "the dangling symlink's target is not created" test ! -e "$W/nowhere.ckpt"
+    ln -s fifo "$W/tofifo.ckpt"
+    cr train data/fortunes.txt "${g[@]}" --force -o "$W/tofifo.ckpt"
+    expect "a symlink to a FIFO as -o" 1 "charrnn: refusing to write '$W/tofifo.ckpt': it is a symlink to a FIFO, not a regular file"
+    # stale temporaries: exactly rnn_save's pattern for this target is removed, nothing else
+    local stale=("$G.tmp.AbC123" "$W/g.best.ckpt.tmp.x9Y8z7")
+    local keep=("$G.tmp.AbC12" "$G.tmp.AbC1234" "$G.tmp.AbC-12" "$G.tmpxAbC123" "$W/gg.ckpt.tmp.AbC123" "$W/other.ckpt.tmp.AbC123" "$G.TMP.AbC123")
+    touch "${stale[@]}" "${keep[@]}"
+    mkfifo "$G.tmp.FiFo00"
+    cr train data/fortunes.txt --resume --steps 5 --threads 1 -o "$G"
+    expect "a run removes its stale temporaries" 0 "charrnn: removed 1 stale temporary file of '$G'"
+    check "the .best's stale temporary is reported too" grep -q "^charrnn: removed 1 stale temporary file of '$W/g.best.ckpt'$" "$TMP/err"
+    check "its own stale temporaries are gone" bash -c "! ls '${stale[0]}' '${stale[1]}' 2>/dev/null"
+    check "similar names and a FIFO of the pattern survive" bash -c "ls ${keep[*]} '$G.tmp.FiFo00' >/dev/null && test -p '$G.tmp.FiFo00'"
+}
+
+# SIGKILL at random moments of a tiny run that validates and saves every step: the checkpoint always loads, and
+# the run, resumed after each kill until it reaches its step count, ends bit for bit where an uninterrupted run ends
+cli_train_crash() {
+    local k=(--hidden 16 --batch 2 --seq 8 --steps 100 --eval-every 1 --preview 0 --threads 1 -q) C="$W/crash.ckpt"
+    head -c 4000 data/fortunes.txt >"$W/crash.txt"
+    cr train "$W/crash.txt" "${k[@]}" -o "$W/whole.ckpt"; expect "crash: the uninterrupted run" 0
+    local kills=0 loads=0 looks=0 runs=0
+    while [ $runs -lt 40 ]; do
+        runs=$((runs + 1))
+        if [ -e "$C" ]; then
+            looks=$((looks + 1))
+            "$BIN" info -m "$C" >"$W/crash.info" 2>&1 && loads=$((loads + 1))
+            grep -q "^steps: *100 " "$W/crash.info" && break
+            "$BIN" train "$W/crash.txt" --resume --steps 100 --eval-every 1 --preview 0 --threads 1 -q -o "$C" 2>/dev/null &
+        else
+            "$BIN" train "$W/crash.txt" "${k[@]}" --force -o "$C" 2>/dev/null &
+        fi
+        local pid=$!
+        if [ $runs -le 12 ]; then
+            sleep "$(printf '0.%02d' $((RANDOM % 20)))"
+            kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
+        fi
+        wait $pid 2>/dev/null
+    done
+    printf '%s\n' "train --force --resume (SIGKILL crash loop)" >>"$TMP/ran.log"
+    check "crash: SIGKILL x$kills, the checkpoint loaded every time ($loads of $looks looks)" test $loads -eq $looks -a $kills -gt 0
+    check "crash: the resumed run reached step 100" grep -q "^steps: *100 " "$W/crash.info"
+    # bit for bit: every byte but the training time (offset 104..111) and the CRC that covers it
+    local size diff
+    size=$(wc -c <"$C")
+    diff=$(cmp -l "$W/whole.ckpt" "$C" 2>&1 | awk -v n="$size" '$1 < 105 || ($1 > 112 && $1 <= n - 4)' | wc -l)
+    check "crash: the same size as the uninterrupted run's" test "$size" -eq "$(wc -c <"$W/whole.ckpt")"
+    check "crash: parameters, moments and state equal the uninterrupted run's bit for bit ($diff bytes differ)" test "$diff" -eq 0
+    check "crash: no temporary left behind" bash -c "! ls '$W' | grep -q '^crash.*\.tmp\.'"
 }
