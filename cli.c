@@ -27,6 +27,8 @@ int fail(const char *fmt, ...) {
     return 1;
 }
 
+void (*cli_describe)(const command *c) = NULL;
+
 int opt_seen(const opt *o, int n, const char *name) {
     for (int i = 0; i < n; i++)
         if (!strcmp(o[i].name, name)) return o[i].seen;
@@ -137,6 +139,10 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
  * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos) {
     *npos = 0;
+    if (cli_describe) {
+        cli_describe(c);
+        return -1;
+    }
     int only_pos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];

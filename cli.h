@@ -31,6 +31,10 @@ typedef struct {
     int nopts;
 } command;
 
+/* When set, parse_args gives c's table to this function instead of parsing and returns -1 (as after --help), so
+ * running a command collects its table without running it: `charrnn --man` and `--completion` (doc.c) do that. */
+extern void (*cli_describe)(const command *c);
+
 /* One error line, "charrnn: ...", on stderr; returns 1, the exit code for the caller to return. */
 int fail(const char *fmt, ...);
 /* Whether option `name` of the table o[0..n) was given. */

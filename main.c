@@ -8,6 +8,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "doc.h"
+#include "out.h"
 #include "plot.h"
 #include "score.h"
 #include "rnn.h"
@@ -672,18 +674,70 @@ static int cmd_info(int argc, char **argv) {
 }
 
 /* ============================================================================================ main */
+/* The commands: the dispatch, the command list of --help, `help CMD`, the man page and the completion all read this
+ * table. */
+typedef struct {
+    const char *name, *args, *line;
+    int (*run)(int argc, char **argv);
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"train", "CORPUS", "learn from a text file and save a checkpoint (charrnn.ckpt)", cmd_train},
+    {"sample", "", "generate text from a checkpoint to standard output", cmd_sample},
+    {"info", "", "describe a checkpoint", cmd_info},
+    {"score", "[FILE]", "how likely a checkpoint finds a text: bits per character of files or lines", cmd_score},
+    {"plot", "LOG", "draw a --log CSV's loss curves as SVG on standard output", cmd_plot},
+};
+enum { NSUB = sizeof subcommands / sizeof subcommands[0] };
+
+static const subcommand *find_subcommand(const char *name) {
+    for (int i = 0; i < NSUB; i++)
+        if (!strcmp(subcommands[i].name, name)) return &subcommands[i];
+    return NULL;
+}
+
 static void print_usage(FILE *f) {
-    fprintf(f,
-            "Usage: charrnn COMMAND [options]\n"
-            "A character-level recurrent neural network: learn the style of a text file, then write more of it.\n\n"
-            "Commands:\n"
-            "  train CORPUS   learn from a text file and save a checkpoint (charrnn.ckpt)\n"
-            "  sample         generate text from a checkpoint to standard output\n"
-            "  info           describe a checkpoint\n"
-            "  score [FILE]   how likely a checkpoint finds a text: bits per character of files or lines\n"
-            "  plot LOG       draw a --log CSV's loss curves as SVG on standard output\n\n"
-            "Run 'charrnn COMMAND --help' for a command's options. Exit status: 0 ok, 1 error, 2 usage error,\n"
-            "130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
+    fprintf(f, "Usage: charrnn COMMAND [options]\n"
+               "A character-level recurrent neural network: learn the style of a text file, then write more of it.\n\n"
+               "Commands:\n");
+    for (int i = 0; i < NSUB; i++) {
+        char left[32];
+        snprintf(left, sizeof left, "%s %s", subcommands[i].name, subcommands[i].args);
+        fprintf(f, "  %-14s %s\n", left, subcommands[i].line);
+    }
+    fprintf(f, "\nRun 'charrnn help COMMAND' or 'charrnn COMMAND --help' for a command's options. Exit status: 0 ok,\n"
+               "1 error, 2 usage error, 130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
+}
+
+/* `charrnn help [CMD]`: the general help, or CMD's --help. Returns the exit code. */
+static int cmd_help(int argc, char **argv) {
+    if (argc == 0) {
+        print_usage(stdout);
+        return fflush(stdout) ? 1 : 0;
+    }
+    const subcommand *sc = find_subcommand(argv[0]);
+    if (argc > 1 || !sc) {
+        if (argc > 1) fprintf(stderr, "charrnn help: expected one COMMAND\n");
+        else fprintf(stderr, "charrnn help: unknown command '%s'\n", argv[0]);
+        fprintf(stderr, "Try 'charrnn --help'.\n");
+        return 2;
+    }
+    char help[] = "--help", *hargv[] = {help, NULL};
+    return sc->run(1, hargv);
+}
+
+/* `charrnn --man` (the man page) or `--completion bash`: every command's table through cli_describe. */
+static int cmd_describe(int man) {
+    const char *names[NSUB];
+    for (int i = 0; i < NSUB; i++) names[i] = subcommands[i].name;
+    if (man) man_begin(VERSION_STRING);
+    else bash_begin(names, NSUB);
+    cli_describe = man ? man_command : bash_command;
+    for (int i = 0; i < NSUB; i++) subcommands[i].run(0, NULL);
+    cli_describe = NULL;
+    if (man) man_end();
+    else bash_end();
+    return fflush(stdout) || ferror(stdout) ? fail("cannot write output: %s", strerror(errno ? errno : EIO)) : 0;
 }
 
 int main(int argc, char **argv) {
@@ -692,21 +746,21 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        print_usage(stdout);
-        return fflush(stdout) ? 1 : 0;
-    }
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) return cmd_help(0, NULL);
+    if (!strcmp(cmd, "help")) return cmd_help(argc - 2, argv + 2);
     if (!strcmp(cmd, "--version")) {
         puts(VERSION_STRING);
         return 0;
     }
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
-    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
-    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
-    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
-    if (!strcmp(cmd, "score")) return cmd_score(argc - 2, argv + 2);
+    if (!strcmp(cmd, "--man") && argc == 2) return cmd_describe(1);   /* hidden: make man */
+    if (!strcmp(cmd, "--completion")) {   /* hidden: make install */
+        if (argc == 3 && !strcmp(argv[2], "bash")) return cmd_describe(0);
+        fprintf(stderr, "charrnn: --completion takes one shell: bash\n");
+        return 2;
+    }
+    const subcommand *sc = find_subcommand(cmd);
+    if (sc) return sc->run(argc - 2, argv + 2);
     fprintf(stderr, "charrnn: unknown command '%s'\n", cmd);
     print_usage(stderr);
     return 2;
 }
-

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "plot.h"
 
 #define HEADER "step,seconds,train_loss,val_loss,lr,chars_per_sec"
@@ -160,19 +161,15 @@ static void draw_svg(const series *tr, const series *va) {
 }
 
 int cmd_plot(int argc, char **argv) {
-    if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
-        printf("Usage: charrnn plot LOG\nDraw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.\n\n"
-               "Options:\n  %-26s %s\n", "-h, --help", "show this help and exit");
-        return 0;
-    }
-    if (argc != 1 || (argv[0][0] == '-' && argv[0][1])) {
-        if (argc == 1) fprintf(stderr, "charrnn plot: unknown option '%s'\n", argv[0]);
-        else fprintf(stderr, "charrnn plot: expected one LOG file\n");
-        fprintf(stderr, "Try 'charrnn plot --help'.\n");
-        return 2;
-    }
-    int is_stdin = !strcmp(argv[0], "-");
-    const char *path = is_stdin ? "standard input" : argv[0];
+    command c = {"plot", "LOG",
+                 "Draw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.",
+                 NULL, 0};
+    const char *pos[1];
+    int npos, r = parse_args(&c, argc, argv, pos, 1, &npos);
+    if (r) return r < 0 ? 0 : r;
+    if (npos != 1) return usage_error(&c, "expected one LOG file");
+    int is_stdin = !strcmp(pos[0], "-");
+    const char *path = is_stdin ? "standard input" : pos[0];
     FILE *f = is_stdin ? stdin : fopen(path, "r");
     if (!f) {
         fprintf(stderr, "charrnn: cannot open '%s': %s\n", path, strerror(errno));

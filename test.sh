@@ -137,6 +137,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     local M="$W/m.ckpt" Z="$W/zh.ckpt" B="$W/b.ckpt"
     local small=(--hidden 48 --batch 8 --seq 32 --threads 2 -q)
     cli_misc_usage
+    cli_misc_docs
     cli_train_usage
     cli_sample_usage
     cli_info_usage
