@@ -100,7 +100,7 @@ EOF
 # ------------------------------------------------------------------------------------------------ CLI
 # The command-line tests, one file per command: tests/cli_train.sh, cli_sample.sh, cli_info.sh, cli_plot.sh, cli_score.sh,
 # and cli_misc.sh (usage, --help, the coverage of every --help flag).
-for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh; do
+for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh tests/install.sh; do
     # shellcheck source=/dev/null
     . "$f"
 done
@@ -160,6 +160,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_train_overfit
     cli_train_sizing
     cli_train_finetune
+    [ "$1" = plain ] && install_tree   # installs the default build (./charrnn)
     cli_misc_help_coverage
 }
 
