@@ -105,6 +105,30 @@ int term_cols(int fd) {
     return cols;
 }
 
+void print_wrapped(FILE *f, const char *s, int cols, int indent) {
+    int width = cols - 1, col = 0;
+    if (cols <= 0 || width <= indent + 8) {   /* unknown or absurdly narrow: one line */
+        fprintf(f, "%s\n", s);
+        return;
+    }
+    while (*s) {   /* a piece runs up to a space after ',' or ';' (or the end): lines break only between pieces */
+        const char *e = s;
+        while (*e && !(*e == ' ' && e > s && (e[-1] == ',' || e[-1] == ';'))) e++;
+        int len = (int)(e - s);
+        if (col > indent && col + 1 + len > width) {   /* the piece does not fit: a new, indented line */
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > 0) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(s, 1, (size_t)len, f);
+        col += len;
+        s = *e ? e + 1 : e;
+    }
+    fputc('\n', f);
+}
+
 /* ---------------------------------------------------------------------------------------- shell */
 void shell_word(FILE *f, const char *s) {
     int safe = *s != 0;

@@ -27,6 +27,11 @@ int term_cols(int fd);
 /* Installs the SIGWINCH handler that makes term_cols re-read the width (no-op where SIGWINCH does not exist). */
 void term_watch_resize(void);
 
+/* Writes the line s (no newline in it) and a newline to f, wrapped to cols - 1 columns at the spaces that follow a
+ * ',' or ';' (a piece longer than a line stays whole), continuation lines indented by `indent` spaces; cols <= 0
+ * writes it as one line. Counts bytes as columns (the lines it is used for are ASCII). */
+void print_wrapped(FILE *f, const char *s, int cols, int indent);
+
 /* Writes s to f so that a POSIX shell reads it back as the one word s: as it is if it is made only of safe
  * characters (letters, digits, and _ - . / , : = + @ %), else in single quotes ('\'' for a quote). */
 void shell_word(FILE *f, const char *s);

@@ -224,5 +224,8 @@ int rnn_load(const char *path, rnn_model **out, rnn_resume **resume, rnn_err err
 /* ---------------------------------------------------------------------------------------- helpers */
 uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n);   /* IEEE 802.3 CRC-32, start with crc = 0 */
 const char *rnn_cell_name(int cell);                           /* "rnn", "lstm", "gru" */
+/* The matrix micro-kernels the environment variable CHARRNN_KERNEL may name, best first, NULL-terminated:
+ * "avx512" (allows all), "avx2", "generic". Any other value acts as "generic". */
+const char *const *rnn_kernel_names(void);
 
 #endif
