@@ -124,6 +124,18 @@ expect() {
         ok "$LABEL $name (exit $rc)"
     fi
 }
+# json_lines FILE: every line of FILE is one JSON object (python3's parser if there is one, else a strict check of
+# the flat objects charrnn writes: "key":value members, values strings, numbers, true, false or null).
+json_lines() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    assert isinstance(json.loads(line), dict)' "$1" 2>/dev/null
+    else
+        local v='("([^"\\[:cntrl:]]|\\["\\/bfnrtu])*"|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|null)'
+        ! grep -vqE "^\{\"[a-z_]+\":$v(,\"[a-z_]+\":$v)*\}$" "$1" && test -s "$1"
+    fi
+}
 check() {   # check NAME COMMAND...: passes if the command succeeds
     local name=$1
     shift

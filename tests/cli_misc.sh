@@ -11,6 +11,12 @@ cli_misc_usage() {
     check "--help goes to stdout" grep -q "^Usage: charrnn COMMAND" "$TMP/out"
     cr --version; expect "--version" 0
     cr frobnicate; expect "unknown command" 2 "charrnn: unknown command 'frobnicate'"
+    CHARRNN_KERNEL=avx3 cr --version
+    check "an unknown CHARRNN_KERNEL: no warning for --version" test $RC -eq 0 -a ! -s "$TMP/err"
+    CHARRNN_KERNEL=avx3 cr sample --threads x
+    expect "an unknown CHARRNN_KERNEL is a warning naming the choices" 2 "charrnn: warning: unknown CHARRNN_KERNEL 'avx3' (choose one of: avx512, avx2, generic); using generic"
+    CHARRNN_KERNEL=generic cr sample --threads x
+    expect "a known CHARRNN_KERNEL: no warning" 2 "charrnn sample: invalid value 'x' for --threads: not a whole number"
     cr help; expect "help" 0
     check "help prints the general help on stdout" grep -q "^Usage: charrnn COMMAND" "$TMP/out"
     cr help frobnicate; expect "help of an unknown command" 2 "charrnn help: unknown command 'frobnicate'"
@@ -64,7 +70,7 @@ cli_misc_docs() {
     # --- bash completion: syntax, then queries as bash makes them
     cr --completion bash; expect "--completion bash" 0
     cp "$TMP/out" "$W/charrnn.bash"
-    cr --completion zsh; expect "--completion of an unknown shell" 2
+    cr --completion zsh; expect "--completion of an unknown shell" 2 "charrnn: --completion takes one shell: bash"
     check "completion script: bash -n" bash -n "$W/charrnn.bash"
     mkdir -p "$W/comp/dir" && : >"$W/comp/a.ckpt" && : >"$W/comp/b.txt"
     complete_words() {   # complete_words WORD...: COMPREPLY for the last word, sorted, one per line
