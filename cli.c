@@ -196,23 +196,30 @@ int online_cpus(void) {
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
+const char *input_name(const char *path, char *buf, size_t n) {
+    if (!strcmp(path, "-")) snprintf(buf, n, "standard input");
+    else snprintf(buf, n, "'%s'", path);
+    return buf;
+}
+
 /* Reads a whole file ("-" = stdin) into a malloc'd buffer the caller frees. Returns 0 or 1 (reported). */
 int read_all(const char *path, unsigned char **out, size_t *len) {
     int is_stdin = !strcmp(path, "-");
-    const char *name = is_stdin ? "standard input" : path;
+    char nb[4200];
+    const char *name = input_name(path, nb, sizeof nb);
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return fail("cannot open '%s': %s", name, strerror(errno));
+    if (!f) return fail("cannot open %s: %s", name, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         if (!is_stdin) fclose(f);
-        return fail("cannot read '%s': %s", name, strerror(EISDIR));
+        return fail("cannot read %s: %s", name, strerror(EISDIR));
     }
     size_t cap = 1 << 20, n = 0;
     unsigned char *buf = malloc(cap);
     for (;;) {
         if (!buf) {
             if (!is_stdin) fclose(f);
-            return fail("cannot read '%s': out of memory", name);
+            return fail("cannot read %s: out of memory", name);
         }
         n += fread(buf + n, 1, cap - n, f);
         if (n < cap) break;
@@ -225,7 +232,7 @@ int read_all(const char *path, unsigned char **out, size_t *len) {
     if (!is_stdin) fclose(f);
     if (bad) {
         free(buf);
-        return fail("cannot read '%s': %s", name, strerror(e ? e : EIO));
+        return fail("cannot read %s: %s", name, strerror(e ? e : EIO));
     }
     *out = buf;
     *len = n;

@@ -55,8 +55,11 @@ int set_value(const command *c, opt *o, const char *shown, const char *v);
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos);
 
 /* Reads a whole file ("-" = standard input) into a malloc'd buffer the caller frees. Returns 0, or 1 after
- * reporting "charrnn: cannot open|read 'NAME': reason" with fail(). */
+ * reporting "charrnn: cannot open|read NAME: reason" with fail(), NAME as input_name gives it. */
 int read_all(const char *path, unsigned char **out, size_t *len);
+/* How a message names the input file `path`: "standard input" for "-", else 'path' in single quotes (cut to fit
+ * buf's n bytes). Returns buf. A file's name is always quoted, standard input never is. */
+const char *input_name(const char *path, char *buf, size_t n);
 /* The default --threads: one per online CPU, 1..256. */
 int online_cpus(void);
 

@@ -261,7 +261,8 @@ typedef struct {
     int32_t *ids;
     FILE *logf;
     char *bpath;
-    const char *cname;       /* the corpus as named in messages */
+    const char *cname;       /* the corpus as named in messages (input_name), in cname_buf */
+    char cname_buf[4200];
     char sized[256];         /* what the sizing rule chose and why, for the start-up line; "" if nothing */
     run_state run;
     rnn_err err;
@@ -452,8 +453,8 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     }
     size_t len = 0;
     if (read_all(a->corpus, &s->text, &len)) return 1;
-    s->cname = strcmp(a->corpus, "-") ? a->corpus : "standard input";
-    if (len == 0) return fail("'%s' is empty", s->cname);
+    s->cname = input_name(a->corpus, s->cname_buf, sizeof s->cname_buf);
+    if (len == 0) return fail("%s is empty", s->cname);
     s->ids = malloc(sizeof(int32_t) * len);
     if (!s->ids) return fail("out of memory");
     int r;
@@ -461,7 +462,7 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     size_t unknown;
     *n = rnn_encode(rnn_model_vocab(s->m), s->text, len, s->ids, &unknown);
     if (unknown)
-        return fail("'%s' has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was trained on",
+        return fail("%s has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was trained on",
                     s->cname, unknown);
     free(s->text);
     s->text = NULL;
@@ -548,6 +549,7 @@ static int train_start(train_session *s, size_t n) {
     s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf, .quiet = a->quiet,
                          .tty = isatty(2), .preview = a->preview_n, .jsonl = a->progress == 1, .ema = NAN, .first_val = NAN,
                          .start_step = rnn_model_progress(s->m)->step};
+    if (s->logf) log_row(&s->run, NAN);   /* empty train_loss: a run starts here (plot breaks the curve) */
     return 0;
 }
 

@@ -1,9 +1,10 @@
 /* out.h — output formatting for the command line: a one-line JSON object writer (info --json, train --progress
- * jsonl), the terminal's width (TIOCGWINSZ, re-read after SIGWINCH) and shell quoting (the resume hint).
+ * jsonl), the terminal's width (TIOCGWINSZ, re-read after SIGWINCH), wrapping and shell quoting (the resume hint).
  * Must not know: any subcommand, the library. It writes only to the FILE it is given. */
 #ifndef OUT_H
 #define OUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 

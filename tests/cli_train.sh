@@ -26,9 +26,11 @@ cli_train_corpus() {
     cr train data; expect "directory as corpus" 1 "charrnn: cannot read 'data': Is a directory"
     : >"$W/empty.txt"
     cr train "$W/empty.txt"; expect "empty corpus" 1 "charrnn: '$W/empty.txt' is empty"
+    cr train - </dev/null; expect "empty standard input" 1 "charrnn: standard input is empty"
+    cr train - <"$W/short.txt"; expect "short standard input" 1 "charrnn: standard input: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
     head -c 300 data/fortunes.txt >"$W/short.txt"
     cr train "$W/short.txt" -o "$W/short.ckpt"
-    expect "corpus shorter than one chunk" 1 "charrnn: $W/short.txt: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
+    expect "corpus shorter than one chunk" 1 "charrnn: '$W/short.txt': corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
     check "no checkpoint is written for a failed run" test ! -e "$W/short.ckpt"
     if [ "$(id -u)" != 0 ]; then
         cp data/tang.txt "$W/unreadable.txt"; chmod 000 "$W/unreadable.txt"
@@ -220,7 +222,7 @@ cli_train_finetune() {
     printf 'Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich. {[|]}\n%.0s' $(seq 150) >"$W/de.txt"
     cr train "$W/de.txt" --init "$W/tiny.ckpt" --batch 4 --seq 16 --steps 30 --preview 0 --threads 2 -o "$W/ft.ckpt"
     expect "fine-tune with --init" 0 "charrnn: rnn 1 x 64, 80 symbols (UTF-8 characters), 14480 parameters; 9584 training + 1066 validation symbols; 149 steps per epoch; validating every 149 steps; 2 threads"
-    check "the start-up line names the base and the new symbols" grep -q "^charrnn: fine-tuning '$W/tiny.ckpt' (300 steps, 70 symbols; 10 new symbols from $W/de.txt)$" "$TMP/err"
+    check "the start-up line names the base and the new symbols" grep -q "^charrnn: fine-tuning '$W/tiny.ckpt' (300 steps, 70 symbols; 10 new symbols from '$W/de.txt')$" "$TMP/err"
     local bv
     bv=$("$BIN" info -m "$W/tiny.ckpt" | sed -n 's/.*; best \([0-9.]*\)$/\1/p')
     cr info -m "$W/ft.ckpt"
