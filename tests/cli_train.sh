@@ -228,6 +228,8 @@ cli_train_finetune() {
     cr info -m "$W/ft.ckpt"
     check "info shows the origin" grep -q "^origin: *fine-tuned from $W/tiny.ckpt (300 steps, 70 symbols, best val $bv)$" "$TMP/out"
     check "info: the fine-tuned run counts its own steps" grep -q "^steps: *30 " "$TMP/out"
+    cr info -m "$W/ft.ckpt" --json
+    check "info --json shows the origin" grep -qF "\"origin\":\"$W/tiny.ckpt\",\"origin_steps\":300,\"origin_vocabulary\":70,\"origin_best_val_loss\":$bv" "$TMP/out"
     cr info -m "$W/ft.best.ckpt"; check "the best checkpoint keeps the origin" grep -q "^origin: *fine-tuned from" "$TMP/out"
     cr train "$W/de.txt" --resume --steps 40 -q -o "$W/ft.ckpt"; expect "resume a fine-tuned run" 0
     cr info -m "$W/tiny.ckpt"; check "a model trained from scratch has no origin" bash -c "! grep -q '^origin:' '$TMP/out'"
