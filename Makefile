@@ -1,5 +1,7 @@
-# charrnn — `make` builds ./charrnn; `make test` runs the whole suite (./test.sh).
+# charrnn — `make` builds ./charrnn and libcharrnn.a; `make test` runs the whole suite (./test.sh); `make man`
+# regenerates the committed man page charrnn.1 from the option tables; `make install` / `make uninstall`.
 CC      ?= cc
+AR      ?= ar
 CFLAGS  ?= -O3
 # Always on, whatever CFLAGS says. -fno-trapping-math lets GCC vectorise the NaN-preserving clamps in vec_exp,
 # -fno-math-errno lets it vectorise sqrtf; neither changes a result (unlike -ffast-math, which this project
@@ -8,19 +10,36 @@ CFLAGS  ?= -O3
 STDFLAGS = -std=c11 -Wall -Wextra -pedantic -fno-trapping-math -fno-math-errno -ffp-contract=off
 LDLIBS  += -lm -lpthread
 PREFIX  ?= /usr/local
+BINDIR   = $(PREFIX)/bin
+LIBDIR   = $(PREFIX)/lib
+INCDIR   = $(PREFIX)/include
+MANDIR   = $(PREFIX)/share/man/man1
+COMPDIR  = $(PREFIX)/share/bash-completion/completions
 
 # Where binaries go: `make BUILD=build-san CFLAGS=...` keeps a second build (test.sh's sanitizer run) apart.
 BUILD  ?= .
 
 LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_util.c rnn_mat.c
 HDRS = rnn.h rnn_impl.h rnn_net.h rnn_util.h rnn_mat.h
-# The command line: main.c dispatches; cli.c is the option parser, plot.c and score.c the plot and score subcommands.
-CLI  = main.c cli.c plot.c score.c
-CLI_HDRS = cli.h plot.h score.h
+# The command line: main.c dispatches; cli.c is the option parser, plot.c and score.c the plot and score subcommands, out.c the JSON,
+# terminal and shell-quoting helpers, doc.c the man page and completion writer.
+CLI  = main.c cli.c plot.c score.c out.c doc.c
+CLI_HDRS = cli.h plot.h score.h out.h doc.h
 
-$(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(LIB) $(HDRS)
+.DEFAULT_GOAL := $(BUILD)/charrnn
+
+# The library as a static archive (installed for other programs; ./charrnn links it too).
+LIB_OBJS = $(LIB:%.c=$(BUILD)/obj/%.o)
+$(LIB_OBJS): $(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(BUILD)/obj
+	$(CC) $(STDFLAGS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/libcharrnn.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+$(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(BUILD)/libcharrnn.a rnn.h
 	@mkdir -p $(BUILD)
-	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(CLI) $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(CLI) $(BUILD)/libcharrnn.a $(LDFLAGS) $(LDLIBS)
 
 # The unit-test program (gradient checks, round trips, determinism); test.sh builds and runs it. One file per
 # library area (tests/test_<area>.c), the registry and helpers in tests/test_main.c.
@@ -59,6 +78,11 @@ all: $(BUILD)/charrnn $(BUILD)/tests/test_rnn
 test:
 	./test.sh
 
+# The man page is committed (readable without a build) and generated from the option tables: run `make man`
+# after changing a command or an option; test.sh fails while charrnn.1 is stale.
+man: charrnn
+	./charrnn --man >charrnn.1.tmp && mv charrnn.1.tmp charrnn.1
+
 # Speed and memory figures (prints a table; no pass/fail).
 bench: charrnn
 	./bench.sh
@@ -76,11 +100,27 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 sanitize:
 	$(MAKE) BUILD=build-san CFLAGS="$(SANFLAGS)" all fuzz-progs
 
-install: charrnn
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 charrnn $(DESTDIR)$(PREFIX)/bin/charrnn
+# The installed files, exactly (uninstall removes these and nothing else). The completion script and charrnn.pc
+# are written at install time: the script by the binary from its option tables, the .pc with PREFIX and the
+# binary's version.
+INSTALLED = $(BINDIR)/charrnn $(MANDIR)/charrnn.1 $(COMPDIR)/charrnn $(INCDIR)/rnn.h $(LIBDIR)/libcharrnn.a \
+            $(LIBDIR)/pkgconfig/charrnn.pc
+install: charrnn libcharrnn.a
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(INCDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 charrnn $(DESTDIR)$(BINDIR)/charrnn
+	install -m 644 charrnn.1 $(DESTDIR)$(MANDIR)/charrnn.1
+	./charrnn --completion bash >$(DESTDIR)$(COMPDIR)/charrnn
+	install -m 644 rnn.h $(DESTDIR)$(INCDIR)/rnn.h
+	install -m 644 libcharrnn.a $(DESTDIR)$(LIBDIR)/libcharrnn.a
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: charrnn\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcharrnn -lm -lpthread\n' \
+	    '$(PREFIX)' 'character-level RNN text generator (static library)' "$$(./charrnn --version | cut -d' ' -f2)" \
+	    >$(DESTDIR)$(LIBDIR)/pkgconfig/charrnn.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 clean:
-	rm -rf charrnn tests/test_rnn $(FUZZ:%=tests/fuzz_%) build-san build-fuzz
+	rm -rf charrnn tests/test_rnn $(FUZZ:%=tests/fuzz_%) libcharrnn.a obj build-san build-fuzz
 
-.PHONY: all fuzz fuzz-progs test bench native debug sanitize install clean
+.PHONY: all fuzz fuzz-progs test man bench native debug sanitize install uninstall clean

@@ -29,6 +29,8 @@ int fail(const char *fmt, ...) {
     return 1;
 }
 
+void (*cli_describe)(const command *c) = NULL;
+
 int opt_seen(const opt *o, int n, const char *name) {
     for (int i = 0; i < n; i++)
         if (!strcmp(o[i].name, name)) return o[i].seen;
@@ -139,6 +141,10 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
  * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos) {
     *npos = 0;
+    if (cli_describe) {
+        cli_describe(c);
+        return -1;
+    }
     int only_pos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -192,23 +198,30 @@ int online_cpus(void) {
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
+const char *input_name(const char *path, char *buf, size_t n) {
+    if (!strcmp(path, "-")) snprintf(buf, n, "standard input");
+    else snprintf(buf, n, "'%s'", path);
+    return buf;
+}
+
 /* Reads a whole file ("-" = stdin) into a malloc'd buffer the caller frees. Returns 0 or 1 (reported). */
 int read_all(const char *path, unsigned char **out, size_t *len) {
     int is_stdin = !strcmp(path, "-");
-    const char *name = is_stdin ? "standard input" : path;
+    char nb[4200];
+    const char *name = input_name(path, nb, sizeof nb);
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return fail("cannot open '%s': %s", name, strerror(errno));
+    if (!f) return fail("cannot open %s: %s", name, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         if (!is_stdin) fclose(f);
-        return fail("cannot read '%s': %s", name, strerror(EISDIR));
+        return fail("cannot read %s: %s", name, strerror(EISDIR));
     }
     size_t cap = 1 << 20, n = 0;
     unsigned char *buf = malloc(cap);
     for (;;) {
         if (!buf) {
             if (!is_stdin) fclose(f);
-            return fail("cannot read '%s': out of memory", name);
+            return fail("cannot read %s: out of memory", name);
         }
         n += fread(buf + n, 1, cap - n, f);
         if (n < cap) break;
@@ -221,7 +234,7 @@ int read_all(const char *path, unsigned char **out, size_t *len) {
     if (!is_stdin) fclose(f);
     if (bad) {
         free(buf);
-        return fail("cannot read '%s': %s", name, strerror(e ? e : EIO));
+        return fail("cannot read %s: %s", name, strerror(e ? e : EIO));
     }
     *out = buf;
     *len = n;

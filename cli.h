@@ -35,6 +35,10 @@ typedef struct {
  * checking its arguments (0 if they are good), before it opens, reads or writes any file. */
 extern int cli_args_only;
 
+/* When set, parse_args gives c's table to this function instead of parsing and returns -1 (as after --help), so
+ * running a command collects its table without running it: `charrnn --man` and `--completion` (doc.c) do that. */
+extern void (*cli_describe)(const command *c);
+
 /* One error line, "charrnn: ...", on stderr; returns 1, the exit code for the caller to return. */
 int fail(const char *fmt, ...);
 /* Whether option `name` of the table o[0..n) was given. */
@@ -55,8 +59,11 @@ int set_value(const command *c, opt *o, const char *shown, const char *v);
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos);
 
 /* Reads a whole file ("-" = standard input) into a malloc'd buffer the caller frees. Returns 0, or 1 after
- * reporting "charrnn: cannot open|read 'NAME': reason" with fail(). */
+ * reporting "charrnn: cannot open|read NAME: reason" with fail(), NAME as input_name gives it. */
 int read_all(const char *path, unsigned char **out, size_t *len);
+/* How a message names the input file `path`: "standard input" for "-", else 'path' in single quotes (cut to fit
+ * buf's n bytes). Returns buf. A file's name is always quoted, standard input never is. */
+const char *input_name(const char *path, char *buf, size_t n);
 /* The default --threads: one per online CPU, 1..256. */
 int online_cpus(void);
 

@@ -8,6 +8,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "doc.h"
+#include "out.h"
 #include "plot.h"
 #include "score.h"
 #include "rnn.h"
@@ -25,6 +27,8 @@
 #include <unistd.h>
 
 #define VERSION_STRING "charrnn 1.0"
+
+static const char *argv0 = "charrnn";   /* as invoked, for the resume hint */
 
 static double now_sec(void) {
     struct timespec ts;
@@ -56,6 +60,7 @@ static void on_signal(int sig) {
 
 static const char *const cell_names[] = {"rnn", "lstm", "gru", NULL};
 static const char *const optim_names[] = {"adam", "adagrad", "sgd", NULL};
+static const char *const progress_names[] = {"text", "jsonl", NULL};
 
 static void fmt_eta(char *buf, size_t n, double s) {
     if (!(s >= 0) || s > 1e7) { snprintf(buf, n, "?"); return; }
@@ -90,7 +95,7 @@ typedef struct {
     rnn_trainer *t;
     const char *out, *bpath;
     FILE *logf;
-    int quiet, tty, preview;
+    int quiet, tty, preview, jsonl;   /* jsonl: --progress jsonl, one JSON object per line instead of text */
     double t_loop, ema, first_val;   /* this run's training-loop seconds, smoothed loss, first validation */
     uint64_t run_chars, start_step, best_step, nevals;
     uint64_t stale;                  /* validations since the best one (counted in this run) */
@@ -114,23 +119,79 @@ static void log_row(run_state *r, double val) {
     fprintf(r->logf, ",%.6g,%.0f\n", info.lr, run_rate(r));
 }
 
-static void show_progress(run_state *r, const rnn_budget *bud) {
-    rnn_progress *p = rnn_model_progress(r->m);
-    rnn_train_info info;
-    rnn_trainer_info(r->t, &info);
+/* The seconds left until the first budget is reached, NaN if unknown yet. */
+static double run_eta(const run_state *r, const rnn_budget *bud, const rnn_train_info *info) {
+    const rnn_progress *p = rnn_model_progress(r->m);
     double done = (double)(p->step - r->start_step), eta = NAN;
     if (bud->steps && done > 0) eta = (double)(bud->steps - p->step) * r->t_loop / done;
     if (bud->epochs > 0 && done > 0) {
-        double e = (bud->epochs - info.epoch) * info.steps_per_epoch * r->t_loop / done;
+        double e = (bud->epochs - info->epoch) * info->steps_per_epoch * r->t_loop / done;
         eta = isnan(eta) || e < eta ? e : eta;
     }
     if (bud->seconds > 0 && (isnan(eta) || bud->seconds - p->seconds < eta)) eta = bud->seconds - p->seconds;
-    char etab[32], vb[32] = "-", total[32] = "";
+    return eta;
+}
+
+/* The progress line's fields in display order, and the order in which they are dropped when the line would not
+ * fit the terminal: the epoch first, then the last validation loss (its own line shows it), then the rate, then
+ * the ETA; the step and the loss stay. */
+enum { F_STEP, F_EPOCH, F_LOSS, F_VAL, F_RATE, F_ETA, NFIELDS };
+static const int drop_order[] = {F_EPOCH, F_VAL, F_RATE, F_ETA};
+
+/* Joins the fields not dropped with two spaces into line (room for n bytes); returns its length. */
+static size_t join_fields(char *line, size_t n, char f[NFIELDS][48], const int *keep) {
+    size_t len = 0;
+    line[0] = 0;
+    for (int i = 0; i < NFIELDS; i++)
+        if (keep[i]) len += (size_t)snprintf(line + len, n - len, "%s%s", len ? "  " : "", f[i]);
+    return len;
+}
+
+/* The progress line as text: with \r and erase-line on a terminal, fitted to its width (cols - 1 columns, so the
+ * cursor never wraps); a plain line in a pipe. */
+static void progress_text(const run_state *r, const rnn_budget *bud, const rnn_train_info *info, double eta) {
+    const rnn_progress *p = rnn_model_progress(r->m);
+    char f[NFIELDS][48], etab[32], line[NFIELDS * 50];
     fmt_eta(etab, sizeof etab, eta);
-    if (!isnan(p->last_val)) snprintf(vb, sizeof vb, "%.4f", p->last_val);
-    if (bud->steps) snprintf(total, sizeof total, "/%llu", (unsigned long long)bud->steps);
-    fprintf(stderr, "%sstep %llu%s  epoch %.2f  loss %.4f  val %s  %.0f chars/s  ETA %s%s", r->tty ? "\r\033[K" : "",
-            (unsigned long long)p->step, total, info.epoch, r->ema, vb, run_rate(r), etab, r->tty ? "" : "\n");
+    if (bud->steps) snprintf(f[F_STEP], 48, "step %llu/%llu", (unsigned long long)p->step, (unsigned long long)bud->steps);
+    else snprintf(f[F_STEP], 48, "step %llu", (unsigned long long)p->step);
+    snprintf(f[F_EPOCH], 48, "epoch %.2f", info->epoch);
+    snprintf(f[F_LOSS], 48, "loss %.4f", r->ema);
+    if (isnan(p->last_val)) snprintf(f[F_VAL], 48, "val -");
+    else snprintf(f[F_VAL], 48, "val %.4f", p->last_val);
+    snprintf(f[F_RATE], 48, "%.0f chars/s", run_rate(r));
+    snprintf(f[F_ETA], 48, "ETA %s", etab);
+    int keep[NFIELDS] = {1, 1, 1, 1, 1, 1}, cols = r->tty ? term_cols(2) : 0;
+    size_t len = join_fields(line, sizeof line, f, keep);
+    for (int d = 0; cols > 0 && len >= (size_t)cols && d < (int)(sizeof drop_order / sizeof *drop_order); d++) {
+        keep[drop_order[d]] = 0;
+        len = join_fields(line, sizeof line, f, keep);
+    }
+    if (cols > 1 && len >= (size_t)cols) line[cols - 1] = 0;   /* a very narrow terminal: cut */
+    fprintf(stderr, "%s%s%s", r->tty ? "\r\033[K" : "", line, r->tty ? "" : "\n");
+}
+
+static void show_progress(run_state *r, const rnn_budget *bud) {
+    const rnn_progress *p = rnn_model_progress(r->m);
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    double eta = run_eta(r, bud, &info);
+    if (!r->jsonl) {
+        progress_text(r, bud, &info, eta);
+    } else {
+        json_obj j;
+        json_begin(&j, stderr);
+        json_str(&j, "event", "progress");
+        json_u64(&j, "step", p->step);
+        if (bud->steps) json_u64(&j, "steps", bud->steps);
+        else json_str(&j, "steps", NULL);
+        json_num(&j, "epoch", info.epoch);
+        json_num(&j, "loss", r->ema);
+        json_float(&j, "val_loss", p->last_val);
+        json_num(&j, "chars_per_sec", run_rate(r));
+        json_num(&j, "eta_seconds", eta);
+        json_end(&j);
+    }
     fflush(stderr);
 }
 
@@ -139,7 +200,7 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
 static int evaluate(run_state *r, rnn_err err) {
     rnn_progress *p = rnn_model_progress(r->m);
     float before = p->best_val;
-    if (r->tty && !r->quiet) fputs("\r\033[K", stderr);   /* whatever follows starts on a clean line */
+    if (r->tty && !r->quiet && !r->jsonl) fputs("\r\033[K", stderr);   /* whatever follows starts on a clean line */
     double v = rnn_validate(r->t);
     int best = 0;
     if (!isnan(v)) {
@@ -153,7 +214,17 @@ static int evaluate(run_state *r, rnn_err err) {
         }
     }
     if (rnn_save(r->out, r->m, r->t, err)) return fail("%s", err);
-    if (!r->quiet) {
+    if (!r->quiet && r->jsonl) {
+        json_obj j;
+        json_begin(&j, stderr);
+        json_str(&j, "event", "validation");
+        json_u64(&j, "step", p->step);
+        json_num(&j, "val_loss", v);
+        json_num(&j, "val_bits", v / log(2.0));
+        json_bool(&j, "best", best);
+        json_str(&j, "saved", r->out);
+        json_end(&j);
+    } else if (!r->quiet) {
         if (!isnan(v))
             fprintf(stderr, "step %llu: val %.4f nats/char (%.3f bits/char)%s; saved %s\n", (unsigned long long)p->step,
                     v, v / log(2.0), best ? ", best so far" : "", r->out);
@@ -172,11 +243,11 @@ static int evaluate(run_state *r, rnn_err err) {
 
 /* The options of one `train` run: the values, and the table that parses them into those values. */
 typedef struct {
-    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads;
+    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress;
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
     uint64_t seed, steps, eval_every, early_stop;
     const char *out, *logpath, *corpus, *init;
-    opt opts[27];
+    opt opts[28];
     command c;
 } train_args;
 
@@ -190,7 +261,8 @@ typedef struct {
     int32_t *ids;
     FILE *logf;
     char *bpath;
-    const char *cname;       /* the corpus as named in messages */
+    const char *cname;       /* the corpus as named in messages (input_name), in cname_buf */
+    char cname_buf[4200];
     char sized[256];         /* what the sizing rule chose and why, for the start-up line; "" if nothing */
     run_state run;
     rnn_err err;
@@ -231,6 +303,7 @@ static int train_parse(train_args *a, int argc, char **argv) {
         {"force", 0, O_FLAG, &a->force, 0, 0, 0, NULL, NULL, "start over even if the -o checkpoint or its .best.ckpt exists (replaced at the first save)", 0},
         {"log", 0, O_STR, &a->logpath, 0, 0, 0, NULL, "FILE", "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", 0},
         {"preview", 0, O_INT, &a->preview_n, 0, 100000, 0, NULL, "N", "print an N-symbol sample to stderr at each validation; 0 = off (default 160)", 0},
+        {"progress", 0, O_CHOICE, &a->progress, 0, 0, 0, progress_names, "FORMAT", "text (default) or jsonl: one JSON object per progress, validation, start and end line", 0},
         {"quiet", 'q', O_FLAG, &a->quiet, 0, 0, 0, NULL, NULL, "print nothing but errors", 0},
     };
     _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "train_args.opts fits the table");
@@ -257,7 +330,7 @@ static int train_config(train_args *a, rnn_config *cfg) {
             const char *n = a->opts[i].name;
             if (a->opts[i].seen && strcmp(n, "output") && strcmp(n, "steps") && strcmp(n, "epochs") && strcmp(n, "time") &&
                 strcmp(n, "eval-every") && strcmp(n, "early-stop") && strcmp(n, "threads") && strcmp(n, "resume") && strcmp(n, "log") &&
-                strcmp(n, "preview") && strcmp(n, "quiet") && strcmp(n, "lr"))
+                strcmp(n, "preview") && strcmp(n, "quiet") && strcmp(n, "lr") && strcmp(n, "progress"))
                 return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it", n);
         }
         return 0;
@@ -403,8 +476,8 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     }
     size_t len = 0;
     if (read_all(a->corpus, &s->text, &len)) return 1;
-    s->cname = strcmp(a->corpus, "-") ? a->corpus : "standard input";
-    if (len == 0) return fail("'%s' is empty", s->cname);
+    s->cname = input_name(a->corpus, s->cname_buf, sizeof s->cname_buf);
+    if (len == 0) return fail("%s is empty", s->cname);
     s->ids = malloc(sizeof(int32_t) * len);
     if (!s->ids) return fail("out of memory");
     int r;
@@ -412,11 +485,55 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     size_t unknown;
     *n = rnn_encode(rnn_model_vocab(s->m), s->text, len, s->ids, &unknown);
     if (unknown)
-        return fail("'%s' has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was trained on",
+        return fail("%s has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was trained on",
                     s->cname, unknown);
     free(s->text);
     s->text = NULL;
     return 0;
+}
+
+/* The opening line on stderr: the model, the data, the threads (a JSON object with --progress jsonl). */
+static void train_opening(train_session *s) {
+    const rnn_model *m = s->m;
+    const rnn_config *mc = rnn_model_config(m);
+    const rnn_vocab *v = rnn_model_vocab(m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    const char *unit = v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters";
+    int threads = s->a->threads;
+    if (s->a->progress == 1) {
+        json_obj j;
+        json_begin(&j, stderr);
+        json_str(&j, "event", "start");
+        json_str(&j, "cell", rnn_cell_name(mc->cell));
+        json_u64(&j, "layers", (uint64_t)mc->layers);
+        json_u64(&j, "hidden", (uint64_t)mc->hidden);
+        json_u64(&j, "vocabulary", (uint64_t)v->size);
+        json_str(&j, "unit", unit);
+        json_u64(&j, "parameters", rnn_model_nparams(m));
+        json_u64(&j, "train_symbols", info.n_train);
+        json_u64(&j, "val_symbols", info.n_val);
+        json_u64(&j, "steps_per_epoch", info.steps_per_epoch);
+        if (info.n_val && s->a->eval_every) json_u64(&j, "eval_every", s->a->eval_every);
+        else json_str(&j, "eval_every", NULL);
+        json_u64(&j, "threads", (uint64_t)threads);
+        json_end(&j);
+        return;
+    }
+    char line[640], every[64] = "";
+    if (info.n_val && s->a->eval_every)
+        snprintf(every, sizeof every, "validating every %llu steps; ", (unsigned long long)s->a->eval_every);
+    snprintf(line, sizeof line, "charrnn: %s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation "
+             "symbols; %llu steps per epoch; %s%d thread%s", rnn_cell_name(mc->cell), mc->layers, mc->hidden, v->size,
+             unit, rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, every,
+             threads, threads == 1 ? "" : "s");
+    print_wrapped(stderr, line, term_cols(2), 9);   /* on a terminal, wrapped under the text after "charrnn: " */
+    const rnn_origin *o = rnn_model_origin(m);
+    if (o && !s->a->resume)
+        fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n", o->name,
+                (unsigned long long)o->step, o->vocab_size, v->size - o->vocab_size,
+                v->size - o->vocab_size == 1 ? "" : "s", s->cname);
+    if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
 }
 
 /* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, or 1 after reporting. */
@@ -439,26 +556,11 @@ static int train_start(train_session *s, size_t n) {
         if (!s->logf) return fail("cannot open '%s': %s", a->logpath, strerror(errno));
         if (ftell(s->logf) == 0) fprintf(s->logf, "step,seconds,train_loss,val_loss,lr,chars_per_sec\n");
     }
-    const rnn_model *m = s->m;
-    const rnn_config *mc = rnn_model_config(m);
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
     if (!opt_seen(a->opts, a->c.nopts, "eval-every") && info.steps_per_epoch < a->eval_every)
         a->eval_every = info.steps_per_epoch;   /* validate at least once per epoch: small corpora overfit fast */
-    if (!a->quiet) {
-        fprintf(stderr, "charrnn: %s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation symbols; "
-                "%llu steps per epoch; ", rnn_cell_name(mc->cell), mc->layers, mc->hidden,
-                rnn_model_vocab(m)->size, rnn_model_vocab(m)->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters",
-                rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch);
-        if (info.n_val && a->eval_every) fprintf(stderr, "validating every %llu steps; ", (unsigned long long)a->eval_every);
-        fprintf(stderr, "%d thread%s\n", a->threads, a->threads == 1 ? "" : "s");
-        const rnn_origin *o = rnn_model_origin(m);
-        if (o && !a->resume)
-            fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n", o->name,
-                    (unsigned long long)o->step, o->vocab_size, rnn_model_vocab(m)->size - o->vocab_size,
-                    rnn_model_vocab(m)->size - o->vocab_size == 1 ? "" : "s", s->cname);
-        if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
-    }
+    if (!a->quiet) train_opening(s);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -466,9 +568,11 @@ static int train_start(train_session *s, size_t n) {
     sa.sa_flags = SA_RESTART;   /* a save in progress is not cut short by EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (isatty(2)) term_watch_resize();
     s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf, .quiet = a->quiet,
-                         .tty = isatty(2), .preview = a->preview_n, .ema = NAN, .first_val = NAN,
+                         .tty = isatty(2), .preview = a->preview_n, .jsonl = a->progress == 1, .ema = NAN, .first_val = NAN,
                          .start_step = rnn_model_progress(s->m)->step};
+    if (s->logf) log_row(&s->run, NAN);   /* empty train_loss: a run starts here (plot breaks the curve) */
     return 0;
 }
 
@@ -497,7 +601,7 @@ static int train_loop(train_session *s) {
         run->ema = isnan(run->ema) ? loss : 0.98 * run->ema + 0.02 * loss;
         int eval_now = eval_every && prog->step % eval_every == 0;
         double tnow = now_sec();
-        if (!run->quiet && (eval_now || tnow - last_show >= (run->tty ? 0.25 : 5.0))) {
+        if (!run->quiet && (eval_now || tnow - last_show >= (run->tty && !run->jsonl ? 0.25 : 5.0))) {
             show_progress(run, bud);
             last_show = tnow;
         }
@@ -511,6 +615,106 @@ static int train_loop(train_session *s) {
     }
 }
 
+/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, and the
+ * options a resume would otherwise lose (those the checkpoint does not keep). Caller frees; NULL if out of memory. */
+static char *resume_command(const train_args *a) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    shell_word(f, argv0);
+    fputs(" train --resume -o ", f);
+    shell_word(f, a->out);
+    static const char *const kept[] = {"threads", "log", "eval-every", "preview", "progress", "quiet"};
+    for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
+        for (int i = 0; i < a->c.nopts; i++) {
+            const opt *o = &a->opts[i];
+            if (strcmp(o->name, kept[k]) || !o->seen) continue;
+            fprintf(f, " --%s", o->name);
+            char num[32];
+            const char *v = NULL;
+            if (o->kind == O_STR) v = *(const char *const *)o->dst;
+            else if (o->kind == O_CHOICE) v = o->choices[*(const int *)o->dst];
+            else if (o->kind == O_INT) snprintf(num, sizeof num, "%d", *(const int *)o->dst), v = num;
+            else if (o->kind == O_U64) snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)o->dst), v = num;
+            if (v) {
+                fputc(' ', f);
+                shell_word(f, v);
+            }
+        }
+    fputs(a->corpus[0] == '-' && a->corpus[1] ? " -- " : " ", f);   /* a corpus named like an option */
+    shell_word(f, a->corpus);
+    if (fclose(f)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The end of an interrupted run (already saved): the message with the resume command. Returns 130 or 143. */
+static int train_interrupted(train_session *s) {
+    rnn_progress *prog = rnn_model_progress(s->m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    char *cmd = resume_command(s->a);
+    if (s->run.jsonl && !s->a->quiet) {
+        json_obj j;
+        json_begin(&j, stderr);
+        json_str(&j, "event", "interrupted");
+        json_u64(&j, "step", prog->step);
+        json_num(&j, "epoch", info.epoch);
+        json_str(&j, "saved", s->a->out);
+        json_str(&j, "resume", cmd);
+        json_end(&j);
+    } else {
+        fprintf(stderr, "charrnn: interrupted at step %llu (epoch %.2f); saved '%s'. Resume with: %s\n",
+                (unsigned long long)prog->step, info.epoch, s->a->out, cmd ? cmd : "charrnn train --resume");
+    }
+    free(cmd);
+    return stop_signal == SIGINT ? 130 : 143;
+}
+
+/* The end of a finished run: the validation summary and the done line (one JSON object with --progress jsonl). */
+static void train_summary(train_session *s, int early) {
+    run_state *run = &s->run;
+    rnn_progress *prog = rnn_model_progress(s->m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    if (run->jsonl) {
+        json_obj j;
+        json_begin(&j, stderr);
+        json_str(&j, "event", "done");
+        json_u64(&j, "steps", prog->step);
+        json_num(&j, "epoch", info.epoch);
+        json_num(&j, "loss", run->ema);
+        json_float(&j, "val_loss", prog->last_val);
+        json_float(&j, "best_val_loss", prog->best_val);
+        json_u64(&j, "evaluations", run->nevals);
+        json_num(&j, "chars_per_sec", run_rate(run));
+        json_num(&j, "seconds", run->t_loop);
+        json_str(&j, "saved", s->a->out);
+        json_bool(&j, "stopped_early", early);
+        json_end(&j);
+        return;
+    }
+    const char *earlier = run->best_step ? "" : ", from an earlier run";
+    if (run->nevals == 1)
+        fprintf(stderr, "validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s\n", prog->last_val,
+                prog->best_val, prog->best_val / log(2.0), earlier);
+    else if (run->nevals)
+        fprintf(stderr, "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
+                run->first_val, prog->last_val, (unsigned long long)run->nevals, prog->best_val,
+                prog->best_val / log(2.0), earlier);
+    char vb[32] = "-";
+    if (!isnan(prog->last_val)) snprintf(vb, sizeof vb, "%.4f nats/char", prog->last_val);
+    fprintf(stderr, "done: %llu steps, epoch %.2f, train loss %.4f, val %s, %.0f chars/s, %.1f s; saved %s\n",
+            (unsigned long long)prog->step, info.epoch, run->ema, vb, run_rate(run), run->t_loop, s->a->out);
+    if (early)
+        fprintf(stderr, "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the best "
+                "model (val %.4f) is in %s\n", (unsigned long long)run->stale, (unsigned long long)s->a->early_stop,
+                prog->best_val, s->bpath);
+}
+
 /* After the loop (status as train_loop's): the divergence message, or the final save (and validation, unless the
  * last step was just validated), then the interruption message or the summary. Returns the exit code. */
 static int train_report(train_session *s, int status) {
@@ -518,38 +722,18 @@ static int train_report(train_session *s, int status) {
     run_state *run = &s->run;
     rnn_progress *prog = rnn_model_progress(s->m);
     if (status == 1) return 1;
-    if (run->tty && !a->quiet) fputs("\r\033[K", stderr);
+    if (run->tty && !a->quiet && !run->jsonl) fputs("\r\033[K", stderr);
     if (status == 2)
         return fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step was applied. "
                     "'%s' keeps the last saved state: resume it with a lower --lr, or restart with a lower --lr or --clip",
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
         if (rnn_save(a->out, s->m, s->t, s->err)) return fail("%s", s->err);
-    } else if (status != 3 && (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step)) {
+        return train_interrupted(s);
+    }
+    if (status != 3 && (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step))
         if (evaluate(run, s->err)) return 1;   /* the end of the run was not just validated and saved */
-    }
-    rnn_train_info info;
-    rnn_trainer_info(s->t, &info);
-    if (stop_signal) {
-        fprintf(stderr, "charrnn: interrupted at step %llu (epoch %.2f); saved '%s'. Resume with: charrnn train --resume -o %s %s\n",
-                (unsigned long long)prog->step, info.epoch, a->out, a->out, a->corpus);
-        return stop_signal == SIGINT ? 130 : 143;
-    }
-    if (!a->quiet) {
-        if (run->nevals)
-            fprintf(stderr, "validation: %.4f -> %.4f nats/char over %llu evaluation%s; best %.4f (%.3f bits/char)%s\n",
-                    run->first_val, prog->last_val, (unsigned long long)run->nevals, run->nevals == 1 ? "" : "s",
-                    prog->best_val, prog->best_val / log(2.0), run->best_step ? "" : ", from an earlier run");
-        char vb[32] = "-";
-        if (!isnan(prog->last_val)) snprintf(vb, sizeof vb, "%.4f nats/char", prog->last_val);
-        fprintf(stderr, "done: %llu steps, epoch %.2f, train loss %.4f, val %s, %.0f chars/s, %.1f s; saved %s\n",
-                (unsigned long long)prog->step, info.epoch, run->ema, vb, run->t_loop > 0 ? run->run_chars / run->t_loop : 0,
-                run->t_loop, a->out);
-        if (status == 3)
-            fprintf(stderr, "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the best "
-                    "model (val %.4f) is in %s\n", (unsigned long long)run->stale, (unsigned long long)a->early_stop,
-                    prog->best_val, s->bpath);
-    }
+    if (!a->quiet) train_summary(s, status == 3);
     return 0;
 }
 
@@ -618,7 +802,7 @@ static int cmd_sample(int argc, char **argv) {
         rnn_model_free(m);
         return fail("%s", err);
     }
-    int tty = isatty(1);
+    int tty = isatty(1), last = '\n';   /* last: the last byte written (a terminal gets a final newline) */
     if (!tty) setvbuf(stdout, NULL, _IOLBF, 0);   /* line by line into pipes: streams, yet few writes */
     if (prime && *prime) {
         size_t len = strlen(prime), unknown;
@@ -635,38 +819,31 @@ static int cmd_sample(int argc, char **argv) {
         for (size_t i = 0; i < k; i++) rnn_sampler_feed(s, ids[i]);
         free(ids);
         fwrite(prime, 1, len, stdout);
+        last = (unsigned char)prime[len - 1];
     }
     for (uint64_t i = 0; i < n && !ferror(stdout); i++) {
         int32_t id = rnn_sampler_next(s, (float)temp, top_k, (float)top_p);
         unsigned char b[4];
-        fwrite(b, 1, (size_t)rnn_symbol_bytes(v, id, b), stdout);
+        int k = rnn_symbol_bytes(v, id, b);
+        fwrite(b, 1, (size_t)k, stdout);
+        last = b[k - 1];
         if (tty) fflush(stdout);
         if (i + 1 < n) rnn_sampler_feed(s, id);
     }
     rnn_sampler_free(s);
     rnn_model_free(m);
+    if (tty && last != '\n') putchar('\n');   /* the prompt starts on its own line; a pipe gets exactly N symbols */
     if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
         return fail("cannot write output: %s", strerror(errno ? errno : EIO));
     return 0;
 }
 
 /* ============================================================================================ info */
-static int cmd_info(int argc, char **argv) {
-    const char *model = "charrnn.ckpt";
-    opt opts[] = {
-        {"model", 'm', O_STR, &model, 0, 0, 0, NULL, "FILE", "checkpoint to describe (default charrnn.ckpt)", 0},
-    };
-    command c = {"info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.", opts, 1};
-    const char *pos[1];
-    int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
-    if (r || cli_args_only) return r < 0 ? 0 : r;
-    rnn_err err;
-    rnn_model *m;
-    rnn_resume *rs;
-    if (rnn_load(model, &m, &rs, err)) return fail("%s", err);
+/* info's report as text (one "name: value" line per field). */
+static void info_text(const char *model, rnn_model *m, const rnn_resume *rs) {
     const rnn_config *k = rnn_model_config(m);
     const rnn_vocab *v = rnn_model_vocab(m);
-    rnn_progress *p = rnn_model_progress(m);
+    const rnn_progress *p = rnn_model_progress(m);
     printf("checkpoint:  %s\n", model);
     printf("cell:        %s\nlayers:      %d\nhidden:      %d\n", rnn_cell_name(k->cell), k->layers, k->hidden);
     printf("vocabulary:  %d %s\n", v->size, v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters");
@@ -688,6 +865,73 @@ static int cmd_info(int argc, char **argv) {
     }
     if (rs) printf("resumable:   yes (learning rate now %g)\n", rnn_resume_lr(rs));
     else printf("resumable:   no (weights only)\n");
+}
+
+/* The same report as one JSON object: every field of info_text, numbers as numbers, null where info_text says
+ * "none" (a field added to one must be added to the other). */
+static void info_json(const char *model, rnn_model *m, const rnn_resume *rs) {
+    const rnn_config *k = rnn_model_config(m);
+    const rnn_vocab *v = rnn_model_vocab(m);
+    const rnn_progress *p = rnn_model_progress(m);
+    json_obj j;
+    json_begin(&j, stdout);
+    json_str(&j, "checkpoint", model);
+    json_str(&j, "cell", rnn_cell_name(k->cell));
+    json_u64(&j, "layers", (uint64_t)k->layers);
+    json_u64(&j, "hidden", (uint64_t)k->hidden);
+    json_u64(&j, "vocabulary", (uint64_t)v->size);
+    json_str(&j, "unit", v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters");
+    json_u64(&j, "parameters", rnn_model_nparams(m));
+    json_u64(&j, "batch", (uint64_t)k->batch);
+    json_u64(&j, "seq", (uint64_t)k->seq);
+    json_str(&j, "optim", optim_names[k->optim]);
+    json_float(&j, "lr", k->lr);
+    json_float(&j, "lr_decay", k->lr_decay);
+    json_float(&j, "clip", k->clip);
+    json_float(&j, "dropout", k->dropout);
+    json_float(&j, "val", k->val_frac);
+    json_u64(&j, "seed", k->seed);
+    json_float(&j, "forget_bias", k->forget_bias);
+    json_u64(&j, "steps", p->step);
+    json_u64(&j, "characters", p->chars);
+    json_num(&j, "seconds", p->seconds);
+    json_float(&j, "val_loss", p->last_val);
+    json_num(&j, "val_bits", p->last_val / log(2.0));
+    json_float(&j, "best_val_loss", p->best_val);
+    const rnn_origin *o = rnn_model_origin(m);   /* origin_*: null for a model trained from scratch */
+    json_str(&j, "origin", o ? o->name : NULL);
+    if (o) {
+        json_u64(&j, "origin_steps", o->step);
+        json_u64(&j, "origin_vocabulary", (uint64_t)o->vocab_size);
+    } else {
+        json_str(&j, "origin_steps", NULL);
+        json_str(&j, "origin_vocabulary", NULL);
+    }
+    json_float(&j, "origin_best_val_loss", o ? o->best_val : NAN);
+    json_bool(&j, "resumable", rs != NULL);
+    if (rs) json_float(&j, "lr_now", rnn_resume_lr(rs));
+    else json_str(&j, "lr_now", NULL);
+    json_end(&j);
+}
+
+static int cmd_info(int argc, char **argv) {
+    const char *model = "charrnn.ckpt";
+    int as_json = 0;
+    opt opts[] = {
+        {"model", 'm', O_STR, &model, 0, 0, 0, NULL, "FILE", "checkpoint to describe (default charrnn.ckpt)", 0},
+        {"json", 0, O_FLAG, &as_json, 0, 0, 0, NULL, NULL, "the same fields as one JSON object (numbers as numbers, null for none)", 0},
+    };
+    command c = {"info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.", opts,
+                 (int)(sizeof opts / sizeof opts[0])};
+    const char *pos[1];
+    int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
+    if (r || cli_args_only) return r < 0 ? 0 : r;
+    rnn_err err;
+    rnn_model *m;
+    rnn_resume *rs;
+    if (rnn_load(model, &m, &rs, err)) return fail("%s", err);
+    if (as_json) info_json(model, m, rs);
+    else info_text(model, m, rs);
     rnn_resume_free(rs);
     rnn_model_free(m);
     if (fflush(stdout) != 0 || ferror(stdout)) return fail("cannot write output: %s", strerror(errno ? errno : EIO));
@@ -695,18 +939,82 @@ static int cmd_info(int argc, char **argv) {
 }
 
 /* ============================================================================================ main */
+/* The commands: the dispatch, the command list of --help, `help CMD`, the man page and the completion all read this
+ * table. */
+typedef struct {
+    const char *name, *args, *line;
+    int (*run)(int argc, char **argv);
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"train", "CORPUS", "learn from a text file and save a checkpoint (charrnn.ckpt)", cmd_train},
+    {"sample", "", "generate text from a checkpoint to standard output", cmd_sample},
+    {"info", "", "describe a checkpoint", cmd_info},
+    {"score", "[FILE]", "how likely a checkpoint finds a text: bits per character of files or lines", cmd_score},
+    {"plot", "LOG", "draw a --log CSV's loss curves as SVG on standard output", cmd_plot},
+};
+enum { NSUB = sizeof subcommands / sizeof subcommands[0] };
+
+static const subcommand *find_subcommand(const char *name) {
+    for (int i = 0; i < NSUB; i++)
+        if (!strcmp(subcommands[i].name, name)) return &subcommands[i];
+    return NULL;
+}
+
 static void print_usage(FILE *f) {
-    fprintf(f,
-            "Usage: charrnn COMMAND [options]\n"
-            "A character-level recurrent neural network: learn the style of a text file, then write more of it.\n\n"
-            "Commands:\n"
-            "  train CORPUS   learn from a text file and save a checkpoint (charrnn.ckpt)\n"
-            "  sample         generate text from a checkpoint to standard output\n"
-            "  info           describe a checkpoint\n"
-            "  score [FILE]   how likely a checkpoint finds a text: bits per character of files or lines\n"
-            "  plot LOG       draw a --log CSV's loss curves as SVG on standard output\n\n"
-            "Run 'charrnn COMMAND --help' for a command's options. Exit status: 0 ok, 1 error, 2 usage error,\n"
-            "130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
+    fprintf(f, "Usage: charrnn COMMAND [options]\n"
+               "A character-level recurrent neural network: learn the style of a text file, then write more of it.\n\n"
+               "Commands:\n");
+    for (int i = 0; i < NSUB; i++) {
+        char left[32];
+        snprintf(left, sizeof left, "%s %s", subcommands[i].name, subcommands[i].args);
+        fprintf(f, "  %-14s %s\n", left, subcommands[i].line);
+    }
+    fprintf(f, "\nRun 'charrnn help COMMAND' or 'charrnn COMMAND --help' for a command's options. Exit status: 0 ok,\n"
+               "1 error, 2 usage error, 130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
+}
+
+/* `charrnn help [CMD]`: the general help, or CMD's --help. Returns the exit code. */
+static int cmd_help(int argc, char **argv) {
+    if (argc == 0) {
+        print_usage(stdout);
+        return fflush(stdout) ? 1 : 0;
+    }
+    const subcommand *sc = find_subcommand(argv[0]);
+    if (argc > 1 || !sc) {
+        if (argc > 1) fprintf(stderr, "charrnn help: expected one COMMAND\n");
+        else fprintf(stderr, "charrnn help: unknown command '%s'\n", argv[0]);
+        fprintf(stderr, "Try 'charrnn --help'.\n");
+        return 2;
+    }
+    char help[] = "--help", *hargv[] = {help, NULL};
+    return sc->run(1, hargv);
+}
+
+/* `charrnn --man` (the man page) or `--completion bash`: every command's table through cli_describe. */
+static int cmd_describe(int man) {
+    const char *names[NSUB];
+    for (int i = 0; i < NSUB; i++) names[i] = subcommands[i].name;
+    if (man) man_begin(VERSION_STRING);
+    else bash_begin(names, NSUB);
+    cli_describe = man ? man_command : bash_command;
+    for (int i = 0; i < NSUB; i++) subcommands[i].run(0, NULL);
+    cli_describe = NULL;
+    if (man) man_end();
+    else bash_end();
+    return fflush(stdout) || ferror(stdout) ? fail("cannot write output: %s", strerror(errno ? errno : EIO)) : 0;
+}
+
+/* A warning, naming the choices, for a CHARRNN_KERNEL value that the library does not know. */
+static void check_kernel_env(void) {
+    const char *k = getenv("CHARRNN_KERNEL");
+    if (!k) return;
+    const char *const *names = rnn_kernel_names();
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(k, names[i])) return;
+    fprintf(stderr, "charrnn: warning: unknown CHARRNN_KERNEL '%s' (choose one of:", k);
+    for (int i = 0; names[i]; i++) fprintf(stderr, "%s %s", i ? "," : "", names[i]);
+    fprintf(stderr, "); using generic\n");
 }
 
 int main(int argc, char **argv) {
@@ -715,21 +1023,25 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        print_usage(stdout);
-        return fflush(stdout) ? 1 : 0;
-    }
+    argv0 = argv[0];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) return cmd_help(0, NULL);
+    if (!strcmp(cmd, "help")) return cmd_help(argc - 2, argv + 2);
     if (!strcmp(cmd, "--version")) {
         puts(VERSION_STRING);
         return 0;
     }
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
-    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
-    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
-    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
-    if (!strcmp(cmd, "score")) return cmd_score(argc - 2, argv + 2);
+    if (!strcmp(cmd, "--man") && argc == 2) return cmd_describe(1);   /* hidden: make man */
+    if (!strcmp(cmd, "--completion")) {   /* hidden: make install */
+        if (argc == 3 && !strcmp(argv[2], "bash")) return cmd_describe(0);
+        fprintf(stderr, "charrnn: --completion takes one shell: bash\n");
+        return 2;
+    }
+    const subcommand *sc = find_subcommand(cmd);
+    if (sc) {
+        check_kernel_env();
+        return sc->run(argc - 2, argv + 2);
+    }
     fprintf(stderr, "charrnn: unknown command '%s'\n", cmd);
     print_usage(stderr);
     return 2;
 }
-

@@ -35,15 +35,20 @@ static double nice_step(double span, int n) {
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
+/* The curve s as one <polyline> per run of points: a break point (y NaN) ends one and the next starts after it. */
 static void polyline(const series *s, double (*sx)(double, const double *), double (*sy)(double, const double *),
                      const double *k, const char *color, int dots) {
-    if (!s->n) return;
-    printf("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"", color);
-    for (size_t i = 0; i < s->n; i++) printf("%.1f,%.1f ", sx(s->p[i].x, k), sy(s->p[i].y, k));
-    printf("\"/>\n");
+    for (size_t i = 0; i < s->n;) {
+        while (i < s->n && isnan(s->p[i].y)) i++;
+        if (i == s->n) break;
+        printf("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"", color);
+        for (; i < s->n && !isnan(s->p[i].y); i++) printf("%.1f,%.1f ", sx(s->p[i].x, k), sy(s->p[i].y, k));
+        printf("\"/>\n");
+    }
     if (dots)
         for (size_t i = 0; i < s->n; i++)
-            printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", sx(s->p[i].x, k), sy(s->p[i].y, k), color);
+            if (!isnan(s->p[i].y))
+                printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", sx(s->p[i].x, k), sy(s->p[i].y, k), color);
 }
 
 /* k = {x0, x1, y0, y1, left, top, width, height} */
@@ -63,15 +68,23 @@ static int next_line(const char *buf, size_t len, size_t *off, char line[512]) {
     return 1;
 }
 
+/* Ends the current run of the training curve with a break point (y NaN), unless it is empty or already ended. */
+static int brk(series *tr, double step) {
+    return tr->n && !isnan(tr->p[tr->n - 1].y) ? push(tr, step, NAN) : 0;
+}
+
 int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *lineno) {
     char line[512];
-    size_t off = 0;
+    size_t off = 0, points = 0;
     *lineno = 1;
     if (!next_line(buf, len, &off, line) || strncmp(line, HEADER, strlen(HEADER))) return PLOT_NOT_LOG;
     while (next_line(buf, len, &off, line)) {
         ++*lineno;
         if (line[0] == '\n') continue;
-        if (!strncmp(line, HEADER, strlen(HEADER))) continue;   /* a resumed run appended to the same log */
+        if (!strncmp(line, HEADER, strlen(HEADER))) {   /* another log appended to this one: a new run */
+            if (brk(tr, tr->n ? tr->p[tr->n - 1].x : 0)) return PLOT_OOM;
+            continue;
+        }
         char *fields[6], *s = line;
         int nf = 0;
         for (; nf < 6; nf++) {
@@ -88,14 +101,20 @@ int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *line
         double tl = nf >= 4 && fields[2][0] ? strtod(fields[2], &e2) : NAN;   /* empty: no step yet */
         if (nf < 4 || *e1 || !isfinite(step) || step < 0 || step > 1e15 || (e2 && (*e2 || !isfinite(tl))))
             return PLOT_BAD_ROW;
-        if (!isnan(tl) && push(tr, step, tl)) return PLOT_OOM;
+        /* a row without train_loss starts a run (train writes one); so does a step that goes back */
+        if ((isnan(tl) || (tr->n && step <= tr->p[tr->n - 1].x)) && brk(tr, step)) return PLOT_OOM;
+        if (!isnan(tl)) {
+            if (push(tr, step, tl)) return PLOT_OOM;
+            points++;
+        }
         if (fields[3][0]) {
             double vl = strtod(fields[3], &e3);
             if (*e3 || !isfinite(vl)) return PLOT_BAD_VAL;
             if (push(va, step, vl)) return PLOT_OOM;
+            points++;
         }
     }
-    return tr->n || va->n ? PLOT_OK : PLOT_NO_DATA;
+    return points ? PLOT_OK : PLOT_NO_DATA;
 }
 
 /* Reads all of f into a malloc'd buffer (NULL when out of memory); *err gets errno of a read error, else 0. */
@@ -123,6 +142,7 @@ static void draw_svg(const series *tr, const series *va) {
     const series *all[2] = {tr, va};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < all[k]->n; i++) {
+            if (isnan(all[k]->p[i].y)) continue;   /* a break */
             x0 = fmin(x0, all[k]->p[i].x); x1 = fmax(x1, all[k]->p[i].x);
             y0 = fmin(y0, all[k]->p[i].y); y1 = fmax(y1, all[k]->p[i].y);
         }
@@ -152,8 +172,20 @@ static void draw_svg(const series *tr, const series *va) {
     printf("<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">loss (nats/char)</text>\n", k[5] + k[7] / 2);
     polyline(tr, to_x, to_y, k, "#1f77b4", 0);
     polyline(va, to_x, to_y, k, "#ff7f0e", 1);
-    double lx = k[4] + k[6] - 170, ly = k[5] + 12;
-    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"160\" height=\"46\" fill=\"white\" stroke=\"#999\"/>\n", lx, ly);
+    size_t best = 0;   /* the first lowest validation loss: the model the .best.ckpt file holds */
+    for (size_t i = 1; i < va->n; i++)
+        if (va->p[i].y < va->p[best].y) best = i;
+    if (va->n)
+        printf("<circle class=\"best\" cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\"#d62728\" "
+               "stroke-width=\"2\"><title>best validation: %.4f at step %.0f</title></circle>\n",
+               to_x(va->p[best].x, k), to_y(va->p[best].y, k), va->p[best].y, va->p[best].x);
+    double lx = k[4] + k[6] - 220, ly = k[5] + 12;
+    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"210\" height=\"%d\" fill=\"white\" stroke=\"#999\"/>\n", lx, ly,
+           va->n ? 65 : 46);
+    if (va->n)
+        printf("<circle cx=\"%.0f\" cy=\"%.0f\" r=\"6\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\"/>"
+               "<text x=\"%.0f\" y=\"%.0f\">best: %.4f at step %.0f</text>\n", lx + 21, ly + 53, lx + 40, ly + 57,
+               va->p[best].y, va->p[best].x);
     printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#1f77b4\" stroke-width=\"2\"/>"
            "<text x=\"%.0f\" y=\"%.0f\">training (smoothed)</text>\n", lx + 8, ly + 15, lx + 34, ly + 15, lx + 40, ly + 19);
     printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#ff7f0e\" stroke-width=\"2\"/>"
@@ -161,38 +193,32 @@ static void draw_svg(const series *tr, const series *va) {
 }
 
 int cmd_plot(int argc, char **argv) {
-    if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
-        printf("Usage: charrnn plot LOG\nDraw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.\n\n"
-               "Options:\n  %-26s %s\n", "-h, --help", "show this help and exit");
-        return 0;
-    }
-    if (argc != 1 || (argv[0][0] == '-' && argv[0][1])) {
-        if (argc == 1) fprintf(stderr, "charrnn plot: unknown option '%s'\n", argv[0]);
-        else fprintf(stderr, "charrnn plot: expected one LOG file\n");
-        fprintf(stderr, "Try 'charrnn plot --help'.\n");
-        return 2;
-    }
+    command c = {"plot", "LOG",
+                 "Draw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.",
+                 NULL, 0};
+    const char *pos[1];
+    int npos, r = parse_args(&c, argc, argv, pos, 1, &npos);
+    if (r) return r < 0 ? 0 : r;
+    if (npos != 1) return usage_error(&c, "expected one LOG file");
     if (cli_args_only) return 0;
-    int is_stdin = !strcmp(argv[0], "-");
-    const char *path = is_stdin ? "standard input" : argv[0];
-    FILE *f = is_stdin ? stdin : fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "charrnn: cannot open '%s': %s\n", path, strerror(errno));
-        return 1;
-    }
+    int is_stdin = !strcmp(pos[0], "-");
+    char nb[4200];
+    const char *name = input_name(pos[0], nb, sizeof nb);
+    FILE *f = is_stdin ? stdin : fopen(pos[0], "r");
+    if (!f) return fail("cannot open %s: %s", name, strerror(errno));
     size_t len, lineno;
     int rerr, rc = 1;
     char *buf = read_stream(f, &len, &rerr);
     if (!is_stdin) fclose(f);
     series tr = {0}, va = {0};
     int e = buf ? plot_parse(buf, len, &tr, &va, &lineno) : PLOT_OOM;
-    if (e == PLOT_NOT_LOG)
-        fprintf(stderr, "charrnn: '%s' is not a charrnn training log (its first line is not '%s')\n", path, HEADER);
-    else if (e == PLOT_BAD_ROW) fprintf(stderr, "charrnn: '%s' line %zu is not a log row\n", path, lineno);
-    else if (e == PLOT_BAD_VAL) fprintf(stderr, "charrnn: '%s' line %zu has a bad val_loss\n", path, lineno);
-    else if (e == PLOT_OOM) fprintf(stderr, "charrnn: out of memory\n");
-    else if (rerr) fprintf(stderr, "charrnn: cannot read '%s': %s\n", path, strerror(rerr));
-    else if (e == PLOT_NO_DATA) fprintf(stderr, "charrnn: '%s' has no data rows\n", path);
+    if (rerr) fail("cannot read %s: %s", name, strerror(rerr));
+    else if (e == PLOT_OOM) fail("out of memory");
+    else if (len == 0) fail("%s is empty", name);
+    else if (e == PLOT_NOT_LOG) fail("%s is not a charrnn training log (its first line is not '%s')", name, HEADER);
+    else if (e == PLOT_BAD_ROW) fail("%s line %zu is not a log row", name, lineno);
+    else if (e == PLOT_BAD_VAL) fail("%s line %zu has a bad val_loss", name, lineno);
+    else if (e == PLOT_NO_DATA) fail("%s has no data rows", name);
     else {
         draw_svg(&tr, &va);
         if (fflush(stdout) != 0 || ferror(stdout))

@@ -236,5 +236,8 @@ int rnn_load_mem(const void *data, size_t len, const char *name, rnn_model **out
 /* ---------------------------------------------------------------------------------------- helpers */
 uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n);   /* IEEE 802.3 CRC-32, start with crc = 0 */
 const char *rnn_cell_name(int cell);                           /* "rnn", "lstm", "gru" */
+/* The matrix micro-kernels the environment variable CHARRNN_KERNEL may name, best first, NULL-terminated:
+ * "avx512" (allows all), "avx2", "generic". Any other value acts as "generic". */
+const char *const *rnn_kernel_names(void);
 
 #endif

@@ -97,6 +97,12 @@ static void kern_avx2(int kc, const float *a, const float *b, float *c, int ldc,
 
 typedef struct { const char *name; int mr, nr; ukern_fn fn; int avx; } ukernel;   /* avx: packing may use AVX */
 
+/* The names pick_kernel knows (rnn.h). */
+const char *const *rnn_kernel_names(void) {
+    static const char *const names[] = {"avx512", "avx2", "generic", NULL};
+    return names;
+}
+
 static ukernel pick_kernel(void) {
     ukernel g = {"generic", G_MR, G_NR, kern_generic, 0};
 #ifdef MAT_X86

@@ -102,7 +102,7 @@ EOF
 # ------------------------------------------------------------------------------------------------ CLI
 # The command-line tests, one file per command: tests/cli_train.sh, cli_sample.sh, cli_info.sh, cli_plot.sh, cli_score.sh,
 # and cli_misc.sh (usage, --help, the coverage of every --help flag).
-for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh; do
+for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh tests/install.sh; do
     # shellcheck source=/dev/null
     . "$f"
 done
@@ -126,6 +126,18 @@ expect() {
         ok "$LABEL $name (exit $rc)"
     fi
 }
+# json_lines FILE: every line of FILE is one JSON object (python3's parser if there is one, else a strict check of
+# the flat objects charrnn writes: "key":value members, values strings, numbers, true, false or null).
+json_lines() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    assert isinstance(json.loads(line), dict)' "$1" 2>/dev/null
+    else
+        local v='("([^"\\[:cntrl:]]|\\["\\/bfnrtu])*"|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|null)'
+        ! grep -vqE "^\{\"[a-z_]+\":$v(,\"[a-z_]+\":$v)*\}$" "$1" && test -s "$1"
+    fi
+}
 check() {   # check NAME COMMAND...: passes if the command succeeds
     local name=$1
     shift
@@ -139,6 +151,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     local M="$W/m.ckpt" Z="$W/zh.ckpt" B="$W/b.ckpt"
     local small=(--hidden 48 --batch 8 --seq 32 --threads 2 -q)
     cli_misc_usage
+    cli_misc_docs
     cli_train_usage
     cli_sample_usage
     cli_info_usage
@@ -163,6 +176,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_train_finetune
     cli_train_guard
     cli_train_crash
+    [ "$1" = plain ] && install_tree   # installs the default build (./charrnn)
     cli_misc_help_coverage
 }
 

@@ -11,10 +11,22 @@ cli_misc_usage() {
     check "--help goes to stdout" grep -q "^Usage: charrnn COMMAND" "$TMP/out"
     cr --version; expect "--version" 0
     cr frobnicate; expect "unknown command" 2 "charrnn: unknown command 'frobnicate'"
+    CHARRNN_KERNEL=avx3 cr --version
+    check "an unknown CHARRNN_KERNEL: no warning for --version" test $RC -eq 0 -a ! -s "$TMP/err"
+    CHARRNN_KERNEL=avx3 cr sample --threads x
+    expect "an unknown CHARRNN_KERNEL is a warning naming the choices" 2 "charrnn: warning: unknown CHARRNN_KERNEL 'avx3' (choose one of: avx512, avx2, generic); using generic"
+    CHARRNN_KERNEL=generic cr sample --threads x
+    expect "a known CHARRNN_KERNEL: no warning" 2 "charrnn sample: invalid value 'x' for --threads: not a whole number"
+    cr help; expect "help" 0
+    check "help prints the general help on stdout" grep -q "^Usage: charrnn COMMAND" "$TMP/out"
+    cr help frobnicate; expect "help of an unknown command" 2 "charrnn help: unknown command 'frobnicate'"
+    cr help train sample; expect "help of two commands" 2 "charrnn help: expected one COMMAND"
     for sub in train sample info plot score; do
         cr $sub --help; expect "$sub --help" 0
         check "$sub --help on stdout, nothing on stderr" test -s "$TMP/out" -a ! -s "$TMP/err"
         cp "$TMP/out" "$W/help-$sub"
+        cr help $sub; expect "help $sub" 0
+        check "help $sub prints exactly '$sub --help'" cmp -s "$TMP/out" "$W/help-$sub"
         grep -o -- '--[a-z][a-z-]*' "$TMP/out" | sort -u >"$W/flags-$sub"
     done
 }
@@ -34,4 +46,44 @@ cli_misc_help_coverage() {
         done <"$W/flags-$sub"
         check "every '$sub --help' flag is exercised${missing:+ (missing:$missing)}" test -z "$missing"
     done
+}
+
+# the man page and the completion script, both generated from the option tables
+cli_misc_docs() {
+    # --- charrnn.1 is what --man writes now (make man regenerates it)
+    cr --man; expect "--man" 0
+    check "charrnn.1 is up to date (run 'make man')" cmp -s "$TMP/out" "$ROOT/charrnn.1"
+    for sub in train sample info plot score; do
+        check "the man page has a section for $sub" grep -q "^\.SS \"charrnn $sub " "$TMP/out"
+    done
+    local f missing=""
+    for f in $(cat "$W/flags-train" "$W/flags-sample" "$W/flags-info" "$W/flags-score"); do   # "\fB\-\-cell\fR" in roff
+        grep -qF -- "\\fB$(printf %s "$f" | sed 's/-/\\-/g')\\fR" "$TMP/out" || missing="$missing $f"
+    done
+    check "the man page shows every --help flag${missing:+ (missing:$missing)}" test -z "$missing"
+    for s in "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "CHECKPOINT FORMAT"; do
+        check "the man page has $s" grep -q "^\.SH $s" "$TMP/out"
+    done
+    if command -v groff >/dev/null 2>&1; then
+        check "groff formats the man page without warnings" bash -c "groff -man -ww -z '$TMP/out' 2>&1 | (! grep .)"
+    fi
+    # --- bash completion: syntax, then queries as bash makes them
+    cr --completion bash; expect "--completion bash" 0
+    cp "$TMP/out" "$W/charrnn.bash"
+    cr --completion zsh; expect "--completion of an unknown shell" 2 "charrnn: --completion takes one shell: bash"
+    check "completion script: bash -n" bash -n "$W/charrnn.bash"
+    mkdir -p "$W/comp/dir" && : >"$W/comp/a.ckpt" && : >"$W/comp/b.txt"
+    complete_words() {   # complete_words WORD...: COMPREPLY for the last word, sorted, one per line
+        (cd "$W/comp" && bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _charrnn
+                                  printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$W/charrnn.bash" "$@")
+    }
+    check "completes commands" test "$(complete_words charrnn s)" = "$(printf 'sample\nscore')"
+    check "completes help's command" test "$(complete_words charrnn help p)" = "plot"
+    check "completes train options" test "$(complete_words charrnn train --ce)" = "--cell"
+    check "completes --cell values" test "$(complete_words charrnn train --cell '')" = "$(printf 'gru\nlstm\nrnn')"
+    check "completes --optim values" test "$(complete_words charrnn train --optim a)" = "$(printf 'adagrad\nadam')"
+    check "completes -m with checkpoints and directories" test "$(complete_words charrnn sample -m '')" = "$(printf 'a.ckpt\ndir')"
+    check "completes -o with checkpoints" test "$(complete_words charrnn train data -o a)" = "a.ckpt"
+    check "completes train's CORPUS with any file" test "$(complete_words charrnn train b)" = "b.txt"
+    check "no files for sample's options' numbers" test -z "$(complete_words charrnn sample -n '')"
 }

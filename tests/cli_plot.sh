@@ -11,6 +11,23 @@ cli_plot_usage() {
 cli_plot_run() {
     cr plot "$W/log.csv"; expect "plot" 0
     check "plot writes an SVG with both curves and a legend" bash -c "grep -q '<svg' '$TMP/out' && grep -c '<polyline' '$TMP/out' | grep -qx 2 && grep -q validation '$TMP/out' && tail -n1 '$TMP/out' | grep -q '</svg>'"
+    local best
+    best=$(awk -F, 'NR > 1 && $4 != "" && (b == "" || $4 < b) { b = $4; s = $1 } END { printf "%.4f at step %d", b, s }' "$W/log.csv")
+    check "plot marks the best validation point ($best)" bash -c "grep -c 'class=\"best\"' '$TMP/out' | grep -qx 1 && grep -q '<title>best validation: $best</title>' '$TMP/out' && grep -q '>best: $best<' '$TMP/out'"
+    # a resumed run (a row without train_loss starts it) and a step going back break the training curve
+    printf '%s\n' step,seconds,train_loss,val_loss,lr,chars_per_sec 0,0,,,0.002,0 1,0.1,4.5,,0.002,9 10,1,3.0,2.9,0.002,9 \
+        10,1,,,0.002,0 11,1.1,3.9,,0.002,9 20,2,2.5,2.4,0.002,9 5,2.5,3.5,,0.002,9 8,2.6,3.4,2.6,0.002,9 >"$W/runs.csv"
+    cr plot "$W/runs.csv"; expect "plot of a log with three runs" 0
+    check "the training curve breaks at each new run: 3 training lines + 1 validation line" test "$(grep -c '<polyline' "$TMP/out")" -eq 4
+    check "the best point is the lowest validation loss (2.4 at step 20)" grep -q '<title>best validation: 2.4000 at step 20</title>' "$TMP/out"
+    head -n 4 "$W/runs.csv" >"$W/run1.csv"
+    cr plot "$W/run1.csv"; expect "plot of one run with its start row" 0
+    check "one run: one training line, one validation line" test "$(grep -c '<polyline' "$TMP/out")" -eq 2
+    # empty input says so
+    : >"$W/empty.csv"
+    cr plot "$W/empty.csv"; expect "plot of an empty file" 1 "charrnn: '$W/empty.csv' is empty"
+    cr plot - </dev/null; expect "plot of empty standard input" 1 "charrnn: standard input is empty"
+    cr plot - <"$W/log.csv"; expect "plot from standard input" 0
     echo "hello" >"$W/notlog.csv"
     cr plot "$W/notlog.csv"; expect "plot of a non-log" 1 "charrnn: '$W/notlog.csv' is not a charrnn training log (its first line is not 'step,seconds,train_loss,val_loss,lr,chars_per_sec')"
 }

@@ -22,6 +22,14 @@ cli_sample_run() {
     cp "$TMP/out" "$W/s1"
     check "nothing on stderr while sampling" test ! -s "$TMP/err"
     check "exactly -n symbols (300 characters)" test "$(wc -m <"$W/s1")" -eq 300
+    if command -v script >/dev/null 2>&1; then   # on a terminal the text ends with a newline (the pty adds \r)
+        script -qec "$BIN sample -m $M -n 20 --seed 3" /dev/null >"$W/stty.out" 2>&1 </dev/null
+        "$BIN" sample -m "$M" -n 20 --seed 3 >"$W/spipe.out"
+        printf '%s\n' "sample -n --seed (tty)" >>"$TMP/ran.log"
+        { tr '\n' '\001' <"$W/spipe.out" | sed 's/\x01/\r\n/g'; printf '\r\n'; } >"$W/sexp.out"
+        check "sample on a terminal ends with a newline" cmp -s "$W/stty.out" "$W/sexp.out"
+        check "sample in a pipe does not (exactly -n symbols)" test "$(tail -c 1 "$W/spipe.out" | od -An -c | tr -d ' ')" != '\n'
+    fi
     cr sample -m "$M" -n 300 --seed 5; check "same seed, same bytes" cmp -s "$TMP/out" "$W/s1"
     cr sample -m "$M" -n 300 --seed 5 --threads 3; check "same seed on 3 threads, same bytes" cmp -s "$TMP/out" "$W/s1"
     cr sample --threads 0; expect "--threads 0" 2 "charrnn sample: invalid value '0' for --threads: must be 1..256"

@@ -26,9 +26,11 @@ cli_train_corpus() {
     cr train data -o "$W/none.ckpt"; expect "directory as corpus" 1 "charrnn: cannot read 'data': Is a directory"
     : >"$W/empty.txt"
     cr train "$W/empty.txt" -o "$W/none.ckpt"; expect "empty corpus" 1 "charrnn: '$W/empty.txt' is empty"
+    cr train - -o "$W/none.ckpt" </dev/null; expect "empty standard input" 1 "charrnn: standard input is empty"
     head -c 300 data/fortunes.txt >"$W/short.txt"
     cr train "$W/short.txt" -o "$W/short.ckpt"
-    expect "corpus shorter than one chunk" 1 "charrnn: $W/short.txt: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
+    expect "corpus shorter than one chunk" 1 "charrnn: '$W/short.txt': corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
+    cr train - <"$W/short.txt"; expect "short standard input" 1 "charrnn: standard input: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
     check "no checkpoint is written for a failed run" test ! -e "$W/short.ckpt"
     if [ "$(id -u)" != 0 ]; then
         cp data/tang.txt "$W/unreadable.txt"; chmod 000 "$W/unreadable.txt"
@@ -60,12 +62,21 @@ cli_train_progress() {
     check "validation summary line" grep -qE "^validation: [0-9.]+ -> [0-9.]+ nats/char over 2 evaluations" "$TMP/err"
     check "final summary with chars/s" grep -qE "^done: 40 steps, .* [0-9]+ chars/s" "$TMP/err"
     check "nothing on stdout while training" test ! -s "$TMP/out"
+    # --progress jsonl: every stderr line is one JSON object
+    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --progress jsonl -o "$W/p.ckpt"
+    expect "train --progress jsonl" 0
+    check "--progress jsonl: every line is a JSON object" json_lines "$TMP/err"
+    check "--progress jsonl: start, progress, 2 validations, done" test "$(grep -o '^{"event":"[a-z]*"' "$TMP/err" | cut -d'"' -f4 | uniq | tr '\n' ' ')" = "start progress validation progress validation done "
+    check "--progress jsonl: validation has numbers and the file" grep -qE '^\{"event":"validation","step":20,"val_loss":[0-9.]+,"val_bits":[0-9.]+,"best":true,"saved":"[^"]*p.ckpt"\}$' "$TMP/err"
+    check "--progress jsonl: progress before any validation has val_loss null" grep -qE '^\{"event":"progress","step":1,"steps":40,.*"val_loss":null,' "$TMP/err"
+    cr train data/fortunes.txt --progress csv; expect "--progress with a bad value" 2 "charrnn train: invalid value 'csv' for --progress (choose one of: text, jsonl)"
 
     # on a terminal (a pseudo-terminal from script(1)), progress is one line redrawn in place
     if command -v script >/dev/null 2>&1; then
         script -qec "$BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 400 --eval-every 0 --threads 1 -o $W/tty.ckpt" \
             /dev/null >"$W/tty.out" 2>&1 </dev/null
         check "on a terminal, progress redraws one line (CR + erase-line)" grep -q $'\r\x1b\[K' "$W/tty.out"
+        tty_progress
     fi
 }
 
@@ -112,10 +123,13 @@ cli_train_resume() {
 # signals
 cli_train_signals() {
     # --- signals: SIGINT / SIGTERM save and exit 130 / 143; SIGKILL never leaves an unloadable checkpoint
+    # the checkpoint and log names need quoting: the resume hint must still be copy-pasteable
+    local ck="$W/it's sig.ckpt" lg="$W/sig log.csv"
+    q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }   # single-quoted for a shell
     for sig in INT TERM; do
-        rm -f "$W/sig.ckpt" "$W/sig.best.ckpt"
+        rm -f "$ck" "${ck%.ckpt}.best.ckpt"
         printf '%s\n' "train (SIG$sig)" >>"$TMP/ran.log"
-        "$BIN" train data/fortunes.txt --hidden 64 --steps 1000000 --eval-every 0 --threads 2 -o "$W/sig.ckpt" \
+        "$BIN" train data/fortunes.txt --hidden 64 --steps 1000000 --eval-every 0 --threads 2 -o "$ck" --log "$lg" \
             >"$W/sig.out" 2>"$W/sig.err" &
         local pid=$!
         sleep 1.5
@@ -125,8 +139,9 @@ cli_train_signals() {
         local want=130
         [ $sig = TERM ] && want=143
         check "SIG$sig: exit $want" test $RC -eq $want
-        check "SIG$sig: says where it stopped and how to resume" grep -q "^charrnn: interrupted at step [0-9]* (epoch [0-9.]*); saved '$W/sig.ckpt'. Resume with: charrnn train --resume -o $W/sig.ckpt data/fortunes.txt$" "$W/sig.err"
-        "$BIN" info -m "$W/sig.ckpt" >/dev/null 2>&1
+        check "SIG$sig: says where it stopped and how to resume" grep -qF "; saved '$ck'. Resume with: $BIN train --resume -o $(q "$ck") --threads 2 --log $(q "$lg") --eval-every 0 data/fortunes.txt" "$W/sig.err"
+        check "SIG$sig: one line" grep -qE "^charrnn: interrupted at step [0-9]+ \(epoch [0-9.]+\); saved .*data/fortunes.txt$" "$W/sig.err"
+        "$BIN" info -m "$ck" >/dev/null 2>&1
         check "SIG$sig: the saved checkpoint loads" test $? -eq 0
     done
     # a second signal aborts at once (no save, no message) and leaves the previous checkpoint intact. SIGINT and
@@ -146,8 +161,12 @@ cli_train_signals() {
     check "second signal aborts at once: killed by the signal (status $RC)" test $RC -eq 130 -o $RC -eq 143
     check "second signal: no 'interrupted' message, no save" bash -c "! grep -q interrupted '$W/sig2.err'"
     check "second signal: the previous checkpoint is intact" test "$(cksum <"$W/sig2.ckpt")" = "$before"
-    "$BIN" train data/fortunes.txt --resume --threads 1 -q --steps $(( $("$BIN" info -m "$W/sig.ckpt" | sed -n 's/^steps: *\([0-9]*\).*/\1/p') + 3 )) -o "$W/sig.ckpt"
-    check "an interrupted run resumes" test $? -eq 0
+    local hint steps
+    hint=$(sed -n 's/.*Resume with: //p' "$W/sig.err")
+    steps=$(( $("$BIN" info -m "$ck" | sed -n 's/^steps: *\([0-9]*\).*/\1/p') + 3 ))
+    eval "$hint -q --steps $steps"
+    check "an interrupted run resumes with the command the hint shows" test $? -eq 0 -a "$("$BIN" info -m "$ck" | sed -n 's/^steps: *\([0-9]*\).*/\1/p')" = $steps
+    check "the resumed run appended to the same log" test "$(grep -c '^step,' "$lg")" -eq 1 -a "$(tail -n 1 "$lg" | cut -d, -f1)" = $steps
     # SIGKILL at random moments of a run that saves every step
     "$BIN" train data/fortunes.txt --hidden 32 --batch 4 --seq 16 --steps 3 --threads 1 -q -o "$W/kill.ckpt"
     local kills=0 loadable=0
@@ -202,12 +221,14 @@ cli_train_finetune() {
     printf 'Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich. {[|]}\n%.0s' $(seq 150) >"$W/de.txt"
     cr train "$W/de.txt" --init "$W/tiny.ckpt" --batch 4 --seq 16 --steps 30 --preview 0 --threads 2 -o "$W/ft.ckpt"
     expect "fine-tune with --init" 0 "charrnn: rnn 1 x 64, 80 symbols (UTF-8 characters), 14480 parameters; 9584 training + 1066 validation symbols; 149 steps per epoch; validating every 149 steps; 2 threads"
-    check "the start-up line names the base and the new symbols" grep -q "^charrnn: fine-tuning '$W/tiny.ckpt' (300 steps, 70 symbols; 10 new symbols from $W/de.txt)$" "$TMP/err"
+    check "the start-up line names the base and the new symbols" grep -q "^charrnn: fine-tuning '$W/tiny.ckpt' (300 steps, 70 symbols; 10 new symbols from '$W/de.txt')$" "$TMP/err"
     local bv
     bv=$("$BIN" info -m "$W/tiny.ckpt" | sed -n 's/.*; best \([0-9.]*\)$/\1/p')
     cr info -m "$W/ft.ckpt"
     check "info shows the origin" grep -q "^origin: *fine-tuned from $W/tiny.ckpt (300 steps, 70 symbols, best val $bv)$" "$TMP/out"
     check "info: the fine-tuned run counts its own steps" grep -q "^steps: *30 " "$TMP/out"
+    cr info -m "$W/ft.ckpt" --json
+    check "info --json shows the origin" grep -qF "\"origin\":\"$W/tiny.ckpt\",\"origin_steps\":300,\"origin_vocabulary\":70,\"origin_best_val_loss\":$bv" "$TMP/out"
     cr info -m "$W/ft.best.ckpt"; check "the best checkpoint keeps the origin" grep -q "^origin: *fine-tuned from" "$TMP/out"
     cr train "$W/de.txt" --resume --steps 40 -q -o "$W/ft.ckpt"; expect "resume a fine-tuned run" 0
     cr info -m "$W/tiny.ckpt"; check "a model trained from scratch has no origin" bash -c "! grep -q '^origin:' '$TMP/out'"
@@ -320,4 +341,27 @@ cli_train_crash() {
     check "crash: the same size as the uninterrupted run's" test "$size" -eq "$(wc -c <"$W/whole.ckpt")"
     check "crash: parameters, moments and state equal the uninterrupted run's bit for bit ($diff bytes differ)" test "$diff" -eq 0
     check "crash: no temporary left behind" bash -c "! ls '$W' | grep -q '^crash.*\.tmp\.'"
+}
+
+# tty_progress: the progress line fits a 60-column terminal (a pty from script(1)), dropping fields; it follows a
+# resize (SIGWINCH) to 45 columns; a wide terminal gets every field.
+tty_progress() {
+    # segs FILE: the redrawn progress lines (between CR+erase-line and the next CR or newline); widths FILE: their widths
+    segs() { tr -d '\n' <"$1" | sed 's/\r\x1b\[K/\n/g' | tr -d '\r' | grep '^step [0-9]*[/ ]'; }
+    widths() { segs "$1" | awk '{ print length($0) }' | sort -un | tr '\n' ' '; }
+    local run="$BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 3000 --eval-every 1000 --preview 0 --threads 1 -o $W/tty.ckpt"
+    script -qec "stty cols 60 rows 20; $run" /dev/null >"$W/tty60.out" 2>&1 </dev/null
+    printf '%s\n' "train --steps --eval-every --preview --threads (tty)" >>"$TMP/ran.log"
+    segs "$W/tty60.out" | grep -v ': val' >"$W/tty60.lines"
+    check "60 columns: no progress line wider than 59 (widths $(widths "$W/tty60.out"))" test "$(awk '{ print length($0) }' "$W/tty60.lines" | sort -n | tail -n 1)" -le 59
+    check "60 columns: the epoch is dropped first; step, loss and ETA stay" bash -c "grep -q '^step 2[0-9]*/3000  loss [0-9.]*  .*ETA' '$W/tty60.lines' && ! grep -q epoch '$W/tty60.lines'"
+    check "60 columns: the opening line is wrapped" bash -c "head -n 1 '$W/tty60.out' | grep -qx \$'charrnn: rnn 1 x 16, 106 symbols (UTF-8 characters),\r'"
+    script -qec "stty cols 200 rows 20; $run" /dev/null >"$W/tty200.out" 2>&1 </dev/null
+    check "200 columns: every field" grep -qE 'step [0-9]+/3000  epoch [0-9.]+  loss [0-9.]+  val [0-9.-]+  [0-9]+ chars/s  ETA' "$W/tty200.out"
+    script -qec "stty cols 120 rows 20; $BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --time 2 --eval-every 0 --preview 0 --threads 1 -o $W/tty.ckpt & sleep 1; stty cols 45; kill -WINCH \$!; wait" \
+        /dev/null >"$W/ttyw.out" 2>&1 </dev/null
+    printf '%s\n' "train --time (tty, SIGWINCH)" >>"$TMP/ran.log"
+    segs "$W/ttyw.out" >"$W/ttyw.lines"
+    check "resized to 45 columns: the later progress lines fit in 44 (widths $(widths "$W/ttyw.out"))" \
+        bash -c "test \$(head -n 1 '$W/ttyw.lines' | awk '{ print length(\$0) }') -gt 44 && test \$(tail -n 1 '$W/ttyw.lines' | awk '{ print length(\$0) }') -le 44"
 }

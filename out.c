@@ -1,0 +1,144 @@
+/* out.c — output formatting for the command line (see out.h): the JSON object writer, the terminal width and
+ * shell quoting. Must not know: any subcommand, the library. */
+#define _DEFAULT_SOURCE   /* TIOCGWINSZ and SIGWINCH (not in strict POSIX.1-2008) */
+#define _POSIX_C_SOURCE 200809L
+#include "out.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+void json_begin(json_obj *j, FILE *f) {
+    j->f = f;
+    j->n = 0;
+    fputc('{', f);
+}
+
+/* The separator and "key": of the next member. */
+static void key(json_obj *j, const char *k) {
+    fprintf(j->f, "%s\"%s\":", j->n++ ? "," : "", k);
+}
+
+void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void json_str(json_obj *j, const char *k, const char *v) {
+    key(j, k);
+    if (v) json_string(j->f, v);
+    else fputs("null", j->f);
+}
+
+void json_num(json_obj *j, const char *k, double v) {
+    key(j, k);
+    if (!isfinite(v)) { fputs("null", j->f); return; }
+    char buf[40];
+    for (int prec = 6; prec <= 17; prec++) {   /* the shortest that reads back exactly */
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, j->f);
+}
+
+void json_float(json_obj *j, const char *k, float v) {
+    key(j, k);
+    if (!isfinite(v)) { fputs("null", j->f); return; }
+    char buf[40];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    fputs(buf, j->f);
+}
+
+void json_u64(json_obj *j, const char *k, uint64_t v) {
+    key(j, k);
+    fprintf(j->f, "%llu", (unsigned long long)v);
+}
+
+void json_bool(json_obj *j, const char *k, int v) {
+    key(j, k);
+    fputs(v ? "true" : "false", j->f);
+}
+
+void json_end(json_obj *j) { fputs("}\n", j->f); }
+
+/* ---------------------------------------------------------------------------------------- terminal */
+static volatile sig_atomic_t resized = 1;   /* 1: read the width at the next term_cols */
+
+#ifdef SIGWINCH
+static void on_winch(int sig) {
+    (void)sig;
+    resized = 1;
+}
+#endif
+
+void term_watch_resize(void) {
+#ifdef SIGWINCH
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_winch;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGWINCH, &sa, NULL);
+#endif
+}
+
+int term_cols(int fd) {
+    static int cols;
+    if (resized) {
+        resized = 0;
+        struct winsize ws;
+        cols = isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+    }
+    return cols;
+}
+
+void print_wrapped(FILE *f, const char *s, int cols, int indent) {
+    int width = cols - 1, col = 0;
+    if (cols <= 0 || width <= indent + 8) {   /* unknown or absurdly narrow: one line */
+        fprintf(f, "%s\n", s);
+        return;
+    }
+    while (*s) {   /* a piece runs up to a space after ',' or ';' (or the end): lines break only between pieces */
+        const char *e = s;
+        while (*e && !(*e == ' ' && e > s && (e[-1] == ',' || e[-1] == ';'))) e++;
+        int len = (int)(e - s);
+        if (col > indent && col + 1 + len > width) {   /* the piece does not fit: a new, indented line */
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > 0) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(s, 1, (size_t)len, f);
+        col += len;
+        s = *e ? e + 1 : e;
+    }
+    fputc('\n', f);
+}
+
+/* ---------------------------------------------------------------------------------------- shell */
+void shell_word(FILE *f, const char *s) {
+    int safe = *s != 0;
+    for (const char *p = s; *p && safe; p++)
+        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_-./,:=+@%", *p);
+    if (safe) { fputs(s, f); return; }
+    fputc('\'', f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'') fputs("'\\''", f);
+        else fputc(*p, f);
+    }
+    fputc('\'', f);
+}

@@ -1,0 +1,37 @@
+# tests/install.sh — `make install` / `make uninstall` into a DESTDIR, and a program of one's own (examples/sample.c)
+# built against the installed header and library.
+# Sourced by test.sh; runs inside its cli() (plain build only), whose locals it sees: W (work directory), M (the small
+# model). cr/check are defined in test.sh.
+
+install_tree() {
+    local D="$W/dest" P=/opt/charrnn
+    # --- install: every file where it belongs
+    check "make install DESTDIR PREFIX" make -s -C "$ROOT" install DESTDIR="$D" PREFIX="$P"
+    local f
+    for f in bin/charrnn share/man/man1/charrnn.1 share/bash-completion/completions/charrnn include/rnn.h \
+             lib/libcharrnn.a lib/pkgconfig/charrnn.pc; do
+        check "installed $P/$f" test -s "$D$P/$f"
+    done
+    check "the installed charrnn runs" bash -c "'$D$P/bin/charrnn' --version | grep -q '^charrnn '"
+    check "the installed completion script is the one the binary writes" bash -c "'$ROOT/charrnn' --completion bash | cmp -s - '$D$P/share/bash-completion/completions/charrnn'"
+    check "charrnn.pc names the prefix and the version" bash -c "grep -qx 'prefix=$P' '$D$P/lib/pkgconfig/charrnn.pc' && grep -qx \"Version: \$('$ROOT/charrnn' --version | cut -d' ' -f2)\" '$D$P/lib/pkgconfig/charrnn.pc'"
+    # --- the example program, built against the installed tree (through pkg-config if there is one)
+    local flags="-I$D$P/include -L$D$P/lib -lcharrnn -lm -lpthread"
+    if command -v pkg-config >/dev/null 2>&1; then
+        flags=$(PKG_CONFIG_PATH="$D$P/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$D" pkg-config --cflags --libs charrnn)
+    fi
+    # shellcheck disable=SC2086
+    check "examples/sample.c builds against the installed library ($flags)" \
+        ${CC:-cc} -std=c11 -Wall -Wextra -pedantic -Werror -o "$W/example" "$ROOT/examples/sample.c" $flags
+    "$W/example" "$M" 300 7 >"$W/example.out"
+    check "the example program runs" test $? -eq 0 -a -s "$W/example.out"
+    cr sample -m "$M" -n 300 --seed 7 --threads 1
+    check "the example prints what 'charrnn sample --seed 7' prints" cmp -s "$W/example.out" "$TMP/out"
+    "$W/example" "$W/none.ckpt" 3 1 2>"$W/example.err" >/dev/null
+    check "the example reports the library's error" grep -qx "sample: cannot open '$W/none.ckpt': No such file or directory" "$W/example.err"
+    # --- uninstall: exactly what install put there
+    check "make uninstall" make -s -C "$ROOT" uninstall DESTDIR="$D" PREFIX="$P"
+    local left
+    left=$(find "$D" ! -type d)
+    check "uninstall leaves no file behind${left:+ (left: $left)}" test -z "$left"
+}
