@@ -8,7 +8,7 @@
  *   rnn_text.c  — UTF-8 decoding and the vocabulary (text to symbols).
  *   rnn.c       — the model: config check, parameter layout and init, forward/backward per cell, loss.
  *   rnn_train.c — the trainer: data streams, optimizers, clipping, budgets, validation.
- *   rnn_gen.c   — generation: the sampler and the scorer.
+ *   rnn_gen.c   — generation: the sampler, the scorer, and the filler (cloze) of bidirectional models.
  *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
  *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
@@ -50,6 +50,10 @@ void rnn_vocab_free(rnn_vocab *v);
 /* Decodes `n` bytes into symbol ids, at most n of them, into `ids` (caller-owned, room for n). Returns the
  * number of ids. Symbols not in the vocabulary are skipped and counted in *unknown (may be NULL). */
 size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *unknown);
+/* Decodes `n` bytes into one entry per symbol, in order: ids[k] is the symbol's id, or -1 if it is not in the
+ * vocabulary; ends[k] (ends may be NULL) is the byte offset just after it. Both caller-owned with room for n.
+ * Returns the number of symbols. */
+size_t rnn_encode_each(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends);
 /* Writes the bytes of symbol `id` into out[0..3]; returns how many (1..4). */
 /* Decodes `n` bytes into one entry per symbol: ids[k] is symbol k's vocabulary id, or -1 if it is not in the
  * vocabulary; ends (may be NULL) gets the byte offset just past symbol k. Both caller-owned, room for n.
@@ -80,6 +84,7 @@ typedef struct {
     float val_frac;    /* tail fraction of the corpus held out for validation, 0 <= f < 1 */
     float forget_bias; /* LSTM: initial forget-gate bias (used when the model is made), -100..100 */
     uint64_t seed;     /* initialisation and dropout */
+    int bidir;         /* 0: forward (next-symbol) model; 1: bidirectional (cloze) model, README "Bidirectional" */
 } rnn_config;
 
 /* Fills `c` with the defaults documented in README.md. */
@@ -157,7 +162,9 @@ void rnn_trainer_fit_output_bias(rnn_trainer *t);
  * means the loss or the gradient diverged, in which case the parameters were NOT updated. */
 double rnn_train_step(rnn_trainer *t);
 /* Mean loss (nats/char) over the whole validation tail, as one stream with carried state. NaN if there is no
- * validation data. Records it in the model's progress (last/best). Does not disturb training state. */
+ * validation data. Records it in the model's progress (last/best). Does not disturb training state.
+ * Bidirectional: the cloze loss (each symbol predicted from both sides) in windows of 256 symbols, each with
+ * a backward margin of 64 (README "Bidirectional"); not a likelihood of the text. */
 double rnn_validate(rnn_trainer *t);
 
 /* When training stops: the first limit reached (0 = no limit of that kind). Totals since the model was made,
@@ -183,7 +190,8 @@ void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out);
 typedef struct rnn_sampler rnn_sampler;
 
 /* A sampler on `m` (borrowed) with its own hidden state (zero), RNG seeded by `seed` and `threads` >= 1
- * workers (used only by models too big for one core's cache; the text never depends on it). */
+ * workers (used only by models too big for one core's cache; the text never depends on it). Fails for a
+ * bidirectional model (it cannot generate left to right). */
 rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, int threads, rnn_err err);
 void rnn_sampler_free(rnn_sampler *s);
 /* Advances the state by one input symbol (priming or feeding back the last sample). */
@@ -210,6 +218,20 @@ void rnn_scorer_free(rnn_scorer *s);
  * similar length share a batch. 0, or -1 + err when out of memory. */
 int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, size_t count, double *nats,
                       rnn_err err);
+
+/* ---------------------------------------------------------------------------------------- filler */
+/* The cloze test with a bidirectional model `m` (borrowed). ids[0..n) is a text as symbol ids; blank[i] != 0
+ * marks position i as a blank (its id is ignored on entry); a non-blank ids[i] < 0 is a symbol the vocabulary
+ * lacks, read as "no input" (the first layer sees only its bias there). Each blank gets the likeliest symbol
+ * given everything on both sides of it: the forward state after ids[0..i) and the backward state after
+ * ids(i..n), each from zero at the text's end, so nothing depends on windows. Several blanks: pass 1 reads the
+ * other blanks as "no input"; every further pass re-fills all blanks given the others' current guesses; stops
+ * after a pass that changed nothing, or after `passes` (>= 1) passes. On success the blanks' ids hold the
+ * fills, *passes_done (may be NULL) the passes run, and probs (NULL, or caller-owned room for nblanks x V
+ * floats) each blank's distribution in the last pass, blanks in text order. `threads` >= 1; the result does not
+ * depend on it. Returns 0, or -1 (not a bidirectional model, out of memory) with err. */
+int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, int passes, int threads,
+             float *probs, int *passes_done, rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- checkpoint */
 /* Writes `m` (and, if `t` is not NULL, everything needed to resume training exactly) to `path` atomically:

@@ -31,6 +31,7 @@
 #define HEADER_SIZE 128u
 #define TRAIN_HEADER_SIZE 72u
 #define FLAG_TRAINING 1u
+#define FLAG_BIDIR 2u       /* version 2: a bidirectional model */
 
 /* ------------------------------------------------------------------------------------------ little-endian */
 static void put32(unsigned char *p, uint32_t v) {
@@ -91,7 +92,7 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     memcpy(h, MAGIC, 4);
     put32(h + 4, VERSION);
     put32(h + 8, HEADER_SIZE);
-    put32(h + 12, r ? FLAG_TRAINING : 0);
+    put32(h + 12, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0));
     put32(h + 16, (uint32_t)c->cell);
     put32(h + 20, (uint32_t)c->layers);
     put32(h + 24, (uint32_t)c->hidden);
@@ -419,10 +420,11 @@ static int check_header_size(const loading *ld, rnn_err err) {
     return 0;
 }
 
-/* 5. flags has no unknown bits. */
+/* 5. flags has no unknown bits (version 1: only bit 0; version 2: also bit 1, bidirectional). */
 static int check_flags(loading *ld, rnn_err err) {
     ld->flags = get32(ld->buf + 12);
-    if (ld->flags & ~FLAG_TRAINING) FAIL("'%s' has unknown flags 0x%x", ld->path, (unsigned)ld->flags);
+    uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR : 0);
+    if (ld->flags & ~known) FAIL("'%s' has unknown flags 0x%x", ld->path, (unsigned)ld->flags);
     return 0;
 }
 
@@ -458,7 +460,8 @@ static int check_settings(loading *ld, rnn_err err) {
                          .seq = (int)seq, .optim = (int)optim, .lr = u2f(get32(buf + 48)),
                          .lr_decay = u2f(get32(buf + 52)), .clip = u2f(get32(buf + 56)),
                          .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
-                         .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72)};
+                         .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72),
+                         .bidir = (ld->flags & FLAG_BIDIR) ? 1 : 0};
     rnn_err why;
     if (rnn_config_check(&ld->c, why)) FAIL("'%s' has bad training settings (%.100s)", path, why);
     return 0;

@@ -1,8 +1,9 @@
 /* rnn_gen.c — generation: everything that runs a trained model forward. The sampler runs it one symbol at a
  * time and draws the next symbol (temperature, top-k, top-p); the scorer runs many independent streams at once
- * through the batched path and reports every symbol's surprisal. Later also filling.
+ * through the batched path and reports every symbol's surprisal; the filler (bidirectional models) runs each
+ * direction over a whole text and fills its blanks.
  *
- * Owns: rnn_sampler_*, rnn_scorer_*, rnn_score_streams.
+ * Owns: rnn_sampler_*, rnn_scorer_*, rnn_score_streams, rnn_fill.
  * Must not know: training (gradients, optimizers, streams), the file format. */
 #include "rnn_net.h"
 #include "rnn_util.h"
@@ -24,6 +25,10 @@ struct rnn_sampler {
 };
 
 rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, int threads, rnn_err err) {
+    if (m->cfg.bidir) {
+        snprintf(err, RNN_ERRLEN, "a bidirectional model cannot generate left to right; use fill");
+        return NULL;
+    }
     rnn_sampler *s = calloc(1, sizeof *s);
     int V = m->vocab.size;
     if (!s) goto oom;
@@ -131,6 +136,10 @@ static void zero_state_surprisal(const float *by, int V, float *z, double *out) 
 }
 
 rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err err) {
+    if (m->cfg.bidir) {   /* its loss is a cloze loss, not a likelihood of the text: not scored (yet) */
+        snprintf(err, RNN_ERRLEN, "a bidirectional model gives no left-to-right likelihood to score; use fill");
+        return NULL;
+    }
     rnn_scorer *s = calloc(1, sizeof *s);
     int V = m->vocab.size;
     if (!s) goto oom;
@@ -232,5 +241,137 @@ int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, si
     for (size_t g = 0; g < ns; g += (size_t)s->batch)
         score_group(s, known, where, st + g, ns - g < (size_t)s->batch ? (int)(ns - g) : s->batch, nats);
     free(known); free(where); free(st);
+
+/* ============================================================================================ filler */
+/* One direction of a bidirectional model run over a whole text, for the fill: the state from zero, carried
+ * through chunks of the workspace, with the top layer's state recorded where wanted. */
+typedef struct {
+    net n;
+    workspace w[2];      /* (FILL_CHUNK, 1) stacks without `back`: [0] forward, [1] backward */
+    int32_t *in;         /* (n) the inputs of this pass: the text, blanks at their current guess (or -1) */
+    size_t *pos;         /* (nb) blank positions, ascending */
+    float *hs[2];        /* (nb, H) each blank's forward / backward top state */
+    float *logits;       /* (nb, V) */
+} filler;
+
+enum { FILL_CHUNK = 256 };
+
+/* Runs direction d over the text (d = 1: right to left) and stores in f->hs[d] row k the top state after the
+ * symbols before (d = 0) or after (d = 1) blank k: after s = pos[k] (or n - 1 - pos[k]) symbols read. */
+static void fill_direction(filler *f, int d, size_t n, size_t nb) {
+    const net *nt = &f->n;
+    workspace *w = &f->w[d];
+    int L = nt->c->layers, H = nt->c->hidden;
+    const layer_view *pl = d ? nt->p.lb : nt->p.l;
+    for (int l = 0; l < L; l++) {
+        memset(w->h[l], 0, sizeof(float) * H);
+        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * H);
+    }
+    size_t upto = (d ? n - 1 - f->pos[0] : f->pos[nb - 1]) + 1;   /* inputs needed to reach the last state */
+    for (size_t at = 0; at < upto;) {
+        int T = (int)(upto - at < FILL_CHUNK ? upto - at : FILL_CHUNK);
+        for (int t = 0; t < T; t++) w->x[t] = f->in[d ? n - 1 - (at + t) : at + t];
+        stack_forward(nt, pl, w, T, 0, NULL);
+        for (size_t k = 0; k < nb; k++) {   /* the states this chunk holds in slots 0..T-1 */
+            size_t s = d ? n - 1 - f->pos[k] : f->pos[k];
+            if (s >= at && s < at + (size_t)T)
+                memcpy(f->hs[d] + k * H, w->h[L - 1] + (s - at) * H, sizeof(float) * H);
+        }
+        carry_state(w, L, (size_t)H, T);
+        at += (size_t)T;
+    }
+}
+
+/* Every blank's distribution given the current inputs, into probs (nb, V); returns how many argmax guesses
+ * differ from the inputs at the blanks (which then take the new guesses). */
+static size_t fill_pass(filler *f, size_t n, size_t nb, float *probs) {
+    const net *nt = &f->n;
+    int H = nt->c->hidden, V = nt->V;
+    fill_direction(f, 0, n, nb);
+    fill_direction(f, 1, n, nb);
+    mat_mul(nt->pool, (int)nb, V, H, f->hs[0], H, 0, nt->p.wy, V, 0, probs, V, 0);
+    mat_mul(nt->pool, (int)nb, V, H, f->hs[1], H, 0, nt->p.wy + (size_t)H * V, V, 0, probs, V, 1);
+    size_t changed = 0;
+    for (size_t k = 0; k < nb; k++) {
+        float *z = probs + k * V;
+        int best = 0;
+        for (int j = 0; j < V; j++) {
+            z[j] += nt->p.by[j];
+            if (z[j] > z[best]) best = j;   /* ties: the lowest id */
+        }
+        double sum = 0;
+        for (int j = 0; j < V; j++) sum += (z[j] = expf(z[j] - z[best]));
+        for (int j = 0; j < V; j++) z[j] = (float)(z[j] / sum);
+        if (f->in[f->pos[k]] != best) changed++;
+        f->in[f->pos[k]] = best;
+    }
+    return changed;
+}
+
+static void filler_free(filler *f) {
+    ws_free(&f->w[0]);
+    ws_free(&f->w[1]);
+    mat_pool_free(f->n.pool);
+    free(f->in);
+    free(f->pos);
+    free(f->hs[0]);
+    free(f->hs[1]);
+    free(f->logits);
+}
+
+/* The filler's buffers for a text of n symbols with nb blanks. 0, or -1 when out of memory. */
+static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int threads) {
+    rnn_config one = m->cfg;
+    one.bidir = 0;   /* each direction's workspace is a plain stack's */
+    int V = m->vocab.size;
+    size_t H = (size_t)m->cfg.hidden;
+    f->n.c = &m->cfg;
+    f->n.V = V;
+    param_layout(&m->cfg, V, m->params, &f->n.p);
+    f->n.pool = mat_pool_new(threads < 1 ? 1 : threads);
+    f->in = malloc(sizeof(int32_t) * n);
+    f->pos = malloc(sizeof(size_t) * nb);
+    f->hs[0] = malloc(sizeof(float) * nb * H);
+    f->hs[1] = malloc(sizeof(float) * nb * H);
+    f->logits = malloc(sizeof(float) * nb * (size_t)V);
+    if (!f->n.pool || !f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits) return -1;
+    for (int d = 0; d < 2; d++) {
+        if (ws_init(&f->w[d], &one, 0, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
+        pack_stack(&f->n, d ? f->n.p.lb : f->n.p.l, &f->w[d]);
+    }
+    return 0;
+}
+
+int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, int passes, int threads,
+             float *probs, int *passes_done, rnn_err err) {
+    if (!m->cfg.bidir) {
+        snprintf(err, RNN_ERRLEN, "a forward-only model cannot fill blanks from both sides; train one with --bidirectional");
+        return -1;
+    }
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++) nb += blank[i] != 0;
+    if (passes_done) *passes_done = 0;
+    if (!nb) return 0;
+    filler f;
+    memset(&f, 0, sizeof f);
+    if (filler_init(&f, m, n, nb, threads)) {
+        filler_free(&f);
+        snprintf(err, RNN_ERRLEN, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0, k = 0; i < n; i++) {
+        f.in[i] = blank[i] ? -1 : ids[i];   /* pass 1: the other blanks are "no input" */
+        if (blank[i]) f.pos[k++] = i;
+    }
+    float *out = probs ? probs : f.logits;
+    int p = 0;
+    while (p < passes) {
+        p++;
+        size_t changed = fill_pass(&f, n, nb, out);
+        if (nb == 1 || (p > 1 && !changed)) break;   /* one blank: the first pass is exact */
+    }
+    for (size_t k = 0; k < nb; k++) ids[f.pos[k]] = f.in[f.pos[k]];
+    if (passes_done) *passes_done = p;
+    filler_free(&f);
     return 0;
 }

@@ -47,6 +47,9 @@ int gc_lstm(void);
 int gc_gru(void);
 int gc_lstm_drop(void);
 int gc_batch1(void);
+int gc_bi_rnn(void);
+int gc_bi_lstm(void);
+int gc_bi_gru(void);
 int batch_paths(void);
 int parity_dump(void);
 int torch_parity_rnn(void);
@@ -57,6 +60,7 @@ int model_extend(void);
 int threads_identical(void);
 int learns(void);
 int divergence(void);
+int bidir_learns(void);
 /* test_gen.c */
 int sample_threads(void);
 int score_streams(void);
