@@ -1,10 +1,11 @@
-/* main.c — the charrnn command line: the dispatch to the subcommands train, sample and info (plot is in plot.c,
- * score in score.c), file and stream I/O, progress, signals and exit codes. With cli.c, plot.c and score.c, the
- * only part of charrnn that talks to the user. The option parser is in cli.c.
+/* main.c — the charrnn command line: the dispatch to the subcommands train, sample, fill and info (plot is in
+ * plot.c, score in score.c), file and stream I/O, progress, signals and exit codes. With cli.c, plot.c and score.c,
+ * the only part of charrnn that talks to the user. The option parser is in cli.c.
  * Must not know: the library's internals (it includes rnn.h only).
  *
  * Exit codes: 0 success, 1 error (one line on stderr), 2 usage error, 130/143 training stopped by
- * SIGINT/SIGTERM after saving. stdout carries only generated text (sample), the report (info) or the SVG (plot).
+ * SIGINT/SIGTERM after saving. stdout carries only generated text (sample), the filled text (fill), the report
+ * (info) or the SVG (plot).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -243,11 +244,11 @@ static int evaluate(run_state *r, rnn_err err) {
 
 /* The options of one `train` run: the values, and the table that parses them into those values. */
 typedef struct {
-    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress;
+    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress, bidir;
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
     uint64_t seed, steps, eval_every, early_stop;
     const char *out, *logpath, *corpus, *init;
-    opt opts[28];
+    opt opts[29];
     command c;
 } train_args;
 
@@ -279,6 +280,7 @@ static int train_parse(train_args *a, int argc, char **argv) {
     const opt opts[] = {
         {"output", 'o', O_STR, &a->out, 0, 0, 0, NULL, "FILE", "checkpoint to write (default charrnn.ckpt); the best-by-validation model also goes to FILE's .best.ckpt", 0},
         {"cell", 0, O_CHOICE, &a->cell, 0, 0, 0, cell_names, "KIND", "rnn (tanh, default), lstm or gru", 0},
+        {"bidirectional", 0, O_FLAG, &a->bidir, 0, 0, 0, NULL, NULL, "a forward and a backward RNN: predicts each symbol from both sides (for fill; cannot sample)", 0},
         {"layers", 0, O_INT, &a->layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default: sized to the corpus, up to 1 for rnn, 2 for lstm and gru)", 0},
         {"hidden", 0, O_INT, &a->hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default: sized to the corpus, up to 256 for rnn, 512 for lstm and gru)", 0},
         {"batch", 0, O_INT, &a->batch, 1, 65536, 0, NULL, "B", "parallel streams per step (default 32)", 0},
@@ -338,7 +340,7 @@ static int train_config(train_args *a, rnn_config *cfg) {
     *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch, .seq = a->seq,
                         .optim = a->optim, .lr = (float)a->lr, .lr_decay = (float)a->lr_decay, .clip = (float)a->clip,
                         .dropout = (float)a->dropout, .val_frac = (float)a->val, .forget_bias = (float)a->forget_bias,
-                        .seed = a->seed};
+                        .seed = a->seed, .bidir = a->bidir};
     rnn_err err;
     if (rnn_config_check(cfg, err)) return usage_error(c, "%s", err);
     return 0;
@@ -407,6 +409,7 @@ static int load_base(train_session *s, rnn_model **base) {
     a->cell = b->cell;
     a->layers = b->layers;
     a->hidden = b->hidden;
+    if (!opt_seen(a->opts, a->c.nopts, "bidirectional")) a->bidir = b->bidir;   /* given: rnn_model_extend checks it */
     return 0;
 }
 
@@ -435,6 +438,7 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         cfg->layers = a->layers;
         cfg->hidden = a->hidden;
         cfg->dropout = (float)a->dropout;
+        cfg->bidir = a->bidir;
         s->m = base ? rnn_model_extend(base, a->init, cfg, &v, s->err) : rnn_model_new(cfg, &v, s->err);
         if (!s->m) r = fail("%s", s->err);
     }
@@ -523,8 +527,8 @@ static void train_opening(train_session *s) {
     char line[640], every[64] = "";
     if (info.n_val && s->a->eval_every)
         snprintf(every, sizeof every, "validating every %llu steps; ", (unsigned long long)s->a->eval_every);
-    snprintf(line, sizeof line, "charrnn: %s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation "
-             "symbols; %llu steps per epoch; %s%d thread%s", rnn_cell_name(mc->cell), mc->layers, mc->hidden, v->size,
+    snprintf(line, sizeof line, "charrnn: %s%s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation "
+             "symbols; %llu steps per epoch; %s%d thread%s", mc->bidir ? "bidirectional " : "", rnn_cell_name(mc->cell), mc->layers, mc->hidden, v->size,
              unit, rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, every,
              threads, threads == 1 ? "" : "s");
     print_wrapped(stderr, line, term_cols(2), 9);   /* on a terminal, wrapped under the text after "charrnn: " */
@@ -838,6 +842,142 @@ static int cmd_sample(int argc, char **argv) {
     return 0;
 }
 
+/* ============================================================================================ fill */
+/* A symbol's bytes in a --top line: tab, newline, backslash and any other control or lone raw byte escaped, so
+ * that the line stays one line of tab-separated fields. */
+static void put_symbol_escaped(const unsigned char *b, int k) {
+    if (k > 1 || (b[0] >= 0x20 && b[0] < 0x7f && b[0] != '\\')) {
+        fwrite(b, 1, (size_t)k, stdout);
+        return;
+    }
+    if (b[0] == '\n') fputs("\\n", stdout);
+    else if (b[0] == '\t') fputs("\\t", stdout);
+    else if (b[0] == '\\') fputs("\\\\", stdout);
+    else printf("\\x%02x", b[0]);
+}
+
+/* --top: one line per blank: its position (0-based, in symbols), then the n likeliest symbols, each followed by
+ * its probability, tab-separated, likeliest first (ties: vocabulary order). */
+static void print_top(const rnn_vocab *v, const float *probs, const unsigned char *blank, size_t nsym, int n) {
+    int V = v->size;
+    n = n < V ? n : V;
+    int *best = malloc(sizeof(int) * (size_t)n);
+    if (!best) return;
+    for (size_t i = 0, k = 0; i < nsym; i++) {
+        if (!blank[i]) continue;
+        const float *p = probs + k++ * (size_t)V;
+        printf("%zu", i);
+        for (int j = 0; j < n; j++) {   /* selection of the n best: n is small */
+            int b = -1;
+            for (int s = 0; s < V; s++) {
+                int taken = 0;
+                for (int q = 0; q < j && !taken; q++) taken = best[q] == s;
+                if (!taken && (b < 0 || p[s] > p[b])) b = s;
+            }
+            best[j] = b;
+            unsigned char bytes[4];
+            putchar('\t');
+            put_symbol_escaped(bytes, rnn_symbol_bytes(v, b, bytes));
+            printf("\t%.4f", p[b]);
+        }
+        putchar('\n');
+    }
+    free(best);
+}
+
+/* The text with every blank replaced by its fill: the other bytes exactly as they came. */
+static void print_filled(const rnn_vocab *v, const unsigned char *text, const int32_t *ids, const size_t *ends,
+                         const unsigned char *blank, size_t nsym) {
+    for (size_t i = 0, start = 0; i < nsym; start = ends[i++]) {
+        unsigned char b[4];
+        if (blank[i]) fwrite(b, 1, (size_t)rnn_symbol_bytes(v, ids[i], b), stdout);
+        else fwrite(text + start, 1, ends[i] - start, stdout);
+    }
+}
+
+typedef struct {
+    const char *model, *blank, *text;
+    int top, passes, threads;
+} fill_args;
+
+/* Fills the blanks of text[0..len) with model m and prints the result (or the --top lines). 0, or 1 (reported). */
+static int fill_text(const rnn_model *m, const fill_args *a, const unsigned char *text, size_t len) {
+    const rnn_vocab *v = rnn_model_vocab(m);
+    size_t blen = strlen(a->blank), nb = 0, unknown = 0;
+    int32_t *ids = malloc(sizeof(int32_t) * (len ? len : 1));
+    size_t *ends = malloc(sizeof(size_t) * (len ? len : 1));
+    unsigned char *blank = malloc(len ? len : 1);
+    float *probs = NULL;
+    int rc = 1;
+    if (!ids || !ends || !blank) { fail("out of memory"); goto out; }
+    size_t nsym = rnn_encode_each(v, text, len, ids, ends);
+    for (size_t i = 0, start = 0; i < nsym; start = ends[i++]) {
+        blank[i] = ends[i] - start == blen && !memcmp(text + start, a->blank, blen);
+        nb += blank[i];
+        unknown += !blank[i] && ids[i] < 0;
+    }
+    if (!nb) { fail("no blank '%s' in the text (choose the blank character with --blank)", a->blank); goto out; }
+    if (unknown)
+        fprintf(stderr, "charrnn: warning: %zu symbol%s of the text %s not in the model's vocabulary: read as no input, "
+                "printed unchanged\n", unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
+    if (a->top && !(probs = malloc(sizeof(float) * nb * (size_t)v->size))) { fail("out of memory"); goto out; }
+    rnn_err err;
+    if (rnn_fill(m, ids, blank, nsym, a->passes, a->threads, probs, NULL, err)) { fail("%s", err); goto out; }
+    if (a->top) print_top(v, probs, blank, nsym, a->top);
+    else print_filled(v, text, ids, ends, blank, nsym);
+    rc = 0;
+out:
+    free(ids);
+    free(ends);
+    free(blank);
+    free(probs);
+    return rc;
+}
+
+/* `charrnn fill`: options, the model (bidirectional), the text from --text, a FILE or standard input. */
+static int cmd_fill(int argc, char **argv) {
+    fill_args a = {.model = "charrnn.ckpt", .blank = "_", .passes = 4, .threads = online_cpus()};
+    opt opts[] = {
+        {"model", 'm', O_STR, &a.model, 0, 0, 0, NULL, "FILE", "bidirectional checkpoint (default charrnn.ckpt)", 0},
+        {"blank", 0, O_STR, &a.blank, 0, 0, 0, NULL, "C", "the character that marks a blank (default _); one that the text also uses needs another", 0},
+        {"text", 0, O_STR, &a.text, 0, 0, 0, NULL, "TEXT", "fill TEXT instead of reading FILE or standard input", 0},
+        {"top", 0, O_INT, &a.top, 1, RNN_MAX_VOCAB, 0, NULL, "N", "instead of the text: per blank a line of its position and N likeliest symbols with probabilities", 0},
+        {"passes", 0, O_INT, &a.passes, 1, 1000, 0, NULL, "N", "several blanks: at most N passes, each re-filling every blank given the others (default 4)", 0},
+        {"threads", 0, O_INT, &a.threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the result does not depend on it", 0},
+    };
+    command c = {"fill", "[options] [FILE]",
+                 "Replace every blank (_) of a text by its likeliest symbol given both sides, with a bidirectional "
+                 "model; the text comes from --text, FILE, or standard input ('-' or no FILE).",
+                 opts, (int)(sizeof opts / sizeof opts[0])};
+    const char *pos[1];
+    int npos, r = parse_args(&c, argc, argv, pos, 1, &npos);
+    if (r || cli_args_only) return r < 0 ? 0 : r;
+    if (a.text && npos) return usage_error(&c, "give either --text or a FILE, not both");
+    rnn_err err;
+    rnn_model *m;
+    if (rnn_load(a.model, &m, NULL, err)) return fail("%s", err);
+    if (!rnn_model_config(m)->bidir) {
+        rnn_model_free(m);
+        return fail("'%s' is a forward-only model: fill needs one trained with --bidirectional", a.model);
+    }
+    int32_t one[5];
+    size_t blen = strlen(a.blank);
+    if (!blen || blen > 4 || rnn_encode_each(rnn_model_vocab(m), (const unsigned char *)a.blank, blen, one, NULL) != 1) {
+        rnn_model_free(m);
+        return usage_error(&c, "--blank must be one character");
+    }
+    unsigned char *text = NULL;
+    size_t len = 0;
+    if (a.text) r = fill_text(m, &a, (const unsigned char *)a.text, strlen(a.text));
+    else if (!(r = read_all(npos ? pos[0] : "-", &text, &len))) r = fill_text(m, &a, text, len);
+    free(text);
+    rnn_model_free(m);
+    if (r) return r;
+    if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+        return fail("cannot write output: %s", strerror(errno ? errno : EIO));
+    return 0;
+}
+
 /* ============================================================================================ info */
 /* info's report as text (one "name: value" line per field). */
 static void info_text(const char *model, rnn_model *m, const rnn_resume *rs) {
@@ -846,6 +986,7 @@ static void info_text(const char *model, rnn_model *m, const rnn_resume *rs) {
     const rnn_progress *p = rnn_model_progress(m);
     printf("checkpoint:  %s\n", model);
     printf("cell:        %s\nlayers:      %d\nhidden:      %d\n", rnn_cell_name(k->cell), k->layers, k->hidden);
+    printf("direction:   %s\n", k->bidir ? "bidirectional (fill; val loss is the cloze loss)" : "forward");
     printf("vocabulary:  %d %s\n", v->size, v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters");
     printf("parameters:  %zu\n", rnn_model_nparams(m));
     printf("training:    batch %d, seq %d, %s lr %g (decay %g), clip %g, dropout %g, val %g, seed %llu\n", k->batch,
@@ -951,6 +1092,7 @@ static const subcommand subcommands[] = {
     {"sample", "", "generate text from a checkpoint to standard output", cmd_sample},
     {"info", "", "describe a checkpoint", cmd_info},
     {"score", "[FILE]", "how likely a checkpoint finds a text: bits per character of files or lines", cmd_score},
+    {"fill", "[FILE]", "replace the blanks (_) of a text from both sides (a --bidirectional model)", cmd_fill},
     {"plot", "LOG", "draw a --log CSV's loss curves as SVG on standard output", cmd_plot},
 };
 enum { NSUB = sizeof subcommands / sizeof subcommands[0] };

@@ -64,11 +64,14 @@ int bidir_learns(void);
 /* test_gen.c */
 int sample_threads(void);
 int score_streams(void);
+int fill_consistent(void);
 /* test_ckpt.c */
 int save_load_sample(void);
 int rs_rnn(void);
 int rs_lstm(void);
 int rs_gru(void);
 int origin_record(void);
+int rs_bidir(void);
+int ckpt_versions(void);
 
 #endif

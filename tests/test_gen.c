@@ -128,3 +128,66 @@ int score_streams(void) {
     snprintf(detail, sizeof detail, "scorer == stream loss, batches 1/7/64 x threads 1/3/2 == alone, unknown skipped: %s", msg);
     return 0;
 }
+
+/* ---------------------------------------------------------------------------------------------- fill */
+/* The cloze loss of the training/validation path (one window over the whole text, no margin needed) equals the
+ * mean of -log p(symbol) that rnn_fill gives each position blanked alone: two independent constructions of
+ * "the forward state after the symbols before, the backward state after the symbols after" agree, so neither
+ * is shifted by one (a shift either leaks the symbol itself or loses its neighbour). Fill is also the same for
+ * 1 and 3 threads, and refuses a forward model. */
+int fill_consistent(void) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_LSTM, 2, 24, 4, 16);
+    c.bidir = 1;
+    rig r;
+    if (rig_make(&r, &c, text, 30000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
+    free(text);
+    for (int i = 0; i < 30; i++) rnn_train_step(r.t);
+    enum { N = 120 };
+    int V = rnn_model_vocab(r.m)->size;
+    double window = rnn_debug_cloze_loss(r.m, r.ids, N, 256, 0, 1), sum = 0;
+    int32_t ids[N];
+    unsigned char blank[N];
+    float *probs = malloc(sizeof(float) * V);
+    rnn_err err;
+    int bad = 0;
+    for (int q = 1; q < N && !bad; q++) {
+        memcpy(ids, r.ids, sizeof ids);
+        memset(blank, 0, sizeof blank);
+        blank[q] = 1;
+        ids[q] = 0;   /* ignored */
+        if (rnn_fill(r.m, ids, blank, N, 4, 1, probs, NULL, err)) { bad = 1; break; }
+        sum -= log(probs[r.ids[q]]);
+    }
+    /* Several blanks (a run of three and two single ones) on 1 and 3 threads: the same fills and probabilities. */
+    int32_t ids3[N];
+    float *many = malloc(sizeof(float) * 5 * V), *many3 = malloc(sizeof(float) * 5 * V);
+    memcpy(ids, r.ids, sizeof ids);
+    memset(blank, 0, sizeof blank);
+    blank[10] = blank[11] = blank[12] = blank[40] = blank[N - 1] = 1;
+    memcpy(ids3, ids, sizeof ids);
+    if (!bad && (rnn_fill(r.m, ids, blank, N, 4, 1, many, NULL, err) || rnn_fill(r.m, ids3, blank, N, 4, 3, many3, NULL, err)))
+        bad = 1;
+    if (!bad && (memcmp(ids, ids3, sizeof ids) || memcmp(many, many3, sizeof(float) * 5 * V))) bad = 2;
+    free(many);
+    free(many3);
+    free(probs);
+    double fill = sum / (N - 1);
+    rnn_model *fwd = NULL;
+    if (!bad) {
+        rnn_config fc = c;
+        fc.bidir = 0;
+        fwd = rnn_model_new(&fc, rnn_model_vocab(r.m), err);
+        if (!fwd || rnn_fill(fwd, ids, blank, N, 4, 1, NULL, NULL, err) == 0) bad = 3;
+    }
+    rnn_model_free(fwd);
+    rig_free(&r);
+    if (bad == 1) FAILF("rnn_fill: %s", err);
+    if (bad == 2) FAILF("fill on 1 and 3 threads gave different probabilities");
+    if (bad == 3) FAILF("rnn_fill accepted a forward model");
+    snprintf(detail, sizeof detail, "cloze loss of %d symbols: windowed path %.6f, fill one blank at a time %.6f; "
+             "1 == 3 threads; forward model refused (%s)", N - 1, window, fill, err);
+    return !(fabs(window - fill) < 1e-4);
+}

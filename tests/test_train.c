@@ -16,8 +16,8 @@ int threads_identical(void) {
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
     len = len > 200000 ? 200000 : len;
-    int cells[3] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
-    for (int ci = 0; ci < 3; ci++) {
+    int cells[4] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_LSTM};   /* the last: bidirectional */
+    for (int ci = 0; ci < 4; ci++) {
         float *ref = NULL, ref_val = 0;
         size_t np = 0;
         static const int nth[] = {1, 2, 3, 7};
@@ -25,6 +25,7 @@ int threads_identical(void) {
             int th = nth[ti];
             rnn_config c = small_config(cells[ci], 2, 96, 24, 16);
             c.dropout = 0.2f;
+            c.bidir = ci == 3;
             rig r;
             if (rig_make(&r, &c, text, len, RNN_UNIT_CHAR, th)) { free(text); free(ref); return 1; }
             for (int i = 0; i < 4; i++) rnn_train_step(r.t);
@@ -46,7 +47,7 @@ int threads_identical(void) {
         free(ref);
     }
     free(text);
-    snprintf(detail, sizeof detail, "rnn, lstm, gru 2x96 B24 T16 with dropout: 1, 2, 3, 7 threads bit-identical");
+    snprintf(detail, sizeof detail, "rnn, lstm, gru, bidirectional lstm 2x96 B24 T16 with dropout: 1, 2, 3, 7 threads bit-identical");
     return 0;
 }
 
