@@ -300,7 +300,8 @@ static size_t fill_pass(filler *f, size_t n, size_t nb, float *probs) {
             if (z[j] > z[best]) best = j;   /* ties: the lowest id */
         }
         double sum = 0;
-        for (int j = 0; j < V; j++) sum += (z[j] = expf(z[j] - z[best]));
+        float top = z[best];
+        for (int j = 0; j < V; j++) sum += (z[j] = expf(z[j] - top));
         for (int j = 0; j < V; j++) z[j] = (float)(z[j] / sum);
         if (f->in[f->pos[k]] != best) changed++;
         f->in[f->pos[k]] = best;
