@@ -941,7 +941,7 @@ static int cmd_fill(int argc, char **argv) {
         {"model", 'm', O_STR, &a.model, 0, 0, 0, NULL, "FILE", "bidirectional checkpoint (default charrnn.ckpt)", 0},
         {"blank", 0, O_STR, &a.blank, 0, 0, 0, NULL, "C", "the character that marks a blank (default _); one that the text also uses needs another", 0},
         {"text", 0, O_STR, &a.text, 0, 0, 0, NULL, "TEXT", "fill TEXT instead of reading FILE or standard input", 0},
-        {"top", 0, O_INT, &a.top, 1, RNN_MAX_VOCAB, 0, NULL, "N", "instead of the text: per blank a line of its position and N likeliest symbols with probabilities", 0},
+        {"top", 0, O_INT, &a.top, 1, 1000, 0, NULL, "N", "instead of the text: per blank a line of its position and N likeliest symbols with probabilities", 0},
         {"passes", 0, O_INT, &a.passes, 1, 1000, 0, NULL, "N", "several blanks: at most N passes, each re-filling every blank given the others (default 4)", 0},
         {"threads", 0, O_INT, &a.threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the result does not depend on it", 0},
     };

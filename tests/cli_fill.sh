@@ -5,7 +5,7 @@
 
 # bad options and values (no model needed)
 cli_fill_usage() {
-    cr fill --top 0; expect "fill --top 0" 2 "charrnn fill: invalid value '0' for --top: must be 1..2097152"
+    cr fill --top 0; expect "fill --top 0" 2 "charrnn fill: invalid value '0' for --top: must be 1..1000"
     cr fill --passes 0; expect "fill --passes 0" 2 "charrnn fill: invalid value '0' for --passes: must be 1..1000"
     cr fill --text "a_" extra.txt; expect "fill --text and a FILE" 2 "charrnn fill: give either --text or a FILE, not both"
     cr fill a.txt b.txt; expect "fill takes one FILE" 2 "charrnn fill: unexpected argument 'b.txt'"
