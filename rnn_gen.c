@@ -241,6 +241,8 @@ int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, si
     for (size_t g = 0; g < ns; g += (size_t)s->batch)
         score_group(s, known, where, st + g, ns - g < (size_t)s->batch ? (int)(ns - g) : s->batch, nats);
     free(known); free(where); free(st);
+    return 0;
+}
 
 /* ============================================================================================ filler */
 /* One direction of a bidirectional model run over a whole text, for the fill: the state from zero, carried
