@@ -1,6 +1,7 @@
 /* rnn.c — the model: the config check, the parameter layout and its initialisation, the workspace of one chunk,
- * the forward and backward passes of the tanh RNN, LSTM and GRU cells through all layers, the softmax loss, and
- * the loss of one stream with carried state (validation, and later scoring).
+ * the forward and backward passes of the tanh RNN, LSTM and GRU cells through all layers of one or two directions
+ * (bidirectional models: a forward and a backward stack joined at the output layer), the softmax loss, and the
+ * loss of one stream with carried state (validation, and later scoring; the cloze loss of a bidirectional model).
  *
  * Owns: rnn_config_*, rnn_cell_name, rnn_model_* and the entry points of rnn_net.h (shared with the trainer in
  * rnn_train.c and the generator in rnn_gen.c).
@@ -18,7 +19,7 @@
 void rnn_config_default(rnn_config *c) {
     *c = (rnn_config){.cell = RNN_CELL_RNN, .layers = 1, .hidden = 256, .batch = 32, .seq = 64,
                       .optim = RNN_OPT_ADAM, .lr = 2e-3f, .lr_decay = 1.0f, .clip = 5.0f, .dropout = 0.0f,
-                      .val_frac = 0.1f, .forget_bias = 0.0f, .seed = 1234};
+                      .val_frac = 0.1f, .forget_bias = 0.0f, .seed = 1234, .bidir = 0};
 }
 
 int rnn_config_check(const rnn_config *c, rnn_err err) {
@@ -36,6 +37,7 @@ int rnn_config_check(const rnn_config *c, rnn_err err) {
     if (!(c->dropout >= 0 && c->dropout < 1)) BAD("dropout must be in [0, 1)");
     if (!(c->val_frac >= 0 && c->val_frac < 1)) BAD("validation fraction must be in [0, 1)");
     if (!(c->forget_bias >= -100 && c->forget_bias <= 100)) BAD("forget-gate bias must be -100..100");
+    if (c->bidir != 0 && c->bidir != 1) BAD("bidir must be 0 or 1");
 #undef BAD
     return 0;
 }
@@ -50,26 +52,29 @@ const char *rnn_cell_name(int cell) {
 /* Lays out the tensors of config c with vocabulary V on `base` (may be NULL to only count). Returns the count,
  * or 0 if it would not fit in memory arithmetic. */
 size_t param_layout(const rnn_config *c, int V, float *base, param_view *v) {
-    size_t H = (size_t)c->hidden, GH = (size_t)rnn_cell_gates(c->cell) * H, off = 0;
+    size_t H = (size_t)c->hidden, GH = (size_t)rnn_cell_gates(c->cell) * H, off = 0, D = c->bidir ? 2 : 1;
     double total = 0;
     for (int l = 0; l < c->layers; l++) {
         size_t I = l == 0 ? (size_t)V : H;
-        total += (double)I * GH + H * GH + GH + (c->cell == RNN_CELL_GRU ? H : 0);
+        total += D * ((double)I * GH + H * GH + GH + (c->cell == RNN_CELL_GRU ? H : 0));
     }
-    total += (double)H * V + V;
+    total += (double)D * H * V + V;
     if (total > (double)(SIZE_MAX / sizeof(float)) / 4 || total > 4e9) return 0;
     param_view tmp;
     if (!v) v = &tmp;
     memset(v, 0, sizeof *v);
 #define TAKE(n) (base ? base + (off += (n)) - (n) : (off += (n), NULL))
-    for (int l = 0; l < c->layers; l++) {
+    for (int l = 0; l < c->layers; l++) {   /* per layer: the forward direction, then (bidirectional) the backward */
         size_t I = l == 0 ? (size_t)V : H;
-        v->l[l].wx = TAKE(I * GH);
-        v->l[l].wh = TAKE(H * GH);
-        v->l[l].b = TAKE(GH);
-        v->l[l].bhn = c->cell == RNN_CELL_GRU ? TAKE(H) : NULL;
+        for (size_t d = 0; d < D; d++) {
+            layer_view *lv = d ? &v->lb[l] : &v->l[l];
+            lv->wx = TAKE(I * GH);
+            lv->wh = TAKE(H * GH);
+            lv->b = TAKE(GH);
+            lv->bhn = c->cell == RNN_CELL_GRU ? TAKE(H) : NULL;
+        }
     }
-    v->wy = TAKE(H * (size_t)V);
+    v->wy = TAKE(D * H * (size_t)V);
     v->by = TAKE((size_t)V);
 #undef TAKE
     return off;
@@ -106,15 +111,19 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     param_view v;
     param_layout(c, m->vocab.size, m->params, &v);
     float k = 1.0f / sqrtf((float)c->hidden);
-    size_t H = (size_t)c->hidden, GH = rnn_cell_gates(c->cell) * H;
+    size_t H = (size_t)c->hidden, GH = rnn_cell_gates(c->cell) * H, D = c->bidir ? 2 : 1;
     for (int l = 0; l < c->layers; l++) {
         size_t I = l == 0 ? (size_t)m->vocab.size : H;
-        for (size_t i = 0; i < I * GH; i++) v.l[l].wx[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
-        for (size_t i = 0; i < H * GH; i++) v.l[l].wh[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
-        for (size_t i = 0; i < GH; i++) v.l[l].b[i] = (c->cell == RNN_CELL_LSTM && i >= H && i < 2 * H) ? c->forget_bias : 0.0f;
-        if (v.l[l].bhn) memset(v.l[l].bhn, 0, sizeof(float) * H);
+        for (size_t d = 0; d < D; d++) {
+            layer_view *lv = d ? &v.lb[l] : &v.l[l];
+            for (size_t i = 0; i < I * GH; i++) lv->wx[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
+            for (size_t i = 0; i < H * GH; i++) lv->wh[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
+            for (size_t i = 0; i < GH; i++) lv->b[i] = (c->cell == RNN_CELL_LSTM && i >= H && i < 2 * H) ? c->forget_bias : 0.0f;
+            if (lv->bhn) memset(lv->bhn, 0, sizeof(float) * H);
+        }
     }
-    for (size_t i = 0; i < H * m->vocab.size; i++) v.wy[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
+    float ky = 1.0f / sqrtf((float)(D * H));   /* 1/sqrt(fan-in): the output layer reads D*H states */
+    for (size_t i = 0; i < D * H * m->vocab.size; i++) v.wy[i] = (float)((2 * rng_uniform(&rng) - 1) * ky);
     memset(v.by, 0, sizeof(float) * m->vocab.size);
     return m;
 }
@@ -124,20 +133,23 @@ static void copy_remapped(rnn_model *m, const rnn_model *base, const int32_t *ma
     param_view to, from;
     const rnn_config *c = &base->cfg;
     size_t V0 = (size_t)base->vocab.size, V1 = (size_t)m->vocab.size, H = (size_t)c->hidden;
-    size_t GH = rnn_cell_gates(c->cell) * H;
+    size_t GH = rnn_cell_gates(c->cell) * H, D = c->bidir ? 2 : 1;
     param_layout(c, (int)V1, m->params, &to);
     param_layout(c, (int)V0, base->params, &from);
-    for (int l = 0; l < c->layers; l++) {
-        if (l == 0) {
-            for (size_t i = 0; i < V0; i++) memcpy(to.l[0].wx + (size_t)map[i] * GH, from.l[0].wx + i * GH, sizeof(float) * GH);
-        } else {
-            memcpy(to.l[l].wx, from.l[l].wx, sizeof(float) * H * GH);
+    for (int l = 0; l < c->layers; l++)
+        for (size_t d = 0; d < D; d++) {   /* each direction's layers (bidirectional: the backward one too) */
+            layer_view *t = d ? &to.lb[l] : &to.l[l];
+            const layer_view *f = d ? &from.lb[l] : &from.l[l];
+            if (l == 0) {
+                for (size_t i = 0; i < V0; i++) memcpy(t->wx + (size_t)map[i] * GH, f->wx + i * GH, sizeof(float) * GH);
+            } else {
+                memcpy(t->wx, f->wx, sizeof(float) * H * GH);
+            }
+            memcpy(t->wh, f->wh, sizeof(float) * H * GH);
+            memcpy(t->b, f->b, sizeof(float) * GH);
+            if (f->bhn) memcpy(t->bhn, f->bhn, sizeof(float) * H);
         }
-        memcpy(to.l[l].wh, from.l[l].wh, sizeof(float) * H * GH);
-        memcpy(to.l[l].b, from.l[l].b, sizeof(float) * GH);
-        if (from.l[l].bhn) memcpy(to.l[l].bhn, from.l[l].bhn, sizeof(float) * H);
-    }
-    for (size_t h = 0; h < H; h++)
+    for (size_t h = 0; h < D * H; h++)
         for (size_t i = 0; i < V0; i++) to.wy[h * V1 + (size_t)map[i]] = from.wy[h * V0 + i];
     for (size_t i = 0; i < V0; i++) to.by[map[i]] = from.by[i];
 }
@@ -145,9 +157,10 @@ static void copy_remapped(rnn_model *m, const rnn_model *base, const int32_t *ma
 rnn_model *rnn_model_extend(const rnn_model *base, const char *base_name, const rnn_config *c,
                             const rnn_vocab *merged, rnn_err err) {
     const rnn_config *b = &base->cfg;
-    if (c->cell != b->cell || c->layers != b->layers || c->hidden != b->hidden) {
-        snprintf(err, RNN_ERRLEN, "the base model is %s %d x %d, not %s %d x %d", rnn_cell_name(b->cell), b->layers,
-                 b->hidden, rnn_cell_name(c->cell), c->layers, c->hidden);
+    if (c->cell != b->cell || c->layers != b->layers || c->hidden != b->hidden || c->bidir != b->bidir) {
+        snprintf(err, RNN_ERRLEN, "the base model is %s%s %d x %d, not %s%s %d x %d", b->bidir ? "bidirectional " : "",
+                 rnn_cell_name(b->cell), b->layers, b->hidden, c->bidir ? "bidirectional " : "", rnn_cell_name(c->cell),
+                 c->layers, c->hidden);
         return NULL;
     }
     size_t nlen = strlen(base_name);
@@ -201,6 +214,10 @@ rnn_progress *rnn_model_progress(rnn_model *m) { return &m->prog; }
 /* ============================================================================================ workspace */
 
 void ws_free(workspace *w) {
+    if (w->back) {
+        ws_free(w->back);
+        free(w->back);
+    }
     free(w->block);
     memset(w, 0, sizeof *w);
 }
@@ -233,6 +250,7 @@ int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train
             if (train) GIVE(w->whtp[l].data, float, mat_packed_size(pool, (int)GH, c->hidden));
         }
         GIVE(w->logits, float, TB * V);
+        if (c->bidir) GIVE(w->topb, float, TB * H);
         GIVE(w->rowloss, double, TB);
         GIVE(w->rec, float, B * GH);
         if (train) {
@@ -252,6 +270,13 @@ int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train
     if (!gru) w->dgh = w->dgx;   /* RNN and LSTM: the recurrent side sees the same gate gradients */
     if (c->cell == RNN_CELL_RNN)   /* the pre-activation of step t is built in place in h's slot t + 1 */
         for (size_t l = 0; l < L; l++) w->a[l] = w->h[l] + (size_t)B * H;
+    if (c->bidir) {   /* the backward stack: the same layers, no logits, room for the margin */
+        rnn_config one = *c;
+        one.bidir = 0;
+        w->margin = rnn_bidi_margin(Tmax);
+        if (!(w->back = calloc(1, sizeof *w->back))) return -1;
+        if (ws_init(w->back, &one, 0, Tmax + w->margin - 1, B, train, pool)) return -1;
+    }
     return 0;
 }
 
@@ -263,13 +288,19 @@ void ws_set_batch(workspace *w, const rnn_config *c, int B) {
         for (int l = 0; l < c->layers; l++) w->a[l] = w->h[l] + (size_t)B * c->hidden;
 }
 
-/* Packs every layer's Wh (and Wh^T for training) once per parameter update. */
-void pack_weights(const net *n, workspace *w) {
+/* Packs the Wh of the stack `pl` (n->p.l or n->p.lb) into w (a workspace without `back`). */
+void pack_stack(const net *n, const layer_view *pl, workspace *w) {
     int H = n->c->hidden, GH = rnn_cell_gates(n->c->cell) * H;
     for (int l = 0; l < n->c->layers; l++) {
-        mat_pack(n->pool, &w->whp[l], H, GH, n->p.l[l].wh, GH, 0);
-        if (w->whtp[l].data) mat_pack(n->pool, &w->whtp[l], GH, H, n->p.l[l].wh, GH, 1);
+        mat_pack(n->pool, &w->whp[l], H, GH, pl[l].wh, GH, 0);
+        if (w->whtp[l].data) mat_pack(n->pool, &w->whtp[l], GH, H, pl[l].wh, GH, 1);
     }
+}
+
+/* Packs every layer's Wh (and Wh^T for training) once per parameter update (both directions). */
+void pack_weights(const net *n, workspace *w) {
+    pack_stack(n, n->p.l, w);
+    if (w->back) pack_stack(n, n->p.lb, w->back);
 }
 
 /* h_t (B, H) from the step's gate pre-activations a_t (B, GH, input part + bias + for RNN/LSTM the recurrent
@@ -337,6 +368,10 @@ RNN_CLONES static void add_bias_rows(void *arg, size_t lo, size_t hi) {
     size_t C = (size_t)s->cols;
     for (size_t r = lo; r < hi; r++) {
         float *dst = s->out + r * C;
+        if (s->ids && s->ids[r] < 0) {   /* "no input" (a blank, an unknown symbol): the bias alone */
+            memcpy(dst, s->bias, sizeof(float) * C);
+            continue;
+        }
         const float *src = s->ids ? s->src + (size_t)s->ids[r] * C : dst;
         for (size_t j = 0; j < C; j++) dst[j] = src[j] + s->bias[j];
     }
@@ -361,13 +396,13 @@ RNN_CLONES static void mul_part(void *arg, size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) s->x[i] *= s->m[i];
 }
 
-/* Runs all layers over T steps of w->x (h[l] block 0 and c[l] block 0 hold the state carried in), then the
- * output projection into w->logits. With train and dropout, draws the masks from *rng. */
-void layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng) {
+/* Runs the layers of one direction's stack `pl` over T steps of w->x (slot 0 of h[l] and c[l]: the state carried
+ * in), no output projection. With train and dropout, draws the masks from *rng. */
+void stack_forward(const net *n, const layer_view *pl, workspace *w, int T, int train, uint64_t *rng) {
     const rnn_config *c = n->c;
-    int B = w->B, H = c->hidden, GH = rnn_cell_gates(c->cell) * H, TB = T * B, V = n->V;
+    int B = w->B, H = c->hidden, GH = rnn_cell_gates(c->cell) * H, TB = T * B;
     for (int l = 0; l < c->layers; l++) {
-        const layer_view *p = &n->p.l[l];
+        const layer_view *p = &pl[l];
         float *a = w->a[l];
         /* Input side of every step at once: a = x Wx + b (layer 0: one-hot x, so a row of Wx). */
         row_bias rb = {a, p->wx, NULL, p->b, GH};
@@ -397,9 +432,42 @@ void layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng)
             mat_pool_for(n->pool, (size_t)B, row_grain(GH * 8), cell_forward_rows, &s);
         }
     }
-    /* Output projection of every position at once. */
+}
+
+/* Bidirectional: fills w->back's inputs for the targets src[b*stride + base + 1 + t], t < T, of each stream b:
+ * the backward direction reads src[b*stride + base + T + M] down to src[b*stride + base + 2]. */
+void bidir_inputs(workspace *w, const int32_t *src, size_t stride, size_t base, int T, int M) {
+    int B = w->B;
+    w->back->Tb = T + M - 1;
+    for (int r = 0; r < w->back->Tb; r++)
+        for (int b = 0; b < B; b++) w->back->x[r * B + b] = src[(size_t)b * stride + base + (size_t)(T + M - r)];
+}
+
+/* The backward stack from a zero state over its Tb steps; then back's top slot Tb - t (the state after the
+ * symbols after target t) copied to row block t of w->topb, t < T. */
+static void backward_direction(const net *n, workspace *w, int T, int train, uint64_t *rng) {
+    workspace *k = w->back;
+    size_t BH = (size_t)w->B * n->c->hidden;
+    for (int l = 0; l < n->c->layers; l++) {
+        memset(k->h[l], 0, sizeof(float) * BH);
+        if (k->c[l]) memset(k->c[l], 0, sizeof(float) * BH);
+    }
+    if (k->Tb > 0) stack_forward(n, n->p.lb, k, k->Tb, train, rng);
+    const float *top = k->h[n->c->layers - 1];
+    for (int t = 0; t < T; t++) memcpy(w->topb + t * BH, top + (size_t)(k->Tb - t) * BH, sizeof(float) * BH);
+}
+
+/* Runs all layers over T steps of w->x (h[l] block 0 and c[l] block 0 hold the state carried in), then the
+ * output projection into w->logits (see rnn_net.h for the bidirectional case). */
+void layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng) {
+    const rnn_config *c = n->c;
+    int B = w->B, H = c->hidden, TB = T * B, V = n->V;
+    stack_forward(n, n->p.l, w, T, train, rng);
+    if (w->back) backward_direction(n, w, T, train, rng);
+    /* Output projection of every position at once: [forward top ; backward top] Wy + by. */
     const float *top = w->h[c->layers - 1] + (size_t)B * H;
     mat_mul(n->pool, TB, V, H, top, H, 0, n->p.wy, V, 0, w->logits, V, 0);
+    if (w->back) mat_mul(n->pool, TB, V, H, w->topb, H, 0, n->p.wy + (size_t)H * V, V, 0, w->logits, V, 1);
     row_bias ob = {w->logits, NULL, NULL, n->p.by, V};
     mat_pool_for(n->pool, (size_t)TB, row_grain(V), add_bias_rows, &ob);
 }
@@ -509,19 +577,14 @@ static void add_colsum(const net *n, float *dst, const float *src, const int32_t
     mat_pool_for(n->pool, (size_t)cols, rows >= 64 ? 16 : 4096, colsum_cols, &s);
 }
 
-/* Backpropagates the loss gradient in w->logits through the chunk, accumulating into n->g. The gradient stops
- * at the chunk's first step (truncated BPTT). */
-void layers_backward(const net *n, workspace *w, int T) {
+/* Backpropagates d loss / d (top outputs) in w->dh through the stack `pl` (gradients into `gl`) over T steps.
+ * The gradient stops at the first step (truncated BPTT). */
+static void stack_backward(const net *n, const layer_view *pl, const layer_view *gl, workspace *w, int T) {
     const rnn_config *c = n->c;
-    int B = w->B, H = c->hidden, GH = rnn_cell_gates(c->cell) * H, TB = T * B, V = n->V, L = c->layers;
-    /* Output projection: dWy += top^T dlogits, dby += colsum, d top = dlogits Wy^T. */
-    const float *top = w->h[L - 1] + (size_t)B * H;
-    mat_mul(n->pool, H, V, TB, top, H, 1, w->logits, V, 0, n->g.wy, V, 1);
-    add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);
-    mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy, V, 1, w->dh, H, 0);
+    int B = w->B, H = c->hidden, GH = rnn_cell_gates(c->cell) * H, TB = T * B, L = c->layers;
     for (int l = L - 1; l >= 0; l--) {
-        const layer_view *p = &n->p.l[l];
-        const layer_view *g = &n->g.l[l];
+        const layer_view *p = &pl[l];
+        const layer_view *g = &gl[l];
         memset(w->dhc, 0, sizeof(float) * B * H);
         memset(w->dcc, 0, sizeof(float) * B * H);
         for (int t = T - 1; t >= 0; t--) {
@@ -554,6 +617,32 @@ void layers_backward(const net *n, workspace *w, int T) {
     }
 }
 
+/* Backpropagates the loss gradient in w->logits through the chunk, accumulating into n->g. The gradient stops
+ * at the chunk's first step (truncated BPTT; bidirectional: also at the backward direction's zero start). */
+void layers_backward(const net *n, workspace *w, int T) {
+    const rnn_config *c = n->c;
+    int B = w->B, H = c->hidden, TB = T * B, V = n->V, L = c->layers;
+    size_t BH = (size_t)B * H;
+    /* Output projection: dWy += top^T dlogits, dby += colsum, d top = dlogits Wy^T. */
+    const float *top = w->h[L - 1] + BH;
+    mat_mul(n->pool, H, V, TB, top, H, 1, w->logits, V, 0, n->g.wy, V, 1);
+    add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);
+    mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy, V, 1, w->dh, H, 0);
+    if (w->back) {   /* the backward half: dWy_b += topb^T dlogits; d topb = dlogits Wy_b^T, back in step order */
+        workspace *k = w->back;
+        mat_mul(n->pool, H, V, TB, w->topb, H, 1, w->logits, V, 0, n->g.wy + (size_t)H * V, V, 1);
+        mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy + (size_t)H * V, V, 1, w->topb, H, 0);
+        /* Target t read back's slot Tb - t = the output of its step Tb - 1 - t; margin steps get no gradient. */
+        for (int r = 0; r < k->Tb; r++) {
+            int t = k->Tb - 1 - r;
+            if (t < T) memcpy(k->dh + r * BH, w->topb + t * BH, sizeof(float) * BH);
+            else memset(k->dh + r * BH, 0, sizeof(float) * BH);
+        }
+        if (k->Tb > 0) stack_backward(n, n->p.lb, n->g.lb, k, k->Tb);
+    }
+    stack_backward(n, n->p.l, n->g.l, w, T);
+}
+
 /* ============================================================================================ streams */
 /* After T steps, the state at slot T becomes slot 0 for the next chunk (BH floats per layer). */
 void carry_state(workspace *w, int L, size_t BH, int T) {
@@ -564,7 +653,8 @@ void carry_state(workspace *w, int L, size_t BH, int T) {
 }
 
 /* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state, in chunks of the workspace size. With
- * a workspace of B > 1 streams, every stream reads the same symbols (a test that the batched path agrees). */
+ * a workspace of B > 1 streams, every stream reads the same symbols (a test that the batched path agrees).
+ * Bidirectional: the cloze loss of the same targets (rnn_net.h). */
 double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count) {
     int L = n->c->layers, B = w->B;
     size_t BH = (size_t)n->c->hidden * B;
@@ -581,6 +671,10 @@ double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count)
                 w->x[tt * B + b] = ids[pos + tt];
                 w->y[tt * B + b] = ids[pos + tt + 1];
             }
+        if (w->back) {   /* the margin: up to w->margin symbols after the window, as many as there are */
+            size_t after = count - 1 - pos - (size_t)T;
+            bidir_inputs(w, ids, 0, pos, T, after < (size_t)w->margin ? (int)after : w->margin);
+        }
         layers_forward(n, w, T, 0, NULL);
         total += softmax_loss(n, w, T * B, 0, 0) / B;
         carry_state(w, L, BH, T);
@@ -589,7 +683,9 @@ double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count)
     return total / (double)(count - 1);
 }
 
-double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads) {
+/* stream_loss on windows of Tmax, B identical streams, a margin of at most `margin` (-1: the default). */
+static double debug_loss(const rnn_model *m, const int32_t *ids, size_t count, int Tmax, int B, int margin,
+                         int threads) {
     net n;
     memset(&n, 0, sizeof n);
     n.c = &m->cfg;
@@ -597,13 +693,23 @@ double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t coun
     n.pool = mat_pool_new(threads);
     workspace w;
     double loss = NAN;
-    if (n.pool && !ws_init(&w, &m->cfg, n.V, 100, B, 0, n.pool)) {
+    if (n.pool && !ws_init(&w, &m->cfg, n.V, Tmax, B, 0, n.pool)) {
+        if (margin >= 0 && margin < w.margin) w.margin = margin;
         param_layout(&m->cfg, n.V, m->params, &n.p);
         loss = stream_loss(&n, &w, ids, count);
         ws_free(&w);
     }
     mat_pool_free(n.pool);
     return loss;
+}
+
+double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads) {
+    return debug_loss(m, ids, count, 100, B, -1, threads);
+}
+
+double rnn_debug_cloze_loss(const rnn_model *m, const int32_t *ids, size_t count, int window, int margin,
+                            int threads) {
+    return debug_loss(m, ids, count, window, 1, margin, threads);
 }
 
 /* ============================================================================================ for tests */
@@ -618,8 +724,12 @@ int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max) {
         ADD("wh", l, v.l[l].wh, H * GH);
         ADD("b", l, v.l[l].b, GH);
         ADD("bhn", l, v.l[l].bhn, H);
+        ADD("bwd.wx", l, v.lb[l].wx, (l == 0 ? (size_t)m->vocab.size : H) * GH);
+        ADD("bwd.wh", l, v.lb[l].wh, H * GH);
+        ADD("bwd.b", l, v.lb[l].b, GH);
+        ADD("bwd.bhn", l, v.lb[l].bhn, H);
     }
-    ADD("wy", -1, v.wy, H * m->vocab.size);
+    ADD("wy", -1, v.wy, (m->cfg.bidir ? 2 : 1) * H * m->vocab.size);
     ADD("by", -1, v.by, (size_t)m->vocab.size);
 #undef ADD
     return n;

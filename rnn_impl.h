@@ -40,6 +40,9 @@ static inline int rnn_optim_moments(int optim) {
 }
 /* Gate blocks per cell: the fused gate width is gates * hidden. */
 static inline int rnn_cell_gates(int cell) { return cell == RNN_CELL_LSTM ? 4 : cell == RNN_CELL_GRU ? 3 : 1; }
+/* Bidirectional models: symbols the backward direction reads after a window of T scored targets (a context
+ * margin, read but not scored; README "Bidirectional"). */
+static inline int rnn_bidi_margin(int T) { return (T + 3) / 4; }
 /* Floats of carried state per layer and stream: h, plus c for LSTM. */
 static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 2 : 1; }
 
@@ -48,6 +51,13 @@ static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 
 int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym);
 /* The bytes of a symbol value (code point or RNN_RAWBYTE + b) into out; returns how many (1..4). */
 int rnn_value_bytes(uint32_t sym, unsigned char out[4]);
+/* Strict UTF-8, one byte at a time: `need` continuation bytes are still due, the next in lo..hi. Start (and after
+ * a complete character): {0, 0x80, 0xBF}. */
+typedef struct { unsigned char need, lo, hi; } rnn_utf8_state;
+/* Whether byte b keeps the text valid UTF-8 (a valid prefix) after state st. */
+int rnn_utf8_accepts(const rnn_utf8_state *st, unsigned b);
+/* The state after byte b; a byte st does not accept starts afresh, as the decoder does. */
+void rnn_utf8_feed(rnn_utf8_state *st, unsigned b);
 
 /* ---- rnn.c */
 /* Allocates an empty model with room for its parameters (uninitialised) and a copy of `vocab`. */
@@ -66,6 +76,10 @@ double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out);
 /* Loss of ids[1..count) as one stream, computed with B identical streams (B = 1: the validation/sampling
  * path; B > 1: the batched GEMM path) on a pool of `threads`. NaN if memory fails. */
 double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads);
+/* Bidirectional models: the cloze loss of ids[1..count) in windows of `window` targets with a backward margin
+ * of `margin` <= rnn_bidi_margin(window) symbols (validation uses 256 and rnn_bidi_margin(256)). */
+double rnn_debug_cloze_loss(const rnn_model *m, const int32_t *ids, size_t count, int window, int margin,
+                            int threads);
 /* The named tensors of the flat parameter buffer, in layout order. */
 typedef struct { const char *name; int layer; size_t offset, count; } rnn_tensor;
 int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max);

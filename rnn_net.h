@@ -15,8 +15,10 @@ typedef struct {
 } layer_view;
 
 typedef struct {
-    layer_view l[RNN_MAX_LAYERS];
-    float *wy;    /* (H, V) output projection */
+    layer_view l[RNN_MAX_LAYERS];    /* the forward direction's layers (the only ones of a forward model) */
+    layer_view lb[RNN_MAX_LAYERS];   /* bidirectional: the backward direction's layers; all NULL otherwise */
+    float *wy;    /* (D*H, V) output projection, D = 2 directions if bidirectional: rows 0..H-1 read the forward
+                   * state, rows H..2H-1 the backward one */
     float *by;    /* (V) */
 } param_view;
 
@@ -24,9 +26,16 @@ typedef struct {
  * or 0 if it would not fit in memory arithmetic. */
 size_t param_layout(const rnn_config *c, int V, float *base, param_view *v);
 
-/* Activations and gradients of one (T, B) chunk. Every buffer is time-major; sizes are for Tmax. */
-typedef struct {
+/* Activations and gradients of one (T, B) chunk. Every buffer is time-major; sizes are for Tmax. A bidirectional
+ * model's workspace also holds `back`, the backward direction's own stack workspace (no logits), of
+ * Tmax + margin - 1 steps: its step r reads the stream reversed (bidir_inputs), and target t uses its slot Tb - t. */
+typedef struct workspace workspace;
+struct workspace {
     int Tmax, B;
+    int margin;              /* bidirectional: the most symbols of margin `back` has room for */
+    int Tb;                  /* in `back`: its steps for the current chunk (set by bidir_inputs) */
+    workspace *back;         /* bidirectional: the backward direction's stack, NULL otherwise */
+    float *topb;             /* bidirectional (T, B, H): back's top states in target order, then their gradient */
     int32_t *x, *y;          /* (T, B) input and target ids */
     float *a[RNN_MAX_LAYERS];    /* (T, B, GH) gate pre-activations, then activations (LSTM i,f,g,o; GRU r,z,n);
                                   * RNN: the pre-activations are built in h[l]'s slots 1..T and tanh'd in place */
@@ -46,10 +55,11 @@ typedef struct {
     mat_packed whp[RNN_MAX_LAYERS];   /* Wh packed (H, GH) for the forward recurrence */
     mat_packed whtp[RNN_MAX_LAYERS];  /* Wh^T packed (GH, H) for the backward recurrence */
     void *block;             /* the single allocation all of the above live in */
-} workspace;
+};
 
 /* Allocates a workspace of Tmax steps x B streams in one block (train: with the backward buffers and, with
- * dropout, the masks); pool (non-NULL) sets the packed weights' size. 0, or -1 when out of memory. */
+ * dropout, the masks); pool (non-NULL) sets the packed weights' size. A bidirectional config also gets `back`,
+ * with room for a margin of rnn_bidi_margin(Tmax). 0, or -1 when out of memory. ws_free frees both. */
 int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train, const mat_pool *pool);
 void ws_free(workspace *w);
 /* Runs the next chunks on the first B (<= ws_init's B) streams; their carried state (slot 0) stays in place. */
@@ -64,10 +74,22 @@ typedef struct {
     mat_pool *pool;
 } net;
 
-/* Packs every layer's Wh (and Wh^T for training) once per parameter update. */
+/* Packs every layer's Wh (and Wh^T for training) once per parameter update (both directions). */
 void pack_weights(const net *n, workspace *w);
+/* Packs the Wh of the stack `pl` (n->p.l or n->p.lb) into w (a workspace without `back`). */
+void pack_stack(const net *n, const layer_view *pl, workspace *w);
+/* Runs the layers of one direction's stack `pl` over T steps of w->x (slot 0 of h[l] and c[l]: the state carried
+ * in), no output projection. With train and dropout, draws the masks from *rng. */
+void stack_forward(const net *n, const layer_view *pl, workspace *w, int T, int train, uint64_t *rng);
+/* Bidirectional: fills w->back's inputs for the targets src[b*stride + base + 1 + t], t < T, of each stream b:
+ * the backward direction reads src[b*stride + base + T + M] down to src[b*stride + base + 2] (M symbols of
+ * margin after the last target, which must exist; M <= w->margin), w->back->Tb = T + M - 1 steps. */
+void bidir_inputs(workspace *w, const int32_t *src, size_t stride, size_t base, int T, int M);
 /* Runs all layers over T steps of w->x (h[l] block 0 and c[l] block 0 hold the state carried in), then the
- * output projection into w->logits. With train and dropout, draws the masks from *rng. */
+ * output projection into w->logits. With train and dropout, draws the masks from *rng. Bidirectional: also the
+ * backward stack over the Tb steps bidir_inputs loaded, from a zero state, and target t's logits read
+ * [forward slot t + 1 ; backward slot Tb - t]: the forward state after x_<=t = the symbols before target t,
+ * the backward state after the symbols after it. */
 void layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng);
 /* Summed loss (nats) of the first `rows` rows of w->logits against w->y. With grad, replaces the logits by
  * d(loss)/d(logits) * scale, ready for layers_backward. */
@@ -78,7 +100,8 @@ void layers_backward(const net *n, workspace *w, int T);
 /* After T steps, the state at slot T becomes slot 0 for the next chunk (BH floats per layer). */
 void carry_state(workspace *w, int L, size_t BH, int T);
 /* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state from zero, in chunks of the workspace
- * size; mean nats per symbol. */
+ * size; mean nats per symbol. Bidirectional: the cloze loss of the same targets, each chunk a window whose
+ * backward direction starts from zero w->margin symbols after it (fewer at the end of ids). */
 double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count);
 
 #endif

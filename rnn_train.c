@@ -105,7 +105,7 @@ static size_t check_corpus(const rnn_model *m, const int32_t *ids, size_t n, rnn
     const rnn_config *c = &m->cfg;
     size_t n_train = (size_t)((double)n * (1.0 - c->val_frac));
     size_t B = (size_t)c->batch, T = (size_t)c->seq;
-    size_t need = B * T + 1;
+    size_t need = B * T + 1 + (c->bidir ? (size_t)rnn_bidi_margin(c->seq) : 0);   /* bidirectional: the margin */
     if (n_train < need) {
         snprintf(err, RNN_ERRLEN,
                  "corpus too short: %zu training symbols, but one chunk of --batch %zu x --seq %zu needs %zu; "
@@ -146,7 +146,8 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     memcpy(t->val, ids + n_train, sizeof(int32_t) * n_val);
     t->n_train = n_train;
     t->n_val = n_val;
-    t->stream_len = (n_train - 1) / B;
+    /* Bidirectional: the last margin's symbols of the split are only read as the last window's margin. */
+    t->stream_len = (n_train - 1 - (c->bidir ? (size_t)rnn_bidi_margin(c->seq) : 0)) / B;
     t->nchunks = t->stream_len / T;
     t->rng = c->seed ^ 0x5DEECE66Dull;
     t->lr = c->lr;
@@ -327,6 +328,7 @@ static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
             w->x[tt * B + b] = t->train[pos];
             w->y[tt * B + b] = t->train[pos + 1];
         }
+    if (w->back) bidir_inputs(w, t->train, t->stream_len, base, T, rnn_bidi_margin(T));
     state_load(t, w, fresh);
 }
 

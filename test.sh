@@ -6,7 +6,7 @@
 #     save/load and resume, UTF-8 round trips, learning on real text, the divergence guard;
 #  2. the same kernel-sensitive tests on the AVX2 and portable micro-kernels;
 #  3. mutation checks: a broken line of each cell's backward pass must make its gradient check fail;
-#  4. the command line (tests/cli_*.sh, one file per command, sourced below): exit codes, exact error messages, checkpoint corruption, pipes, /dev/full, signals,
+#  4. the command line (tests/cli_*.sh, one file per command (cli_fill.sh: bidirectional models), sourced below): exit codes, exact error messages, checkpoint corruption, pipes, /dev/full, signals,
 #     resume, and every flag that --help shows;
 #  5. parts 1 and 4 again on an AddressSanitizer + UndefinedBehaviorSanitizer build;
 #  6. the fuzz targets (tests/fuzz_*.c) on their seeds and saved crash inputs under the sanitizers, and for a few
@@ -93,16 +93,18 @@ gradcheck-gru|rnn.c|s/dhp\[j\] = dhb\[j\] \* z\[j\];/dhp[j] = dhb[j];/
 gradcheck-gru|rnn.c|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
 gradcheck-rnn|rnn.c|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
 gradcheck-dropout|rnn.c|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
-gradcheck-batch1|rnn.c|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, n->p.l\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, n->p.l[l].wh, GH, 0);/
+gradcheck-batch1|rnn.c|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, pl\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, pl[l].wh, GH, 0);/
 torch-parity-rnn|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.5f \/ sqrtf((float)c->hidden);/
 torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
+gradcheck-bidir-lstm|rnn.c|s/memcpy(k->dh + r \* BH, w->topb + t \* BH/memcpy(k->dh + r * BH, w->topb + (T - 1 - t) * BH/
+gradcheck-bidir-gru|rnn.c|s/if (t < T) memcpy(k->dh/if (t < T - 1) memcpy(k->dh/
 EOF
 }
 
 # ------------------------------------------------------------------------------------------------ CLI
 # The command-line tests, one file per command: tests/cli_train.sh, cli_sample.sh, cli_info.sh, cli_plot.sh, cli_score.sh,
 # and cli_misc.sh (usage, --help, the coverage of every --help flag).
-for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh tests/install.sh; do
+for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh tests/cli_fill.sh tests/install.sh; do
     # shellcheck source=/dev/null
     . "$f"
 done
@@ -157,6 +159,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_info_usage
     cli_plot_usage
     cli_score_usage
+    cli_fill_usage
     cli_train_corpus
     cli_train_small
     cli_info_report
@@ -167,6 +170,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_score_run
     cli_score_lines
     cli_score_validation
+    cli_sample_gen
     cli_info_bad_checkpoints
     cli_score_bad_checkpoints
     cli_train_resume
@@ -176,6 +180,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_train_finetune
     cli_train_guard
     cli_train_crash
+    cli_fill_run
     [ "$1" = plain ] && install_tree   # installs the default build (./charrnn)
     cli_misc_help_coverage
 }

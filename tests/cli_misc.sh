@@ -21,7 +21,7 @@ cli_misc_usage() {
     check "help prints the general help on stdout" grep -q "^Usage: charrnn COMMAND" "$TMP/out"
     cr help frobnicate; expect "help of an unknown command" 2 "charrnn help: unknown command 'frobnicate'"
     cr help train sample; expect "help of two commands" 2 "charrnn help: expected one COMMAND"
-    for sub in train sample info plot score; do
+    for sub in train sample info plot score fill; do
         cr $sub --help; expect "$sub --help" 0
         check "$sub --help on stdout, nothing on stderr" test -s "$TMP/out" -a ! -s "$TMP/err"
         cp "$TMP/out" "$W/help-$sub"
@@ -34,7 +34,7 @@ cli_misc_usage() {
 # every flag that --help shows was exercised (ran.log holds every cr and every hand-run command)
 cli_misc_help_coverage() {
     # --- every flag that --help shows was exercised above
-    for sub in train sample info plot score; do
+    for sub in train sample info plot score fill; do
         local missing=""
         while read -r f; do
             [ "$f" = "--help" ] && continue

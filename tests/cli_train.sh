@@ -63,11 +63,11 @@ cli_train_progress() {
     check "final summary with chars/s" grep -qE "^done: 40 steps, .* [0-9]+ chars/s" "$TMP/err"
     check "nothing on stdout while training" test ! -s "$TMP/out"
     # --progress jsonl: every stderr line is one JSON object
-    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --progress jsonl -o "$W/p.ckpt"
+    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --progress jsonl -o "$W/pj.ckpt"
     expect "train --progress jsonl" 0
     check "--progress jsonl: every line is a JSON object" json_lines "$TMP/err"
     check "--progress jsonl: start, progress, 2 validations, done" test "$(grep -o '^{"event":"[a-z]*"' "$TMP/err" | cut -d'"' -f4 | uniq | tr '\n' ' ')" = "start progress validation progress validation done "
-    check "--progress jsonl: validation has numbers and the file" grep -qE '^\{"event":"validation","step":20,"val_loss":[0-9.]+,"val_bits":[0-9.]+,"best":true,"saved":"[^"]*p.ckpt"\}$' "$TMP/err"
+    check "--progress jsonl: validation has numbers and the file" grep -qE '^\{"event":"validation","step":20,"val_loss":[0-9.]+,"val_bits":[0-9.]+,"best":true,"saved":"[^"]*pj.ckpt"\}$' "$TMP/err"
     check "--progress jsonl: progress before any validation has val_loss null" grep -qE '^\{"event":"progress","step":1,"steps":40,.*"val_loss":null,' "$TMP/err"
     cr train data/fortunes.txt --progress csv; expect "--progress with a bad value" 2 "charrnn train: invalid value 'csv' for --progress (choose one of: text, jsonl)"
 
@@ -349,7 +349,7 @@ tty_progress() {
     # segs FILE: the redrawn progress lines (between CR+erase-line and the next CR or newline); widths FILE: their widths
     segs() { tr -d '\n' <"$1" | sed 's/\r\x1b\[K/\n/g' | tr -d '\r' | grep '^step [0-9]*[/ ]'; }
     widths() { segs "$1" | awk '{ print length($0) }' | sort -un | tr '\n' ' '; }
-    local run="$BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 3000 --eval-every 1000 --preview 0 --threads 1 -o $W/tty.ckpt"
+    local run="$BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 3000 --eval-every 1000 --preview 0 --threads 1 --force -o $W/tty.ckpt"
     script -qec "stty cols 60 rows 20; $run" /dev/null >"$W/tty60.out" 2>&1 </dev/null
     printf '%s\n' "train --steps --eval-every --preview --threads (tty)" >>"$TMP/ran.log"
     segs "$W/tty60.out" | grep -v ': val' >"$W/tty60.lines"
@@ -358,7 +358,7 @@ tty_progress() {
     check "60 columns: the opening line is wrapped" bash -c "head -n 1 '$W/tty60.out' | grep -qx \$'charrnn: rnn 1 x 16, 106 symbols (UTF-8 characters),\r'"
     script -qec "stty cols 200 rows 20; $run" /dev/null >"$W/tty200.out" 2>&1 </dev/null
     check "200 columns: every field" grep -qE 'step [0-9]+/3000  epoch [0-9.]+  loss [0-9.]+  val [0-9.-]+  [0-9]+ chars/s  ETA' "$W/tty200.out"
-    script -qec "stty cols 120 rows 20; $BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --time 2 --eval-every 0 --preview 0 --threads 1 -o $W/tty.ckpt & sleep 1; stty cols 45; kill -WINCH \$!; wait" \
+    script -qec "stty cols 120 rows 20; $BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --time 2 --eval-every 0 --preview 0 --threads 1 --force -o $W/tty.ckpt & sleep 1; stty cols 45; kill -WINCH \$!; wait" \
         /dev/null >"$W/ttyw.out" 2>&1 </dev/null
     printf '%s\n' "train --time (tty, SIGWINCH)" >>"$TMP/ran.log"
     segs "$W/ttyw.out" >"$W/ttyw.lines"

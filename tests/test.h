@@ -47,6 +47,9 @@ int gc_lstm(void);
 int gc_gru(void);
 int gc_lstm_drop(void);
 int gc_batch1(void);
+int gc_bi_rnn(void);
+int gc_bi_lstm(void);
+int gc_bi_gru(void);
 int batch_paths(void);
 int parity_dump(void);
 int torch_parity_rnn(void);
@@ -57,14 +60,21 @@ int model_extend(void);
 int threads_identical(void);
 int learns(void);
 int divergence(void);
+int bidir_learns(void);
 /* test_gen.c */
 int sample_threads(void);
 int score_streams(void);
+int gen_batch(void);
+int gen_utf8(void);
+int fill_consistent(void);
 /* test_ckpt.c */
 int save_load_sample(void);
+int ckpt_utf8_flag(void);
 int rs_rnn(void);
 int rs_lstm(void);
 int rs_gru(void);
 int origin_record(void);
+int rs_bidir(void);
+int ckpt_versions(void);
 
 #endif

@@ -67,7 +67,7 @@ out:
 /* ---------------------------------------------------------------------------------------------- resume */
 /* N steps, save (with training state), load, resume for M more == N + M straight, bit for bit; across an
  * epoch boundary with learning-rate decay and dropout. */
-static int resume_exact(int cell) {
+static int resume_exact(int cell, int bidir) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -76,6 +76,7 @@ static int resume_exact(int cell) {
     c.dropout = 0.25f;
     c.lr_decay = 0.9f;
     c.optim = cell == RNN_CELL_GRU ? RNN_OPT_ADAGRAD : RNN_OPT_ADAM;
+    c.bidir = bidir;
     const int N = 17, M = 13;
     rig a, b;
     if (rig_make(&a, &c, text, len, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
@@ -103,8 +104,9 @@ static int resume_exact(int cell) {
     /* A different corpus is refused. */
     rnn_trainer *t2 = rnn_trainer_new(m, b.ids + 1, b.n - 1, 1, rs, err);
     if (t2) { rnn_trainer_free(t2); snprintf(detail, sizeof detail, "resume on another corpus was accepted"); goto out; }
-    snprintf(detail, sizeof detail, "%s: %d + %d steps (over epoch ends, lr decay, dropout) == %d straight, bit for bit",
-             rnn_cell_name(cell), N, M, N + M);
+    if (rnn_model_config(m)->bidir != bidir) { snprintf(detail, sizeof detail, "direction lost in the checkpoint"); goto out; }
+    snprintf(detail, sizeof detail, "%s%s: %d + %d steps (over epoch ends, lr decay, dropout) == %d straight, bit for bit",
+             bidir ? "bidirectional " : "", rnn_cell_name(cell), N, M, N + M);
     rc = 0;
 out:
     unlink(path);
@@ -117,9 +119,11 @@ out:
     return rc;
 }
 
-int rs_rnn(void) { return resume_exact(RNN_CELL_RNN); }
-int rs_lstm(void) { return resume_exact(RNN_CELL_LSTM); }
-int rs_gru(void) { return resume_exact(RNN_CELL_GRU); }
+int rs_rnn(void) { return resume_exact(RNN_CELL_RNN, 0); }
+int rs_lstm(void) { return resume_exact(RNN_CELL_LSTM, 0); }
+int rs_gru(void) { return resume_exact(RNN_CELL_GRU, 0); }
+int rs_bidir(void) { return resume_exact(RNN_CELL_LSTM, 1); }
+
 
 static size_t get_vocab_bytes(const unsigned char *h) {
     return (size_t)h[120] | (size_t)h[121] << 8 | (size_t)h[122] << 16 | (size_t)h[123] << 24;
@@ -193,4 +197,105 @@ out:
     rnn_model_free(e);
     rig_free(&r);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------- versions */
+/* Version 2 is written, with flags bit 1 for a bidirectional model; a version-1 file (no such flag) still reads,
+ * as a forward model; a "version-1" file with bit 1 set is refused; a bidirectional model round-trips exactly. */
+int ckpt_versions(void) {
+    unsigned char text[2000];
+    make_text(text, sizeof text, 7);
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    int rc = 1;
+    rnn_err err = "";
+    rnn_model *m = NULL;
+    rig r[2] = {{0}};
+    for (int bi = 0; bi < 2; bi++) {
+        rnn_config c = small_config(RNN_CELL_GRU, 2, 8, 4, 8);
+        c.bidir = bi;
+        if (rig_make(&r[bi], &c, text, sizeof text, RNN_UNIT_CHAR, 1)) goto out;
+        rnn_train_step(r[bi].t);
+        if (rnn_save(path, r[bi].m, NULL, err) || rnn_load(path, &m, NULL, err)) { snprintf(detail, sizeof detail, "%s", err); goto out; }
+        size_t np = rnn_model_nparams(m);
+        if (rnn_model_config(m)->bidir != bi || np != rnn_model_nparams(r[bi].m) ||
+            memcmp(rnn_model_params(m), rnn_model_params(r[bi].m), sizeof(float) * np)) {
+            snprintf(detail, sizeof detail, "%s model: direction or parameters differ after save/load", bi ? "bidirectional" : "forward");
+            goto out;
+        }
+        rnn_model_free(m);
+        m = NULL;
+        if (patch_file(path, 4, (const unsigned char[4]){1, 0, 0, 0}, 4)) { snprintf(detail, sizeof detail, "cannot patch %s", path); goto out; }
+        int loaded = rnn_load(path, &m, NULL, err) == 0;
+        if (bi == 0 && !loaded) { snprintf(detail, sizeof detail, "version-1 file refused: %s", err); goto out; }
+        if (bi == 1 && (loaded || !strstr(err, "has unknown flags 0x2"))) {
+            snprintf(detail, sizeof detail, "version-1 file with the bidirectional flag: %s", loaded ? "accepted" : err);
+            goto out;
+        }
+        rnn_model_free(m);
+        m = NULL;
+    }
+    snprintf(detail, sizeof detail, "forward and bidirectional gru round-trip exactly; version 1 reads; v1 + flag 0x2: %s", err);
+    rc = 0;
+out:
+    unlink(path);
+    rnn_model_free(m);
+    rig_free(&r[0]);
+    rig_free(&r[1]);
+    return rc;
+}
+
+/* Rewrites the file at path with header flags and version replaced and the CRC recomputed. 0 or -1. */
+static int patch_header(const char *path, uint32_t version, uint32_t flags) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n < 136 || n == sizeof buf) return -1;
+    for (int i = 0; i < 4; i++) { buf[4 + i] = (unsigned char)(version >> 8 * i); buf[12 + i] = (unsigned char)(flags >> 8 * i); }
+    uint32_t crc = rnn_crc32(0, buf, n - 4);
+    for (int i = 0; i < 4; i++) buf[n - 4 + i] = (unsigned char)(crc >> 8 * i);
+    f = fopen(path, "wb");
+    if (!f) return -1;
+    int bad = fwrite(buf, 1, n, f) != n;
+    return fclose(f) || bad ? -1 : 0;
+}
+
+/* Flags bit 2 (the corpus was valid UTF-8): a --bytes model of tang.txt saves it (version 2) and loads it back; a
+ * version-1 file loads with it 0, and a version-1 file with bit 2 set is refused (unknown flags). */
+int ckpt_utf8_flag(void) {
+    size_t len;
+    unsigned char *text = slurp("tang.txt", &len);
+    if (!text) FAILF("cannot read %s/tang.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_RNN, 1, 8, 2, 8);
+    rig r;
+    size_t n = 20000;
+    while ((text[n] & 0xC0) == 0x80) n--;   /* whole characters: the cut text stays valid UTF-8 */
+    int bad = rig_make(&r, &c, text, n, RNN_UNIT_BYTE, 1);
+    free(text);
+    if (bad) return 1;
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    rnn_err err;
+    rnn_model *m2 = NULL;
+    const char *why = NULL;
+    if (rnn_save(path, r.m, NULL, err) || rnn_load(path, &m2, NULL, err)) why = err;
+    else if (!rnn_model_vocab(m2)->utf8) why = "bit 2 lost in a version-2 round trip";
+    rnn_model_free(m2);
+    m2 = NULL;
+    if (!why && (patch_header(path, 1, 0) || rnn_load(path, &m2, NULL, err))) why = "a version-1 file does not load";
+    else if (!why && rnn_model_vocab(m2)->utf8) why = "a version-1 file loads with bit 2 set";
+    rnn_model_free(m2);
+    m2 = NULL;
+    if (!why && (patch_header(path, 1, 4) || !rnn_load(path, &m2, NULL, err))) why = "version 1 with bit 2 loads";
+    else if (!why && !strstr(err, "has unknown flags 0x4")) why = err;
+    rnn_model_free(m2);
+    unlink(path);
+    rig_free(&r);
+    if (why) FAILF("%s", why);
+    snprintf(detail, sizeof detail, "bit 2 round-trips in version 2; version 1 reads as 0; version 1 with bit 2: %s", err);
+    return 0;
 }

@@ -1,5 +1,6 @@
 /* tests/test_gen.c — generation (rnn_gen.c): the same validation loss and sampled text on 1 and 3 threads; the
- * scorer against the stream loss, across batches and threads, with unknown symbols. */
+ * scorer against the stream loss, across batches and threads, with unknown symbols; the batched generator's
+ * samples independent of K and threads; byte models' constrained output always valid UTF-8. */
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
 
@@ -126,5 +127,179 @@ int score_streams(void) {
     }
     free(text);
     snprintf(detail, sizeof detail, "scorer == stream loss, batches 1/7/64 x threads 1/3/2 == alone, unknown skipped: %s", msg);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- fill */
+/* The cloze loss of the training/validation path (one window over the whole text, no margin needed) equals the
+ * mean of -log p(symbol) that rnn_fill gives each position blanked alone: two independent constructions of
+ * "the forward state after the symbols before, the backward state after the symbols after" agree, so neither
+ * is shifted by one (a shift either leaks the symbol itself or loses its neighbour). Fill is also the same for
+ * 1 and 3 threads, and refuses a forward model. */
+int fill_consistent(void) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_LSTM, 2, 24, 4, 16);
+    c.bidir = 1;
+    rig r;
+    if (rig_make(&r, &c, text, 30000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
+    free(text);
+    for (int i = 0; i < 30; i++) rnn_train_step(r.t);
+    enum { N = 120 };
+    int V = rnn_model_vocab(r.m)->size;
+    double window = rnn_debug_cloze_loss(r.m, r.ids, N, 256, 0, 1), sum = 0;
+    int32_t ids[N];
+    unsigned char blank[N];
+    float *probs = malloc(sizeof(float) * V);
+    rnn_err err;
+    int bad = 0;
+    for (int q = 1; q < N && !bad; q++) {
+        memcpy(ids, r.ids, sizeof ids);
+        memset(blank, 0, sizeof blank);
+        blank[q] = 1;
+        ids[q] = 0;   /* ignored */
+        if (rnn_fill(r.m, ids, blank, N, 4, 1, probs, NULL, err)) { bad = 1; break; }
+        sum -= log(probs[r.ids[q]]);
+    }
+    /* Several blanks (a run of three and two single ones) on 1 and 3 threads: the same fills and probabilities. */
+    int32_t ids3[N];
+    float *many = malloc(sizeof(float) * 5 * V), *many3 = malloc(sizeof(float) * 5 * V);
+    memcpy(ids, r.ids, sizeof ids);
+    memset(blank, 0, sizeof blank);
+    blank[10] = blank[11] = blank[12] = blank[40] = blank[N - 1] = 1;
+    memcpy(ids3, ids, sizeof ids);
+    if (!bad && (rnn_fill(r.m, ids, blank, N, 4, 1, many, NULL, err) || rnn_fill(r.m, ids3, blank, N, 4, 3, many3, NULL, err)))
+        bad = 1;
+    if (!bad && (memcmp(ids, ids3, sizeof ids) || memcmp(many, many3, sizeof(float) * 5 * V))) bad = 2;
+    free(many);
+    free(many3);
+    free(probs);
+    double fill = sum / (N - 1);
+    rnn_model *fwd = NULL;
+    if (!bad) {
+        rnn_config fc = c;
+        fc.bidir = 0;
+        fwd = rnn_model_new(&fc, rnn_model_vocab(r.m), err);
+        if (!fwd || rnn_fill(fwd, ids, blank, N, 4, 1, NULL, NULL, err) == 0) bad = 3;
+    }
+    rnn_model_free(fwd);
+    rig_free(&r);
+    if (bad == 1) FAILF("rnn_fill: %s", err);
+    if (bad == 2) FAILF("fill on 1 and 3 threads gave different probabilities");
+    if (bad == 3) FAILF("rnn_fill accepted a forward model");
+    snprintf(detail, sizeof detail, "cloze loss of %d symbols: windowed path %.6f, fill one blank at a time %.6f; "
+             "1 == 3 threads; forward model refused (%s)", N - 1, window, fill, err);
+    return !(fabs(window - fill) < 1e-4);
+}
+
+/* Runs K samples of n symbols (prime "Th", temperature 0.9, top-k 20) and copies sample i's bytes into
+ * out[i] (room for 4n+4), lengths into len[i]. -1 if the generator fails. */
+static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_opts *base, unsigned char (*out)[2048],
+                   size_t *len) {
+    rnn_err err;
+    rnn_gen_opts o = *base;
+    o.length = (uint64_t)n;
+    rnn_gen *g = rnn_gen_new(m, K, 11, threads, &o, err);
+    rnn_gen_out *st = malloc(sizeof *st * K);
+    if (!g || !st || rnn_gen_prime(g, (const unsigned char *)"Th", 2, NULL, err)) {
+        rnn_gen_free(g);
+        free(st);
+        return -1;
+    }
+    for (int i = 0; i < K; i++) len[i] = 0;
+    while (rnn_gen_step(g, st))
+        for (int i = 0; i < K; i++)
+            if (len[i] + 4 <= 2048) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
+    for (int i = 0; i < K; i++)   /* the last step's bytes */
+        if (len[i] + 4 <= 2048) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
+    rnn_gen_free(g);
+    free(st);
+    return 0;
+}
+
+/* The batched generator: sample i is the same bytes for K = 1, 3 and 64 streams and on 1 and 3 threads, for every
+ * cell (the rows of the batched forward do not depend on how many there are); different samples differ. */
+int gen_batch(void) {
+    size_t tl;
+    unsigned char *text = slurp("fortunes.txt", &tl);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    int cells[3] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
+    static unsigned char a[64][2048], b[64][2048];
+    size_t la[64], lb[64];
+    rnn_gen_opts o = {.temperature = 0.9f, .top_k = 20, .top_p = 1.0f};
+    for (int ci = 0; ci < 3; ci++) {
+        rnn_config c = small_config(cells[ci], 1, 48, 4, 16);
+        rig r;
+        if (rig_make(&r, &c, text, 40000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
+        for (int s = 0; s < 3; s++) rnn_train_step(r.t);
+        int bad = gen_run(r.m, 64, 1, 200, &o, a, la);
+        for (int k = 0; !bad && k < 3; k++) {
+            int K = k == 0 ? 1 : 3, th = k == 2 ? 3 : 1;
+            bad = gen_run(r.m, K, th, 200, &o, b, lb) ? -1 : 0;
+            for (int i = 0; !bad && i < K; i++)
+                if (la[i] != lb[i] || memcmp(a[i], b[i], la[i])) bad = 1 + i;
+            if (bad > 0) { rig_free(&r); free(text); FAILF("%s: sample %d differs with K=64 and K=%d, %d threads", rnn_cell_name(cells[ci]), bad - 1, K, th); }
+        }
+        if (!bad && la[0] == la[1] && !memcmp(a[0], a[1], la[0])) bad = 2;
+        rig_free(&r);
+        if (bad) { free(text); FAILF("%s: %s", rnn_cell_name(cells[ci]), bad < 0 ? "generator failed" : "samples 0 and 1 are the same"); }
+    }
+    free(text);
+    snprintf(detail, sizeof detail, "rnn, lstm, gru: samples 0..2 of 200 symbols identical for K=64, K=3, K=1 and 1/3 threads");
+    return 0;
+}
+
+/* Whether s[0..n) is strictly valid UTF-8 (no raw-byte symbol when decoded). */
+static int is_utf8(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        i += (size_t)rnn_utf8_next(s + i, n - i, &cp);
+        if (cp >= RNN_RAWBYTE) return 0;
+    }
+    return 1;
+}
+
+/* Property: a --bytes model trained briefly on tang.txt (valid UTF-8) writes valid UTF-8 for every one of 256
+ * seeds (64 samples x 4 runs, 150 bytes each, hot temperature, the length ending mid-character finishes it);
+ * with raw = 1 (the constraint off) most samples are not valid, so the check can fail. */
+int gen_utf8(void) {
+    size_t tl;
+    unsigned char *text = slurp("tang.txt", &tl);
+    if (!text) FAILF("cannot read %s/tang.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_RNN, 1, 32, 8, 16);
+    rig r;
+    size_t n = tl > 200000 ? 200000 : tl;
+    while (n < tl && (text[n] & 0xC0) == 0x80) n--;   /* whole characters: the cut text stays valid UTF-8 */
+    if (rig_make(&r, &c, text, n, RNN_UNIT_BYTE, 1)) { free(text); return 1; }
+    free(text);
+    for (int s = 0; s < 20; s++) rnn_train_step(r.t);
+    if (!rnn_model_vocab(r.m)->utf8) { rig_free(&r); FAILF("vocabulary of tang.txt not marked valid UTF-8"); }
+    static unsigned char out[64][2048];
+    size_t len[64];
+    int invalid[2] = {0, 0};
+    for (int raw = 0; raw < 2; raw++)
+        for (int run = 0; run < 4; run++) {
+            rnn_gen_opts o = {.temperature = 1.5f + 0.25f * run, .top_p = 1.0f, .raw = raw, .length = 150};
+            rnn_err err;
+            rnn_gen *g = rnn_gen_new(r.m, 64, 1000 + (uint64_t)run, 1, &o, err);
+            rnn_gen_out st[64];
+            if (!g) { rig_free(&r); FAILF("generator: %s", err); }
+            for (int i = 0; i < 64; i++) len[i] = 0;
+            int running;
+            do {
+                running = rnn_gen_step(g, st);
+                for (int i = 0; i < 64; i++) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
+            } while (running);
+            rnn_gen_free(g);
+            for (int i = 0; i < 64; i++) {
+                invalid[raw] += !is_utf8(out[i], len[i]);
+                if (!raw && (len[i] < 150 || len[i] > 153)) { rig_free(&r); FAILF("sample of %zu bytes, not 150..153", len[i]); }
+            }
+        }
+    rig_free(&r);
+    if (invalid[0]) FAILF("%d of 256 constrained samples are not valid UTF-8", invalid[0]);
+    if (invalid[1] < 128) FAILF("only %d of 256 raw samples are invalid: the property test is too weak", invalid[1]);
+    snprintf(detail, sizeof detail, "256 constrained samples valid UTF-8; %d of 256 raw ones are not", invalid[1]);
     return 0;
 }

@@ -13,11 +13,13 @@
 /* Every parameter of a tiny model (several layers, batch > 1, seq > 1, non-zero carried state) against a
  * central finite difference of the chunk loss. Float32 forward: eps = 1e-2 balances rounding noise against
  * curvature; an entry passes when |analytic - numeric| <= 2e-4 + 1e-2 * max(|a|, |n|). */
-static int gradcheck(int cell, float dropout, int batch) {
+static int gradcheck(int cell, float dropout, int batch, int bidir) {
     unsigned char text[600];
     make_text(text, sizeof text, 6);
-    rnn_config c = small_config(cell, 2, 5, batch, 4);
+    rnn_config c = small_config(cell, 2, 5, batch, bidir ? 6 : 4);   /* bidirectional: seq 6, margin 2 */
     c.dropout = dropout;
+    c.bidir = bidir;
+    if (bidir) c.lr = 0.1f;   /* big warm-up steps: every tensor's gradient rises well above the noise */
     rig r;
     if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
     for (int i = 0; i < 3; i++) rnn_train_step(r.t);   /* carried state and moved weights */
@@ -61,22 +63,26 @@ static int gradcheck(int cell, float dropout, int batch) {
             return 1;
         }
     }
-    snprintf(detail, sizeof detail, "%s%s B%d: %zu parameters in %d tensors; %d mismatches%s%s", rnn_cell_name(cell),
-             dropout > 0 ? "+dropout" : "", batch, np, nt, bad, bad ? ", worst " : "", worst);
+    snprintf(detail, sizeof detail, "%s%s%s B%d: %zu parameters in %d tensors; %d mismatches%s%s", bidir ? "bidirectional " : "",
+             rnn_cell_name(cell), dropout > 0 ? "+dropout" : "", batch, np, nt, bad, bad ? ", worst " : "", worst);
     free(ga);
     rig_free(&r);
     return bad != 0;
 }
 
-int gc_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3); }
-int gc_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3); }
-int gc_gru(void) { return gradcheck(RNN_CELL_GRU, 0, 3); }
-int gc_lstm_drop(void) { return gradcheck(RNN_CELL_LSTM, 0.3f, 3); }
+int gc_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3, 0); }
+int gc_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3, 0); }
+int gc_gru(void) { return gradcheck(RNN_CELL_GRU, 0, 3, 0); }
+int gc_lstm_drop(void) { return gradcheck(RNN_CELL_LSTM, 0.3f, 3, 0); }
+/* Bidirectional, 2 layers, batch 3: both directions' every tensor, and the output layer's two halves. */
+int gc_bi_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3, 1); }
+int gc_bi_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3, 1); }
+int gc_bi_gru(void) { return gradcheck(RNN_CELL_GRU, 0.3f, 3, 1); }   /* with dropout in both stacks */
 /* Batch 1 takes other paths (matrix-vector products, a transposed copy of Wh): check them too. */
 int gc_batch1(void) {
     char all[1024] = "";
     for (int cell = RNN_CELL_RNN; cell <= RNN_CELL_GRU; cell++) {
-        if (gradcheck(cell, 0, 1)) return 1;
+        if (gradcheck(cell, 0, 1, 0)) return 1;
         snprintf(all + strlen(all), sizeof all - strlen(all), "%.300s; ", detail);
     }
     snprintf(detail, sizeof detail, "%s", all);
