@@ -99,6 +99,12 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
         *(const char **)o->dst = v;
         return 0;
     }
+    if (o->kind == O_LIST) {
+        opt_list *l = o->dst;
+        if (l->n == OPT_LIST_MAX) return usage_error(c, "too many %s options (at most %d)", shown, OPT_LIST_MAX);
+        l->v[l->n++] = v;
+        return 0;
+    }
     if (o->kind == O_CHOICE) {
         for (int i = 0; o->choices[i]; i++)
             if (!strcmp(o->choices[i], v)) {

@@ -10,13 +10,17 @@
 
 /* The options of train, sample and info are one table each: the parser reads it and --help prints it, so they
  * cannot drift (plot, in plot.c, takes only a file name). */
-typedef enum { O_INT, O_U64, O_FLOAT, O_STR, O_FLAG, O_CHOICE } opt_kind;
+typedef enum { O_INT, O_U64, O_FLOAT, O_STR, O_FLAG, O_CHOICE, O_LIST } opt_kind;
+
+/* O_LIST: a string option that may be given several times; each value is appended (at most OPT_LIST_MAX). */
+#define OPT_LIST_MAX 64
+typedef struct { const char *v[OPT_LIST_MAX]; int n; } opt_list;
 
 typedef struct {
     const char *name;       /* long name without "--" */
     char shrt;              /* short letter or 0 */
     opt_kind kind;
-    void *dst;              /* int*, uint64_t*, double*, const char**, int* (flag, choice index) */
+    void *dst;              /* int*, uint64_t*, double*, const char**, int* (flag, choice index), opt_list* */
     double min, max;        /* accepted range for numbers (inclusive; see min_open) */
     int min_open;           /* 1: min itself is not accepted */
     const char *const *choices;   /* O_CHOICE: NULL-terminated */

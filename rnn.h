@@ -8,7 +8,8 @@
  *   rnn_text.c  — UTF-8 decoding and the vocabulary (text to symbols).
  *   rnn.c       — the model: config check, parameter layout and init, forward/backward per cell, loss.
  *   rnn_train.c — the trainer: data streams, optimizers, clipping, budgets, validation.
- *   rnn_gen.c   — generation: the sampler, the scorer, and the filler (cloze) of bidirectional models.
+ *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer, and the
+ *                 filler (cloze) of bidirectional models.
  *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
  *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
@@ -42,6 +43,8 @@ typedef struct {
     int unit;         /* RNN_UNIT_CHAR or RNN_UNIT_BYTE */
     int size;         /* V, number of symbols, >= 1 */
     uint32_t *sym;    /* (V) symbol values, strictly increasing; owned */
+    int utf8;         /* 1: the text it was built from was valid UTF-8 (checkpoint flags bit 2); with
+                       * RNN_UNIT_BYTE the generator then keeps its output valid UTF-8 */
 } rnn_vocab;
 
 /* Builds the sorted vocabulary of `n` bytes of text. Returns 0, or -1 (out of memory, empty text). */
@@ -64,6 +67,9 @@ int  rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]);
  * a->sym[i] is out->sym[map[i]] when `map` (room for a->size; may be NULL) is given. Returns 0, or -1 (units
  * differ, the union exceeds RNN_MAX_VOCAB or 256 bytes, out of memory). */
 int  rnn_vocab_merge(rnn_vocab *out, const rnn_vocab *a, const rnn_vocab *b, int32_t *map, rnn_err err);
+/* Decodes one symbol of strict UTF-8 at s[0..n), n >= 1, into *sym: a code point, or RNN_RAWBYTE + s[0] for a
+ * byte that does not start a valid sequence. Returns the bytes consumed (1..4). */
+int  rnn_utf8_next(const unsigned char *s, size_t n, uint32_t *sym);
 
 /* ---------------------------------------------------------------------------------------- model */
 enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 };
@@ -218,6 +224,70 @@ void rnn_scorer_free(rnn_scorer *s);
  * similar length share a batch. 0, or -1 + err when out of memory. */
 int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, size_t count, double *nats,
                       rnn_err err);
+/* ---------------------------------------------------------------------------------------- generator */
+/* K samples at once: the K streams are the rows of the batched (GEMM) forward pass, as in training. Each row
+ * has its own RNG, seeded rnn_gen_seed(seed, i), and is drawn on its own, so sample i is the same bytes whatever
+ * K and the thread count are. A sample ends at the first of: a stop string, the line limit, the last forced line
+ * start's line, or `length` symbols. With a byte model built from valid UTF-8 (vocab.utf8) and raw = 0, every
+ * draw is restricted to the bytes that keep prime + output a valid UTF-8 prefix (the distribution renormalised
+ * over them), and `length` never ends a sample inside a character: it finishes it (at most 3 more bytes). */
+typedef struct rnn_gen rnn_gen;
+
+typedef struct {
+    float temperature;        /* 0 = argmax */
+    int top_k;                /* 0 = off */
+    float top_p;              /* 1 = off */
+    int raw;                  /* 1: byte models may write invalid UTF-8 */
+    uint64_t length;          /* at most this many symbols per sample (plus a character's end, see above) */
+    const char *const *stops; /* (nstops) non-empty byte strings, borrowed: stop right after generating one */
+    int nstops;
+    uint64_t lines;           /* stop after this many generated newlines; 0 = off */
+    const char *line_starts;  /* NULL = off; UTF-8 text, borrowed only during rnn_gen_new: generated line i starts
+                               * with its i-th character (the first right after the prime), and the sample ends
+                               * with the newline of the last such line */
+} rnn_gen_opts;
+
+/* Why a sample ended. */
+enum { RNN_GEN_RUNNING = 0, RNN_GEN_LENGTH = 1, RNN_GEN_STOP = 2, RNN_GEN_LINES = 3 };
+
+/* What one step did to one sample. */
+typedef struct {
+    unsigned char bytes[4];   /* the symbol it appended */
+    int nbytes;               /* 0 when it appended nothing (the sample had ended) */
+    int status;               /* RNN_GEN_* after this step */
+    int stop;                 /* with RNN_GEN_STOP: the index of the stop string that ended it */
+} rnn_gen_out;
+
+/* Checks `o` against model m: each character of line_starts must be in the vocabulary (for a byte model each of
+ * its bytes). -1 with err "'X' is not in the model's vocabulary" (X the character, \xNN for an invalid byte). */
+int rnn_gen_check(const rnn_model *m, const rnn_gen_opts *o, rnn_err err);
+/* The RNG seed of sample i: seed itself for i = 0, so one sample is seeded exactly by seed. */
+uint64_t rnn_gen_seed(uint64_t seed, int i);
+/* A generator of K >= 1 samples on m (borrowed; must outlive it) with options o (copied; the stop strings stay
+ * borrowed), `threads` >= 1 workers. NULL + err if o fails rnn_gen_check or memory runs out. Caller frees. */
+rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, const rnn_gen_opts *o, rnn_err err);
+void rnn_gen_free(rnn_gen *g);
+/* Feeds text[0..n) to every sample before the first step (symbols not in the vocabulary are skipped and counted
+ * in *unknown, may be NULL). The text counts as output already written for the UTF-8 constraint, but stop
+ * strings and lines are counted in generated text only. 0, or -1 (out of memory). */
+int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err);
+/* Advances every running sample by one symbol: out[i] (K entries, caller's) says what sample i got. Returns how
+ * many samples are still running; 0 means all have ended (and further calls append nothing). */
+int rnn_gen_step(rnn_gen *g, rnn_gen_out *out);
+
+/* ---------------------------------------------------------------------------------------- filler */
+/* The cloze test with a bidirectional model `m` (borrowed). ids[0..n) is a text as symbol ids; blank[i] != 0
+ * marks position i as a blank (its id is ignored on entry); a non-blank ids[i] < 0 is a symbol the vocabulary
+ * lacks, read as "no input" (the first layer sees only its bias there). Each blank gets the likeliest symbol
+ * given everything on both sides of it: the forward state after ids[0..i) and the backward state after
+ * ids(i..n), each from zero at the text's end, so nothing depends on windows. Several blanks: pass 1 reads the
+ * other blanks as "no input"; every further pass re-fills all blanks given the others' current guesses; stops
+ * after a pass that changed nothing, or after `passes` (>= 1) passes. On success the blanks' ids hold the
+ * fills, *passes_done (may be NULL) the passes run, and probs (NULL, or caller-owned room for nblanks x V
+ * floats) each blank's distribution in the last pass, blanks in text order. `threads` >= 1; the result does not
+ * depend on it. Returns 0, or -1 (not a bidirectional model, out of memory) with err. */
+int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, int passes, int threads,
+             float *probs, int *passes_done, rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- filler */
 /* The cloze test with a bidirectional model `m` (borrowed). ids[0..n) is a text as symbol ids; blank[i] != 0

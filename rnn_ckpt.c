@@ -30,8 +30,9 @@
 #define ORIGIN_FIXED 20u     /* the origin record's bytes before the name */
 #define HEADER_SIZE 128u
 #define TRAIN_HEADER_SIZE 72u
-#define FLAG_TRAINING 1u
-#define FLAG_BIDIR 2u       /* version 2: a bidirectional model */
+#define FLAG_TRAINING 1u   /* a training-state section follows the parameters */
+#define FLAG_BIDIR 2u      /* version 2: a bidirectional model */
+#define FLAG_UTF8 4u       /* version 2: the corpus was valid UTF-8 (rnn_vocab.utf8) */
 
 /* ------------------------------------------------------------------------------------------ little-endian */
 static void put32(unsigned char *p, uint32_t v) {
@@ -92,7 +93,7 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     memcpy(h, MAGIC, 4);
     put32(h + 4, VERSION);
     put32(h + 8, HEADER_SIZE);
-    put32(h + 12, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0));
+    put32(h + 12, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0) | (m->vocab.utf8 ? FLAG_UTF8 : 0));
     put32(h + 16, (uint32_t)c->cell);
     put32(h + 20, (uint32_t)c->layers);
     put32(h + 24, (uint32_t)c->hidden);
@@ -420,10 +421,10 @@ static int check_header_size(const loading *ld, rnn_err err) {
     return 0;
 }
 
-/* 5. flags has no unknown bits (version 1: only bit 0; version 2: also bit 1, bidirectional). */
+/* 5. flags has no unknown bits (version 1: only bit 0; version 2: also bit 1, bidirectional, and bit 2, UTF-8). */
 static int check_flags(loading *ld, rnn_err err) {
     ld->flags = get32(ld->buf + 12);
-    uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR : 0);
+    uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR | FLAG_UTF8 : 0);
     if (ld->flags & ~known) FAIL("'%s' has unknown flags 0x%x", ld->path, (unsigned)ld->flags);
     return 0;
 }
@@ -518,11 +519,14 @@ static int check_crc(const loading *ld, rnn_err err) {
     return 0;
 }
 
-/* 12. The vocabulary table is V well-formed entries for the unit, strictly increasing, filling vocab_bytes; the
- * model is allocated with it. */
+/* 12. The vocabulary table is V well-formed entries for the unit, strictly increasing, filling vocab_bytes, and
+ * with unit 0 and flags bit 2 (valid UTF-8) it holds no raw byte; the model is allocated with it. */
 static int read_vocab(const loading *ld, rnn_model **m, rnn_err err) {
     rnn_vocab v;
-    if (parse_vocab(&v, ld->buf + HEADER_SIZE, ld->vsize, (int)ld->V, (int)ld->unit)) {
+    int bad = parse_vocab(&v, ld->buf + HEADER_SIZE, ld->vsize, (int)ld->V, (int)ld->unit);
+    v.utf8 = (ld->flags & FLAG_UTF8) != 0;
+    if (!bad && v.utf8 && v.unit == RNN_UNIT_CHAR && v.sym[v.size - 1] >= RNN_RAWBYTE) bad = 1;
+    if (bad) {
         rnn_vocab_free(&v);
         FAIL("'%s' has a corrupt vocabulary table", ld->path);
     }

@@ -1,9 +1,11 @@
 /* rnn_gen.c — generation: everything that runs a trained model forward. The sampler runs it one symbol at a
- * time and draws the next symbol (temperature, top-k, top-p); the scorer runs many independent streams at once
- * through the batched path and reports every symbol's surprisal; the filler (bidirectional models) runs each
- * direction over a whole text and fills its blanks.
+ * time and draws the next symbol (temperature, top-k, top-p; the training preview); the batched generator draws
+ * K samples as K rows of the batched forward pass, with stop strings, line limits, forced line starts and valid
+ * UTF-8 from byte models (`charrnn sample`); the scorer runs many independent streams at once through the batched
+ * path and reports every symbol's surprisal; the filler (bidirectional models) runs each direction over a whole
+ * text and fills its blanks.
  *
- * Owns: rnn_sampler_*, rnn_scorer_*, rnn_score_streams, rnn_fill.
+ * Owns: rnn_sampler_*, rnn_gen_*, rnn_scorer_*, rnn_score_streams, rnn_fill.
  * Must not know: training (gradients, optimizers, streams), the file format. */
 #include "rnn_net.h"
 #include "rnn_util.h"
@@ -75,18 +77,26 @@ static int by_prob_desc(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top_p) {
-    int V = s->m->vocab.size;
-    const float *z = s->w.logits;
-    int best = 0;
-    for (int j = 1; j < V; j++)
-        if (z[j] > z[best]) best = j;
+/* Draws one id from logits z (V) with RNG *rng: temperature 0 = argmax; top_k 0 = off; top_p 1 = off. Only ids
+ * with allow[id] != 0 are candidates (allow NULL: all; the caller guarantees at least one is allowed); the
+ * distribution is renormalised over them. cand (V) is scratch. One shared draw for both samplers. */
+static int32_t draw(const float *z, int V, const unsigned char *allow, prob_id *c, uint64_t *rng, float temperature,
+                    int top_k, float top_p) {
+    int best = -1;
+    for (int j = 0; j < V; j++)
+        if ((!allow || allow[j]) && (best < 0 || z[j] > z[best])) best = j;
+    if (best < 0) {   /* nothing allowed (cannot happen for a vocabulary of valid UTF-8): draw from all */
+        allow = NULL;
+        best = 0;
+        for (int j = 1; j < V; j++)
+            if (z[j] > z[best]) best = j;
+    }
     if (temperature <= 0 || V == 1) return best;
-    prob_id *c = s->cand;
-    for (int j = 0; j < V; j++) c[j] = (prob_id){expf((z[j] - z[best]) / temperature), j};
-    int n = V;
-    if ((top_k > 0 && top_k < V) || top_p < 1) {
-        qsort(c, V, sizeof *c, by_prob_desc);
+    int n = 0;
+    for (int j = 0; j < V; j++)
+        if (!allow || allow[j]) c[n++] = (prob_id){expf((z[j] - z[best]) / temperature), j};
+    if ((top_k > 0 && top_k < n) || top_p < 1) {
+        qsort(c, (size_t)n, sizeof *c, by_prob_desc);
         if (top_k > 0 && top_k < n) n = top_k;
         if (top_p < 1) {   /* the smallest head whose mass reaches top_p of what is left */
             double tot = 0, acc = 0;
@@ -101,7 +111,7 @@ int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top
     }
     double tot = 0;
     for (int j = 0; j < n; j++) tot += c[j].p;
-    double u = rng_uniform(&s->rng) * tot, acc = 0;
+    double u = rng_uniform(rng) * tot, acc = 0;
     for (int j = 0; j < n; j++) {
         acc += c[j].p;
         if (u < acc) return c[j].id;
@@ -242,6 +252,239 @@ int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, si
         score_group(s, known, where, st + g, ns - g < (size_t)s->batch ? (int)(ns - g) : s->batch, nats);
     free(known); free(where); free(st);
     return 0;
+}
+int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top_p) {
+    return draw(s->w.logits, s->m->vocab.size, NULL, s->cand, &s->rng, temperature, top_k, top_p);
+}
+
+/* ============================================================================================ generator */
+/* One sample: its RNG, where its text stands, and whether it has ended. */
+typedef struct {
+    uint64_t rng;
+    rnn_utf8_state u8;       /* of prime + output so far */
+    uint64_t n, nl;          /* symbols and newlines generated */
+    size_t force, force_end; /* forced ids ls_ids[force..force_end) still to write (a line start) */
+    int status, stop;
+    int32_t last;            /* the id it feeds next */
+    unsigned char *tail;     /* (maxstop) the last bytes generated, for the stop strings */
+    size_t ntail;
+} gen_row;
+
+struct rnn_gen {
+    const rnn_model *m;
+    rnn_gen_opts o;
+    int K, B, constrain;     /* B = max(K, 2) rows: one sample never takes the one-row path (other rounding) */
+    net n;
+    workspace w;             /* (1, B) */
+    gen_row *row;            /* (K) */
+    prob_id *cand;           /* (V) */
+    unsigned char *allow;    /* (V) the ids the UTF-8 constraint allows this step */
+    int32_t *ls_ids;         /* forced line-start ids; line i is ls_ids[ls_off[i]..ls_off[i+1]) */
+    size_t *ls_off, nls, maxstop;
+    unsigned char *tails;    /* (K, maxstop) */
+};
+
+uint64_t rnn_gen_seed(uint64_t seed, int i) { return seed ^ mix64((uint64_t)i * 0x9E3779B97F4A7C15ull); }
+
+/* The ids of one character ch[0..len) in v (one for characters, one per byte for byte models) into ids[]; the
+ * count, or 0 if some part is not in the vocabulary. */
+static size_t char_ids(const rnn_vocab *v, const unsigned char *ch, size_t len, int32_t *ids) {
+    size_t unknown, k = rnn_encode(v, ch, len, ids, &unknown);
+    return unknown || k == 0 ? 0 : k;
+}
+
+/* Walks the characters of o->line_starts; with g, stores their ids (g->ls_ids/ls_off sized by the caller). */
+static int line_starts_walk(const rnn_vocab *v, const char *text, rnn_gen *g, rnn_err err) {
+    const unsigned char *t = (const unsigned char *)text;
+    size_t n = strlen(text), lines = 0, off = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t sym;
+        size_t len = (size_t)rnn_utf8_next(t + i, n - i, &sym);
+        int32_t ids[4];
+        size_t k = char_ids(v, t + i, len, ids);
+        if (!k) {
+            if (sym >= RNN_RAWBYTE) snprintf(err, RNN_ERRLEN, "'\\x%02X' is not in the model's vocabulary", t[i]);
+            else snprintf(err, RNN_ERRLEN, "'%.*s' is not in the model's vocabulary", (int)len, (const char *)t + i);
+            return -1;
+        }
+        if (g) {
+            g->ls_off[lines] = off;
+            memcpy(g->ls_ids + off, ids, sizeof(int32_t) * k);
+        }
+        off += k;
+        lines++;
+        i += len;
+    }
+    if (g) { g->ls_off[lines] = off; g->nls = lines; }
+    return 0;
+}
+
+int rnn_gen_check(const rnn_model *m, const rnn_gen_opts *o, rnn_err err) {
+    return o->line_starts ? line_starts_walk(&m->vocab, o->line_starts, NULL, err) : 0;
+}
+
+/* Allocates everything a generator of K samples needs; the rows start at the zero state. */
+static int gen_alloc(rnn_gen *g, int threads) {
+    const rnn_model *m = g->m;
+    int V = m->vocab.size;
+    size_t nls = g->o.line_starts ? strlen(g->o.line_starts) : 0;   /* bytes: at least the characters */
+    for (int i = 0; i < g->o.nstops; i++)
+        if (strlen(g->o.stops[i]) > g->maxstop) g->maxstop = strlen(g->o.stops[i]);
+    g->row = calloc((size_t)g->K, sizeof *g->row);
+    g->cand = malloc(sizeof(prob_id) * V);
+    g->allow = malloc((size_t)V);
+    g->ls_ids = malloc(sizeof(int32_t) * (nls + 1));
+    g->ls_off = malloc(sizeof(size_t) * (nls + 2));
+    g->tails = malloc((size_t)g->K * g->maxstop + 1);
+    g->n.c = &m->cfg;
+    g->n.V = V;
+    param_layout(&m->cfg, V, m->params, &g->n.p);
+    g->n.pool = mat_pool_new(threads < 1 ? 1 : threads);
+    if (!g->row || !g->cand || !g->allow || !g->ls_ids || !g->ls_off || !g->tails || !g->n.pool ||
+        ws_init(&g->w, &m->cfg, V, 1, g->B, 0, g->n.pool))
+        return -1;
+    pack_weights(&g->n, &g->w);
+    for (int r = 0; r < g->B; r++)   /* zero state: the distribution is softmax(by) */
+        memcpy(g->w.logits + (size_t)r * V, g->n.p.by, sizeof(float) * V);
+    return 0;
+}
+
+rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, const rnn_gen_opts *o, rnn_err err) {
+    if (K < 1) { snprintf(err, RNN_ERRLEN, "need at least one sample"); return NULL; }
+    if (rnn_gen_check(m, o, err)) return NULL;
+    rnn_gen *g = calloc(1, sizeof *g);
+    if (!g) { snprintf(err, RNN_ERRLEN, "out of memory"); return NULL; }
+    g->m = m;
+    g->o = *o;
+    g->K = K;
+    g->B = K < 2 ? 2 : K;
+    g->constrain = m->vocab.unit == RNN_UNIT_BYTE && m->vocab.utf8 && !o->raw;
+    if (gen_alloc(g, threads) || (o->line_starts && line_starts_walk(&m->vocab, o->line_starts, g, err))) {
+        rnn_gen_free(g);
+        snprintf(err, RNN_ERRLEN, "out of memory");
+        return NULL;
+    }
+    g->o.line_starts = NULL;   /* borrowed only until here: parsed into ls_ids */
+    for (int i = 0; i < K; i++) {
+        gen_row *r = &g->row[i];
+        r->rng = rnn_gen_seed(seed, i);
+        r->u8 = (rnn_utf8_state){0, 0x80, 0xBF};
+        r->tail = g->tails + (size_t)i * g->maxstop;
+        if (g->nls) r->force_end = g->ls_off[1];
+    }
+    return g;
+}
+
+void rnn_gen_free(rnn_gen *g) {
+    if (!g) return;
+    ws_free(&g->w);
+    mat_pool_free(g->n.pool);
+    free(g->row);
+    free(g->cand);
+    free(g->allow);
+    free(g->ls_ids);
+    free(g->ls_off);
+    free(g->tails);
+    free(g);
+}
+
+/* One forward step of every row on w->x; the state moves on. */
+static void gen_forward(rnn_gen *g) {
+    layers_forward(&g->n, &g->w, 1, 0, NULL);
+    carry_state(&g->w, g->m->cfg.layers, (size_t)g->m->cfg.hidden * g->B, 1);
+}
+
+int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err) {
+    if (unknown) *unknown = 0;
+    if (n == 0) return 0;
+    int32_t *ids = malloc(sizeof(int32_t) * n);
+    if (!ids) { snprintf(err, RNN_ERRLEN, "out of memory"); return -1; }
+    size_t k = rnn_encode(&g->m->vocab, text, n, ids, unknown);
+    for (size_t i = 0; i < k; i++) {
+        for (int r = 0; r < g->B; r++) g->w.x[r] = ids[i];
+        gen_forward(g);
+    }
+    free(ids);
+    for (int i = 0; i < g->K; i++)
+        for (size_t j = 0; j < n; j++) rnn_utf8_feed(&g->row[i].u8, text[j]);
+    return 0;
+}
+
+/* Whether sample r has reached its length bound (constrained to UTF-8: and is not inside a character). */
+static int at_length(const rnn_gen *g, const gen_row *r) {
+    return r->n >= g->o.length && !(g->constrain && r->u8.need);
+}
+
+/* The next id of sample i: its forced line start, or a draw from its row of logits (constrained: over the bytes
+ * that keep its text a valid UTF-8 prefix). */
+static int32_t gen_pick(rnn_gen *g, int i) {
+    gen_row *r = &g->row[i];
+    if (r->force < r->force_end) return g->ls_ids[r->force++];
+    const rnn_vocab *v = &g->m->vocab;
+    int V = v->size;
+    const unsigned char *allow = NULL;
+    if (g->constrain) {
+        for (int j = 0; j < V; j++) g->allow[j] = (unsigned char)rnn_utf8_accepts(&r->u8, v->sym[j] - RNN_RAWBYTE);
+        allow = g->allow;
+    }
+    return draw(g->w.logits + (size_t)i * V, V, allow, g->cand, &r->rng, g->o.temperature, g->o.top_k, g->o.top_p);
+}
+
+/* Appends id to sample i (its bytes into out), then checks, in this order: the stop strings, the line limit and
+ * the line starts (arming the next line's forced start), the length. */
+static void gen_record(rnn_gen *g, int i, int32_t id, rnn_gen_out *out) {
+    gen_row *r = &g->row[i];
+    size_t ms = g->maxstop;
+    int newline = 0;
+    out->nbytes = rnn_symbol_bytes(&g->m->vocab, id, out->bytes);
+    r->last = id;
+    r->n++;
+    for (int b = 0; b < out->nbytes; b++) {
+        unsigned char c = out->bytes[b];
+        rnn_utf8_feed(&r->u8, c);
+        if (ms) {
+            if (r->ntail == ms) memmove(r->tail, r->tail + 1, --r->ntail);
+            r->tail[r->ntail++] = c;
+        }
+        if (c == '\n') { r->nl++; newline = 1; }
+    }
+    for (int k = 0; k < g->o.nstops; k++) {
+        size_t len = strlen(g->o.stops[k]);
+        if (len && r->ntail >= len && !memcmp(r->tail + r->ntail - len, g->o.stops[k], len)) {
+            r->status = RNN_GEN_STOP;
+            r->stop = k;
+            return;
+        }
+    }
+    if (newline && ((g->o.lines && r->nl >= g->o.lines) || (g->nls && r->nl >= g->nls))) {
+        r->status = RNN_GEN_LINES;
+        return;
+    }
+    if (newline && g->nls) {
+        r->force = g->ls_off[r->nl];
+        r->force_end = g->ls_off[r->nl + 1];
+    }
+    if (at_length(g, r)) r->status = RNN_GEN_LENGTH;
+}
+
+int rnn_gen_step(rnn_gen *g, rnn_gen_out *out) {
+    int running = 0;
+    for (int i = 0; i < g->K; i++) {
+        gen_row *r = &g->row[i];
+        out[i] = (rnn_gen_out){.nbytes = 0};
+        if (!r->status && at_length(g, r)) r->status = RNN_GEN_LENGTH;   /* -n 0, or a prime ending a character */
+        if (!r->status) {
+            gen_record(g, i, gen_pick(g, i), &out[i]);
+            running += !r->status;
+        }
+        out[i].status = r->status;
+        out[i].stop = r->stop;
+    }
+    if (running) {   /* ended samples keep feeding their last symbol: their rows are ignored */
+        for (int b = 0; b < g->B; b++) g->w.x[b] = b < g->K ? g->row[b].last : 0;
+        gen_forward(g);
+    }
+    return running;
 }
 
 /* ============================================================================================ filler */

@@ -51,6 +51,13 @@ static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 
 int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym);
 /* The bytes of a symbol value (code point or RNN_RAWBYTE + b) into out; returns how many (1..4). */
 int rnn_value_bytes(uint32_t sym, unsigned char out[4]);
+/* Strict UTF-8, one byte at a time: `need` continuation bytes are still due, the next in lo..hi. Start (and after
+ * a complete character): {0, 0x80, 0xBF}. */
+typedef struct { unsigned char need, lo, hi; } rnn_utf8_state;
+/* Whether byte b keeps the text valid UTF-8 (a valid prefix) after state st. */
+int rnn_utf8_accepts(const rnn_utf8_state *st, unsigned b);
+/* The state after byte b; a byte st does not accept starts afresh, as the decoder does. */
+void rnn_utf8_feed(rnn_utf8_state *st, unsigned b);
 
 /* ---- rnn.c */
 /* Allocates an empty model with room for its parameters (uninitialised) and a copy of `vocab`. */

@@ -1,8 +1,9 @@
 /* rnn_text.c — text to symbols: UTF-8 decoding (strict; an invalid byte becomes a raw-byte symbol of its own) and
  * the vocabulary (building it from a corpus, encoding text to ids, the bytes of a symbol).
  *
- * Owns: rnn_vocab_*, rnn_encode, rnn_encode_each, rnn_symbol_bytes, and the private rnn_next_symbol / rnn_value_bytes (rnn_impl.h)
- * that the checkpoint reader uses to check a stored vocabulary table.
+ * Owns: rnn_vocab_*, rnn_encode, rnn_encode_each, rnn_symbol_bytes, rnn_utf8_next, and the private rnn_next_symbol /
+ * rnn_value_bytes (rnn_impl.h) that the checkpoint reader uses to check a stored vocabulary table, and the
+ * incremental UTF-8 check rnn_utf8_accepts / rnn_utf8_feed that the generator uses to keep byte models' output valid.
  * Must not know: models, training, sampling, files. It depends on nothing but rnn.h and libc. */
 #include "rnn_impl.h"
 
@@ -11,33 +12,56 @@
 #include <string.h>
 
 /* ============================================================================================ vocabulary */
+/* The incremental strict UTF-8 check (rnn_impl.h): which bytes may come next, and the state after one. The decoder
+ * below and the generator's valid-UTF-8 constraint (rnn_gen.c) both use it, so they agree on every byte. */
+int rnn_utf8_accepts(const rnn_utf8_state *st, unsigned b) {
+    if (st->need) return b >= st->lo && b <= st->hi;
+    return b < 0x80 || (b >= 0xC2 && b <= 0xF4);
+}
+
+void rnn_utf8_feed(rnn_utf8_state *st, unsigned b) {
+    if (st->need && b >= st->lo && b <= st->hi) {
+        st->need--;
+        st->lo = 0x80, st->hi = 0xBF;
+        return;
+    }
+    /* a lead byte, or a byte that breaks the sequence in progress: it starts afresh */
+    *st = (rnn_utf8_state){0, 0x80, 0xBF};
+    if (b >= 0xC2 && b <= 0xDF) st->need = 1;
+    else if (b >= 0xE0 && b <= 0xEF) { st->need = 2; if (b == 0xE0) st->lo = 0xA0; if (b == 0xED) st->hi = 0x9F; }
+    else if (b >= 0xF0 && b <= 0xF4) { st->need = 3; if (b == 0xF0) st->lo = 0x90; if (b == 0xF4) st->hi = 0x8F; }
+}
+
 /* Decodes one symbol at s[0..n), n >= 1: a strictly valid UTF-8 sequence (no overlongs, no surrogates, nothing
  * above U+10FFFF) gives its code point; anything else gives RNN_RAWBYTE + s[0]. Returns bytes consumed. */
 static int utf8_next(const unsigned char *s, size_t n, uint32_t *sym) {
     unsigned b0 = s[0];
-    int len;
-    unsigned lo = 0x80, hi = 0xBF;
-    uint32_t cp;
     if (b0 < 0x80) { *sym = b0; return 1; }
-    if (b0 >= 0xC2 && b0 <= 0xDF) { len = 2; cp = b0 & 0x1F; }
-    else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        len = 3; cp = b0 & 0x0F;
-        if (b0 == 0xE0) lo = 0xA0;
-        if (b0 == 0xED) hi = 0x9F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        len = 4; cp = b0 & 0x07;
-        if (b0 == 0xF0) lo = 0x90;
-        if (b0 == 0xF4) hi = 0x8F;
-    } else { *sym = RNN_RAWBYTE + b0; return 1; }
+    rnn_utf8_state st = {0, 0x80, 0xBF};
+    if (!rnn_utf8_accepts(&st, b0)) { *sym = RNN_RAWBYTE + b0; return 1; }
+    rnn_utf8_feed(&st, b0);
+    int len = st.need + 1;
+    uint32_t cp = b0 & (0x7Fu >> len);
     if ((size_t)len > n) { *sym = RNN_RAWBYTE + b0; return 1; }
     for (int i = 1; i < len; i++) {
-        unsigned b = s[i];
-        if (b < lo || b > hi) { *sym = RNN_RAWBYTE + b0; return 1; }
-        lo = 0x80, hi = 0xBF;
-        cp = (cp << 6) | (b & 0x3F);
+        if (!rnn_utf8_accepts(&st, s[i])) { *sym = RNN_RAWBYTE + b0; return 1; }
+        rnn_utf8_feed(&st, s[i]);
+        cp = (cp << 6) | (s[i] & 0x3Fu);
     }
     *sym = cp;
     return len;
+}
+
+int rnn_utf8_next(const unsigned char *s, size_t n, uint32_t *sym) { return utf8_next(s, n, sym); }
+
+/* Whether all of text[0..n) is strictly valid UTF-8. */
+static int valid_utf8(const unsigned char *text, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint32_t s;
+        i += (size_t)utf8_next(text + i, n - i, &s);
+        if (s >= RNN_RAWBYTE) return 0;
+    }
+    return 1;
 }
 
 int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym) {
@@ -65,6 +89,7 @@ int rnn_vocab_build(rnn_vocab *v, const unsigned char *text, size_t n, int unit,
     free(seen);
     v->unit = unit;
     v->size = count;
+    v->utf8 = valid_utf8(text, n);
     return 0;
 }
 

@@ -170,6 +170,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_score_run
     cli_score_lines
     cli_score_validation
+    cli_sample_gen
     cli_info_bad_checkpoints
     cli_score_bad_checkpoints
     cli_train_resume

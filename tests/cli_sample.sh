@@ -13,7 +13,30 @@ cli_sample_usage() {
     cr sample --top-p 0; expect "--top-p 0" 2 "charrnn sample: invalid value '0' for --top-p: must be > 0 and <= 1"
     cr sample --top-k 1.5; expect "--top-k 1.5" 2 "charrnn sample: invalid value '1.5' for --top-k: not a whole number"
     cr sample extra; expect "sample takes no file" 2 "charrnn sample: unexpected argument 'extra'"
+    cr sample --count 0; expect "--count 0" 2 "charrnn sample: invalid value '0' for --count: must be 1..4096"
+    cr sample --count 4097; expect "--count 4097" 2 "charrnn sample: invalid value '4097' for --count: must be 1..4096"
+    cr sample --lines 0; expect "--lines 0" 2 "charrnn sample: invalid value '0' for --lines: must be 1..1000000000000000"
+    cr sample --stop ''; expect "--stop ''" 2 "charrnn sample: invalid value '' for --stop: must not be empty"
+    cr sample --stop-exclude; expect "--stop-exclude alone" 2 "charrnn sample: --stop-exclude needs --stop"
+    cr sample --sep , --jsonl; expect "--sep with --jsonl" 2 "charrnn sample: --sep and --jsonl cannot be used together"
+    cr sample --line-starts ''; expect "--line-starts ''" 2 "charrnn sample: invalid value '' for --line-starts: must not be empty"
 }
+
+# ends_once FILE STR: FILE ends with STR, which occurs nowhere earlier in it
+ends_once() { local s; s=$(cat "$1"; printf x); s=${s%x}; [[ $s == *"$2" ]] && [[ ${s%"$2"} != *"$2"* ]]; }
+# is_plus FILE1 FILE2 STR: FILE1 is FILE2's bytes followed by STR
+is_plus() { [ "$(cat "$1"; printf x)" = "$(cat "$2"; printf '%s' "$3"; printf x)" ]; }
+# lines_exactly FILE N: FILE has N newlines and ends with one
+lines_exactly() { [ "$(tr -cd '\n' <"$1" | wc -c)" -eq "$2" ] && [ "$(tail -c 1 "$1" | od -An -tx1)" = " 0a" ]; }
+# lines_begin FILE TEXT: line i of FILE begins with the i-th character of TEXT (a UTF-8 locale: characters)
+lines_begin() {
+    local -a l
+    mapfile -t l <"$1"
+    [ "${#l[@]}" -eq "${#2}" ] || return 1
+    for ((i = 0; i < ${#2}; i++)); do [[ ${l[i]} == "${2:i:1}"* ]] || return 1; done
+}
+# first_part FILE SEP FILE2: the part of FILE before the first SEP is FILE2's bytes
+first_part() { local s; s=$(cat "$1"; printf x); s=${s%x}; [ "${s%%"$2"*}x" = "$(cat "$3"; printf x)" ]; }
 
 # sampling the models trained by cli_train_small and cli_train_options
 cli_sample_run() {
@@ -65,4 +88,52 @@ cli_sample_run() {
         "$BIN" info -m "$M" >/dev/full 2>"$TMP/err"; RC=$?
         expect "info > /dev/full fails loudly" 1 "charrnn: cannot write output: No space left on device"
     fi
+}
+
+# stop conditions, many samples at once, JSON Lines, line starts, valid UTF-8 from byte models (after cli_sample_run)
+cli_sample_gen() {
+    # --- --stop, --stop-exclude, --lines, -n as the bound
+    cr sample -m "$M" --seed 3 --stop 'e '; expect "--stop" 0
+    check "--stop: the output ends right after the first 'e '" ends_once "$TMP/out" 'e '
+    cp "$TMP/out" "$W/stop1"
+    cr sample -m "$M" --seed 3 --stop 'e ' --stop-exclude; expect "--stop-exclude" 0
+    check "--stop-exclude: the same text without the stop string" is_plus "$W/stop1" "$TMP/out" 'e '
+    cr sample -m "$M" --seed 3 --stop QQQ --stop 'e '; check "--stop is repeatable: the first one generated ends" cmp -s "$TMP/out" "$W/stop1"
+    cr sample -m "$M" --seed 3 --lines 3; expect "--lines" 0
+    check "--lines 3: three lines, ending with the newline" lines_exactly "$TMP/out" 3
+    cr sample -m "$M" --seed 3 --stop QQQ -n 50; check "-n bounds --stop: 50 symbols" test "$(wc -m <"$TMP/out")" -eq 50
+    cr sample -m "$M" --seed 3 --stop QQQ; check "-n defaults to 10000 with --stop" test "$(wc -m <"$TMP/out")" -eq 10000
+    # --- --count: sample i is the same for any K and any --threads, also with --prime, -t, --top-k, --top-p
+    local g=(-m "$M" -n 40 --seed 7 --prime 'The ' -t 0.8 --top-k 10 --top-p 0.9 --jsonl)
+    cr sample "${g[@]}" --count 64; expect "--count 64 --jsonl" 0
+    cp "$TMP/out" "$W/k64"
+    check "--count 64: 64 JSON lines" test "$(wc -l <"$W/k64")" -eq 64
+    cr sample "${g[@]}" --count 1; check "sample 0 is the same for K=1 and K=64" bash -c "head -n 1 '$W/k64' | cmp -s - '$TMP/out'"
+    cr sample "${g[@]}" --count 3 --threads 1; check "samples 0..2 are the same for K=3 (1 thread) and K=64" bash -c "head -n 3 '$W/k64' | cmp -s - '$TMP/out'"
+    check "the samples differ" test "$(sed -n 1p "$W/k64" | cut -c9-)" != "$(sed -n 2p "$W/k64" | cut -c9-)"
+    cr sample -m "$M" -n 30 --seed 7 --count 1; cp "$TMP/out" "$W/c1"
+    cr sample -m "$M" -n 30 --seed 7 --count 2 --sep '@@SEP@@'; expect "--sep" 0
+    check "--sep: sample 0, then the separator" first_part "$TMP/out" '@@SEP@@' "$W/c1"
+    # --- JSON escaping: control characters, quotes, backslashes, invalid bytes (U+FFFD)
+    cr sample -m "$M" -n 0 --prime $'a\x01"\\\t\xff\n' --jsonl; expect "--jsonl escapes" 0
+    check "--jsonl: exact escapes" test "$(cat "$TMP/out")" = '{"i":0,"text":"a\u0001\"\\\t\ufffd\n"}'
+    for _ in $(seq 300); do printf 'ab\x01\x02"\\\xff\xfe\t\n'; done >"$W/ctl.txt"
+    cr train "$W/ctl.txt" "${small[@]}" --steps 3 --bytes --val 0 -o "$W/ctl.ckpt"; expect "train on control characters and invalid bytes" 0
+    cr sample -m "$W/ctl.ckpt" --count 8 -n 200 --seed 1 --jsonl; expect "sample them as JSON Lines" 0
+    check "JSON Lines of invalid bytes are valid UTF-8 without raw control characters" bash -c "iconv -f UTF-8 -t UTF-8 '$TMP/out' >/dev/null && test \$(wc -l <'$TMP/out') -eq 8 && ! tr -d '\n' <'$TMP/out' | LC_ALL=C grep -q '[[:cntrl:]]' && grep -q 'ufffd' '$TMP/out' && grep -q 'u0001' '$TMP/out'"
+    # --- --line-starts: the acrostic on a Chinese model trained long enough to write newlines
+    local zs=(--hidden 32 --batch 16 --seq 32 --steps 150 --lr 0.01 --val 0 -q)
+    cr train data/tang.txt "${zs[@]}" -o "$W/zl.ckpt"; expect "train a Chinese model that writes lines" 0
+    cr sample -m "$W/zl.ckpt" --line-starts 春夏秋冬 --seed 4; expect "--line-starts" 0
+    check "--line-starts 春夏秋冬: four lines beginning 春, 夏, 秋, 冬" lines_begin "$TMP/out" 春夏秋冬
+    check "--line-starts: the output ends with the fourth line's newline" lines_exactly "$TMP/out" 4
+    cr sample -m "$Z" --line-starts '春😀'; expect "--line-starts outside the vocabulary" 2 "charrnn sample: --line-starts: '😀' is not in the model's vocabulary"
+    # --- byte models keep valid UTF-8 (checkpoint flag), --raw turns it off
+    cr train data/tang.txt --bytes "${zs[@]}" -o "$W/zb.ckpt"; expect "train a --bytes model on Chinese" 0
+    cr sample -m "$W/zb.ckpt" --count 64 -n 100 -t 1.5 --seed 5 --sep ''; expect "sample 64 from the --bytes model" 0
+    check "--bytes model of valid UTF-8: 64 hot samples are valid UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$TMP/out"
+    cr sample -m "$W/zb.ckpt" --count 64 -n 100 -t 1.5 --seed 5 --sep '' --raw; expect "--raw" 0
+    check "--raw: the same model writes invalid UTF-8" bash -c "! iconv -f UTF-8 -t UTF-8 -o /dev/null '$TMP/out' 2>/dev/null"
+    cr sample -m "$W/zb.ckpt" --line-starts 春夏 --seed 4; expect "--line-starts on a --bytes model" 0
+    check "--bytes model: lines begin 春, 夏" lines_begin "$TMP/out" 春夏
 }

@@ -64,9 +64,12 @@ int bidir_learns(void);
 /* test_gen.c */
 int sample_threads(void);
 int score_streams(void);
+int gen_batch(void);
+int gen_utf8(void);
 int fill_consistent(void);
 /* test_ckpt.c */
 int save_load_sample(void);
+int ckpt_utf8_flag(void);
 int rs_rnn(void);
 int rs_lstm(void);
 int rs_gru(void);

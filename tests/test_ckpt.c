@@ -185,7 +185,8 @@ int origin_record(void) {
         { snprintf(detail, sizeof detail, "a corrupt origin record was not refused: %s", err); goto out; }
     rnn_model_free(back);
     back = NULL;
-    if (rnn_save(path, r.m, NULL, err) || patch_file(path, 4, v1, 4) || patch_file(path, 124, junk, 4) ||
+    if (rnn_save(path, r.m, NULL, err) || patch_file(path, 4, v1, 4) || patch_file(path, 12, (const unsigned char[4]){0, 0, 0, 0}, 4) ||
+        patch_file(path, 124, junk, 4) ||
         rnn_load(path, &back, NULL, err) || rnn_model_origin(back))
         { snprintf(detail, sizeof detail, "a version-1 file did not read as one without origin: %s", err); goto out; }
     snprintf(detail, sizeof detail, "version 2, origin_bytes 39, name/steps/vocabulary/best val exact; corrupt record "
@@ -226,7 +227,12 @@ int ckpt_versions(void) {
         }
         rnn_model_free(m);
         m = NULL;
-        if (patch_file(path, 4, (const unsigned char[4]){1, 0, 0, 0}, 4)) { snprintf(detail, sizeof detail, "cannot patch %s", path); goto out; }
+        /* as version 1 wrote it: version 1, and no flag but (here) the bidirectional one (bit 2, UTF-8, is version 2's) */
+        if (patch_file(path, 4, (const unsigned char[4]){1, 0, 0, 0}, 4) ||
+            patch_file(path, 12, (const unsigned char[4]){(unsigned char)(bi ? 2 : 0), 0, 0, 0}, 4)) {
+            snprintf(detail, sizeof detail, "cannot patch %s", path);
+            goto out;
+        }
         int loaded = rnn_load(path, &m, NULL, err) == 0;
         if (bi == 0 && !loaded) { snprintf(detail, sizeof detail, "version-1 file refused: %s", err); goto out; }
         if (bi == 1 && (loaded || !strstr(err, "has unknown flags 0x2"))) {
@@ -244,4 +250,58 @@ out:
     rig_free(&r[0]);
     rig_free(&r[1]);
     return rc;
+}
+
+/* Rewrites the file at path with header flags and version replaced and the CRC recomputed. 0 or -1. */
+static int patch_header(const char *path, uint32_t version, uint32_t flags) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n < 136 || n == sizeof buf) return -1;
+    for (int i = 0; i < 4; i++) { buf[4 + i] = (unsigned char)(version >> 8 * i); buf[12 + i] = (unsigned char)(flags >> 8 * i); }
+    uint32_t crc = rnn_crc32(0, buf, n - 4);
+    for (int i = 0; i < 4; i++) buf[n - 4 + i] = (unsigned char)(crc >> 8 * i);
+    f = fopen(path, "wb");
+    if (!f) return -1;
+    int bad = fwrite(buf, 1, n, f) != n;
+    return fclose(f) || bad ? -1 : 0;
+}
+
+/* Flags bit 2 (the corpus was valid UTF-8): a --bytes model of tang.txt saves it (version 2) and loads it back; a
+ * version-1 file loads with it 0, and a version-1 file with bit 2 set is refused (unknown flags). */
+int ckpt_utf8_flag(void) {
+    size_t len;
+    unsigned char *text = slurp("tang.txt", &len);
+    if (!text) FAILF("cannot read %s/tang.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_RNN, 1, 8, 2, 8);
+    rig r;
+    size_t n = 20000;
+    while ((text[n] & 0xC0) == 0x80) n--;   /* whole characters: the cut text stays valid UTF-8 */
+    int bad = rig_make(&r, &c, text, n, RNN_UNIT_BYTE, 1);
+    free(text);
+    if (bad) return 1;
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    rnn_err err;
+    rnn_model *m2 = NULL;
+    const char *why = NULL;
+    if (rnn_save(path, r.m, NULL, err) || rnn_load(path, &m2, NULL, err)) why = err;
+    else if (!rnn_model_vocab(m2)->utf8) why = "bit 2 lost in a version-2 round trip";
+    rnn_model_free(m2);
+    m2 = NULL;
+    if (!why && (patch_header(path, 1, 0) || rnn_load(path, &m2, NULL, err))) why = "a version-1 file does not load";
+    else if (!why && rnn_model_vocab(m2)->utf8) why = "a version-1 file loads with bit 2 set";
+    rnn_model_free(m2);
+    m2 = NULL;
+    if (!why && (patch_header(path, 1, 4) || !rnn_load(path, &m2, NULL, err))) why = "version 1 with bit 2 loads";
+    else if (!why && !strstr(err, "has unknown flags 0x4")) why = err;
+    rnn_model_free(m2);
+    unlink(path);
+    rig_free(&r);
+    if (why) FAILF("%s", why);
+    snprintf(detail, sizeof detail, "bit 2 round-trips in version 2; version 1 reads as 0; version 1 with bit 2: %s", err);
+    return 0;
 }

@@ -1,5 +1,6 @@
 /* tests/test_gen.c — generation (rnn_gen.c): the same validation loss and sampled text on 1 and 3 threads; the
- * scorer against the stream loss, across batches and threads, with unknown symbols. */
+ * scorer against the stream loss, across batches and threads, with unknown symbols; the batched generator's
+ * samples independent of K and threads; byte models' constrained output always valid UTF-8. */
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
 
@@ -190,4 +191,115 @@ int fill_consistent(void) {
     snprintf(detail, sizeof detail, "cloze loss of %d symbols: windowed path %.6f, fill one blank at a time %.6f; "
              "1 == 3 threads; forward model refused (%s)", N - 1, window, fill, err);
     return !(fabs(window - fill) < 1e-4);
+}
+
+/* Runs K samples of n symbols (prime "Th", temperature 0.9, top-k 20) and copies sample i's bytes into
+ * out[i] (room for 4n+4), lengths into len[i]. -1 if the generator fails. */
+static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_opts *base, unsigned char (*out)[2048],
+                   size_t *len) {
+    rnn_err err;
+    rnn_gen_opts o = *base;
+    o.length = (uint64_t)n;
+    rnn_gen *g = rnn_gen_new(m, K, 11, threads, &o, err);
+    rnn_gen_out *st = malloc(sizeof *st * K);
+    if (!g || !st || rnn_gen_prime(g, (const unsigned char *)"Th", 2, NULL, err)) {
+        rnn_gen_free(g);
+        free(st);
+        return -1;
+    }
+    for (int i = 0; i < K; i++) len[i] = 0;
+    while (rnn_gen_step(g, st))
+        for (int i = 0; i < K; i++)
+            if (len[i] + 4 <= 2048) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
+    for (int i = 0; i < K; i++)   /* the last step's bytes */
+        if (len[i] + 4 <= 2048) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
+    rnn_gen_free(g);
+    free(st);
+    return 0;
+}
+
+/* The batched generator: sample i is the same bytes for K = 1, 3 and 64 streams and on 1 and 3 threads, for every
+ * cell (the rows of the batched forward do not depend on how many there are); different samples differ. */
+int gen_batch(void) {
+    size_t tl;
+    unsigned char *text = slurp("fortunes.txt", &tl);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    int cells[3] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
+    static unsigned char a[64][2048], b[64][2048];
+    size_t la[64], lb[64];
+    rnn_gen_opts o = {.temperature = 0.9f, .top_k = 20, .top_p = 1.0f};
+    for (int ci = 0; ci < 3; ci++) {
+        rnn_config c = small_config(cells[ci], 1, 48, 4, 16);
+        rig r;
+        if (rig_make(&r, &c, text, 40000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
+        for (int s = 0; s < 3; s++) rnn_train_step(r.t);
+        int bad = gen_run(r.m, 64, 1, 200, &o, a, la);
+        for (int k = 0; !bad && k < 3; k++) {
+            int K = k == 0 ? 1 : 3, th = k == 2 ? 3 : 1;
+            bad = gen_run(r.m, K, th, 200, &o, b, lb) ? -1 : 0;
+            for (int i = 0; !bad && i < K; i++)
+                if (la[i] != lb[i] || memcmp(a[i], b[i], la[i])) bad = 1 + i;
+            if (bad > 0) { rig_free(&r); free(text); FAILF("%s: sample %d differs with K=64 and K=%d, %d threads", rnn_cell_name(cells[ci]), bad - 1, K, th); }
+        }
+        if (!bad && la[0] == la[1] && !memcmp(a[0], a[1], la[0])) bad = 2;
+        rig_free(&r);
+        if (bad) { free(text); FAILF("%s: %s", rnn_cell_name(cells[ci]), bad < 0 ? "generator failed" : "samples 0 and 1 are the same"); }
+    }
+    free(text);
+    snprintf(detail, sizeof detail, "rnn, lstm, gru: samples 0..2 of 200 symbols identical for K=64, K=3, K=1 and 1/3 threads");
+    return 0;
+}
+
+/* Whether s[0..n) is strictly valid UTF-8 (no raw-byte symbol when decoded). */
+static int is_utf8(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        i += (size_t)rnn_utf8_next(s + i, n - i, &cp);
+        if (cp >= RNN_RAWBYTE) return 0;
+    }
+    return 1;
+}
+
+/* Property: a --bytes model trained briefly on tang.txt (valid UTF-8) writes valid UTF-8 for every one of 256
+ * seeds (64 samples x 4 runs, 150 bytes each, hot temperature, the length ending mid-character finishes it);
+ * with raw = 1 (the constraint off) most samples are not valid, so the check can fail. */
+int gen_utf8(void) {
+    size_t tl;
+    unsigned char *text = slurp("tang.txt", &tl);
+    if (!text) FAILF("cannot read %s/tang.txt", data_dir);
+    rnn_config c = small_config(RNN_CELL_RNN, 1, 32, 8, 16);
+    rig r;
+    size_t n = tl > 200000 ? 200000 : tl;
+    while (n < tl && (text[n] & 0xC0) == 0x80) n--;   /* whole characters: the cut text stays valid UTF-8 */
+    if (rig_make(&r, &c, text, n, RNN_UNIT_BYTE, 1)) { free(text); return 1; }
+    free(text);
+    for (int s = 0; s < 20; s++) rnn_train_step(r.t);
+    if (!rnn_model_vocab(r.m)->utf8) { rig_free(&r); FAILF("vocabulary of tang.txt not marked valid UTF-8"); }
+    static unsigned char out[64][2048];
+    size_t len[64];
+    int invalid[2] = {0, 0};
+    for (int raw = 0; raw < 2; raw++)
+        for (int run = 0; run < 4; run++) {
+            rnn_gen_opts o = {.temperature = 1.5f + 0.25f * run, .top_p = 1.0f, .raw = raw, .length = 150};
+            rnn_err err;
+            rnn_gen *g = rnn_gen_new(r.m, 64, 1000 + (uint64_t)run, 1, &o, err);
+            rnn_gen_out st[64];
+            if (!g) { rig_free(&r); FAILF("generator: %s", err); }
+            for (int i = 0; i < 64; i++) len[i] = 0;
+            int running;
+            do {
+                running = rnn_gen_step(g, st);
+                for (int i = 0; i < 64; i++) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
+            } while (running);
+            rnn_gen_free(g);
+            for (int i = 0; i < 64; i++) {
+                invalid[raw] += !is_utf8(out[i], len[i]);
+                if (!raw && (len[i] < 150 || len[i] > 153)) { rig_free(&r); FAILF("sample of %zu bytes, not 150..153", len[i]); }
+            }
+        }
+    rig_free(&r);
+    if (invalid[0]) FAILF("%d of 256 constrained samples are not valid UTF-8", invalid[0]);
+    if (invalid[1] < 128) FAILF("only %d of 256 raw samples are invalid: the property test is too weak", invalid[1]);
+    snprintf(detail, sizeof detail, "256 constrained samples valid UTF-8; %d of 256 raw ones are not", invalid[1]);
+    return 0;
 }
