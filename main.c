@@ -1045,7 +1045,7 @@ static int fill_text(const rnn_model *m, const fill_args *a, const unsigned char
     float *probs = NULL;
     int rc = 1;
     if (!ids || !ends || !blank) { fail("out of memory"); goto out; }
-    size_t nsym = rnn_encode_each(v, text, len, ids, ends);
+    size_t nsym = rnn_decode(v, text, len, ids, ends);
     for (size_t i = 0, start = 0; i < nsym; start = ends[i++]) {
         blank[i] = ends[i] - start == blen && !memcmp(text + start, a->blank, blen);
         nb += blank[i];
@@ -1097,7 +1097,7 @@ static int cmd_fill(int argc, char **argv) {
     }
     int32_t one[5];
     size_t blen = strlen(a.blank);
-    if (!blen || blen > 4 || rnn_encode_each(rnn_model_vocab(m), (const unsigned char *)a.blank, blen, one, NULL) != 1) {
+    if (!blen || blen > 4 || rnn_decode(rnn_model_vocab(m), (const unsigned char *)a.blank, blen, one, NULL) != 1) {
         rnn_model_free(m);
         return usage_error(&c, "--blank must be one character");
     }

@@ -53,15 +53,11 @@ void rnn_vocab_free(rnn_vocab *v);
 /* Decodes `n` bytes into symbol ids, at most n of them, into `ids` (caller-owned, room for n). Returns the
  * number of ids. Symbols not in the vocabulary are skipped and counted in *unknown (may be NULL). */
 size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *unknown);
-/* Decodes `n` bytes into one entry per symbol, in order: ids[k] is the symbol's id, or -1 if it is not in the
- * vocabulary; ends[k] (ends may be NULL) is the byte offset just after it. Both caller-owned with room for n.
- * Returns the number of symbols. */
-size_t rnn_encode_each(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends);
-/* Writes the bytes of symbol `id` into out[0..3]; returns how many (1..4). */
 /* Decodes `n` bytes into one entry per symbol: ids[k] is symbol k's vocabulary id, or -1 if it is not in the
  * vocabulary; ends (may be NULL) gets the byte offset just past symbol k. Both caller-owned, room for n.
  * Returns the number of symbols. */
 size_t rnn_decode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends);
+/* Writes the bytes of symbol `id` into out[0..3]; returns how many (1..4). */
 int  rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]);
 /* The sorted union of `a` and `b` (same unit) into *out, which the caller frees with rnn_vocab_free. Symbol
  * a->sym[i] is out->sym[map[i]] when `map` (room for a->size; may be NULL) is given. Returns 0, or -1 (units

@@ -1,7 +1,7 @@
 /* rnn_text.c — text to symbols: UTF-8 decoding (strict; an invalid byte becomes a raw-byte symbol of its own) and
  * the vocabulary (building it from a corpus, encoding text to ids, the bytes of a symbol).
  *
- * Owns: rnn_vocab_*, rnn_encode, rnn_encode_each, rnn_symbol_bytes, rnn_utf8_next, and the private rnn_next_symbol /
+ * Owns: rnn_vocab_*, rnn_decode, rnn_encode, rnn_symbol_bytes, rnn_utf8_next, and the private rnn_next_symbol /
  * rnn_value_bytes (rnn_impl.h) that the checkpoint reader uses to check a stored vocabulary table, and the
  * incremental UTF-8 check rnn_utf8_accepts / rnn_utf8_feed that the generator uses to keep byte models' output valid.
  * Must not know: models, training, sampling, files. It depends on nothing but rnn.h and libc. */
@@ -154,17 +154,6 @@ size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
     for (size_t i = 0; i < total; i++)   /* drop the unknown symbols in place */
         if (ids[i] >= 0) ids[k++] = ids[i];
     if (unknown) *unknown = total - k;
-    return k;
-}
-
-size_t rnn_encode_each(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; k++) {
-        uint32_t s;
-        i += rnn_next_symbol(v->unit, text + i, n - i, &s);
-        ids[k] = vocab_find(v, s);
-        if (ends) ends[k] = i;
-    }
     return k;
 }
 

@@ -1,5 +1,5 @@
 /* tests/fuzz_fill.c — fuzz target for the filler's input path: any bytes as the text of `charrnn fill`. The text is
- * decoded with rnn_encode_each (symbols outside the vocabulary included), every '_' becomes a blank, and
+ * decoded with rnn_decode (symbols outside the vocabulary included), every '_' becomes a blank, and
  * rnn_fill runs on a small bidirectional GRU made in-process (fixed seed), with the pass count taken from the
  * first byte. Properties: no crash, every blank gets a symbol id of the vocabulary, the probabilities are finite
  * and sum to 1. Seeds: tests/fuzz/fill/. */
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size--;
     int32_t *ids = malloc(sizeof(int32_t) * (size + 1));
     unsigned char *blank = malloc(size + 1);
-    size_t nsym = rnn_encode_each(rnn_model_vocab(m), data, size, ids, NULL), nb = 0;
+    size_t nsym = rnn_decode(rnn_model_vocab(m), data, size, ids, NULL), nb = 0;
     for (size_t i = 0; i < nsym; i++) nb += blank[i] = ids[i] >= 0 && rnn_model_vocab(m)->sym[ids[i]] == '_';
     float *probs = malloc(sizeof(float) * (nb + 1) * (size_t)V);
     rnn_err err;
