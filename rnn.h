@@ -260,7 +260,8 @@ int rnn_gen_check(const rnn_model *m, const rnn_gen_opts *o, rnn_err err);
 /* The RNG seed of sample i: seed itself for i = 0, so one sample is seeded exactly by seed. */
 uint64_t rnn_gen_seed(uint64_t seed, int i);
 /* A generator of K >= 1 samples on m (borrowed; must outlive it) with options o (copied; the stop strings stay
- * borrowed), `threads` >= 1 workers. NULL + err if o fails rnn_gen_check or memory runs out. Caller frees. */
+ * borrowed), `threads` >= 1 workers. NULL + err if m is bidirectional, o fails rnn_gen_check, or memory runs out.
+ * Caller frees. */
 rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, const rnn_gen_opts *o, rnn_err err);
 void rnn_gen_free(rnn_gen *g);
 /* Feeds text[0..n) to every sample before the first step (symbols not in the vocabulary are skipped and counted

@@ -26,11 +26,15 @@ struct rnn_sampler {
     prob_id *cand;       /* (V) candidates: probability and id, sorted for top-k / top-p */
 };
 
+/* Generation reads left to right: a bidirectional model cannot do it. 0, or -1 with err. */
+static int check_forward(const rnn_model *m, rnn_err err) {
+    if (!m->cfg.bidir) return 0;
+    snprintf(err, RNN_ERRLEN, "a bidirectional model cannot generate left to right; use fill");
+    return -1;
+}
+
 rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, int threads, rnn_err err) {
-    if (m->cfg.bidir) {
-        snprintf(err, RNN_ERRLEN, "a bidirectional model cannot generate left to right; use fill");
-        return NULL;
-    }
+    if (check_forward(m, err)) return NULL;
     rnn_sampler *s = calloc(1, sizeof *s);
     int V = m->vocab.size;
     if (!s) goto oom;
@@ -351,7 +355,7 @@ static int gen_alloc(rnn_gen *g, int threads) {
 
 rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, const rnn_gen_opts *o, rnn_err err) {
     if (K < 1) { snprintf(err, RNN_ERRLEN, "need at least one sample"); return NULL; }
-    if (rnn_gen_check(m, o, err)) return NULL;
+    if (check_forward(m, err) || rnn_gen_check(m, o, err)) return NULL;
     rnn_gen *g = calloc(1, sizeof *g);
     if (!g) { snprintf(err, RNN_ERRLEN, "out of memory"); return NULL; }
     g->m = m;
