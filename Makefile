@@ -55,7 +55,7 @@ $(BUILD)/tests/test_rnn: $(TESTS) tests/test.h $(LIB) $(HDRS)
 # under the sanitizers. `make fuzz` builds them with clang's libFuzzer in build-fuzz/ and fuzzes each for
 # FUZZ_SECONDS, new inputs going to build-fuzz/corpus/NAME, crashes to tests/fuzz/NAME/crash-* (commit them with
 # the fix: test.sh replays them). To add a reader: CONTRIBUTING.md, "Add a reader".
-FUZZ = ckpt utf8 opts plot fill
+FUZZ = ckpt utf8 opts plot fill gen
 FUZZ_MAIN ?= tests/fuzz_main.c
 FUZZ_PROGS = $(FUZZ:%=$(BUILD)/tests/fuzz_%)
 $(BUILD)/tests/fuzz_%: tests/fuzz_%.c tests/fuzz.h tests/fuzz_main.c $(LIB) $(HDRS) $(CLI) $(CLI_HDRS)
