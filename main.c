@@ -873,8 +873,10 @@ static int sample_open(sample_session *s) {
 
 /* Appends n bytes to p. 0, or -1 when out of memory. */
 static int pending_add(pending *p, const unsigned char *b, size_t n) {
+    if (!n) return 0;   /* nothing to add (and p->b may still be NULL) */
     if (p->n + n > p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 256;
+        while (cap < p->n + n) cap *= 2;
         unsigned char *nb = realloc(p->b, cap);
         if (!nb) return -1;
         p->b = nb;
