@@ -914,10 +914,12 @@ static void sample_emit(sample_session *s) {
         int ended = s->out[s->cur].status != RNN_GEN_RUNNING;
         if (!a->jsonl) {
             size_t w = ended ? t->n : t->n > s->hold ? t->n - s->hold : 0;
-            fwrite(t->b, 1, w, stdout);
-            if (w) s->last = t->b[w - 1];
-            memmove(t->b, t->b + w, t->n - w);
-            t->n -= w;
+            if (w) {   /* t->b is NULL until the sample has bytes */
+                fwrite(t->b, 1, w, stdout);
+                s->last = t->b[w - 1];
+                memmove(t->b, t->b + w, t->n - w);
+                t->n -= w;
+            }
         }
         if (!ended) return;
         if (a->jsonl) {
