@@ -683,19 +683,23 @@ double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count)
     return total / (double)(count - 1);
 }
 
+void net_for_model(net *n, const rnn_model *m, int threads) {
+    memset(n, 0, sizeof *n);
+    n->c = &m->cfg;
+    n->V = m->vocab.size;
+    param_layout(&m->cfg, n->V, m->params, &n->p);
+    n->pool = mat_pool_new(threads < 1 ? 1 : threads);
+}
+
 /* stream_loss on windows of Tmax, B identical streams, a margin of at most `margin` (-1: the default). */
 static double debug_loss(const rnn_model *m, const int32_t *ids, size_t count, int Tmax, int B, int margin,
                          int threads) {
     net n;
-    memset(&n, 0, sizeof n);
-    n.c = &m->cfg;
-    n.V = m->vocab.size;
-    n.pool = mat_pool_new(threads);
+    net_for_model(&n, m, threads);
     workspace w;
     double loss = NAN;
     if (n.pool && !ws_init(&w, &m->cfg, n.V, Tmax, B, 0, n.pool)) {
         if (margin >= 0 && margin < w.margin) w.margin = margin;
-        param_layout(&m->cfg, n.V, m->params, &n.p);
         loss = stream_loss(&n, &w, ids, count);
         ws_free(&w);
     }

@@ -40,11 +40,8 @@ rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, int threads, rnn
     if (!s) goto oom;
     s->m = m;
     s->rng = seed;
-    s->n.c = &m->cfg;
-    s->n.V = V;
-    param_layout(&m->cfg, V, m->params, &s->n.p);
+    net_for_model(&s->n, m, threads);   /* one-row products split their columns over its pool */
     s->cand = malloc(sizeof(prob_id) * V);
-    s->n.pool = mat_pool_new(threads < 1 ? 1 : threads);   /* one-row products split their columns over it */
     if (!s->cand || !s->n.pool || ws_init(&s->w, &m->cfg, V, 1, 1, 0, s->n.pool)) goto oom;
     pack_weights(&s->n, &s->w);
     /* Before any input, the state is zero and the distribution is softmax(by). */
@@ -161,11 +158,8 @@ rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err e
     s->batch = batch < 1 ? 1 : batch > SCORE_ROWS ? SCORE_ROWS : batch;
     s->width = s->batch < 2 ? 2 : s->batch;
     int T = SCORE_ROWS / s->width > 64 ? 64 : SCORE_ROWS / s->width;
-    s->n.c = &m->cfg;
-    s->n.V = V;
-    param_layout(&m->cfg, V, m->params, &s->n.p);
+    net_for_model(&s->n, m, threads);
     s->first = malloc(sizeof(double) * V);
-    s->n.pool = mat_pool_new(threads < 1 ? 1 : threads);
     if (!s->first || !s->n.pool || ws_init(&s->w, &m->cfg, V, T, s->width, 0, s->n.pool)) goto oom;
     pack_weights(&s->n, &s->w);
     zero_state_surprisal(s->n.p.by, V, s->w.logits, s->first);
@@ -340,10 +334,7 @@ static int gen_alloc(rnn_gen *g, int threads) {
     g->ls_ids = malloc(sizeof(int32_t) * (nls + 1));
     g->ls_off = malloc(sizeof(size_t) * (nls + 2));
     g->tails = malloc((size_t)g->K * g->maxstop + 1);
-    g->n.c = &m->cfg;
-    g->n.V = V;
-    param_layout(&m->cfg, V, m->params, &g->n.p);
-    g->n.pool = mat_pool_new(threads < 1 ? 1 : threads);
+    net_for_model(&g->n, m, threads);
     if (!g->row || !g->cand || !g->allow || !g->ls_ids || !g->ls_off || !g->tails || !g->n.pool ||
         ws_init(&g->w, &m->cfg, V, 1, g->B, 0, g->n.pool))
         return -1;
@@ -575,10 +566,7 @@ static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int t
     one.bidir = 0;   /* each direction's workspace is a plain stack's */
     int V = m->vocab.size;
     size_t H = (size_t)m->cfg.hidden;
-    f->n.c = &m->cfg;
-    f->n.V = V;
-    param_layout(&m->cfg, V, m->params, &f->n.p);
-    f->n.pool = mat_pool_new(threads < 1 ? 1 : threads);
+    net_for_model(&f->n, m, threads);
     f->in = malloc(sizeof(int32_t) * n);
     f->pos = malloc(sizeof(size_t) * nb);
     f->hs[0] = malloc(sizeof(float) * nb * H);

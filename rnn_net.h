@@ -74,6 +74,10 @@ typedef struct {
     mat_pool *pool;
 } net;
 
+/* Views of m's parameters (no gradients) on a new pool of `threads` (< 1: one) workers, for inference. The pool
+ * is the caller's to free with mat_pool_free; it is NULL (the caller reports out of memory) if it could not start. */
+void net_for_model(net *n, const rnn_model *m, int threads);
+
 /* Packs every layer's Wh (and Wh^T for training) once per parameter update (both directions). */
 void pack_weights(const net *n, workspace *w);
 /* Packs the Wh of the stack `pl` (n->p.l or n->p.lb) into w (a workspace without `back`). */
