@@ -559,7 +559,8 @@ RNN_CLONES static void cell_backward_rows(void *arg, size_t lo, size_t hi) {
                   s->dcc + lo * H, s->dgx + lo * GH, s->dgh + lo * GH, s->dhc + lo * H);
 }
 
-/* dst[j] += sum over rows of src[r*ld + j] (rows in order), or, with ids, dst[ids[r]*ld + j] += src[r*ld + j]:
+/* dst[j] += sum over rows of src[r*ld + j] (rows in order), or, with ids, dst[ids[r]*ld + j] += src[r*ld + j]
+ * for the rows whose id is not negative:
  * split by columns, so every column is summed whole, in row order, whatever the threads. */
 typedef struct { float *dst; const float *src; const int32_t *ids; int rows, ld; } colsum_args;
 
@@ -567,6 +568,7 @@ RNN_CLONES static void colsum_cols(void *arg, size_t lo, size_t hi) {
     const colsum_args *s = arg;
     for (int r = 0; r < s->rows; r++) {
         const float *src = s->src + (size_t)r * s->ld;
+        if (s->ids && s->ids[r] < 0) continue;   /* "no input" (a blank): no row of Wx took part */
         float *dst = s->ids ? s->dst + (size_t)s->ids[r] * s->ld : s->dst;
         for (size_t j = lo; j < hi; j++) dst[j] += src[j];
     }

@@ -43,6 +43,9 @@ static inline int rnn_cell_gates(int cell) { return cell == RNN_CELL_LSTM ? 4 : 
 /* Bidirectional models: symbols the backward direction reads after a window of T scored targets (a context
  * margin, read but not scored; README "Bidirectional"). */
 static inline int rnn_bidi_margin(int T) { return (T + 3) / 4; }
+/* Bidirectional training reads this fraction of its input symbols as blanks ("no input", as fill reads a blank),
+ * the same positions in both directions, so that the model learns to fill runs of blanks (README "Bidirectional"). */
+#define RNN_BIDI_BLANKS 0.15
 /* Floats of carried state per layer and stream: h, plus c for LSTM. */
 static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 2 : 1; }
 

@@ -6,6 +6,7 @@
  * Must not know: how a cell computes (it calls the entry points of rnn_net.h), the file format (rnn_ckpt.c
  * reads and writes struct rnn_resume), sampling. */
 #include "rnn_net.h"
+#include "rnn_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -317,6 +318,26 @@ static double optimizer_step(rnn_trainer *t, float lr) {
     return norm;
 }
 
+/* Bidirectional training: whether training position `pos` (stream b's symbol i is at b * stream_len + i) is read as a
+ * blank at this step: RNN_BIDI_BLANKS of them, from a hash of (seed, step, pos), so both directions, any thread
+ * count and a resumed run agree. */
+static int blanked(const rnn_trainer *t, size_t pos) {
+    uint64_t s = t->m->prog.step * 0xD1B54A32D192ED03ull ^ t->m->cfg.seed;
+    return (double)(mix64(s + pos * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53 < RNN_BIDI_BLANKS;
+}
+
+/* The loaded chunk's inputs at blanked positions become -1 ("no input") in both directions; the targets stay. */
+static void blank_inputs(rnn_trainer *t, size_t base, int T, int M) {
+    workspace *w = &t->w;
+    int B = w->B;
+    for (int tt = 0; tt < T; tt++)
+        for (int b = 0; b < B; b++)
+            if (blanked(t, (size_t)b * t->stream_len + base + tt)) w->x[tt * B + b] = -1;
+    for (int r = 0; r < w->back->Tb; r++)   /* back step r reads position base + T + M - r (bidir_inputs) */
+        for (int b = 0; b < B; b++)
+            if (blanked(t, (size_t)b * t->stream_len + base + (size_t)(T + M - r))) w->back->x[r * B + b] = -1;
+}
+
 /* Fills the workspace with chunk `chunk` of every stream and the carried state (zero when `fresh`). */
 static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
     workspace *w = &t->w;
@@ -328,7 +349,10 @@ static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
             w->x[tt * B + b] = t->train[pos];
             w->y[tt * B + b] = t->train[pos + 1];
         }
-    if (w->back) bidir_inputs(w, t->train, t->stream_len, base, T, rnn_bidi_margin(T));
+    if (w->back) {
+        bidir_inputs(w, t->train, t->stream_len, base, T, rnn_bidi_margin(T));
+        blank_inputs(t, base, T, rnn_bidi_margin(T));
+    }
     state_load(t, w, fresh);
 }
 

@@ -98,6 +98,7 @@ torch-parity-rnn|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.
 torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
 gradcheck-bidir-lstm|rnn.c|s/memcpy(k->dh + r \* BH, w->topb + t \* BH/memcpy(k->dh + r * BH, w->topb + (T - 1 - t) * BH/
 gradcheck-bidir-gru|rnn.c|s/if (t < T) memcpy(k->dh/if (t < T - 1) memcpy(k->dh/
+gradcheck-bidir-rnn|rnn.c|s/if (s->ids && s->ids\[r\] < 0) continue;/(void)0;/
 EOF
 }
 
