@@ -8,8 +8,8 @@
  *   rnn_text.c  — UTF-8 decoding and the vocabulary (text to symbols).
  *   rnn.c       — the model: config check, parameter layout and init, forward/backward per cell, loss.
  *   rnn_train.c — the trainer: data streams, optimizers, clipping, budgets, validation.
- *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer, and the
- *                 filler (cloze) of bidirectional models.
+ *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer (a cloze
+ *                 scorer for bidirectional models), and the filler (both sides, or a forward model's left side).
  *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
  *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).

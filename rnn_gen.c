@@ -2,8 +2,9 @@
  * time and draws the next symbol (temperature, top-k, top-p; the training preview); the batched generator draws
  * K samples as K rows of the batched forward pass, with stop strings, line limits, forced line starts and valid
  * UTF-8 from byte models (`charrnn sample`); the scorer runs many independent streams at once through the batched
- * path and reports every symbol's surprisal; the filler (bidirectional models) runs each direction over a whole
- * text and fills its blanks.
+ * path and reports every symbol's surprisal (a bidirectional model's: given both sides, the cloze scorer); the
+ * filler runs each direction of a bidirectional model over a whole text and fills its blanks from both sides, or a
+ * forward model left to right from the left side, taking the likeliest symbol or the sampler's draw.
  *
  * Owns: rnn_sampler_*, rnn_gen_*, rnn_scorer_*, rnn_score_streams, rnn_fill.
  * Must not know: training (gradients, optimizers, streams), the file format. */
