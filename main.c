@@ -771,13 +771,39 @@ static int cmd_train(int argc, char **argv) {
     return train_end(&s, rc);
 }
 
+/* ============================================================================================ draws */
+/* How sample and fill draw a symbol (the library's draw: temperature, then top-k, top-p; the seed of its RNG): one
+ * set of values, parsed and checked by the same table rows, DRAW_ROWS and SEED_ROW, in both commands. */
+typedef struct {
+    double temp, top_p;
+    int top_k;
+    uint64_t seed;
+} draw_args;
+
+/* The rows of -t/--temperature (its default named by the string `deflt`), --top-k and --top-p on d. */
+#define DRAW_ROWS(d, deflt) \
+    {"temperature", 't', O_FLOAT, &(d)->temp, 0, 100, 0, NULL, "X", "sharpen (<1) or flatten (>1) the distribution; 0 = always the likeliest (default " deflt ")", 0}, \
+    {"top-k", 0, O_INT, &(d)->top_k, 0, RNN_MAX_VOCAB, 0, NULL, "K", "draw only from the K likeliest symbols; 0 = all (default)", 0}, \
+    {"top-p", 0, O_FLOAT, &(d)->top_p, 0, 1, 1, NULL, "P", "draw only from the likeliest symbols holding P of the mass (default 1)", 0}
+/* The row of --seed on d; `what` names what the same seed gives again. */
+#define SEED_ROW(d, what) \
+    {"seed", 0, O_U64, &(d)->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed: the same seed gives the same " what " (default: from the clock)", 0}
+
+/* After parsing a table with SEED_ROW: a --seed not given comes from the clock and the process id. */
+static void draw_seed(draw_args *d, const opt *o, int n) {
+    if (opt_seen(o, n, "seed")) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    d->seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+}
+
 /* ============================================================================================ sample */
 /* The options of one `sample` run: the values, and the table that parses them into those values. */
 typedef struct {
     const char *model, *prime, *sep, *line_starts;
-    uint64_t n, seed, lines;
-    double temp, top_p;
-    int top_k, threads, count, jsonl, stop_exclude, raw;
+    uint64_t n, lines;
+    draw_args d;
+    int threads, count, jsonl, stop_exclude, raw;
     opt_list stops;
     opt opts[16];
     command c;
@@ -803,14 +829,12 @@ typedef struct {
 /* Parses sample's options into a (defaults first), with the checks that need no model. 0, -1 (--help printed) or
  * 2 (usage error, reported). */
 static int sample_parse(sample_args *a, int argc, char **argv) {
-    *a = (sample_args){.model = "charrnn.ckpt", .sep = "\n", .n = 500, .temp = 1.0, .top_p = 1.0,
+    *a = (sample_args){.model = "charrnn.ckpt", .sep = "\n", .n = 500, .d = {.temp = 1.0, .top_p = 1.0},
                        .threads = online_cpus(), .count = 1};
     const opt opts[] = {
         {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to sample from (default charrnn.ckpt)", 0},
         {"length", 'n', O_U64, &a->n, 0, 1e15, 0, NULL, "N", "generate exactly N symbols after the prime (default 500); with --stop, --lines or --line-starts at most N (default 10000)", 0},
-        {"temperature", 't', O_FLOAT, &a->temp, 0, 100, 0, NULL, "X", "sharpen (<1) or flatten (>1) the distribution; 0 = always the likeliest (default 1)", 0},
-        {"top-k", 0, O_INT, &a->top_k, 0, RNN_MAX_VOCAB, 0, NULL, "K", "draw only from the K likeliest symbols; 0 = all (default)", 0},
-        {"top-p", 0, O_FLOAT, &a->top_p, 0, 1, 1, NULL, "P", "draw only from the likeliest symbols holding P of the mass (default 1)", 0},
+        DRAW_ROWS(&a->d, "1"),
         {"prime", 0, O_STR, &a->prime, 0, 0, 0, NULL, "TEXT", "start from TEXT: it warms the state and is printed first", 0},
         {"stop", 0, O_LIST, &a->stops, 0, 0, 0, NULL, "STR", "end a sample right after it generates STR (printed); repeatable", 0},
         {"stop-exclude", 0, O_FLAG, &a->stop_exclude, 0, 0, 0, NULL, NULL, "leave the --stop string that ended a sample out", 0},
@@ -820,7 +844,7 @@ static int sample_parse(sample_args *a, int argc, char **argv) {
         {"sep", 0, O_STR, &a->sep, 0, 0, 0, NULL, "STR", "written between samples (default a newline)", 0},
         {"jsonl", 0, O_FLAG, &a->jsonl, 0, 0, 0, NULL, NULL, "one JSON object {\"i\":N,\"text\":\"...\"} per line and sample", 0},
         {"raw", 0, O_FLAG, &a->raw, 0, 0, 0, NULL, NULL, "--bytes models: do not keep the output valid UTF-8", 0},
-        {"seed", 0, O_U64, &a->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed: the same seed gives the same text (default: from the clock)", 0},
+        SEED_ROW(&a->d, "text"),
         {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the text does not depend on it", 0},
     };
     _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "sample_args.opts fits the table");
@@ -837,11 +861,7 @@ static int sample_parse(sample_args *a, int argc, char **argv) {
     if (a->line_starts && !*a->line_starts) return usage_error(c, "invalid value '' for --line-starts: must not be empty");
     if (a->jsonl && opt_seen(a->opts, c->nopts, "sep")) return usage_error(c, "--sep and --jsonl cannot be used together");
     if (!opt_seen(a->opts, c->nopts, "length") && (a->stops.n || a->lines || a->line_starts)) a->n = 10000;
-    if (!opt_seen(a->opts, c->nopts, "seed")) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        a->seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
-    }
+    draw_seed(&a->d, a->opts, c->nopts);
     return 0;
 }
 
@@ -850,7 +870,7 @@ static int sample_parse(sample_args *a, int argc, char **argv) {
 static int sample_open(sample_session *s) {
     sample_args *a = s->a;
     if (rnn_load(a->model, &s->m, NULL, s->err)) return fail("%s", s->err);
-    rnn_gen_opts o = {.temperature = (float)a->temp, .top_k = a->top_k, .top_p = (float)a->top_p, .raw = a->raw,
+    rnn_gen_opts o = {.temperature = (float)a->d.temp, .top_k = a->d.top_k, .top_p = (float)a->d.top_p, .raw = a->raw,
                       .length = a->n, .stops = a->stops.v, .nstops = a->stops.n, .lines = a->lines,
                       .line_starts = a->line_starts};
     if (rnn_gen_check(s->m, &o, s->err)) return usage_error(&a->c, "--line-starts: %s", s->err);
@@ -858,7 +878,7 @@ static int sample_open(sample_session *s) {
         if (a->stop_exclude && strlen(a->stops.v[i]) > s->hold + 1) s->hold = strlen(a->stops.v[i]) - 1;
     s->text = calloc((size_t)a->count, sizeof *s->text);
     s->out = calloc((size_t)a->count, sizeof *s->out);
-    if (!s->text || !s->out || !(s->g = rnn_gen_new(s->m, a->count, a->seed, a->threads, &o, s->err)))
+    if (!s->text || !s->out || !(s->g = rnn_gen_new(s->m, a->count, a->d.seed, a->threads, &o, s->err)))
         return fail("%s", s->text && s->out ? s->err : "out of memory");
     size_t len = a->prime ? strlen(a->prime) : 0, unknown;
     if (rnn_gen_prime(s->g, (const unsigned char *)a->prime, len, &unknown, s->err)) return fail("%s", s->err);
@@ -1037,9 +1057,13 @@ static void print_filled(const rnn_vocab *v, const unsigned char *text, const in
 typedef struct {
     const char *model, *blank, *text;
     int top, passes, threads;
+    draw_args d;
+    opt opts[11];
+    command c;
 } fill_args;
 
-/* Fills the blanks of text[0..len) with model m and prints the result (or the --top lines). 0, or 1 (reported). */
+/* Fills the blanks of text[0..len) with model m and prints the result (or the --top lines); a forward model is
+ * said to fill from the left context only (on stderr). 0, or 1 (reported). */
 static int fill_text(const rnn_model *m, const fill_args *a, const unsigned char *text, size_t len) {
     const rnn_vocab *v = rnn_model_vocab(m);
     size_t blen = strlen(a->blank), nb = 0, unknown = 0;
@@ -1055,13 +1079,17 @@ static int fill_text(const rnn_model *m, const fill_args *a, const unsigned char
         nb += blank[i];
         unknown += !blank[i] && ids[i] < 0;
     }
-    if (!nb) { fail("no blank '%s' in the text (choose the blank character with --blank)", a->blank); goto out; }
+    if (!nb) { fail("no blank '%s' in the text (choose the blank character with --mask)", a->blank); goto out; }
+    if (!rnn_model_config(m)->bidir)
+        fprintf(stderr, "charrnn: '%s' is a forward model: blanks are filled from the left context only\n", a->model);
     if (unknown)
         fprintf(stderr, "charrnn: warning: %zu symbol%s of the text %s not in the model's vocabulary: read as no input, "
                 "printed unchanged\n", unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
     if (a->top && !(probs = malloc(sizeof(float) * nb * (size_t)v->size))) { fail("out of memory"); goto out; }
     rnn_err err;
-    if (rnn_fill(m, ids, blank, nsym, a->passes, a->threads, probs, NULL, err)) { fail("%s", err); goto out; }
+    rnn_fill_opts o = {.passes = a->passes, .temperature = (float)a->d.temp, .top_k = a->d.top_k,
+                       .top_p = (float)a->d.top_p, .seed = a->d.seed};
+    if (rnn_fill(m, ids, blank, nsym, &o, a->threads, probs, NULL, err)) { fail("%s", err); goto out; }
     if (a->top) print_top(v, probs, blank, nsym, a->top);
     else print_filled(v, text, ids, ends, blank, nsym);
     rc = 0;
@@ -1073,37 +1101,56 @@ out:
     return rc;
 }
 
-/* `charrnn fill`: options, the model (bidirectional), the text from --text, a FILE or standard input. */
-static int cmd_fill(int argc, char **argv) {
-    fill_args a = {.model = "charrnn.ckpt", .blank = "_", .passes = 4, .threads = online_cpus()};
-    opt opts[] = {
-        {"model", 'm', O_STR, &a.model, 0, 0, 0, NULL, "FILE", "bidirectional checkpoint (default charrnn.ckpt)", 0},
-        {"blank", 0, O_STR, &a.blank, 0, 0, 0, NULL, "C", "the character that marks a blank (default _); one that the text also uses needs another", 0},
-        {"text", 0, O_STR, &a.text, 0, 0, 0, NULL, "TEXT", "fill TEXT instead of reading FILE or standard input", 0},
-        {"top", 0, O_INT, &a.top, 1, 1000, 0, NULL, "N", "instead of the text: per blank a line of its position and N likeliest symbols with probabilities", 0},
-        {"passes", 0, O_INT, &a.passes, 1, 1000, 0, NULL, "N", "several blanks: at most N passes, each re-filling every blank given the others (default 4)", 0},
-        {"threads", 0, O_INT, &a.threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the result does not depend on it", 0},
+/* Parses fill's options into a (defaults first), with the checks that need no model: --top-k, --top-p and --seed
+ * only with a temperature above 0 (fill takes the likeliest symbol unless -t says otherwise). 0, -1 (--help
+ * printed) or 2 (usage error, reported); *npos FILE arguments into pos. */
+static int fill_parse(fill_args *a, int argc, char **argv, const char **pos, int *npos) {
+    *a = (fill_args){.model = "charrnn.ckpt", .blank = "_", .passes = 4, .threads = online_cpus(),
+                     .d = {.temp = 0, .top_p = 1.0}};
+    const opt opts[] = {
+        {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to fill with (default charrnn.ckpt): bidirectional, both sides; forward, the left side only", 0},
+        {"mask", 0, O_STR, &a->blank, 0, 0, 0, NULL, "C", "the character that marks a blank (default _); one that the text also uses needs another", 0},
+        {"blank", 0, O_STR, &a->blank, 0, 0, 0, NULL, "C", "the same as --mask (its former name)", 0},
+        {"text", 0, O_STR, &a->text, 0, 0, 0, NULL, "TEXT", "fill TEXT instead of reading FILE or standard input", 0},
+        {"top", 0, O_INT, &a->top, 1, 1000, 0, NULL, "N", "instead of the text: per blank a line of its position and N likeliest symbols with probabilities", 0},
+        {"passes", 0, O_INT, &a->passes, 1, 1000, 0, NULL, "N", "bidirectional, several blanks: at most N passes (drawing, -t > 0: exactly N), each re-filling every blank given the others (default 4)", 0},
+        DRAW_ROWS(&a->d, "0"),
+        SEED_ROW(&a->d, "fills"),
+        {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the result does not depend on it", 0},
     };
-    command c = {"fill", "[options] [FILE]",
-                 "Replace every blank (_) of a text by its likeliest symbol given both sides, with a bidirectional "
-                 "model; the text comes from --text, FILE, or standard input ('-' or no FILE).",
-                 opts, (int)(sizeof opts / sizeof opts[0])};
+    _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "fill_args.opts fits the table");
+    memcpy(a->opts, opts, sizeof opts);
+    a->c = (command){"fill", "[options] [FILE]",
+                     "Replace every blank (_) of a text by its likeliest symbol (with -t, a drawn one) given both sides "
+                     "(a bidirectional model) or the left side (a forward model); the text comes from --text, FILE, "
+                     "or standard input ('-' or no FILE).",
+                     a->opts, (int)(sizeof opts / sizeof opts[0])};
+    int r = parse_args(&a->c, argc, argv, pos, 1, npos);
+    if (r) return r;
+    if (a->text && *npos) return usage_error(&a->c, "give either --text or a FILE, not both");
+    static const char *const drawing[] = {"top-k", "top-p", "seed"};
+    for (int i = 0; i < 3; i++)
+        if (a->d.temp == 0 && opt_seen(a->opts, a->c.nopts, drawing[i]))
+            return usage_error(&a->c, "--%s needs -t/--temperature above 0 (fill takes the likeliest symbol by default)",
+                               drawing[i]);
+    draw_seed(&a->d, a->opts, a->c.nopts);
+    return 0;
+}
+
+/* `charrnn fill`: options, the model, the text from --text, a FILE or standard input. */
+static int cmd_fill(int argc, char **argv) {
+    fill_args a;
     const char *pos[1];
-    int npos, r = parse_args(&c, argc, argv, pos, 1, &npos);
+    int npos, r = fill_parse(&a, argc, argv, pos, &npos);
     if (r || cli_args_only) return r < 0 ? 0 : r;
-    if (a.text && npos) return usage_error(&c, "give either --text or a FILE, not both");
     rnn_err err;
     rnn_model *m;
     if (rnn_load(a.model, &m, NULL, err)) return fail("%s", err);
-    if (!rnn_model_config(m)->bidir) {
-        rnn_model_free(m);
-        return fail("'%s' is a forward-only model: fill needs one trained with --bidirectional", a.model);
-    }
     int32_t one[5];
     size_t blen = strlen(a.blank);
     if (!blen || blen > 4 || rnn_decode(rnn_model_vocab(m), (const unsigned char *)a.blank, blen, one, NULL) != 1) {
         rnn_model_free(m);
-        return usage_error(&c, "--blank must be one character");
+        return usage_error(&a.c, "%s must be one character", opt_seen(a.opts, a.c.nopts, "blank") ? "--blank" : "--mask");
     }
     unsigned char *text = NULL;
     size_t len = 0;
@@ -1160,6 +1207,7 @@ static void info_json(const char *model, rnn_model *m, const rnn_resume *rs) {
     json_str(&j, "cell", rnn_cell_name(k->cell));
     json_u64(&j, "layers", (uint64_t)k->layers);
     json_u64(&j, "hidden", (uint64_t)k->hidden);
+    json_bool(&j, "bidirectional", k->bidir != 0);   /* info_text's direction */
     json_u64(&j, "vocabulary", (uint64_t)v->size);
     json_str(&j, "unit", v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters");
     json_u64(&j, "parameters", rnn_model_nparams(m));
@@ -1232,7 +1280,7 @@ static const subcommand subcommands[] = {
     {"sample", "", "generate text from a checkpoint to standard output", cmd_sample},
     {"info", "", "describe a checkpoint", cmd_info},
     {"score", "[FILE]", "how likely a checkpoint finds a text: bits per character of files or lines", cmd_score},
-    {"fill", "[FILE]", "replace the blanks (_) of a text from both sides (a --bidirectional model)", cmd_fill},
+    {"fill", "[FILE]", "replace the blanks (_) of a text from both sides, or with a forward model from the left", cmd_fill},
     {"plot", "LOG", "draw a --log CSV's loss curves as SVG on standard output", cmd_plot},
 };
 enum { NSUB = sizeof subcommands / sizeof subcommands[0] };

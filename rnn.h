@@ -8,8 +8,8 @@
  *   rnn_text.c  — UTF-8 decoding and the vocabulary (text to symbols).
  *   rnn.c       — the model: config check, parameter layout and init, forward/backward per cell, loss.
  *   rnn_train.c — the trainer: data streams, optimizers, clipping, budgets, validation.
- *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer, and the
- *                 filler (cloze) of bidirectional models.
+ *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer (a cloze
+ *                 scorer for bidirectional models), and the filler (both sides, or a forward model's left side).
  *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
  *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
@@ -208,13 +208,17 @@ typedef struct rnn_scorer rnn_scorer;
 /* A scorer on `m` (borrowed) that runs up to `batch` >= 1 independent streams at once through the batched
  * (GEMM) forward path, on `threads` >= 1 workers. Every stream goes through the batched path, a lone one with an
  * idle companion, so a stream's scores are the same bits whatever the batch, its companions and the threads.
+ * A bidirectional model's scores are cloze surprisals instead (not a likelihood of the text): each symbol's given
+ * both sides of it within its own stream, the forward state after the symbols before it and the backward state
+ * after the symbols after it, each from zero at the stream's end (so the first symbol sees only its right side,
+ * the last only its left); its streams run one at a time, so the batch does not matter either.
  * NULL + err when out of memory. The caller frees it with rnn_scorer_free. */
 rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err err);
 void rnn_scorer_free(rnn_scorer *s);
 /* Scores `count` independent streams: stream i is ids[start[i] .. start[i+1]) (start has count + 1
  * nondecreasing entries, caller-owned). Each stream starts from the zero state: its first known symbol is scored
  * against the distribution before any input (as sampling starts), every later one after feeding the known
- * symbols before it. An id of -1 (a symbol not in the vocabulary) is not scored and not fed: the state carries
+ * symbols before it (a bidirectional model: each known symbol given the known ones on both sides, see above). An id of -1 (a symbol not in the vocabulary) is not scored and not fed: the state carries
  * on from the last known symbol. Writes each symbol's surprisal in nats (-ln p), NaN for -1, into
  * nats[start[0] .. start[count]) (caller-owned). Streams are run longest first, `batch` at a time, so streams of
  * similar length share a batch. 0, or -1 + err when out of memory. */
@@ -273,32 +277,31 @@ int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unkno
 int rnn_gen_step(rnn_gen *g, rnn_gen_out *out);
 
 /* ---------------------------------------------------------------------------------------- filler */
-/* The cloze test with a bidirectional model `m` (borrowed). ids[0..n) is a text as symbol ids; blank[i] != 0
- * marks position i as a blank (its id is ignored on entry); a non-blank ids[i] < 0 is a symbol the vocabulary
- * lacks, read as "no input" (the first layer sees only its bias there). Each blank gets the likeliest symbol
- * given everything on both sides of it: the forward state after ids[0..i) and the backward state after
- * ids(i..n), each from zero at the text's end, so nothing depends on windows. Several blanks: pass 1 reads the
- * other blanks as "no input"; every further pass re-fills all blanks given the others' current guesses; stops
- * after a pass that changed nothing, or after `passes` (>= 1) passes. On success the blanks' ids hold the
- * fills, *passes_done (may be NULL) the passes run, and probs (NULL, or caller-owned room for nblanks x V
- * floats) each blank's distribution in the last pass, blanks in text order. `threads` >= 1; the result does not
- * depend on it. Returns 0, or -1 (not a bidirectional model, out of memory) with err. */
-int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, int passes, int threads,
-             float *probs, int *passes_done, rnn_err err);
+/* How rnn_fill picks each blank's symbol: temperature 0 takes the likeliest (ties: the lowest id); above 0 it draws
+ * from the distribution as the sampler does (rnn_sampler_next: temperature, then top_k, top_p), from one RNG
+ * seeded by `seed`, blank after blank in text order and pass after pass. */
+typedef struct {
+    int passes;          /* >= 1: a bidirectional model with several blanks runs at most this many passes (the
+                          * likeliest) or exactly this many (drawing); otherwise one pass is all there is */
+    float temperature;   /* 0 = the likeliest symbol */
+    int top_k;           /* 0 = off */
+    float top_p;         /* 1 = off */
+    uint64_t seed;       /* the draws' RNG (unused at temperature 0) */
+} rnn_fill_opts;
 
-/* ---------------------------------------------------------------------------------------- filler */
-/* The cloze test with a bidirectional model `m` (borrowed). ids[0..n) is a text as symbol ids; blank[i] != 0
- * marks position i as a blank (its id is ignored on entry); a non-blank ids[i] < 0 is a symbol the vocabulary
- * lacks, read as "no input" (the first layer sees only its bias there). Each blank gets the likeliest symbol
- * given everything on both sides of it: the forward state after ids[0..i) and the backward state after
- * ids(i..n), each from zero at the text's end, so nothing depends on windows. Several blanks: pass 1 reads the
- * other blanks as "no input"; every further pass re-fills all blanks given the others' current guesses; stops
- * after a pass that changed nothing, or after `passes` (>= 1) passes. On success the blanks' ids hold the
- * fills, *passes_done (may be NULL) the passes run, and probs (NULL, or caller-owned room for nblanks x V
- * floats) each blank's distribution in the last pass, blanks in text order. `threads` >= 1; the result does not
- * depend on it. Returns 0, or -1 (not a bidirectional model, out of memory) with err. */
-int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, int passes, int threads,
-             float *probs, int *passes_done, rnn_err err);
+/* The cloze test. ids[0..n) is a text as symbol ids; blank[i] != 0 marks position i as a blank (its id is ignored on
+ * entry); a non-blank ids[i] < 0 is a symbol the vocabulary lacks, read as "no input" (the first layer sees only its
+ * bias there). A bidirectional model fills each blank given everything on both sides of it: the forward state
+ * after ids[0..i) and the backward state after ids(i..n), each from zero at the text's end, so nothing depends on
+ * windows. Several blanks: pass 1 reads the other blanks as "no input"; every further pass re-fills all blanks
+ * given the others' current fills; taking the likeliest, it stops after a pass that changed nothing. A forward
+ * model fills from the left context only, in one pass left to right: each blank from the state after ids[0..i),
+ * the blanks before it already filled. On success the blanks' ids hold the fills, *passes_done (may be NULL) the
+ * passes run, and probs (NULL, or caller-owned room for nblanks x V floats) each blank's distribution (the
+ * model's, at temperature 1) in the last pass, blanks in text order. `threads` >= 1; the result does not depend on
+ * it. Returns 0, or -1 (out of memory) with err. */
+int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,
+             int threads, float *probs, int *passes_done, rnn_err err);
 
 /* ---------------------------------------------------------------------------------------- checkpoint */
 /* Writes `m` (and, if `t` is not NULL, everything needed to resume training exactly) to `path` atomically:

@@ -2,8 +2,9 @@
  * time and draws the next symbol (temperature, top-k, top-p; the training preview); the batched generator draws
  * K samples as K rows of the batched forward pass, with stop strings, line limits, forced line starts and valid
  * UTF-8 from byte models (`charrnn sample`); the scorer runs many independent streams at once through the batched
- * path and reports every symbol's surprisal; the filler (bidirectional models) runs each direction over a whole
- * text and fills its blanks.
+ * path and reports every symbol's surprisal (a bidirectional model's: given both sides, the cloze scorer); the
+ * filler runs each direction of a bidirectional model over a whole text and fills its blanks from both sides, or a
+ * forward model left to right from the left side, taking the likeliest symbol or the sampler's draw.
  *
  * Owns: rnn_sampler_*, rnn_gen_*, rnn_scorer_*, rnn_score_streams, rnn_fill.
  * Must not know: training (gradients, optimizers, streams), the file format. */
@@ -123,12 +124,18 @@ static int32_t draw(const float *z, int V, const unsigned char *allow, prob_id *
 /* ============================================================================================ scorer */
 enum { SCORE_ROWS = 4096 };   /* T x B rows of one chunk: bounds the logits buffer (rows x V floats) */
 
+typedef struct filler filler;
+static int cloze_init(rnn_scorer *s, int threads);
+static void cloze_free(filler *f);
+static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t n, double *nats);
+
 struct rnn_scorer {
     const rnn_model *m;
     net n;
     workspace w;         /* (Tmax, width) where width = max(batch, 2): never a one-row product */
     int batch, width;    /* streams per group; rows of the workspace */
     double *first;       /* (V) surprisal of each symbol from the zero state, whose logits are the output bias */
+    filler *cloze;       /* bidirectional models: the stacks of the cloze scorer (score_cloze) instead of all above */
 };
 
 /* The first symbol's surprisals: softmax_rows of rnn.c on a row equal to by (the logits of a zero state), the
@@ -147,14 +154,14 @@ static void zero_state_surprisal(const float *by, int V, float *z, double *out) 
 }
 
 rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err err) {
-    if (m->cfg.bidir) {   /* its loss is a cloze loss, not a likelihood of the text: not scored (yet) */
-        snprintf(err, RNN_ERRLEN, "a bidirectional model gives no left-to-right likelihood to score; use fill");
-        return NULL;
-    }
     rnn_scorer *s = calloc(1, sizeof *s);
     int V = m->vocab.size;
     if (!s) goto oom;
     s->m = m;
+    if (m->cfg.bidir) {   /* the cloze scorer: one stream at a time, so the batch does not matter */
+        if (cloze_init(s, threads)) goto oom;
+        return s;
+    }
     s->batch = batch < 1 ? 1 : batch > SCORE_ROWS ? SCORE_ROWS : batch;
     s->width = s->batch < 2 ? 2 : s->batch;
     int T = SCORE_ROWS / s->width > 64 ? 64 : SCORE_ROWS / s->width;
@@ -172,6 +179,7 @@ oom:
 
 void rnn_scorer_free(rnn_scorer *s) {
     if (!s) return;
+    cloze_free(s->cloze);
     ws_free(&s->w);
     mat_pool_free(s->n.pool);
     free(s->first);
@@ -229,27 +237,26 @@ int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, si
     int32_t *known = malloc(sizeof(int32_t) * (total ? total : 1));
     size_t *where = malloc(sizeof(size_t) * (total ? total : 1));
     score_stream *st = malloc(sizeof(score_stream) * (count ? count : 1));
-    if (!known || !where || !st) {
-        free(known); free(where); free(st);
-        snprintf(err, RNN_ERRLEN, "out of memory");
-        return -1;
-    }
-    /* Compact each stream's known symbols (an unknown one is not fed); score each first one from the zero state. */
-    for (size_t i = 0; i < count; i++) {
+    int rc = known && where && st ? 0 : -1;
+    /* Compact each stream's known symbols (an unknown one is not fed); score each first one from the zero state
+     * (a bidirectional model: the whole stream, with the cloze scorer). */
+    for (size_t i = 0; i < count && !rc; i++) {
         size_t at = k;
         for (size_t j = start[i]; j < start[i + 1]; j++) {
             if (ids[j] < 0) { nats[j] = NAN; continue; }
             known[k] = ids[j];
             where[k++] = j;
         }
-        if (k > at) nats[where[at]] = s->first[known[at]];
-        if (k - at >= 2) st[ns++] = (score_stream){k - at, at};
+        if (s->cloze) rc = score_cloze(s->cloze, known + at, where + at, k - at, nats);
+        else if (k > at) nats[where[at]] = s->first[known[at]];
+        if (!s->cloze && k - at >= 2) st[ns++] = (score_stream){k - at, at};
     }
-    qsort(st, ns, sizeof *st, by_len_desc);
-    for (size_t g = 0; g < ns; g += (size_t)s->batch)
+    if (!rc) qsort(st, ns, sizeof *st, by_len_desc);
+    for (size_t g = 0; g < ns && !rc; g += (size_t)s->batch)
         score_group(s, known, where, st + g, ns - g < (size_t)s->batch ? (int)(ns - g) : s->batch, nats);
     free(known); free(where); free(st);
-    return 0;
+    if (rc) snprintf(err, RNN_ERRLEN, "out of memory");
+    return rc;
 }
 int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top_p) {
     return draw(s->w.logits, s->m->vocab.size, NULL, s->cand, &s->rng, temperature, top_k, top_p);
@@ -483,18 +490,59 @@ int rnn_gen_step(rnn_gen *g, rnn_gen_out *out) {
 }
 
 /* ============================================================================================ filler */
-/* One direction of a bidirectional model run over a whole text, for the fill: the state from zero, carried
- * through chunks of the workspace, with the top layer's state recorded where wanted. */
-typedef struct {
+/* The directions of a model run over a whole text one stack at a time, for the fill and the cloze scorer: the
+ * state from zero, carried through chunks of the workspace, with the top layer's state recorded where wanted. */
+struct filler {
     net n;
-    workspace w[2];      /* (FILL_CHUNK, 1) stacks without `back`: [0] forward, [1] backward */
-    int32_t *in;         /* (n) the inputs of this pass: the text, blanks at their current guess (or -1) */
+    workspace w[2];      /* (FILL_CHUNK, 1) stacks without `back`: [0] forward, [1] backward (bidirectional only) */
+    int32_t *in;         /* (n) the inputs of this pass: the text, blanks at their current fill (or -1) */
     size_t *pos;         /* (nb) blank positions, ascending */
-    float *hs[2];        /* (nb, H) each blank's forward / backward top state */
+    float *hs[2];        /* (nb, H) each blank's forward / backward top state (bidirectional only) */
     float *logits;       /* (nb, V) */
-} filler;
+    prob_id *cand;       /* (V) draw's scratch */
+    uint64_t rng;        /* the draws' RNG */
+};
 
 enum { FILL_CHUNK = 256 };
+
+/* Zeroes the carried state (slot 0) of a one-stream stack workspace. */
+static void zero_state(workspace *w, int L, int H) {
+    for (int l = 0; l < L; l++) {
+        memset(w->h[l], 0, sizeof(float) * H);
+        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * H);
+    }
+}
+
+/* Feeds in[0..T) (T <= FILL_CHUNK) to the one-stream stack pl on w: slot t of the top layer holds the state after
+ * in[0..t), and slot T becomes the carried state after the call only if carry is set. */
+static void stack_run(const net *nt, const layer_view *pl, workspace *w, const int32_t *in, int T, int carry) {
+    if (T <= 0) return;
+    memcpy(w->x, in, sizeof(int32_t) * (size_t)T);
+    stack_forward(nt, pl, w, T, 0, NULL);
+    if (carry) carry_state(w, nt->c->layers, (size_t)nt->c->hidden, T);
+}
+
+/* logits z (rows, V) = [hf ; hb] Wy + by from the top states hf (rows, H) and, bidirectional, hb (rows, H). */
+static void output_logits(const net *nt, int rows, const float *hf, const float *hb, float *z) {
+    int H = nt->c->hidden, V = nt->V;
+    mat_mul(nt->pool, rows, V, H, hf, H, 0, nt->p.wy, V, 0, z, V, 0);
+    if (hb) mat_mul(nt->pool, rows, V, H, hb, H, 0, nt->p.wy + (size_t)H * V, V, 0, z, V, 1);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < V; j++) z[(size_t)r * V + j] += nt->p.by[j];
+}
+
+/* Picks a blank's symbol from its logits z (V) as o says (draw: the sampler's own), then turns z into the model's
+ * probabilities (softmax at temperature 1). Returns the id. */
+static int32_t fill_pick(filler *f, float *z, const rnn_fill_opts *o) {
+    int V = f->n.V;
+    int32_t id = draw(z, V, NULL, f->cand, &f->rng, o->temperature, o->top_k, o->top_p);
+    float top = z[0];
+    for (int j = 1; j < V; j++) top = z[j] > top ? z[j] : top;
+    double sum = 0;
+    for (int j = 0; j < V; j++) sum += (z[j] = expf(z[j] - top));
+    for (int j = 0; j < V; j++) z[j] = (float)(z[j] / sum);
+    return id;
+}
 
 /* Runs direction d over the text (d = 1: right to left) and stores in f->hs[d] row k the top state after the
  * symbols before (d = 0) or after (d = 1) blank k: after s = pos[k] (or n - 1 - pos[k]) symbols read. */
@@ -502,16 +550,13 @@ static void fill_direction(filler *f, int d, size_t n, size_t nb) {
     const net *nt = &f->n;
     workspace *w = &f->w[d];
     int L = nt->c->layers, H = nt->c->hidden;
-    const layer_view *pl = d ? nt->p.lb : nt->p.l;
-    for (int l = 0; l < L; l++) {
-        memset(w->h[l], 0, sizeof(float) * H);
-        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * H);
-    }
+    zero_state(w, L, H);
     size_t upto = (d ? n - 1 - f->pos[0] : f->pos[nb - 1]) + 1;   /* inputs needed to reach the last state */
+    int32_t chunk[FILL_CHUNK];
     for (size_t at = 0; at < upto;) {
         int T = (int)(upto - at < FILL_CHUNK ? upto - at : FILL_CHUNK);
-        for (int t = 0; t < T; t++) w->x[t] = f->in[d ? n - 1 - (at + t) : at + t];
-        stack_forward(nt, pl, w, T, 0, NULL);
+        for (int t = 0; t < T; t++) chunk[t] = f->in[d ? n - 1 - (at + t) : at + t];
+        stack_run(nt, d ? nt->p.lb : nt->p.l, w, chunk, T, 0);
         for (size_t k = 0; k < nb; k++) {   /* the states this chunk holds in slots 0..T-1 */
             size_t s = d ? n - 1 - f->pos[k] : f->pos[k];
             if (s >= at && s < at + (size_t)T)
@@ -522,31 +567,39 @@ static void fill_direction(filler *f, int d, size_t n, size_t nb) {
     }
 }
 
-/* Every blank's distribution given the current inputs, into probs (nb, V); returns how many argmax guesses
- * differ from the inputs at the blanks (which then take the new guesses). */
-static size_t fill_pass(filler *f, size_t n, size_t nb, float *probs) {
-    const net *nt = &f->n;
-    int H = nt->c->hidden, V = nt->V;
+/* A bidirectional pass: every blank's distribution given the current inputs, into probs (nb, V); each blank takes
+ * its pick. Returns how many picks differ from the inputs at the blanks. */
+static size_t fill_pass(filler *f, size_t n, size_t nb, float *probs, const rnn_fill_opts *o) {
+    int V = f->n.V;
     fill_direction(f, 0, n, nb);
     fill_direction(f, 1, n, nb);
-    mat_mul(nt->pool, (int)nb, V, H, f->hs[0], H, 0, nt->p.wy, V, 0, probs, V, 0);
-    mat_mul(nt->pool, (int)nb, V, H, f->hs[1], H, 0, nt->p.wy + (size_t)H * V, V, 0, probs, V, 1);
+    output_logits(&f->n, (int)nb, f->hs[0], f->hs[1], probs);
     size_t changed = 0;
     for (size_t k = 0; k < nb; k++) {
-        float *z = probs + k * V;
-        int best = 0;
-        for (int j = 0; j < V; j++) {
-            z[j] += nt->p.by[j];
-            if (z[j] > z[best]) best = j;   /* ties: the lowest id */
-        }
-        double sum = 0;
-        float top = z[best];
-        for (int j = 0; j < V; j++) sum += (z[j] = expf(z[j] - top));
-        for (int j = 0; j < V; j++) z[j] = (float)(z[j] / sum);
-        if (f->in[f->pos[k]] != best) changed++;
-        f->in[f->pos[k]] = best;
+        int32_t id = fill_pick(f, probs + k * V, o);
+        changed += f->in[f->pos[k]] != id;
+        f->in[f->pos[k]] = id;
     }
     return changed;
+}
+
+/* A forward model: one pass left to right, each blank picked from the state after everything before it (the
+ * blanks before it already filled, and fed on as input), its distribution into probs row k. */
+static void fill_forward(filler *f, size_t nb, float *probs, const rnn_fill_opts *o) {
+    const net *nt = &f->n;
+    workspace *w = &f->w[0];
+    int L = nt->c->layers, H = nt->c->hidden, V = nt->V;
+    zero_state(w, L, H);
+    size_t at = 0;   /* inputs fed so far */
+    for (size_t k = 0; k < nb; k++) {
+        size_t i = f->pos[k];
+        for (int T; at < i; at += (size_t)T) {
+            T = (int)(i - at < FILL_CHUNK ? i - at : FILL_CHUNK);
+            stack_run(nt, nt->p.l, w, f->in + at, T, 1);
+        }
+        output_logits(nt, 1, w->h[L - 1], NULL, probs + k * V);   /* slot 0: the state after in[0..i) */
+        f->in[i] = fill_pick(f, probs + k * V, o);
+    }
 }
 
 static void filler_free(filler *f) {
@@ -558,34 +611,37 @@ static void filler_free(filler *f) {
     free(f->hs[0]);
     free(f->hs[1]);
     free(f->logits);
+    free(f->cand);
 }
 
-/* The filler's buffers for a text of n symbols with nb blanks. 0, or -1 when out of memory. */
-static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int threads) {
+/* The stacks of m (both directions if bidirectional), packed, on a pool of `threads`; the forward one's workspace
+ * with logits for V_out symbols (0: none). 0, or -1 when out of memory. */
+static int stacks_init(filler *f, const rnn_model *m, int V_out, int threads) {
     rnn_config one = m->cfg;
     one.bidir = 0;   /* each direction's workspace is a plain stack's */
-    int V = m->vocab.size;
-    size_t H = (size_t)m->cfg.hidden;
     net_for_model(&f->n, m, threads);
-    f->in = malloc(sizeof(int32_t) * n);
-    f->pos = malloc(sizeof(size_t) * nb);
-    f->hs[0] = malloc(sizeof(float) * nb * H);
-    f->hs[1] = malloc(sizeof(float) * nb * H);
-    f->logits = malloc(sizeof(float) * nb * (size_t)V);
-    if (!f->n.pool || !f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits) return -1;
-    for (int d = 0; d < 2; d++) {
-        if (ws_init(&f->w[d], &one, 0, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
+    if (!f->n.pool || !(f->cand = malloc(sizeof(prob_id) * (size_t)f->n.V))) return -1;
+    for (int d = 0; d < 1 + m->cfg.bidir; d++) {
+        if (ws_init(&f->w[d], &one, d ? 0 : V_out, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
         pack_stack(&f->n, d ? f->n.p.lb : f->n.p.l, &f->w[d]);
     }
     return 0;
 }
 
-int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, int passes, int threads,
-             float *probs, int *passes_done, rnn_err err) {
-    if (!m->cfg.bidir) {
-        snprintf(err, RNN_ERRLEN, "a forward-only model cannot fill blanks from both sides; train one with --bidirectional");
-        return -1;
-    }
+/* The filler's buffers for a text of n symbols with nb blanks. 0, or -1 when out of memory. */
+static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int threads) {
+    size_t H = (size_t)m->cfg.hidden, D = m->cfg.bidir ? nb * H : 1;
+    f->in = malloc(sizeof(int32_t) * n);
+    f->pos = malloc(sizeof(size_t) * nb);
+    f->hs[0] = malloc(sizeof(float) * D);
+    f->hs[1] = malloc(sizeof(float) * D);
+    f->logits = malloc(sizeof(float) * nb * (size_t)m->vocab.size);
+    if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits) return -1;
+    return stacks_init(f, m, 0, threads);
+}
+
+int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,
+             int threads, float *probs, int *passes_done, rnn_err err) {
     size_t nb = 0;
     for (size_t i = 0; i < n; i++) nb += blank[i] != 0;
     if (passes_done) *passes_done = 0;
@@ -597,19 +653,89 @@ int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_
         snprintf(err, RNN_ERRLEN, "out of memory");
         return -1;
     }
+    f.rng = o->seed;
     for (size_t i = 0, k = 0; i < n; i++) {
         f.in[i] = blank[i] ? -1 : ids[i];   /* pass 1: the other blanks are "no input" */
         if (blank[i]) f.pos[k++] = i;
     }
     float *out = probs ? probs : f.logits;
-    int p = 0;
-    while (p < passes) {
+    int p = 0, drawing = o->temperature > 0;
+    if (!m->cfg.bidir) {
+        fill_forward(&f, nb, out, o);
+        p = 1;
+    }
+    while (m->cfg.bidir && p < o->passes) {
         p++;
-        size_t changed = fill_pass(&f, n, nb, out);
-        if (nb == 1 || (p > 1 && !changed)) break;   /* one blank: the first pass is exact */
+        size_t changed = fill_pass(&f, n, nb, out, o);
+        if (nb == 1 || (!drawing && p > 1 && !changed)) break;   /* one blank: the first pass is exact */
     }
     for (size_t k = 0; k < nb; k++) ids[f.pos[k]] = f.in[f.pos[k]];
     if (passes_done) *passes_done = p;
     filler_free(&f);
     return 0;
+}
+
+/* ============================================================================================ cloze scorer */
+/* Copies the carried state (slot 0 of every layer's h, and c for LSTM) of a one-stream workspace into st
+ * (save) or back from it: L x rnn_state_per_unit x H floats. */
+static void state_copy(workspace *w, const rnn_config *c, float *st, int save) {
+    size_t H = (size_t)c->hidden;
+    for (int l = 0; l < c->layers; l++, st += H) {
+        memcpy(save ? st : w->h[l], save ? w->h[l] : st, sizeof(float) * H);
+        if (w->c[l]) {
+            st += H;
+            memcpy(save ? st : w->c[l], save ? w->c[l] : st, sizeof(float) * H);
+        }
+    }
+}
+
+/* A bidirectional model's scores (rnn_scorer_new): the cloze surprisal of every symbol of x[0..n) (known ids) into
+ * nats[where[t]]. F_t, the forward state after x[0..t), and B_t, the backward one after x(t..n), both from zero,
+ * meet at the output layer. Blocks of FILL_CHUNK positions run from the right, carrying the backward state; the
+ * forward state at each block's start comes from a first forward pass that kept it (all layers) in ck. 0, or -1
+ * when out of memory. */
+static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t n, double *nats) {
+    const net *nt = &f->n;
+    workspace *wf = &f->w[0], *wb = &f->w[1];
+    int L = nt->c->layers, H = nt->c->hidden;
+    size_t nblk = (n + FILL_CHUNK - 1) / FILL_CHUNK, per = (size_t)L * rnn_state_per_unit(nt->c->cell) * H;
+    float *ck = malloc(sizeof(float) * (nblk ? nblk : 1) * per);
+    if (!ck) return -1;
+    zero_state(wf, L, H);
+    for (size_t k = 0; k < nblk; k++) {   /* the forward state at each block's start */
+        state_copy(wf, nt->c, ck + k * per, 1);
+        if (k + 1 < nblk) stack_run(nt, nt->p.l, wf, x + k * FILL_CHUNK, FILL_CHUNK, 1);
+    }
+    zero_state(wb, L, H);
+    int32_t rev[FILL_CHUNK];
+    for (size_t k = nblk; k-- > 0;) {
+        size_t a = k * FILL_CHUNK;
+        int T = (int)(n - a < FILL_CHUNK ? n - a : FILL_CHUNK);
+        state_copy(wf, nt->c, ck + k * per, 0);
+        stack_run(nt, nt->p.l, wf, x + a, T, 0);        /* slot t: F_{a+t} */
+        for (int t = 0; t < T; t++) rev[t] = x[a + (size_t)(T - 1 - t)];
+        stack_run(nt, nt->p.lb, wb, rev, T, 0);         /* slot t: B_{a+T-1-t} */
+        float *hb = f->hs[0];
+        for (int t = 0; t < T; t++) memcpy(hb + (size_t)t * H, wb->h[L - 1] + (size_t)(T - 1 - t) * H, sizeof(float) * H);
+        carry_state(wb, L, (size_t)H, T);               /* B_{a-1}: the next block's last */
+        output_logits(nt, T, wf->h[L - 1], hb, wf->logits);
+        memcpy(wf->y, x + a, sizeof(int32_t) * (size_t)T);
+        softmax_loss(nt, wf, T, 0, 0);
+        for (int t = 0; t < T; t++) nats[where[a + (size_t)t]] = wf->rowloss[t];
+    }
+    free(ck);
+    return 0;
+}
+
+/* The cloze scorer's stacks (the forward one with logits) and its (FILL_CHUNK, H) block of backward states. */
+static int cloze_init(rnn_scorer *s, int threads) {
+    filler *f = s->cloze = calloc(1, sizeof *f);
+    if (!f || !(f->hs[0] = malloc(sizeof(float) * FILL_CHUNK * (size_t)s->m->cfg.hidden))) return -1;
+    return stacks_init(f, s->m, s->m->vocab.size, threads);
+}
+
+static void cloze_free(filler *f) {
+    if (!f) return;
+    filler_free(f);
+    free(f);
 }

@@ -32,7 +32,7 @@ static int score_parse(score_args *a, int argc, char **argv) {
     static const char *dash[1] = {"-"};
     *a = (score_args){.model = "charrnn.ckpt", .batch = 64, .threads = online_cpus()};
     opt opts[] = {
-        {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to score with (default charrnn.ckpt)", 0},
+        {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to score with (default charrnn.ckpt); a bidirectional one gives cloze losses", 0},
         {"lines", 0, O_FLAG, &a->lines, 0, 0, 0, NULL, NULL, "one row per input line (each line scored on its own, from the zero state)", 0},
         {"per-char", 0, O_FLAG, &a->per_char, 0, 0, 0, NULL, NULL, "one row per symbol: position, symbol, surprisal in bits, file", 0},
         {"header", 0, O_FLAG, &a->header, 0, 0, 0, NULL, NULL, "print a header line naming the columns first", 0},
@@ -162,6 +162,9 @@ int cmd_score(int argc, char **argv) {
         free(a.owned);
         return fail("%s", err);
     }
+    if (rnn_model_config(m)->bidir)
+        fprintf(stderr, "charrnn: '%s' is a bidirectional model: these are cloze losses (each symbol given both sides), "
+                "not a likelihood of the text\n", a.model);
     if (a.header)
         puts(a.per_char ? "position\tsymbol\tbits\tname" : "bits_per_char\tnats_per_char\tperplexity\tchars\tunknown\tname");
     int rc = 0;

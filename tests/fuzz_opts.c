@@ -13,7 +13,7 @@
 
 int charrnn_main(int argc, char **argv);
 
-static const char *const commands[] = {"train", "sample", "info", "plot", "score", "help", "--version"};
+static const char *const commands[] = {"train", "sample", "info", "plot", "score", "help", "--version", "fill"};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

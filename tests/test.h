@@ -67,6 +67,8 @@ int score_streams(void);
 int gen_batch(void);
 int gen_utf8(void);
 int fill_consistent(void);
+int fill_forward(void);
+int score_bidir(void);
 /* test_ckpt.c */
 int save_load_sample(void);
 int ckpt_utf8_flag(void);

@@ -131,21 +131,30 @@ int score_streams(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------- fill */
+static const rnn_fill_opts likeliest = {.passes = 4, .temperature = 0, .top_p = 1};
+
+/* The fill tests' model, trained briefly on 30000 symbols of fortunes.txt: bidirectional lstm 2x24 (30 steps), or
+ * forward gru 2x32 (40 steps). 0, or 1 with detail. */
+static int fill_rig(rig *r, int bidir) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    rnn_config c = bidir ? small_config(RNN_CELL_LSTM, 2, 24, 4, 16) : small_config(RNN_CELL_GRU, 2, 32, 8, 16);
+    c.bidir = bidir;
+    int bad = rig_make(r, &c, text, 30000, RNN_UNIT_CHAR, 1);
+    free(text);
+    for (int i = 0; !bad && i < (bidir ? 30 : 40); i++) rnn_train_step(r->t);
+    return bad;
+}
+
 /* The cloze loss of the training/validation path (one window over the whole text, no margin needed) equals the
  * mean of -log p(symbol) that rnn_fill gives each position blanked alone: two independent constructions of
  * "the forward state after the symbols before, the backward state after the symbols after" agree, so neither
  * is shifted by one (a shift either leaks the symbol itself or loses its neighbour). Fill is also the same for
- * 1 and 3 threads, and refuses a forward model. */
+ * 1 and 3 threads, taking the likeliest and drawing (which runs exactly its passes). */
 int fill_consistent(void) {
-    size_t len;
-    unsigned char *text = slurp("fortunes.txt", &len);
-    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
-    rnn_config c = small_config(RNN_CELL_LSTM, 2, 24, 4, 16);
-    c.bidir = 1;
     rig r;
-    if (rig_make(&r, &c, text, 30000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
-    free(text);
-    for (int i = 0; i < 30; i++) rnn_train_step(r.t);
+    if (fill_rig(&r, 1)) return 1;
     enum { N = 120 };
     int V = rnn_model_vocab(r.m)->size;
     double window = rnn_debug_cloze_loss(r.m, r.ids, N, 256, 0, 1), sum = 0;
@@ -159,38 +168,139 @@ int fill_consistent(void) {
         memset(blank, 0, sizeof blank);
         blank[q] = 1;
         ids[q] = 0;   /* ignored */
-        if (rnn_fill(r.m, ids, blank, N, 4, 1, probs, NULL, err)) { bad = 1; break; }
+        if (rnn_fill(r.m, ids, blank, N, &likeliest, 1, probs, NULL, err)) { bad = 1; break; }
         sum -= log(probs[r.ids[q]]);
     }
-    /* Several blanks (a run of three and two single ones) on 1 and 3 threads: the same fills and probabilities. */
+    /* Several blanks (a run of three and two single ones) on 1 and 3 threads: the same fills and probabilities,
+     * taking the likeliest (at most 4 passes) and drawing (exactly 3). */
     int32_t ids3[N];
     float *many = malloc(sizeof(float) * 5 * V), *many3 = malloc(sizeof(float) * 5 * V);
-    memcpy(ids, r.ids, sizeof ids);
-    memset(blank, 0, sizeof blank);
-    blank[10] = blank[11] = blank[12] = blank[40] = blank[N - 1] = 1;
-    memcpy(ids3, ids, sizeof ids);
-    if (!bad && (rnn_fill(r.m, ids, blank, N, 4, 1, many, NULL, err) || rnn_fill(r.m, ids3, blank, N, 4, 3, many3, NULL, err)))
-        bad = 1;
-    if (!bad && (memcmp(ids, ids3, sizeof ids) || memcmp(many, many3, sizeof(float) * 5 * V))) bad = 2;
+    rnn_fill_opts drawn = {.passes = 3, .temperature = 0.9f, .top_k = 20, .top_p = 0.95f, .seed = 5};
+    int done[2] = {0, 0};
+    for (int k = 0; k < 2 && !bad; k++) {
+        memcpy(ids, r.ids, sizeof ids);
+        memset(blank, 0, sizeof blank);
+        blank[10] = blank[11] = blank[12] = blank[40] = blank[N - 1] = 1;
+        memcpy(ids3, ids, sizeof ids);
+        const rnn_fill_opts *o = k ? &drawn : &likeliest;
+        if (rnn_fill(r.m, ids, blank, N, o, 1, many, &done[k], err) || rnn_fill(r.m, ids3, blank, N, o, 3, many3, NULL, err))
+            bad = 1;
+        else if (memcmp(ids, ids3, sizeof ids) || memcmp(many, many3, sizeof(float) * 5 * V)) bad = 2;
+    }
+    if (!bad && (done[0] < 1 || done[0] > 4 || done[1] != 3)) bad = 3;
     free(many);
     free(many3);
     free(probs);
-    double fill = sum / (N - 1);
-    rnn_model *fwd = NULL;
-    if (!bad) {
-        rnn_config fc = c;
-        fc.bidir = 0;
-        fwd = rnn_model_new(&fc, rnn_model_vocab(r.m), err);
-        if (!fwd || rnn_fill(fwd, ids, blank, N, 4, 1, NULL, NULL, err) == 0) bad = 3;
-    }
-    rnn_model_free(fwd);
     rig_free(&r);
+    double fill = sum / (N - 1);
     if (bad == 1) FAILF("rnn_fill: %s", err);
-    if (bad == 2) FAILF("fill on 1 and 3 threads gave different probabilities");
-    if (bad == 3) FAILF("rnn_fill accepted a forward model");
+    if (bad == 2) FAILF("fill on 1 and 3 threads gave different fills or probabilities");
+    if (bad == 3) FAILF("passes: %d taking the likeliest (1..4 expected), %d drawing (3 expected)", done[0], done[1]);
     snprintf(detail, sizeof detail, "cloze loss of %d symbols: windowed path %.6f, fill one blank at a time %.6f; "
-             "1 == 3 threads; forward model refused (%s)", N - 1, window, fill, err);
+             "1 == 3 threads, likeliest (%d passes) and drawn (3 passes)", N - 1, window, fill, done[0]);
     return !(fabs(window - fill) < 1e-4);
+}
+
+/* A forward model fills left to right from the left context only: each blank is the sampler's likeliest next
+ * symbol after the text before it (earlier blanks filled), and its probability is the scorer's for the filled
+ * text, -log p = the surprisal at that position. Drawing (-t > 0): the same seed gives the same fills on 1 and 3
+ * threads, another seed other fills, and the draws are not all the likeliest. */
+int fill_forward(void) {
+    rig r;
+    if (fill_rig(&r, 0)) return 1;
+    enum { N = 400, NB = 40 };
+    int V = rnn_model_vocab(r.m)->size, bad = 0;
+    static int32_t ids[N], d1[N], d3[N], d6[N];
+    static unsigned char blank[N];
+    static double nats[N];
+    float *probs = malloc(sizeof(float) * NB * V);
+    rnn_err err;
+    memcpy(ids, r.ids, sizeof ids);
+    for (int k = 0; k < NB; k++) blank[k < 2 ? k : k * 9 + 3] = 1;   /* positions 0, 1 (a run at the start), 21, 30, ... */
+    rnn_fill_opts drawn = {.passes = 4, .temperature = 1, .top_p = 1, .seed = 5};
+    memcpy(d1, ids, sizeof ids);
+    memcpy(d3, ids, sizeof ids);
+    memcpy(d6, ids, sizeof ids);
+    int passes = 0;
+    if (rnn_fill(r.m, ids, blank, N, &likeliest, 1, probs, &passes, err) || rnn_fill(r.m, d1, blank, N, &drawn, 1, NULL, NULL, err) ||
+        rnn_fill(r.m, d3, blank, N, &drawn, 3, NULL, NULL, err)) bad = 1;
+    drawn.seed = 6;
+    if (!bad && rnn_fill(r.m, d6, blank, N, &drawn, 2, NULL, NULL, err)) bad = 1;
+    rnn_scorer *sc = bad ? NULL : rnn_scorer_new(r.m, 1, 1, err);
+    if (!bad && (!sc || rnn_score_streams(sc, ids, (size_t[]){0, N}, 1, nats, err))) bad = 1;
+    rnn_scorer_free(sc);
+    rnn_sampler *sm = bad ? NULL : rnn_sampler_new(r.m, 1, 1, err);
+    if (!bad && !sm) bad = 1;
+    double worst = 0;
+    int same1 = 0, diff6 = 0, notbest = 0;
+    for (int i = 0, k = 0; i < N && !bad; i++) {
+        if (blank[i]) {
+            int32_t want = rnn_sampler_next(sm, 0, 0, 1);
+            if (want != ids[i]) { bad = 2; snprintf(err, RNN_ERRLEN, "blank at %d: filled %d, the sampler's likeliest %d", i, ids[i], want); }
+            double e = fabs(-log(probs[(size_t)k * V + ids[i]]) - nats[i]);
+            worst = e > worst ? e : worst;
+            same1 += d1[i] == d3[i];
+            diff6 += d1[i] != d6[i];
+            notbest += d1[i] != ids[i];
+            k++;
+        }
+        rnn_sampler_feed(sm, ids[i]);
+    }
+    rnn_sampler_free(sm);
+    free(probs);
+    rig_free(&r);
+    if (bad == 1) FAILF("fill, scorer or sampler: %s", err);
+    if (bad == 2) FAILF("%s", err);
+    if (passes != 1) FAILF("a forward fill ran %d passes, not 1", passes);
+    if (!(worst < 1e-4)) FAILF("-log p of a fill and the scorer's surprisal differ by %g", worst);
+    if (same1 != NB) FAILF("drawn fills differ on 1 and 3 threads (%d of %d the same)", same1, NB);
+    if (!diff6 || !notbest) FAILF("seeds 5 and 6 differ at %d blanks; %d draws are not the likeliest", diff6, notbest);
+    snprintf(detail, sizeof detail, "gru 2x32, %d blanks: fills == the sampler's likeliest, -log p == scorer's surprisal "
+             "(max diff %.2g); drawn: 1 == 3 threads, seeds 5/6 differ at %d, %d not the likeliest", NB, worst, diff6, notbest);
+    return 0;
+}
+
+/* The cloze scorer of a bidirectional model (streams longer than its blocks of 256): the mean surprisal of symbols
+ * 2..N equals the validation path's cloze loss over one window with no margin; the first symbol's equals rnn_fill's
+ * -log p with it blanked; the same bits in one stream or among others, with batch 1 or 64, 1 or 3 threads; an
+ * unknown symbol is skipped (the others' bits as if it were not there). */
+int score_bidir(void) {
+    rig r;
+    if (fill_rig(&r, 1)) return 1;
+    enum { N = 700 };
+    static int32_t ids[N + 3];
+    static double a[N], b[N + 3], one[N];
+    int V = rnn_model_vocab(r.m)->size;
+    float *probs = malloc(sizeof(float) * V);
+    unsigned char *blank = calloc(N, 1);
+    rnn_err err;
+    int bad = score_into(r.m, 1, 1, r.ids, (size_t[]){0, N}, 1, a);
+    /* two streams [0, 300) and [300, N) with an unknown symbol in each, together on 3 threads, batch 64 */
+    memcpy(ids, r.ids, sizeof(int32_t) * 150);
+    ids[150] = -1;
+    memcpy(ids + 151, r.ids + 150, sizeof(int32_t) * 150);
+    memcpy(ids + 301, r.ids + 300, sizeof(int32_t) * (N - 300));
+    ids[N + 1] = -1;
+    ids[N + 2] = r.ids[0];
+    bad = bad || score_into(r.m, 64, 3, ids, (size_t[]){0, 301, N + 3}, 2, b);
+    bad = bad || score_into(r.m, 1, 1, r.ids, (size_t[]){0, 300}, 1, one);
+    int32_t first = r.ids[0];
+    memcpy(ids, r.ids, sizeof(int32_t) * N);
+    blank[0] = 1;
+    bad = bad || rnn_fill(r.m, ids, blank, N, &likeliest, 1, probs, NULL, err);
+    double cloze = rnn_debug_cloze_loss(r.m, r.ids, N, 1024, 0, 1), sum = 0, p0 = bad ? 0 : -log(probs[first]);
+    free(probs);
+    free(blank);
+    rig_free(&r);
+    if (bad) FAILF("scorer or fill failed");
+    for (int i = 1; i < N; i++) sum += a[i];
+    if (!(fabs(sum / (N - 1) - cloze) < 1e-4)) FAILF("mean cloze surprisal %.6f, validation path's cloze loss %.6f", sum / (N - 1), cloze);
+    if (!(fabs(a[0] - p0) < 1e-4)) FAILF("first symbol %.6f, fill's -log p %.6f", a[0], p0);
+    if (!same_bits(one, b, 150) || !same_bits(one + 150, b + 151, 150) || !isnan(b[150]) || !isnan(b[N + 1]))
+        FAILF("stream 1 with an unknown symbol, among others, batch 64, 3 threads differs from it alone");
+    snprintf(detail, sizeof detail, "lstm 2x24, %d symbols: mean cloze surprisal %.6f == validation path %.6f; first "
+             "symbol == fill's; unknown skipped; batch/threads/companions do not matter", N, sum / (N - 1), cloze);
+    return 0;
 }
 
 /* Runs K samples of n symbols (prime "Th", temperature 0.9, top-k 20) and copies sample i's bytes into
