@@ -370,6 +370,7 @@ static void size_model(train_args *a, const int given[3], size_t n_train, int V,
     rnn_config c;
     rnn_config_default(&c);
     c.cell = a->cell;
+    c.bidir = a->bidir;   /* a bidirectional model has two stacks: it is sized by its own count */
     for (int i = 0; i < ncand; i++) {
         if ((given[0] && list[i][0] != a->layers) || (given[1] && list[i][1] != a->hidden)) continue;
         c.layers = list[i][0];

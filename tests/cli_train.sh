@@ -214,6 +214,9 @@ cli_train_sizing() {
     check "a given --hidden is kept, layers and dropout chosen" grep -q "^charrnn: gru 2 x 128, dropout 0.25 (sized for 597k training symbols, 0.20M parameters; give" "$TMP/err"
     cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --dropout 0 --batch 4 --seq 16 --steps 1 -o "$W/sz3.ckpt"
     check "all three given: nothing is sized" bash -c "! grep -q 'sized for' '$TMP/err'"
+    cr train data/fortunes.txt --bidirectional --cell lstm --batch 4 --seq 16 --steps 1 --preview 0 --val 0.01 -o "$W/sz4.ckpt"
+    check "a bidirectional model is sized by its own (doubled) count: 2 x 128 where forward gets 2 x 256" \
+        grep -q "^charrnn: lstm 2 x 128, dropout 0 (sized for 656k training symbols and about 0.0 epochs, 0.53M parameters;" "$TMP/err"
 }
 
 # fine-tuning: --init, the origin in info, the refusals
