@@ -64,7 +64,7 @@ unit() {   # unit BUILD_DIR LABEL [TEST...]
 }
 
 # ------------------------------------------------------------------------------------------------ mutations
-# Each line is: test | sed expression applied to rnn.c. The mutant's gradient check must FAIL.
+# Each line is: test | library file | sed expression applied to it. The mutant must make the test FAIL.
 mutations() {
     local m="$TMP/mutant"
     mkdir -p "$m/tests"
@@ -98,6 +98,9 @@ torch-parity-rnn|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.
 torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
 gradcheck-bidir-lstm|rnn.c|s/memcpy(k->dh + r \* BH, w->topb + t \* BH/memcpy(k->dh + r * BH, w->topb + (T - 1 - t) * BH/
 gradcheck-bidir-gru|rnn.c|s/if (t < T) memcpy(k->dh/if (t < T - 1) memcpy(k->dh/
+gemm-bf16|rnn_mat.c|s/if (g->bf16) round_bf16(pa, /if (0) round_bf16(pa, /
+gemm-bf16|rnn_mat.c|s/const float xk = mat_bf16(x\[(size_t)(pc + k) \* incx\]);/const float xk = x[(size_t)(pc + k) * incx];/
+bf16-paths|rnn_mat.c|s/int ke = K - pc < MAT_KC ? K : pc + MAT_KC;/int ke = K;/
 EOF
 }
 
@@ -166,6 +169,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_plot_run
     cli_train_progress
     cli_train_options
+    cli_train_precision
     cli_sample_run
     cli_score_run
     cli_score_lines

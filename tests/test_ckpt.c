@@ -348,10 +348,12 @@ int ckpt_bf16_flag(void) {
     else if (!why && !strstr(err, "has unknown flags 0x8")) why = err;
     rnn_model_free(m2);
     m2 = NULL;
+    char v1[RNN_ERRLEN];
+    snprintf(v1, sizeof v1, "%s", err);
     if (!why && !rnn_model_set_precision(r.m, 2, err)) why = "precision 2 accepted";
     unlink(path);
     rig_free(&r);
     if (why) FAILF("%s", why);
-    snprintf(detail, sizeof detail, "bit 3 round-trips (bf16, with training state); fp32 writes 0; version 1 with bit 3: %s", err);
+    snprintf(detail, sizeof detail, "bit 3 round-trips (bf16, with training state); fp32 writes 0; version 1 with bit 3: %s", v1);
     return 0;
 }
