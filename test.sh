@@ -228,7 +228,7 @@ echo "# library tests (default kernel)"
 unit . ""
 for k in avx2 generic; do
     echo "# library tests on the $k micro-kernel"
-    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
+    CHARRNN_KERNEL=$k unit . "[$k]" gemm gemm-bf16 bf16-paths gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
 done
 echo "# mutation checks: each must be caught"
 mutations
