@@ -245,10 +245,11 @@ static int evaluate(run_state *r, rnn_err err) {
 /* The options of one `train` run: the values, and the table that parses them into those values. */
 typedef struct {
     int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress, bidir;
+    int precision;
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
     uint64_t seed, steps, eval_every, early_stop;
     const char *out, *logpath, *corpus, *init;
-    opt opts[29];
+    opt opts[30];
     command c;
 } train_args;
 
@@ -299,6 +300,7 @@ static int train_parse(train_args *a, int argc, char **argv) {
         {"early-stop", 0, O_U64, &a->early_stop, 1, 1e15, 0, NULL, "N", "stop when N validations in a row have not improved on the best (default: never)", 0},
         {"bytes", 0, O_FLAG, &a->bytes, 0, 0, 0, NULL, NULL, "symbols are bytes, not UTF-8 characters", 0},
         {"seed", 0, O_U64, &a->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed for initialisation and dropout (default 1234)", 0},
+        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 (default) or bf16: matrix products on bfloat16 inputs, FP32 sums (recorded in the checkpoint)", 0},
         {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); results do not depend on it", 0},
         {"resume", 0, O_FLAG, &a->resume, 0, 0, 0, NULL, NULL, "continue the run saved in the -o checkpoint exactly where it stopped", 0},
         {"init", 0, O_STR, &a->init, 0, 0, 0, NULL, "FILE", "fine-tune: start from FILE's weights (its cell and shape), adding CORPUS's new symbols", 0},
@@ -340,7 +342,7 @@ static int train_config(train_args *a, rnn_config *cfg) {
     *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch, .seq = a->seq,
                         .optim = a->optim, .lr = (float)a->lr, .lr_decay = (float)a->lr_decay, .clip = (float)a->clip,
                         .dropout = (float)a->dropout, .val_frac = (float)a->val, .forget_bias = (float)a->forget_bias,
-                        .seed = a->seed, .bidir = a->bidir};
+                        .seed = a->seed, .bidir = a->bidir, .precision = a->precision};
     rnn_err err;
     if (rnn_config_check(cfg, err)) return usage_error(c, "%s", err);
     return 0;
@@ -804,9 +806,9 @@ typedef struct {
     const char *model, *prime, *sep, *line_starts;
     uint64_t n, lines;
     draw_args d;
-    int threads, count, jsonl, stop_exclude, raw;
+    int threads, count, jsonl, stop_exclude, raw, precision;
     opt_list stops;
-    opt opts[16];
+    opt opts[17];
     command c;
 } sample_args;
 
@@ -846,6 +848,7 @@ static int sample_parse(sample_args *a, int argc, char **argv) {
         {"jsonl", 0, O_FLAG, &a->jsonl, 0, 0, 0, NULL, NULL, "one JSON object {\"i\":N,\"text\":\"...\"} per line and sample", 0},
         {"raw", 0, O_FLAG, &a->raw, 0, 0, 0, NULL, NULL, "--bytes models: do not keep the output valid UTF-8", 0},
         SEED_ROW(&a->d, "text"),
+        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 or bf16 products (default: the checkpoint's)", 0},
         {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the text does not depend on it", 0},
     };
     _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "sample_args.opts fits the table");
@@ -871,6 +874,8 @@ static int sample_parse(sample_args *a, int argc, char **argv) {
 static int sample_open(sample_session *s) {
     sample_args *a = s->a;
     if (rnn_load(a->model, &s->m, NULL, s->err)) return fail("%s", s->err);
+    if (opt_seen(a->opts, a->c.nopts, "precision") && rnn_model_set_precision(s->m, a->precision, s->err))
+        return fail("%s", s->err);
     rnn_gen_opts o = {.temperature = (float)a->d.temp, .top_k = a->d.top_k, .top_p = (float)a->d.top_p, .raw = a->raw,
                       .length = a->n, .stops = a->stops.v, .nstops = a->stops.n, .lines = a->lines,
                       .line_starts = a->line_starts};
@@ -1057,9 +1062,9 @@ static void print_filled(const rnn_vocab *v, const unsigned char *text, const in
 
 typedef struct {
     const char *model, *blank, *text;
-    int top, passes, threads;
+    int top, passes, threads, precision;
     draw_args d;
-    opt opts[11];
+    opt opts[12];
     command c;
 } fill_args;
 
@@ -1117,6 +1122,7 @@ static int fill_parse(fill_args *a, int argc, char **argv, const char **pos, int
         {"passes", 0, O_INT, &a->passes, 1, 1000, 0, NULL, "N", "bidirectional, several blanks: at most N passes (drawing, -t > 0: exactly N), each re-filling every blank given the others (default 4)", 0},
         DRAW_ROWS(&a->d, "0"),
         SEED_ROW(&a->d, "fills"),
+        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 or bf16 products (default: the checkpoint's)", 0},
         {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the result does not depend on it", 0},
     };
     _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "fill_args.opts fits the table");
@@ -1147,6 +1153,10 @@ static int cmd_fill(int argc, char **argv) {
     rnn_err err;
     rnn_model *m;
     if (rnn_load(a.model, &m, NULL, err)) return fail("%s", err);
+    if (opt_seen(a.opts, a.c.nopts, "precision") && rnn_model_set_precision(m, a.precision, err)) {
+        rnn_model_free(m);
+        return fail("%s", err);
+    }
     int32_t one[5];
     size_t blen = strlen(a.blank);
     if (!blen || blen > 4 || rnn_decode(rnn_model_vocab(m), (const unsigned char *)a.blank, blen, one, NULL) != 1) {
@@ -1177,6 +1187,7 @@ static void info_text(const char *model, rnn_model *m, const rnn_resume *rs) {
     printf("vocabulary:  %d %s%s\n", v->size, v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters",
            v->unit == RNN_UNIT_BYTE && v->utf8 ? " (of valid UTF-8: samples stay valid UTF-8)" : "");
     printf("parameters:  %zu\n", rnn_model_nparams(m));
+    printf("precision:   %s\n", k->precision == RNN_PREC_BF16 ? "bf16 (bfloat16 products, FP32 sums)" : "fp32");
     printf("training:    batch %d, seq %d, %s lr %g (decay %g), clip %g, dropout %g, val %g, seed %llu\n", k->batch,
            k->seq, optim_names[k->optim], k->lr, k->lr_decay, k->clip, k->dropout, k->val_frac,
            (unsigned long long)k->seed);
@@ -1212,6 +1223,7 @@ static void info_json(const char *model, rnn_model *m, const rnn_resume *rs) {
     json_u64(&j, "vocabulary", (uint64_t)v->size);
     json_str(&j, "unit", v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters");
     json_u64(&j, "parameters", rnn_model_nparams(m));
+    json_str(&j, "precision", rnn_precision_name(k->precision));
     json_u64(&j, "batch", (uint64_t)k->batch);
     json_u64(&j, "seq", (uint64_t)k->seq);
     json_str(&j, "optim", optim_names[k->optim]);

@@ -19,7 +19,7 @@
 void rnn_config_default(rnn_config *c) {
     *c = (rnn_config){.cell = RNN_CELL_RNN, .layers = 1, .hidden = 256, .batch = 32, .seq = 64,
                       .optim = RNN_OPT_ADAM, .lr = 2e-3f, .lr_decay = 1.0f, .clip = 5.0f, .dropout = 0.0f,
-                      .val_frac = 0.1f, .forget_bias = 0.0f, .seed = 1234, .bidir = 0};
+                      .val_frac = 0.1f, .forget_bias = 0.0f, .seed = 1234, .bidir = 0, .precision = RNN_PREC_FP32};
 }
 
 int rnn_config_check(const rnn_config *c, rnn_err err) {
@@ -38,7 +38,23 @@ int rnn_config_check(const rnn_config *c, rnn_err err) {
     if (!(c->val_frac >= 0 && c->val_frac < 1)) BAD("validation fraction must be in [0, 1)");
     if (!(c->forget_bias >= -100 && c->forget_bias <= 100)) BAD("forget-gate bias must be -100..100");
     if (c->bidir != 0 && c->bidir != 1) BAD("bidir must be 0 or 1");
+    if (c->precision != RNN_PREC_FP32 && c->precision != RNN_PREC_BF16) BAD("unknown precision %d", c->precision);
 #undef BAD
+    return 0;
+}
+
+const char *rnn_precision_name(int precision) { return precision == RNN_PREC_BF16 ? "bf16" : "fp32"; }
+const char *const *rnn_precision_names(void) {
+    static const char *const names[] = {"fp32", "bf16", NULL};
+    return names;
+}
+
+int rnn_model_set_precision(rnn_model *m, int precision, rnn_err err) {
+    if (precision != RNN_PREC_FP32 && precision != RNN_PREC_BF16) {
+        snprintf(err, RNN_ERRLEN, "unknown precision %d", precision);
+        return -1;
+    }
+    m->cfg.precision = precision;
     return 0;
 }
 
@@ -691,6 +707,7 @@ void net_for_model(net *n, const rnn_model *m, int threads) {
     n->V = m->vocab.size;
     param_layout(&m->cfg, n->V, m->params, &n->p);
     n->pool = mat_pool_new(threads < 1 ? 1 : threads);
+    if (n->pool) mat_pool_set_precision(n->pool, m->cfg.precision == RNN_PREC_BF16 ? MAT_BF16 : MAT_FP32);
 }
 
 /* stream_loss on windows of Tmax, B identical streams, a margin of at most `margin` (-1: the default). */

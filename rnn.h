@@ -70,6 +70,9 @@ int  rnn_utf8_next(const unsigned char *s, size_t n, uint32_t *sym);
 /* ---------------------------------------------------------------------------------------- model */
 enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 };
 enum { RNN_OPT_ADAM = 0, RNN_OPT_ADAGRAD = 1, RNN_OPT_SGD = 2 };
+/* The precision of the matrix products (README "Precision"): FP32, or bfloat16 inputs with FP32 accumulation.
+ * Weights, gradients, optimizer state, the cells, softmax and the loss are FP32 either way. */
+enum { RNN_PREC_FP32 = 0, RNN_PREC_BF16 = 1 };
 
 /* Everything that fixes the model's shape and how it was trained. Stored in the checkpoint. */
 typedef struct {
@@ -87,6 +90,8 @@ typedef struct {
     float forget_bias; /* LSTM: initial forget-gate bias (used when the model is made), -100..100 */
     uint64_t seed;     /* initialisation and dropout */
     int bidir;         /* 0: forward (next-symbol) model; 1: bidirectional (cloze) model, README "Bidirectional" */
+    int precision;     /* RNN_PREC_*: the products of training, and of sampling/scoring unless overridden
+                        * (checkpoint flags bit 3) */
 } rnn_config;
 
 /* Fills `c` with the defaults documented in README.md. */
@@ -106,6 +111,9 @@ size_t rnn_model_nparams(const rnn_model *m);
 /* Parameter count of a model of config c on V symbols; 0 if it would not fit in memory arithmetic. */
 size_t rnn_param_count(const rnn_config *c, int V);
 float *rnn_model_params(rnn_model *m);   /* (nparams) flat buffer, owned by the model */
+/* Changes the precision (RNN_PREC_*) the model's products use from now on: in samplers, scorers, generators and
+ * fillers made after the call, and in the checkpoint it is saved to. -1 + err for an unknown value. */
+int rnn_model_set_precision(rnn_model *m, int precision, rnn_err err);
 
 /* What training has done so far; stored in every checkpoint and shown by `charrnn info`. */
 typedef struct {
@@ -328,6 +336,8 @@ int rnn_load_mem(const void *data, size_t len, const char *name, rnn_model **out
 /* ---------------------------------------------------------------------------------------- helpers */
 uint32_t rnn_crc32(uint32_t crc, const void *buf, size_t n);   /* IEEE 802.3 CRC-32, start with crc = 0 */
 const char *rnn_cell_name(int cell);                           /* "rnn", "lstm", "gru" */
+const char *rnn_precision_name(int precision);                 /* "fp32", "bf16" */
+const char *const *rnn_precision_names(void);                  /* {"fp32", "bf16", NULL}: index = RNN_PREC_* */
 /* The matrix micro-kernels the environment variable CHARRNN_KERNEL may name, best first, NULL-terminated:
  * "avx512" (allows all), "avx2", "generic". Any other value acts as "generic". */
 const char *const *rnn_kernel_names(void);

@@ -33,6 +33,7 @@
 #define FLAG_TRAINING 1u   /* a training-state section follows the parameters */
 #define FLAG_BIDIR 2u      /* version 2: a bidirectional model */
 #define FLAG_UTF8 4u       /* version 2: the corpus was valid UTF-8 (rnn_vocab.utf8) */
+#define FLAG_BF16 8u       /* version 2: bfloat16 products (rnn_config.precision); older readers refuse the bit */
 
 /* ------------------------------------------------------------------------------------------ little-endian */
 static void put32(unsigned char *p, uint32_t v) {
@@ -93,7 +94,8 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     memcpy(h, MAGIC, 4);
     put32(h + 4, VERSION);
     put32(h + 8, HEADER_SIZE);
-    put32(h + 12, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0) | (m->vocab.utf8 ? FLAG_UTF8 : 0));
+    put32(h + 12, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0) | (m->vocab.utf8 ? FLAG_UTF8 : 0) |
+                  (c->precision == RNN_PREC_BF16 ? FLAG_BF16 : 0));
     put32(h + 16, (uint32_t)c->cell);
     put32(h + 20, (uint32_t)c->layers);
     put32(h + 24, (uint32_t)c->hidden);
@@ -421,10 +423,11 @@ static int check_header_size(const loading *ld, rnn_err err) {
     return 0;
 }
 
-/* 5. flags has no unknown bits (version 1: only bit 0; version 2: also bit 1, bidirectional, and bit 2, UTF-8). */
+/* 5. flags has no unknown bits (version 1: only bit 0; version 2: also bit 1, bidirectional, bit 2, UTF-8, and
+ *    bit 3, bf16 products). */
 static int check_flags(loading *ld, rnn_err err) {
     ld->flags = get32(ld->buf + 12);
-    uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR | FLAG_UTF8 : 0);
+    uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR | FLAG_UTF8 | FLAG_BF16 : 0);
     if (ld->flags & ~known) FAIL("'%s' has unknown flags 0x%x", ld->path, (unsigned)ld->flags);
     return 0;
 }
@@ -462,7 +465,8 @@ static int check_settings(loading *ld, rnn_err err) {
                          .lr_decay = u2f(get32(buf + 52)), .clip = u2f(get32(buf + 56)),
                          .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
                          .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72),
-                         .bidir = (ld->flags & FLAG_BIDIR) ? 1 : 0};
+                         .bidir = (ld->flags & FLAG_BIDIR) ? 1 : 0,
+                         .precision = (ld->flags & FLAG_BF16) ? RNN_PREC_BF16 : RNN_PREC_FP32};
     rnn_err why;
     if (rnn_config_check(&ld->c, why)) FAIL("'%s' has bad training settings (%.100s)", path, why);
     return 0;

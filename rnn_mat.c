@@ -117,7 +117,7 @@ static ukernel pick_kernel(void) {
 }
 
 /* ------------------------------------------------------------------------------------ thread pool */
-enum { KC = 256, NC = 256, MC_TILES = 16 };   /* blocking: K by 256, N by 256 columns, M by 16 row tiles */
+enum { KC = MAT_KC, NC = 256, MC_TILES = 16 };   /* blocking: K by 256, N by 256 columns, M by 16 row tiles */
 enum { GEMV_SPLIT = 65536 };   /* one-row products split their columns over the pool from this many weights */
 
 typedef struct { pthread_t th; struct mat_pool *pool; int id; } worker;
@@ -125,6 +125,7 @@ typedef struct { pthread_t th; struct mat_pool *pool; int id; } worker;
 struct mat_pool {
     int n;                       /* threads, including the caller */
     ukernel uk;
+    int bf16;                    /* MAT_BF16: products round their operands to bf16 (rnn_mat.h) */
     worker *w;                   /* (n) w[0] is the caller */
     float **pack_a, **pack_b;    /* (n) per-thread buffers: (MC_TILES*MR, KC) and (KC, NC) */
     pthread_mutex_t mu;
@@ -273,6 +274,9 @@ void mat_pool_free(mat_pool *p) {
 }
 
 const char *mat_kernel_name(const mat_pool *p) { return p->uk.name; }
+
+void mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
+int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
 
 void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     if (p->n == 1) {
@@ -423,6 +427,11 @@ RNN_CLONES static void pack_b(float *dst, int NR, int avx, const float *B, int l
     }
 }
 
+/* x[0..n) rounded to bf16 in place (a packed tile or panel of a bf16 product: the padding zeros stay zeros). */
+RNN_CLONES static void round_bf16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = mat_bf16(x[i]);
+}
+
 /* ------------------------------------------------------------------------------------ GEMM */
 typedef struct {
     int M, N, K;
@@ -430,6 +439,7 @@ typedef struct {
     const float *B; int ldb, tb;      /* B == NULL: use the prepacked operand bp */
     const mat_packed *bp;
     float *C; int ldc, accumulate;
+    int bf16;                         /* round the packed operands to bf16 (bp is already rounded) */
     int split_n;                      /* partition columns (1) or rows (0) among threads */
 } gemm_job;
 
@@ -447,6 +457,7 @@ static void gemm_block(mat_pool *p, int tid, const gemm_job *g, int m0, int m1, 
             const float *bblk;
             if (g->B) {
                 pack_b(pb, NR, p->uk.avx, g->B, g->ldb, g->tb, pc, kc, jc, nc);
+                if (g->bf16) round_bf16(pb, (size_t)ceil_div(nc, NR) * NR * kc);
                 bblk = pb;
             } else {
                 bblk = g->bp->data + (size_t)pc * npad + (size_t)(jc / NR) * kc * NR;
@@ -455,6 +466,7 @@ static void gemm_block(mat_pool *p, int tid, const gemm_job *g, int m0, int m1, 
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = m1 - ic < MC ? m1 - ic : MC;
                 pack_a(pa, MR, p->uk.avx, g->A, g->lda, g->ta, ic, mc, pc, kc);
+                if (g->bf16) round_bf16(pa, (size_t)ceil_div(mc, MR) * MR * kc);
                 for (int jr = 0; jr < nc; jr += NR)
                     for (int ir = 0; ir < mc; ir += MR)
                         p->uk.fn(kc, pa + (size_t)(ir / MR) * kc * MR, bblk + (size_t)(jr / NR) * kc * NR,
@@ -525,7 +537,39 @@ RNN_CLONES static void gemv(int N, int K, const float *x, int incx, const float 
 #undef GEMV_COLS
 }
 
-typedef struct { int N, K; const float *x; int incx; const float *B; int ldb, tb; float *y; int accumulate; } gemv_call;
+/* The bf16 one-row product: the same sums as the GEMM computes for each row of a bf16 product (rnn_mat.h): x and B
+ * rounded to bf16 as they are read, and per MAT_KC block of k a partial sum from +0 in k order, added to y (or
+ * stored, for the first block without accumulate). The products are exact, so multiply-then-add here gives the
+ * bits the GEMM's fused multiply-adds give. K >= 1. */
+RNN_CLONES static void gemv_bf16(int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y,
+                                 int accumulate) {
+    int j0 = 0;
+#define GEMV16_COLS(W, SK, SJ)                                                                                \
+    for (; j0 + (W) <= N; j0 += (W)) {                                                                        \
+        float s[W] = {0}, a[W];                                                                                  \
+        for (int pc = 0; pc < K; pc += MAT_KC) {                                                              \
+            int ke = K - pc < MAT_KC ? K : pc + MAT_KC;                                                       \
+            for (int j = 0; j < (W); j++) a[j] = 0.0f;                                                        \
+            for (int k = pc; k < ke; k++) {                                                                   \
+                const float xk = mat_bf16(x[(size_t)k * incx]), *b = B + (size_t)k * (SK) + (size_t)j0 * (SJ); \
+                for (int j = 0; j < (W); j++) a[j] += xk * mat_bf16(b[(size_t)j * (SJ)]);                    \
+            }                                                                                                 \
+            for (int j = 0; j < (W); j++) s[j] = pc ? s[j] + a[j] : accumulate ? y[j0 + j] + a[j] : a[j];     \
+        }                                                                                                     \
+        for (int j = 0; j < (W); j++) y[j0 + j] = s[j];                                                       \
+    }
+    if (!tb) {
+        GEMV16_COLS(64, ldb, 1)
+        GEMV16_COLS(16, ldb, 1)
+        GEMV16_COLS(1, ldb, 1)
+    } else {
+        GEMV16_COLS(16, 1, ldb)
+        GEMV16_COLS(1, 1, ldb)
+    }
+#undef GEMV16_COLS
+}
+
+typedef struct { int N, K; const float *x; int incx; const float *B; int ldb, tb; float *y; int accumulate, bf16; } gemv_call;
 
 /* Part i of n is a fixed run of 16-column groups of y (a cache line each), the same run on every call, so the
  * thread that usually runs it keeps its slice of B in its own core's cache from one call to the next. */
@@ -535,8 +579,8 @@ static void gemv_thread(void *arg, int i, int n) {
     int j0 = g0 * 16, j1 = g1 * 16 < c->N ? g1 * 16 : c->N;
     if (j0 >= j1)
         return;
-    gemv(j1 - j0, c->K, c->x, c->incx, c->B + (size_t)j0 * (c->tb ? (size_t)c->ldb : 1), c->ldb, c->tb, c->y + j0,
-         c->accumulate);
+    (c->bf16 ? gemv_bf16 : gemv)(j1 - j0, c->K, c->x, c->incx, c->B + (size_t)j0 * (c->tb ? (size_t)c->ldb : 1), c->ldb,
+                                 c->tb, c->y + j0, c->accumulate);
 }
 
 /* Each y[j] is summed over k in the same order whichever columns a thread holds, so splitting the columns
@@ -545,7 +589,12 @@ static int gemv_split(const mat_pool *p, int N, int K) { return p && p->n > 1 &&
 
 static void run_gemv(mat_pool *p, int N, int K, const float *x, int incx, const float *B, int ldb, int tb, float *y,
                      int accumulate) {
-    gemv_call c = {N, K, x, incx, B, ldb, tb, y, accumulate};
+    if (N <= 0) return;
+    if (K <= 0) {
+        if (!accumulate) memset(y, 0, sizeof(float) * N);
+        return;
+    }
+    gemv_call c = {N, K, x, incx, B, ldb, tb, y, accumulate, mat_pool_precision(p) == MAT_BF16};
     if (gemv_split(p, N, K)) mat_pool_run(p, gemv_thread, &c);
     else gemv_thread(&c, 0, 1);
 }
@@ -556,7 +605,7 @@ void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, 
         run_gemv(p, N, K, A, ta ? lda : 1, B, ldb, tb, C, accumulate);
         return;
     }
-    gemm_job g = {M, N, K, A, lda, ta, B, ldb, tb, NULL, C, ldc, accumulate, 0};
+    gemm_job g = {M, N, K, A, lda, ta, B, ldb, tb, NULL, C, ldc, accumulate, p->bf16, 0};
     run_gemm(p, &g);
 }
 
@@ -575,14 +624,16 @@ static void pack_thread(void *arg, int i, int n) {
     int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
     for (int pc = 0; pc < K; pc += KC) {
         int kc = K - pc < KC ? K - pc : KC;
-        pack_b(c->dst->data + (size_t)pc * npad + (size_t)t0 * kc * NR, NR, c->p->uk.avx, c->B, c->ldb, c->tb, pc,
-               kc, j0, j1 - j0);
+        float *d = c->dst->data + (size_t)pc * npad + (size_t)t0 * kc * NR;
+        pack_b(d, NR, c->p->uk.avx, c->B, c->ldb, c->tb, pc, kc, j0, j1 - j0);
+        if (c->dst->bf16) round_bf16(d, (size_t)(t1 - t0) * NR * kc);
     }
 }
 
 void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb) {
     dst->K = K;
     dst->N = N;
+    dst->bf16 = p->bf16;
     pack_call c = {p, dst, B, ldb, tb};
     if ((double)K * N < 65536.0) pack_thread(&c, 0, 1);
     else mat_pool_run(p, pack_thread, &c);
@@ -619,13 +670,45 @@ RNN_CLONES static void gemv_panels(const mat_packed *B, int NR, int t0, int t1, 
 #undef GEMV_PANELS
 }
 
+/* gemv_panels for a bf16 packed operand: the sums of gemv_bf16 (per MAT_KC block from +0, then added to y), x
+ * rounded as it is read, B already rounded by mat_pack. */
+RNN_CLONES static void gemv_panels_bf16(const mat_packed *B, int NR, int t0, int t1, const float *x, int incx,
+                                        float *y, int accumulate) {
+    int K = B->K, N = B->N, npad = ceil_div(N, NR) * NR, t = t0;
+#define GEMV16_PANELS(NRC, G)                                                                                 \
+    for (; t + (G) <= t1; t += (G)) {                                                                         \
+        float s[(G) * (NRC)] = {0}, a[(G) * (NRC)];                                                               \
+        for (int pc = 0; pc < K; pc += MAT_KC) {                                                              \
+            int kc = K - pc < MAT_KC ? K - pc : MAT_KC;                                                       \
+            const float *b = B->data + (size_t)pc * npad + (size_t)t * kc * (NRC);                           \
+            for (int j = 0; j < (G) * (NRC); j++) a[j] = 0.0f;                                                \
+            for (int k = 0; k < kc; k++, b += (NRC)) {                                                        \
+                const float xk = mat_bf16(x[(size_t)(pc + k) * incx]);                                        \
+                for (int q = 0; q < (G); q++)                                                                 \
+                    for (int j = 0; j < (NRC); j++) a[q * (NRC) + j] += xk * b[(size_t)q * kc * (NRC) + j];   \
+            }                                                                                                 \
+            for (int j = 0; j < (G) * (NRC); j++)                                                             \
+                s[j] = pc ? s[j] + a[j] : accumulate && t * (NRC) + j < N ? y[t * (NRC) + j] + a[j] : a[j];   \
+        }                                                                                                     \
+        for (int j = 0; j < (G) * (NRC) && t * (NRC) + j < N; j++) y[t * (NRC) + j] = s[j];                   \
+    }
+    if (NR == 32) {
+        GEMV16_PANELS(32, 2)
+        GEMV16_PANELS(32, 1)
+    } else {
+        GEMV16_PANELS(16, 4)
+        GEMV16_PANELS(16, 1)
+    }
+#undef GEMV16_PANELS
+}
+
 typedef struct { const mat_packed *B; int NR; const float *x; int incx; float *y; int accumulate; } gemvp_call;
 
 static void gemvp_thread(void *arg, int i, int n) {   /* part i: a fixed run of panels, as in gemv_thread */
     const gemvp_call *c = arg;
     int tiles = ceil_div(c->B->N, c->NR);
-    gemv_panels(c->B, c->NR, (int)((long)tiles * i / n), (int)((long)tiles * (i + 1) / n), c->x, c->incx, c->y,
-                c->accumulate);
+    (c->B->bf16 ? gemv_panels_bf16 : gemv_panels)(c->B, c->NR, (int)((long)tiles * i / n), (int)((long)tiles * (i + 1) / n),
+                                                  c->x, c->incx, c->y, c->accumulate);
 }
 
 void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
@@ -636,6 +719,6 @@ void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const m
         else gemvp_thread(&c, 0, 1);
         return;
     }
-    gemm_job g = {M, B->N, B->K, A, lda, ta, NULL, 0, 0, B, C, ldc, accumulate, 0};
+    gemm_job g = {M, B->N, B->K, A, lda, ta, NULL, 0, 0, B, C, ldc, accumulate, B->bf16, 0};
     run_gemm(p, &g);
 }

@@ -9,6 +9,15 @@
  * threads and whichever part of C a thread computes (the K dimension is split into fixed KC blocks, the
  * micro-kernel accumulates k in order, and edge tiles are zero-padded instead of taking a different path).
  * So results are bit-identical for any --threads.
+ *
+ * Precision: a pool multiplies in FP32 (the default) or in bfloat16 (mat_pool_set_precision). A bf16 product
+ * rounds both operands to bf16 where they are packed (mat_bf16: round to nearest even, NaN stays NaN, subnormals
+ * become zero, as the hardware's conversion does) and accumulates in FP32: for each KC block of k, acc starts at
+ * +0 and adds the products in k order, one FP32 rounding per addition, then C = acc or C + acc. The product of
+ * two bf16 values is exact in FP32 (8 + 8 significant bits), so a fused multiply-add, a multiply then an add, and
+ * vdpbf16ps's steps give the same bits: every micro-kernel (avx512, avx2, generic) computes the same result, and
+ * so do the one-row paths (M == 1, which follow the same KC blocks). The exceptions are products or sums beyond
+ * the FP32 range (below 2^-126 or above 2^128), far outside anything a model computes.
  */
 #ifndef RNN_MAT_H
 #define RNN_MAT_H
@@ -28,12 +37,34 @@
 
 typedef struct mat_pool mat_pool;
 
+enum { MAT_KC = 256 };                     /* the K blocking (fixed: results never depend on threads) */
+enum { MAT_FP32 = 0, MAT_BF16 = 1 };       /* a pool's precision */
+
+/* x rounded to bfloat16 (returned as the float of equal value): round to nearest, ties to even; NaN stays NaN
+ * (quietened, sign and top payload bits kept); infinities stay; subnormals (and zeros) become a zero of their
+ * sign; a finite value that rounds past the largest bf16 becomes infinity. */
+static inline float mat_bf16(float x) {
+    uint32_t u, r;
+    memcpy(&u, &x, 4);
+    uint32_t a = u & 0x7fffffffu;
+    r = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    r = a > 0x7f800000u ? (u | 0x00400000u) & 0xffff0000u : r;
+    r = a < 0x00800000u ? u & 0x80000000u : r;
+    float y;
+    memcpy(&y, &r, 4);
+    return y;
+}
+
 /* A pool of `nthreads` >= 1 workers (the calling thread is worker 0). NULL if threads or memory fail. */
 mat_pool *mat_pool_new(int nthreads);
 void mat_pool_free(mat_pool *p);
 /* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
  * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
  * fn must not call back into the pool. */
+/* Sets the precision of the pool's products from now on (MAT_FP32 or MAT_BF16; a pool starts in FP32). A packed
+ * operand keeps the precision it was packed with (pack again after a change). */
+void mat_pool_set_precision(mat_pool *p, int precision);
+int mat_pool_precision(const mat_pool *p);
 void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
 
 /* Runs fn(arg, lo, hi) over [0, n) cut into one contiguous part per thread; inline (one part) when p is NULL
@@ -52,9 +83,10 @@ void mat_mul(mat_pool *p, int M, int N, int K,
  * column panels contiguous in memory, so one-row products split over threads stream from each core's cache. */
 typedef struct {
     int K, N;
+    int bf16;             /* packed by a bf16 pool: the values are bf16-rounded, products with it are bf16 */
     float *data;          /* (mat_packed_size floats) caller-owned */
 } mat_packed;
-/* Floats a K x N packed operand needs with this pool's kernel; dst->data must hold that many. */
+/* Floats a K x N packed operand needs with this pool's kernel, in either precision; dst->data must hold that many. */
 size_t mat_packed_size(const mat_pool *p, int K, int N);
 void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb);
 void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,

@@ -208,6 +208,7 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
         snprintf(err, RNN_ERRLEN, "cannot start %d threads", threads);
         return NULL;
     }
+    mat_pool_set_precision(t->pool, m->cfg.precision == RNN_PREC_BF16 ? MAT_BF16 : MAT_FP32);
     if (trainer_alloc(t, ids, n, n_train)) goto oom;
     if (resume && apply_resume(t, resume, err)) {
         rnn_trainer_free(t);

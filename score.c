@@ -17,7 +17,7 @@
 
 typedef struct {
     const char *model;
-    int lines, per_char, header, batch, threads;
+    int lines, per_char, header, batch, threads, precision, precision_seen;
     const char **files;   /* (nfiles) "-" = standard input; no file given = one "-" */
     int nfiles;
     const char **owned;   /* the array to free (NULL when files is the static "-") */
@@ -37,6 +37,7 @@ static int score_parse(score_args *a, int argc, char **argv) {
         {"per-char", 0, O_FLAG, &a->per_char, 0, 0, 0, NULL, NULL, "one row per symbol: position, symbol, surprisal in bits, file", 0},
         {"header", 0, O_FLAG, &a->header, 0, 0, 0, NULL, NULL, "print a header line naming the columns first", 0},
         {"batch", 0, O_INT, &a->batch, 1, 4096, 0, NULL, "B", "lines scored at once with --lines (default 64); the scores do not depend on it", 0},
+        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 or bf16 products (default: the checkpoint's)", 0},
         {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the scores do not depend on it", 0},
     };
     command c = {"score", "[options] [FILE...]",
@@ -46,6 +47,7 @@ static int score_parse(score_args *a, int argc, char **argv) {
     if (!pos) return fail("out of memory");
     int npos, r = parse_args(&c, argc, argv, pos, argc, &npos);
     if (!r && a->lines && a->per_char) r = usage_error(&c, "--lines and --per-char cannot be combined");
+    a->precision_seen = opt_seen(opts, c.nopts, "precision");
     if (r || !npos) {
         free(pos);
         pos = NULL;
@@ -152,7 +154,8 @@ int cmd_score(int argc, char **argv) {
     if (cli_args_only) { free(a.owned); return 0; }
     rnn_err err;
     rnn_model *m;
-    if (rnn_load(a.model, &m, NULL, err)) {
+    if (rnn_load(a.model, &m, NULL, err) || (a.precision_seen && rnn_model_set_precision(m, a.precision, err))) {
+        rnn_model_free(m);
         free(a.owned);
         return fail("%s", err);
     }

@@ -64,7 +64,7 @@ unit() {   # unit BUILD_DIR LABEL [TEST...]
 }
 
 # ------------------------------------------------------------------------------------------------ mutations
-# Each line is: test | sed expression applied to rnn.c. The mutant's gradient check must FAIL.
+# Each line is: test | library file | sed expression applied to it. The mutant must make the test FAIL.
 mutations() {
     local m="$TMP/mutant"
     mkdir -p "$m/tests"
@@ -99,6 +99,9 @@ torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + e
 gradcheck-bidir-lstm|rnn.c|s/memcpy(k->dh + r \* BH, w->topb + t \* BH/memcpy(k->dh + r * BH, w->topb + (T - 1 - t) * BH/
 gradcheck-bidir-gru|rnn.c|s/if (t < T) memcpy(k->dh/if (t < T - 1) memcpy(k->dh/
 gradcheck-bidir-rnn|rnn.c|s/if (s->ids && s->ids\[r\] < 0) continue;/(void)0;/
+gemm-bf16|rnn_mat.c|s/if (g->bf16) round_bf16(pa, /if (0) round_bf16(pa, /
+gemm-bf16|rnn_mat.c|s/const float xk = mat_bf16(x\[(size_t)(pc + k) \* incx\]);/const float xk = x[(size_t)(pc + k) * incx];/
+bf16-paths|rnn_mat.c|s/int ke = K - pc < MAT_KC ? K : pc + MAT_KC;/int ke = K;/
 EOF
 }
 
@@ -167,6 +170,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_plot_run
     cli_train_progress
     cli_train_options
+    cli_train_precision
     cli_sample_run
     cli_score_run
     cli_score_lines
@@ -225,7 +229,7 @@ echo "# library tests (default kernel)"
 unit . ""
 for k in avx2 generic; do
     echo "# library tests on the $k micro-kernel"
-    CHARRNN_KERNEL=$k unit . "[$k]" gemm gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
+    CHARRNN_KERNEL=$k unit . "[$k]" gemm gemm-bf16 bf16-paths gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
 done
 echo "# mutation checks: each must be caught"
 mutations

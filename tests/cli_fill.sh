@@ -47,6 +47,8 @@ cli_fill_run() {
     check "fill from standard input == fill --text" cmp -s "$W/fill2" "$W/fill1"
     cr fill -m "$BI" --threads 1 --text "He said that th_ world is a stage."
     check "fill: 1 thread == the default" cmp -s "$TMP/out" "$W/fill1"
+    cr fill -m "$BI" --precision bf16 --text "He said that th_ world is a stage."; expect "fill --precision bf16" 0
+    check "fill --precision bf16 still recovers 'the'" test "$(cat "$TMP/out")" = "He said that the world is a stage."
     cr fill -m "$BI" --mask '#' --text "He said that th# world is_a stage."; expect "fill --mask" 0
     check "--mask '#' fills only '#'" test "$(cat "$TMP/out")" = "He said that the world is_a stage."
     cr fill -m "$BI" --blank '#' --text "He said that th# world is_a stage."; expect "fill --blank (the alias of --mask)" 0

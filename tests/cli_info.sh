@@ -26,7 +26,7 @@ cli_info_report() {
     if command -v python3 >/dev/null 2>&1; then
         check "info --json: every field, typed" python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-keys = "checkpoint cell layers hidden bidirectional vocabulary unit parameters batch seq optim lr lr_decay clip dropout val seed forget_bias steps characters seconds val_loss val_bits best_val_loss origin origin_steps origin_vocabulary origin_best_val_loss resumable lr_now".split()
+keys = "checkpoint cell layers hidden bidirectional vocabulary unit parameters precision batch seq optim lr lr_decay clip dropout val seed forget_bias steps characters seconds val_loss val_bits best_val_loss origin origin_steps origin_vocabulary origin_best_val_loss resumable lr_now".split()
 assert list(d) == keys, list(d)
 assert all(type(d[k]) is int for k in "layers hidden vocabulary parameters batch seq seed steps characters".split())
 assert all(type(d[k]) in (int, float) for k in "lr lr_decay clip dropout val forget_bias seconds val_loss val_bits best_val_loss lr_now".split())

@@ -368,3 +368,37 @@ tty_progress() {
     check "resized to 45 columns: the later progress lines fit in 44 (widths $(widths "$W/ttyw.out"))" \
         bash -c "test \$(head -n 1 '$W/ttyw.lines' | awk '{ print length(\$0) }') -gt 44 && test \$(tail -n 1 '$W/ttyw.lines' | awk '{ print length(\$0) }') -le 44"
 }
+
+# --precision bf16: recorded in the checkpoint (info), fixed on --resume, followed by sample and score unless
+# their --precision overrides it; every micro-kernel trains the same bf16 model bit for bit
+cli_train_precision() {
+    local P="$W/bf16.ckpt"
+    cr train data/fortunes.txt "${small[@]}" --steps 30 --eval-every 0 --precision bf16 -o "$P"; expect "train --precision bf16" 0
+    cr info -m "$P"; check "info shows bf16" grep -q "^precision: *bf16 " "$TMP/out"
+    cr info -m "$M"; check "info: fp32 by default" grep -q "^precision: *fp32$" "$TMP/out"
+    cr info --json -m "$P"; check "info --json: precision bf16" grep -q '"precision":"bf16"' "$TMP/out"
+    cr train data/fortunes.txt --precision fp16 -o "$W/p16.ckpt"
+    expect "--precision fp16" 2 "charrnn train: invalid value 'fp16' for --precision (choose one of: fp32, bf16)"
+    cr train data/fortunes.txt --resume --precision fp32 -o "$P"
+    expect "--precision with --resume" 2 "charrnn train: --precision cannot change when resuming: the checkpoint fixes it"
+    cr train data/fortunes.txt --resume --steps 35 --eval-every 0 --threads 1 -q -o "$P"; expect "resume a bf16 run" 0
+    cr info -m "$P"; check "a resumed bf16 run stays bf16" grep -q "^precision: *bf16 " "$TMP/out"
+    printf '%s\n' "train --precision bf16 (CHARRNN_KERNEL=generic)" >>"$TMP/ran.log"
+    CHARRNN_KERNEL=generic "$BIN" train data/fortunes.txt "${small[@]}" --steps 30 --eval-every 0 --precision bf16 \
+        -o "$W/bf16g.ckpt" 2>"$TMP/err"
+    CHARRNN_KERNEL=generic "$BIN" train data/fortunes.txt --resume --steps 35 --eval-every 0 --threads 1 -q -o "$W/bf16g.ckpt"
+    head -c 3000 data/fortunes.txt >"$W/sc.txt"
+    cr score -m "$P" --per-char "$W/sc.txt"; cp "$TMP/out" "$W/sc-bf16"
+    cr score -m "$W/bf16g.ckpt" --per-char "$W/sc.txt"
+    check "bf16: the generic kernel trains the same model (equal per-symbol scores)" cmp -s "$TMP/out" "$W/sc-bf16"
+    cr score -m "$P" --per-char --precision bf16 "$W/sc.txt"; check "score --precision bf16 == the checkpoint's" cmp -s "$TMP/out" "$W/sc-bf16"
+    cr score -m "$P" --per-char --precision fp32 "$W/sc.txt"; expect "score --precision fp32" 0
+    check "score --precision fp32 overrides (other scores)" bash -c "! cmp -s '$TMP/out' '$W/sc-bf16'"
+    cr score -m "$P" --precision half "$W/sc.txt"
+    expect "score --precision half" 2 "charrnn score: invalid value 'half' for --precision (choose one of: fp32, bf16)"
+    cr sample -m "$P" -n 300 --seed 4; expect "sample a bf16 model" 0
+    cp "$TMP/out" "$W/sb"
+    cr sample -m "$P" -n 300 --seed 4 --threads 1 --precision bf16; check "sample bf16: 1 thread, explicit bf16, same bytes" cmp -s "$TMP/out" "$W/sb"
+    cr sample -m "$P" -n 300 --seed 4 --precision fp32; expect "sample --precision fp32" 0
+    cr sample -m "$P" --precision; expect "sample --precision without a value" 2 "charrnn sample: option '--precision' needs a value (P)"
+}

@@ -38,6 +38,8 @@ int sample_into(const rnn_model *m, uint64_t seed, int threads, int n, const cha
 /* test_mat.c */
 int gemm(void);
 int vecmath(void);
+int bf16_round(void);
+int gemm_bf16(void);
 /* test_text.c */
 int utf8(void);
 int vocab_merge(void);
@@ -61,6 +63,7 @@ int threads_identical(void);
 int learns(void);
 int divergence(void);
 int bidir_learns(void);
+int bf16_train(void);
 /* test_gen.c */
 int sample_threads(void);
 int score_streams(void);
@@ -69,6 +72,7 @@ int gen_utf8(void);
 int fill_consistent(void);
 int fill_forward(void);
 int score_bidir(void);
+int bf16_paths(void);
 /* test_ckpt.c */
 int save_load_sample(void);
 int ckpt_utf8_flag(void);
@@ -78,5 +82,6 @@ int rs_gru(void);
 int origin_record(void);
 int rs_bidir(void);
 int ckpt_versions(void);
+int ckpt_bf16_flag(void);
 
 #endif

@@ -3,6 +3,7 @@
  * samples independent of K and threads; byte models' constrained output always valid UTF-8. */
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
+#include "rnn_net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -411,5 +412,67 @@ int gen_utf8(void) {
     if (invalid[0]) FAILF("%d of 256 constrained samples are not valid UTF-8", invalid[0]);
     if (invalid[1] < 128) FAILF("only %d of 256 raw samples are invalid: the property test is too weak", invalid[1]);
     snprintf(detail, sizeof detail, "256 constrained samples valid UTF-8; %d of 256 raw ones are not", invalid[1]);
+    return 0;
+}
+
+/* --precision bf16: the one-row products (M == 1: the sampler, one symbol of one stream at a time) give the bits
+ * the batched GEMM gives (the scorer's and training's path: here 2 identical streams x 16 steps), for every logit
+ * of 96 positions, in all three cells with 2 layers (so wx, wh and wy products all take both paths). FP32 makes no
+ * such promise (the GEMM sums K in blocks, fused); the detail reports how many of its logits differ. */
+static int paths_differ(const rnn_model *m, const int32_t *ids, int n, size_t *ndiff) {
+    net a, b;
+    workspace wa, wb;
+    net_for_model(&a, m, 1);
+    net_for_model(&b, m, 3);
+    int V = m->vocab.size, L = m->cfg.layers, H = m->cfg.hidden, T = 16, rc = -1;
+    if (!a.pool || !b.pool || ws_init(&wa, &m->cfg, V, 1, 1, 0, a.pool)) goto out;
+    if (ws_init(&wb, &m->cfg, V, T, 2, 0, b.pool)) { ws_free(&wa); goto out; }
+    pack_weights(&a, &wa);
+    pack_weights(&b, &wb);
+    *ndiff = 0;
+    for (int t0 = 0; t0 + T <= n; t0 += T) {
+        for (int t = 0; t < T; t++) wb.x[2 * t] = wb.x[2 * t + 1] = ids[t0 + t];
+        layers_forward(&b, &wb, T, 0, NULL);
+        carry_state(&wb, L, (size_t)2 * H, T);
+        for (int t = 0; t < T; t++) {
+            wa.x[0] = ids[t0 + t];
+            layers_forward(&a, &wa, 1, 0, NULL);
+            carry_state(&wa, L, (size_t)H, 1);
+            for (int r = 0; r < 2; r++)
+                for (int v = 0; v < V; v++) *ndiff += wa.logits[v] != wb.logits[(size_t)(2 * t + r) * V + v];
+        }
+    }
+    rc = 0;
+    ws_free(&wa);
+    ws_free(&wb);
+out:
+    mat_pool_free(a.pool);
+    mat_pool_free(b.pool);
+    return rc;
+}
+
+int bf16_paths(void) {
+    size_t len;
+    unsigned char *text = slurp("fortunes.txt", &len);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    int cells[3] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
+    char msg[256] = "";
+    for (int ci = 0; ci < 3; ci++) {
+        rnn_config c = small_config(cells[ci], 2, 300, 8, 16);   /* H = 300: two K blocks in every product */
+        c.precision = RNN_PREC_BF16;
+        rig r;
+        if (rig_make(&r, &c, text, 30000, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
+        rnn_train_step(r.t);
+        size_t d16 = 0, d32 = 0;
+        rnn_err err;
+        int bad = paths_differ(r.m, r.ids, 96, &d16) || rnn_model_set_precision(r.m, RNN_PREC_FP32, err) ||
+                  paths_differ(r.m, r.ids, 96, &d32);
+        rig_free(&r);
+        if (bad) { free(text); FAILF("out of memory"); }
+        if (d16) { free(text); FAILF("%s bf16: %zu logits differ between the one-row and the batched path", rnn_cell_name(cells[ci]), d16); }
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s %zu", ci ? ", " : "", rnn_cell_name(cells[ci]), d32);
+    }
+    free(text);
+    snprintf(detail, sizeof detail, "rnn, lstm, gru 2x300 bf16: one-row == batched for 96 positions x 2 rows x V logits (fp32 differs in %s)", msg);
     return 0;
 }

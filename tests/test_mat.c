@@ -80,3 +80,143 @@ int vecmath(void) {
              e_tanh, e_sig, isnan(nan3[0]) && isnan(nan3[1]) && isnan(nan3[2]) ? "yes" : "NO");
     return !(e_exp < 1e-6 && e_tanh < 1e-6 && e_sig < 1e-6 && isnan(nan3[0]) && isnan(nan3[1]) && isnan(nan3[2]));
 }
+
+/* ---------------------------------------------------------------------------------------------- bfloat16 */
+static uint32_t f2bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float bits2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* mat_bf16 on chosen bit patterns (ties to even both ways, just off a tie, overflow to infinity, NaNs quietened
+ * with sign and payload kept, subnormals to signed zero), then on 2^20 random normal floats against the nearest of
+ * the two bf16 neighbours found in double (ties: the even one). */
+int bf16_round(void) {
+    static const uint32_t cases[][2] = {
+        {0x3F800000, 0x3F800000}, {0x3F808000, 0x3F800000}, {0x3F818000, 0x3F820000}, {0x3F808001, 0x3F810000},
+        {0x3F807FFF, 0x3F800000}, {0xBF808000, 0xBF800000}, {0xBF818000, 0xBF820000}, {0x7F7FFFFF, 0x7F800000},
+        {0x7F7F7FFF, 0x7F7F0000}, {0x7F7F8000, 0x7F800000}, {0x7F800000, 0x7F800000}, {0xFF800000, 0xFF800000},
+        {0x7FC00000, 0x7FC00000}, {0x7F800001, 0x7FC00000}, {0xFF812345, 0xFFC10000}, {0x7FFFFFFF, 0x7FFF0000},
+        {0x00000001, 0x00000000}, {0x807FFFFF, 0x80000000}, {0x00800000, 0x00800000}, {0x00FFFFFF, 0x01000000},
+        {0x80000000, 0x80000000}, {0x00000000, 0x00000000}, {0x40490FDB, 0x40490000}, {0x3DCCCCCD, 0x3DCD0000}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t got = f2bits(mat_bf16(bits2f(cases[i][0])));
+        if (got != cases[i][1]) FAILF("bf16(0x%08X) = 0x%08X, expected 0x%08X", (unsigned)cases[i][0], (unsigned)got, (unsigned)cases[i][1]);
+    }
+    uint64_t s = 99;
+    for (int i = 0; i < 1 << 20; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t u = (uint32_t)(s >> 32);
+        if ((u & 0x7F800000u) == 0 || (u & 0x7F800000u) == 0x7F800000u) continue;   /* normal numbers only here */
+        double x = bits2f(u);
+        uint32_t lo = u & 0xFFFF0000u, hi = lo + 0x10000u;   /* the neighbours toward zero and away from it */
+        double dl = fabs(x - bits2f(lo)), dh = fabs((double)bits2f(hi) - x);
+        if ((hi & 0x7F800000u) == 0x7F800000u) dh = fabs(ldexp(1.0, 128) - fabs(x));   /* past the largest: infinity */
+        uint32_t want = dl < dh ? lo : dh < dl ? hi : (lo & 0x10000u) ? hi : lo;
+        uint32_t got = f2bits(mat_bf16((float)x));
+        if (got != want) FAILF("bf16(0x%08X) = 0x%08X, nearest (ties to even) is 0x%08X", (unsigned)u, (unsigned)got, (unsigned)want);
+    }
+    snprintf(detail, sizeof detail, "24 chosen patterns (ties, overflow, NaN, Inf, subnormals) and 2^20 random normals round to nearest even");
+    return 0;
+}
+
+/* A bf16 product against the order rnn_mat.h defines, computed here in plain C on bf16-rounded copies of the
+ * inputs: per MAT_KC block a float sum from +0 in k order of exact products, added to C block by block. Every
+ * result must be those bits exactly (on every kernel: test.sh runs this on avx2 and generic too), on 1 and 3
+ * threads, with B packed, and in the one-row paths; the bits must differ from the FP32 product's (the rounding
+ * happens), and stay within K * 2^-23 * sum |a||b| of a double reference. Shapes cover edge tiles, odd K, one and
+ * several K blocks, and M == 1. A NaN in A makes exactly its row of C NaN. */
+int gemm_bf16(void) {
+    int shapes[][3] = {{1, 1, 1}, {1, 700, 600}, {1, 33, 257}, {2, 5, 3}, {7, 5, 3}, {33, 65, 17}, {9, 31, 511},
+                       {128, 300, 257}, {64, 100, 300}, {3, 700, 600}, {200, 9, 520}, {17, 40, 256}};
+    uint64_t s = 7;
+    mat_pool *p1 = mat_pool_new(1), *p3 = mat_pool_new(3);
+    if (!p1 || !p3) FAILF("cannot start the pools");
+    mat_pool_set_precision(p1, MAT_BF16);
+    mat_pool_set_precision(p3, MAT_BF16);
+    mat_pool *pf = mat_pool_new(1);   /* FP32, to show that the bf16 product differs */
+    int bad = 0, products = 0;
+    size_t differ = 0, total = 0;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0] && !bad; si++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int acc = 0; acc < 2; acc++) {
+                    int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], lda = ta ? M : K, ldb = tb ? K : N;
+                    size_t MN = (size_t)M * N;
+                    float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C0 = malloc(4 * MN),
+                          *C1 = malloc(4 * MN), *C3 = malloc(4 * MN), *C4 = malloc(4 * MN), *CF = malloc(4 * MN);
+                    double *D = malloc(sizeof(double) * MN), *E = malloc(sizeof(double) * MN);
+                    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                    for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                    for (size_t i = 0; i < MN; i++) C0[i] = C1[i] = C3[i] = C4[i] = CF[i] = (float)i / (float)MN;
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            float c = C0[(size_t)i * N + j];
+                            double d = acc ? c : 0, e = acc ? fabs(c) : 0;
+                            for (int pc = 0; pc < K; pc += MAT_KC) {
+                                float part = 0.0f;
+                                for (int k = pc; k < K && k < pc + MAT_KC; k++) {
+                                    float a = mat_bf16(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+                                    float b = mat_bf16(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+                                    float ab = a * b;
+                                    part = part + ab;
+                                    d += (double)a * b;
+                                    e += fabs((double)a * b);
+                                }
+                                c = pc == 0 && !acc ? part : c + part;
+                            }
+                            C0[(size_t)i * N + j] = c;
+                            D[(size_t)i * N + j] = d;
+                            E[(size_t)i * N + j] = e;
+                        }
+                    mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
+                    mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
+                    mat_mul(pf, M, N, K, A, lda, ta, B, ldb, tb, CF, N, acc);
+                    mat_packed pk;
+                    pk.data = malloc(4 * mat_packed_size(p3, K, N));
+                    mat_pack(p3, &pk, K, N, B, ldb, tb);
+                    mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
+                    double err = 0;
+                    for (size_t i = 0; i < MN; i++) {
+                        err = fmax(err, fabs(C1[i] - D[i]) / (E[i] * K * 0x1p-23 + 1e-30));
+                        differ += CF[i] != C1[i];
+                    }
+                    total += MN;
+                    products++;
+                    if (memcmp(C0, C1, 4 * MN) || memcmp(C1, C3, 4 * MN) || memcmp(C1, C4, 4 * MN) || !(err <= 1)) {
+                        size_t w = 0;
+                        while (w < MN && C0[w] == C1[w]) w++;
+                        if (!bad++)
+                            snprintf(detail, sizeof detail, "M%d N%d K%d ta%d tb%d acc%d: reference order %s (first at %zu: %.9g vs %.9g), "
+                                     "1 == 3 threads %d, == packed %d, error/bound %.3g", M, N, K, ta, tb, acc,
+                                     w < MN ? "differs" : "equal", w, w < MN ? C0[w] : 0.0, w < MN ? C1[w] : 0.0,
+                                     !memcmp(C1, C3, 4 * MN), !memcmp(C1, C4, 4 * MN), err);
+                    }
+                    free(A); free(B); free(C0); free(C1); free(C3); free(C4); free(CF); free(D); free(E); free(pk.data);
+                }
+    if (!bad && differ < total / 4) {
+        bad = 1;
+        snprintf(detail, sizeof detail, "only %zu of %zu bf16 results differ from FP32: are the operands rounded?", differ, total);
+    }
+    /* A NaN in row 2 of A: C's row 2 is all NaN, the other rows are finite. */
+    if (!bad) {
+        enum { M = 5, N = 40, K = 33 };
+        float A[M * K], B[K * N], C[M * N];
+        for (int i = 0; i < M * K; i++) A[i] = 0.25f * (float)(i % 7) - 0.5f;
+        for (int i = 0; i < K * N; i++) B[i] = 0.125f * (float)(i % 5);
+        A[2 * K + 11] = NAN;
+        mat_mul(p3, M, N, K, A, K, 0, B, N, 0, C, N, 0);
+        for (int i = 0; i < M && !bad; i++)
+            for (int j = 0; j < N; j++)
+                if ((i == 2) != (isnan(C[i * N + j]) != 0)) {
+                    bad = 1;
+                    snprintf(detail, sizeof detail, "NaN in A row 2: C[%d][%d] = %g", i, j, C[i * N + j]);
+                    break;
+                }
+    }
+    if (!bad)
+        snprintf(detail, sizeof detail, "kernel %s: %d bf16 products equal the defined order bit for bit (1 == 3 threads == packed == "
+                 "one-row), within K*2^-23*sum|ab| of double; %.0f%% differ from FP32; NaN stays in its row", mat_kernel_name(p1),
+                 products, 100.0 * (double)differ / (double)total);
+    mat_pool_free(p1);
+    mat_pool_free(p3);
+    mat_pool_free(pf);
+    return bad != 0;
+}
