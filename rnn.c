@@ -464,10 +464,7 @@ void bidir_inputs(workspace *w, const int32_t *src, size_t stride, size_t base, 
 static void backward_direction(const net *n, workspace *w, int T, int train, uint64_t *rng) {
     workspace *k = w->back;
     size_t BH = (size_t)w->B * n->c->hidden;
-    for (int l = 0; l < n->c->layers; l++) {
-        memset(k->h[l], 0, sizeof(float) * BH);
-        if (k->c[l]) memset(k->c[l], 0, sizeof(float) * BH);
-    }
+    zero_state(k, n->c->layers, BH);
     if (k->Tb > 0) stack_forward(n, n->p.lb, k, k->Tb, train, rng);
     const float *top = k->h[n->c->layers - 1];
     for (int t = 0; t < T; t++) memcpy(w->topb + t * BH, top + (size_t)(k->Tb - t) * BH, sizeof(float) * BH);
@@ -670,16 +667,20 @@ void carry_state(workspace *w, int L, size_t BH, int T) {
     }
 }
 
+void zero_state(workspace *w, int L, size_t BH) {
+    for (int l = 0; l < L; l++) {
+        memset(w->h[l], 0, sizeof(float) * BH);
+        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * BH);
+    }
+}
+
 /* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state, in chunks of the workspace size. With
  * a workspace of B > 1 streams, every stream reads the same symbols (a test that the batched path agrees).
  * Bidirectional: the cloze loss of the same targets (rnn_net.h). */
 double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count) {
     int L = n->c->layers, B = w->B;
     size_t BH = (size_t)n->c->hidden * B;
-    for (int l = 0; l < L; l++) {
-        memset(w->h[l], 0, sizeof(float) * BH);
-        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * BH);
-    }
+    zero_state(w, L, BH);
     pack_weights(n, w);
     double total = 0;
     for (size_t pos = 0; pos + 1 < count;) {

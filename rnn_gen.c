@@ -121,6 +121,10 @@ static int32_t draw(const float *z, int V, const unsigned char *allow, prob_id *
     return c[n - 1].id;
 }
 
+int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top_p) {
+    return draw(s->w.logits, s->m->vocab.size, NULL, s->cand, &s->rng, temperature, top_k, top_p);
+}
+
 /* ============================================================================================ scorer */
 enum { SCORE_ROWS = 4096 };   /* T x B rows of one chunk: bounds the logits buffer (rows x V floats) */
 
@@ -204,10 +208,7 @@ static void score_group(rnn_scorer *s, const int32_t *known, const size_t *where
     workspace *w = &s->w;
     int L = s->m->cfg.layers;
     size_t H = (size_t)s->m->cfg.hidden, steps = g[0].len - 1;
-    for (int l = 0; l < L; l++) {
-        memset(w->h[l], 0, sizeof(float) * (size_t)s->width * H);
-        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * (size_t)s->width * H);
-    }
+    zero_state(w, L, (size_t)s->width * H);
     for (size_t pos = 0; pos < steps;) {
         int active = 0;
         while (active < nb && g[active].len - 1 > pos) active++;
@@ -257,9 +258,6 @@ int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, si
     free(known); free(where); free(st);
     if (rc) snprintf(err, RNN_ERRLEN, "out of memory");
     return rc;
-}
-int32_t rnn_sampler_next(rnn_sampler *s, float temperature, int top_k, float top_p) {
-    return draw(s->w.logits, s->m->vocab.size, NULL, s->cand, &s->rng, temperature, top_k, top_p);
 }
 
 /* ============================================================================================ generator */
@@ -505,14 +503,6 @@ struct filler {
 
 enum { FILL_CHUNK = 256 };
 
-/* Zeroes the carried state (slot 0) of a one-stream stack workspace. */
-static void zero_state(workspace *w, int L, int H) {
-    for (int l = 0; l < L; l++) {
-        memset(w->h[l], 0, sizeof(float) * H);
-        if (w->c[l]) memset(w->c[l], 0, sizeof(float) * H);
-    }
-}
-
 /* Feeds in[0..T) (T <= FILL_CHUNK) to the one-stream stack pl on w: slot t of the top layer holds the state after
  * in[0..t), and slot T becomes the carried state after the call only if carry is set. */
 static void stack_run(const net *nt, const layer_view *pl, workspace *w, const int32_t *in, int T, int carry) {
@@ -550,7 +540,7 @@ static void fill_direction(filler *f, int d, size_t n, size_t nb) {
     const net *nt = &f->n;
     workspace *w = &f->w[d];
     int L = nt->c->layers, H = nt->c->hidden;
-    zero_state(w, L, H);
+    zero_state(w, L, (size_t)H);
     size_t upto = (d ? n - 1 - f->pos[0] : f->pos[nb - 1]) + 1;   /* inputs needed to reach the last state */
     int32_t chunk[FILL_CHUNK];
     for (size_t at = 0; at < upto;) {
@@ -589,7 +579,7 @@ static void fill_forward(filler *f, size_t nb, float *probs, const rnn_fill_opts
     const net *nt = &f->n;
     workspace *w = &f->w[0];
     int L = nt->c->layers, H = nt->c->hidden, V = nt->V;
-    zero_state(w, L, H);
+    zero_state(w, L, (size_t)H);
     size_t at = 0;   /* inputs fed so far */
     for (size_t k = 0; k < nb; k++) {
         size_t i = f->pos[k];
@@ -701,12 +691,12 @@ static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t 
     size_t nblk = (n + FILL_CHUNK - 1) / FILL_CHUNK, per = (size_t)L * rnn_state_per_unit(nt->c->cell) * H;
     float *ck = malloc(sizeof(float) * (nblk ? nblk : 1) * per);
     if (!ck) return -1;
-    zero_state(wf, L, H);
+    zero_state(wf, L, (size_t)H);
     for (size_t k = 0; k < nblk; k++) {   /* the forward state at each block's start */
         state_copy(wf, nt->c, ck + k * per, 1);
         if (k + 1 < nblk) stack_run(nt, nt->p.l, wf, x + k * FILL_CHUNK, FILL_CHUNK, 1);
     }
-    zero_state(wb, L, H);
+    zero_state(wb, L, (size_t)H);
     int32_t rev[FILL_CHUNK];
     for (size_t k = nblk; k-- > 0;) {
         size_t a = k * FILL_CHUNK;

@@ -103,6 +103,8 @@ double softmax_loss(const net *n, workspace *w, int rows, int grad, float scale)
 void layers_backward(const net *n, workspace *w, int T);
 /* After T steps, the state at slot T becomes slot 0 for the next chunk (BH floats per layer). */
 void carry_state(workspace *w, int L, size_t BH, int T);
+/* The zero state in slot 0 (BH floats per layer: h, and c for LSTM), as every stream starts. */
+void zero_state(workspace *w, int L, size_t BH);
 /* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state from zero, in chunks of the workspace
  * size; mean nats per symbol. Bidirectional: the cloze loss of the same targets, each chunk a window whose
  * backward direction starts from zero w->margin symbols after it (fewer at the end of ids). */
