@@ -30,7 +30,7 @@ cli_train_corpus() {
     head -c 300 data/fortunes.txt >"$W/short.txt"
     cr train "$W/short.txt" -o "$W/short.ckpt"
     expect "corpus shorter than one chunk" 1 "charrnn: '$W/short.txt': corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
-    cr train - <"$W/short.txt"; expect "short standard input" 1 "charrnn: standard input: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
+    cr train - -o "$W/short.ckpt" <"$W/short.txt"; expect "short standard input" 1 "charrnn: standard input: corpus too short: 269 training symbols, but one chunk of --batch 32 x --seq 64 needs 2049; lower --batch or --seq (or --val)"
     check "no checkpoint is written for a failed run" test ! -e "$W/short.ckpt"
     if [ "$(id -u)" != 0 ]; then
         cp data/tang.txt "$W/unreadable.txt"; chmod 000 "$W/unreadable.txt"
