@@ -349,18 +349,24 @@ static int train_config(train_args *a, rnn_config *cfg) {
 }
 
 /* The sizing rule: the defaults of --layers, --hidden and --dropout for a corpus of n_train training symbols and
- * V distinct symbols when the budget is about `epochs` passes (INFINITY: unknown, as with --time). Candidates, from
- * the smallest to the cell's fixed default (which caps them); P is the parameter count at this V:
+ * V distinct symbols when the budget is about `epochs` passes (INFINITY: no step or epoch limit) and `seconds` (0:
+ * no --time), whichever ends first. Candidates, from the smallest to the cell's fixed default (which caps them); P
+ * is the parameter count at this V:
  *
  *   cell       candidates (layers x hidden)                  pick
  *   rnn        1x64  1x128  1x256                            the largest with P <= 2N, else the smallest
  *   lstm, gru  1x64  1x128  2x128  2x256  2x384  2x512       (candidates that disagree with a given
  *                                                             --layers/--hidden are skipped)
- *   dropout    0.5 if P > N, 0.25 if P > N/4, else 0; 0 with 1 layer or a budget under 2 epochs
+ *   dropout    0 with 1 layer or a budget under 3 epochs; else 0.5 if P > N and the budget is 10 epochs or more,
+ *              0.25 if P > N/4, else 0 (measured: README "Sizes chosen for the corpus")
  *
- * Only the fields the user did not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen
- * and why into why[0..n) ("" if the user gave all three). */
-static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs, char *why, size_t n) {
+ * A --time budget is turned into epochs at an assumed SIZE_RATE / P training characters per second, so that the
+ * choice depends on the command line only, not on this machine's speed or --threads. Only the fields the user did
+ * not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen and why into why[0..n) (""
+ * if the user gave all three). */
+#define SIZE_RATE 1.3e10   /* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores */
+static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs, double seconds, char *why,
+                       size_t n) {
     static const int cand[][2] = {{1, 64}, {1, 128}, {2, 128}, {2, 256}, {2, 384}, {2, 512}};
     why[0] = 0;
     if (given[0] && given[1] && given[2]) return;
@@ -384,9 +390,13 @@ static void size_model(train_args *a, const int given[3], size_t n_train, int V,
     c.layers = a->layers;
     c.hidden = a->hidden;
     double P = (double)rnn_param_count(&c, V);
-    if (!given[2]) a->dropout = a->layers < 2 || epochs < 2 ? 0 : P > N ? 0.5 : P > N / 4 ? 0.25 : 0;
-    char budget[48] = "", shape[48] = "";
-    if (isfinite(epochs)) snprintf(budget, sizeof budget, " and about %.1f epochs", epochs);
+    double in_time = seconds > 0 ? seconds * SIZE_RATE / P / N : INFINITY;   /* the epochs --time buys, estimated */
+    int by_time = in_time < epochs;
+    if (by_time) epochs = in_time;
+    if (!given[2]) a->dropout = a->layers < 2 || epochs < 3 ? 0 : P > N && epochs >= 10 ? 0.5 : P > N / 4 ? 0.25 : 0;
+    char budget[64] = "", shape[48] = "";
+    if (isfinite(epochs))
+        snprintf(budget, sizeof budget, " and about %.1f epochs%s", epochs, by_time ? " in that time" : "");
     if (!given[0] || !given[1]) snprintf(shape, sizeof shape, "%s %d x %d, ", rnn_cell_name(a->cell), a->layers, a->hidden);
     snprintf(why, n, "%sdropout %g (sized for %.0fk training symbols%s, %.2fM parameters; give %s to choose)", shape,
              a->dropout, N / 1000, budget, P / 1e6, given[0] && given[1] ? "--dropout" : "--hidden/--layers/--dropout");
@@ -434,9 +444,10 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         int n = a->c.nopts, given[3] = {base || opt_seen(o, n, "layers"), base || opt_seen(o, n, "hidden"),
                                         opt_seen(o, n, "dropout")};
         double n_train = (double)rnn_encode(&v, s->text, len, s->ids, NULL) * (1 - a->val), epochs = INFINITY;
-        if (a->epochs > 0) epochs = a->epochs;
-        else if (!(a->seconds > 0)) epochs = (double)(a->steps ? a->steps : 2000) * a->batch * a->seq / n_train;
-        size_model(a, given, (size_t)n_train, v.size, epochs, s->sized, sizeof s->sized);
+        if (a->epochs > 0) epochs = a->epochs;   /* the budget in passes: the first limit reached (2000 steps if none) */
+        if (a->steps || (!(a->epochs > 0) && !(a->seconds > 0)))
+            epochs = fmin(epochs, (double)(a->steps ? a->steps : 2000) * a->batch * a->seq / n_train);
+        size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
         cfg->cell = a->cell;
         cfg->layers = a->layers;
         cfg->hidden = a->hidden;

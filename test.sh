@@ -11,6 +11,8 @@
 #  5. parts 1 and 4 again on an AddressSanitizer + UndefinedBehaviorSanitizer build;
 #  6. the fuzz targets (tests/fuzz_*.c) on their seeds and saved crash inputs under the sanitizers, and for a few
 #     seconds each with libFuzzer when clang has it.
+# After the builds, the parts run as sections side by side, TEST_JOBS at a time (default: the online CPUs); each
+# section's log is printed whole, in the order above. TEST_JOBS=1 runs them one after another.
 set -u
 cd "$(dirname "$0")" || exit 1
 ROOT=$PWD
@@ -218,31 +220,78 @@ fuzz() {
             ok "libFuzzer: fuzz_$t for ${FUZZ_TEST_SECONDS:-3} s: $(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$TMP/fuzz-$t.log" | tail -n 1), no finding"
         else
             bad "libFuzzer: fuzz_$t found something (input in $TMP, kept: copy it to tests/fuzz/$t/): $(grep -m 1 ERROR "$TMP/fuzz-$t.log")"
-            trap - EXIT
+            touch "$KEEP"
         fi
     done
 }
 
 # ------------------------------------------------------------------------------------------------ run
-LABEL=""
-echo "# library tests (default kernel)"
-unit . ""
-for k in avx2 generic; do
-    echo "# library tests on the $k micro-kernel"
-    CHARRNN_KERNEL=$k unit . "[$k]" gemm gemm-bf16 bf16-paths gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
-done
-echo "# mutation checks: each must be caught"
-mutations
-echo "# command line"
-BIN=$ROOT/charrnn LABEL="cli:" cli plain
-if [ $SAN_OK = 1 ]; then
-    export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-    echo "# library tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-    unit build-san "[asan+ubsan]"
+# until_seen FILE REGEX: waits (up to a minute) until FILE has a line matching REGEX, e.g. a started run's opening line.
+until_seen() {
+    local i
+    for ((i = 0; i < 600; i++)); do
+        grep -qE "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# The sections below share nothing but the built programs, so they run side by side, TEST_JOBS at a time (default:
+# the online CPUs), each in a subshell with its own TMP and log; the logs are printed in this order once all started.
+# A section's last line is "# section NAME: P passed, F failed in S s", which the totals below add up.
+section() {   # section NAME COMMAND...: runs one section with its own TMP; output to $TMP/NAME.log
+    local name=$1
+    shift
+    (
+        TMP="$TMP/$name"
+        mkdir -p "$TMP"
+        PASS=0 FAIL=0
+        local t0=$SECONDS
+        "$@"
+        echo "# section $name: $PASS passed, $FAIL failed in $((SECONDS - t0)) s"
+    ) >"$TMP/$name.log" 2>&1
+}
+san_env() { export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; }
+unit_default() { echo "# library tests (default kernel)"; LABEL="" unit . ""; }
+unit_kernels() {
+    for k in avx2 generic; do
+        echo "# library tests on the $k micro-kernel"
+        CHARRNN_KERNEL=$k unit . "[$k]" gemm gemm-bf16 bf16-paths gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
+    done
+}
+mutation_checks() { echo "# mutation checks: each must be caught"; mutations; }
+cli_plain() { echo "# command line"; BIN=$ROOT/charrnn LABEL="cli:" cli plain; }
+unit_san() { echo "# library tests under AddressSanitizer + UndefinedBehaviorSanitizer"; san_env; unit build-san "[asan+ubsan]"; }
+cli_san() {
     echo "# command line under AddressSanitizer + UndefinedBehaviorSanitizer"
+    san_env
     BIN=$ROOT/build-san/charrnn LABEL="[asan+ubsan] cli:" cli san
+}
+fuzz_all() {
     echo "# fuzz targets: seeds and saved crash inputs under the sanitizers; libFuzzer briefly if clang has it"
+    san_env
     fuzz
-fi
+}
+SECTIONS=(cli_plain mutation_checks unit_default unit_kernels)
+[ $SAN_OK = 1 ] && SECTIONS=(cli_san unit_san "${SECTIONS[@]}" fuzz_all)   # the longest first
+JOBS=${TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
+KEEP=$TMP/keep   # a section that wants $TMP kept for inspection (a fuzz finding) creates this
+declare -A PID
+for name in "${SECTIONS[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+    section "$name" "$name" &
+    PID[$name]=$!
+done
+for name in "${SECTIONS[@]}"; do
+    wait "${PID[$name]}" 2>/dev/null   # (already reaped by wait -n if it ended early: then it has ended)
+    cat "$TMP/$name.log"
+    line=$(grep '^# section ' "$TMP/$name.log" | tail -n 1)
+    if [[ $line =~ :\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        PASS=$((PASS + BASH_REMATCH[1]))
+        FAIL=$((FAIL + BASH_REMATCH[2]))
+    else
+        bad "section $name ended without its count (crashed?)"
+    fi
+done
+[ -e "$KEEP" ] && trap - EXIT && echo "# kept $TMP for the fuzz finding"
 echo "$PASS passed, $FAIL failed"
 [ $FAIL -eq 0 ]

@@ -132,7 +132,7 @@ cli_train_signals() {
         "$BIN" train data/fortunes.txt --hidden 64 --steps 1000000 --eval-every 0 --threads 2 -o "$ck" --log "$lg" \
             >"$W/sig.out" 2>"$W/sig.err" &
         local pid=$!
-        sleep 1.5
+        until_seen "$W/sig.err" ' threads?$' && sleep 1   # the opening line: the handlers go in right after it
         kill -s $sig $pid
         wait $pid
         RC=$?
@@ -154,7 +154,7 @@ cli_train_signals() {
     "$BIN" train data/fortunes.txt --resume --steps 1000000 --eval-every 0 --threads 2 -o "$W/sig2.ckpt" \
         >"$W/sig2.out" 2>"$W/sig2.err" &
     pid=$!
-    sleep 1.5
+    until_seen "$W/sig2.err" ' threads?$' && sleep 1
     kill -INT $pid; kill -TERM $pid
     wait $pid
     RC=$?
@@ -211,7 +211,18 @@ cli_train_sizing() {
     cr train "$W/tiny.txt" --cell lstm --batch 4 --seq 16 --steps 1 --preview 0 -o "$W/sz.ckpt"
     check "lstm sized for a 5k corpus" grep -q "^charrnn: lstm 1 x 64, dropout 0 (sized for 5k training symbols and about 0.0 epochs, 0.0[0-9]M parameters; give --hidden/--layers/--dropout to choose)$" "$TMP/err"
     cr train data/fortunes.txt --cell gru --hidden 128 --batch 4 --seq 16 --steps 10000 --preview 0 --eval-every 0 --time 0.01 -o "$W/sz2.ckpt"
-    check "a given --hidden is kept, layers and dropout chosen" grep -q "^charrnn: gru 2 x 128, dropout 0.25 (sized for 597k training symbols, 0.20M parameters; give" "$TMP/err"
+    check "a given --hidden is kept, layers and dropout chosen; --time 0.01 is the first limit, under 3 epochs" \
+        grep -q "^charrnn: gru 2 x 128, dropout 0 (sized for 597k training symbols and about 0.0 epochs in that time, 0.20M parameters; give" "$TMP/err"
+    # dropout from the budget in epochs (P = 0.01M > N = 5k here): 0 under 3 epochs, 0.25 from 3, 0.5 from 10; --time
+    # is estimated at 1.3e10 / P characters per second
+    local row budget d epochs
+    for row in "--time 0.2|0.5|54.3 epochs in that time" "--steps 400|0.25|4.7 epochs" "--steps 200|0|2.4 epochs"; do
+        IFS='|' read -r budget d epochs <<<"$row"
+        # shellcheck disable=SC2086
+        cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --batch 4 --seq 16 $budget --preview 0 -o "$W/sz5.ckpt" --force
+        check "$budget: about $epochs, dropout $d" \
+            grep -q "^charrnn: dropout $d (sized for 5k training symbols and about $epochs, 0.01M parameters; give --dropout to choose)$" "$TMP/err"
+    done
     cr train "$W/tiny.txt" --cell lstm --layers 2 --hidden 16 --dropout 0 --batch 4 --seq 16 --steps 1 -o "$W/sz3.ckpt"
     check "all three given: nothing is sized" bash -c "! grep -q 'sized for' '$TMP/err'"
     cr train data/fortunes.txt --bidirectional --cell lstm --batch 4 --seq 16 --steps 1 --preview 0 --val 0.01 -o "$W/sz4.ckpt"
