@@ -26,24 +26,36 @@ ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
 
 # ------------------------------------------------------------------------------------------------ build
-echo "# building (make, and the sanitizer build in build-san/)"
-if ! make -s all >"$TMP/build.log" 2>&1 || grep -q "warning" "$TMP/build.log"; then
+echo "# building (make, the sanitizer build in build-san/ and a clang build, side by side)"
+JOBS=${TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
+make -s -j"$JOBS" all >"$TMP/build.log" 2>&1 &
+PLAIN_BUILD=$!
+make -s -j"$JOBS" sanitize >"$TMP/san.log" 2>&1 &
+SAN_BUILD=$!
+HAVE_CLANG=0
+if command -v clang >/dev/null 2>&1; then
+    HAVE_CLANG=1
+    make -s -j"$JOBS" BUILD="$TMP/clang" CC=clang all >"$TMP/clang.log" 2>&1 &
+    CLANG_BUILD=$!
+fi
+if ! wait $PLAIN_BUILD || grep -q "warning" "$TMP/build.log"; then
     cat "$TMP/build.log"
     bad "build: make all is warning-free"
+    wait
     echo "$PASS passed, $FAIL failed"
     exit 1
 fi
 ok "build: make all is warning-free"
 SAN_OK=1
-if ! make -s sanitize >"$TMP/san.log" 2>&1 || grep -q "warning" "$TMP/san.log"; then
+if ! wait $SAN_BUILD || grep -q "warning" "$TMP/san.log"; then
     cat "$TMP/san.log"
     bad "build: sanitizer build"
     SAN_OK=0
 else
     ok "build: sanitizer build"
 fi
-if command -v clang >/dev/null 2>&1; then
-    if make -s BUILD="$TMP/clang" CC=clang all >"$TMP/clang.log" 2>&1 && ! grep -q "warning" "$TMP/clang.log"; then
+if [ $HAVE_CLANG = 1 ]; then
+    if wait "$CLANG_BUILD" && ! grep -q "warning" "$TMP/clang.log"; then
         ok "build: clang build is warning-free"
     else
         cat "$TMP/clang.log"
@@ -273,7 +285,6 @@ fuzz_all() {
 }
 SECTIONS=(cli_plain mutation_checks unit_default unit_kernels)
 [ $SAN_OK = 1 ] && SECTIONS=(cli_san unit_san "${SECTIONS[@]}" fuzz_all)   # the longest first
-JOBS=${TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 KEEP=$TMP/keep   # a section that wants $TMP kept for inspection (a fuzz finding) creates this
 declare -A PID
 for name in "${SECTIONS[@]}"; do
