@@ -272,7 +272,15 @@ unit_kernels() {
 }
 mutation_checks() { echo "# mutation checks: each must be caught"; mutations; }
 cli_plain() { echo "# command line"; BIN=$ROOT/charrnn LABEL="cli:" cli plain; }
-unit_san() { echo "# library tests under AddressSanitizer + UndefinedBehaviorSanitizer"; san_env; unit build-san "[asan+ubsan]"; }
+unit_san() {   # unit_san 0|1: every other library test (the even or the odd ones of the list), so two halves run side by side
+    echo "# library tests under AddressSanitizer + UndefinedBehaviorSanitizer ($(( $1 ? 2 : 1 )) of 2)"
+    san_env
+    local names
+    mapfile -t names < <(build-san/tests/test_rnn list | awk -v h="$1" 'NR % 2 == h')
+    unit build-san "[asan+ubsan]" "${names[@]}"
+}
+unit_san0() { unit_san 0; }
+unit_san1() { unit_san 1; }
 cli_san() {
     echo "# command line under AddressSanitizer + UndefinedBehaviorSanitizer"
     san_env
@@ -284,7 +292,7 @@ fuzz_all() {
     fuzz
 }
 SECTIONS=(cli_plain mutation_checks unit_default unit_kernels)
-[ $SAN_OK = 1 ] && SECTIONS=(cli_san unit_san "${SECTIONS[@]}" fuzz_all)   # the longest first
+[ $SAN_OK = 1 ] && SECTIONS=(cli_san unit_san0 unit_san1 mutation_checks fuzz_all cli_plain unit_default unit_kernels)   # the longest first
 KEEP=$TMP/keep   # a section that wants $TMP kept for inspection (a fuzz finding) creates this
 declare -A PID
 for name in "${SECTIONS[@]}"; do
