@@ -55,7 +55,8 @@ static void polyline(const series *s, double (*sx)(double, const double *), doub
 static double to_x(double x, const double *k) { return k[4] + (x - k[0]) / (k[1] - k[0]) * k[6]; }
 static double to_y(double y, const double *k) { return k[5] + k[7] - (y - k[2]) / (k[3] - k[2]) * k[7]; }
 
-/* The next line of buf[*off..len) as fgets(line, 512) would read it: up to a newline or 511 bytes. */
+/* The next line of buf[*off..len) into line: 0 at the end, 1 for a line, 2 for a line longer than 511 bytes (its
+ * first 511 in line, the rest skipped, so that line numbers stay true). */
 static int next_line(const char *buf, size_t len, size_t *off, char line[512]) {
     if (*off >= len) return 0;
     size_t k = 0;
@@ -65,7 +66,13 @@ static int next_line(const char *buf, size_t len, size_t *off, char line[512]) {
         if (ch == '\n') break;
     }
     line[k] = 0;
-    return 1;
+    if (k < 511 || line[k - 1] == '\n' || *off >= len) return 1;
+    if (buf[*off] == '\n') {   /* exactly 511 bytes, then the newline */
+        ++*off;
+        return 1;
+    }
+    while (*off < len && buf[(*off)++] != '\n') {}
+    return 2;
 }
 
 /* Ends the current run of the training curve with a break point (y NaN), unless it is empty or already ended. */
@@ -78,8 +85,9 @@ int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *line
     size_t off = 0, points = 0;
     *lineno = 1;
     if (!next_line(buf, len, &off, line) || strncmp(line, HEADER, strlen(HEADER))) return PLOT_NOT_LOG;
-    while (next_line(buf, len, &off, line)) {
+    for (int r; (r = next_line(buf, len, &off, line));) {
         ++*lineno;
+        if (r == 2) return PLOT_BAD_ROW;   /* no log row is that long */
         if (line[0] == '\n') continue;
         if (!strncmp(line, HEADER, strlen(HEADER))) {   /* another log appended to this one: a new run */
             if (brk(tr, tr->n ? tr->p[tr->n - 1].x : 0)) return PLOT_OOM;
