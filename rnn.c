@@ -98,6 +98,17 @@ size_t param_layout(const rnn_config *c, int V, float *base, param_view *v) {
 
 size_t rnn_param_count(const rnn_config *c, int V) { return param_layout(c, V, NULL, NULL); }
 
+size_t param_twins(const rnn_config *c, const param_view *v, const float *base, param_range *out) {
+    if (c->cell != RNN_CELL_RNN) return 0;
+    size_t n = 0, D = c->bidir ? 2 : 1;
+    for (int l = 0; l < c->layers; l++)   /* in layout order (param_layout): offsets ascend */
+        for (size_t d = 0; d < D; d++) {
+            const layer_view *lv = d ? &v->lb[l] : &v->l[l];
+            out[n].offset = (size_t)(lv->b - base), out[n].count = (size_t)c->hidden, n++;
+        }
+    return n;
+}
+
 rnn_model *rnn_model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err) {
     if (rnn_config_check(c, err)) return NULL;
     size_t np = rnn_param_count(c, vocab->size);
@@ -121,8 +132,11 @@ oom:
 rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err err) {
     rnn_model *m = rnn_model_alloc(c, vocab, err);
     if (!m) return NULL;
-    /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs); biases 0, and the LSTM
-     * forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and quality"). */
+    /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs). Gated cells: biases 0,
+     * the LSTM forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and
+     * quality"), and training sets the output bias to the unigram (rnn_trainer_fit_output_bias). The tanh RNN
+     * starts as PyTorch's nn.RNN + nn.Linear, drawn after all weights: b = b_ih + b_hh, each uniform in +-1/sqrt(H)
+     * (its twin tensor, param_twins), and the output bias uniform in +-1/sqrt(D*H). */
     uint64_t rng = c->seed;
     param_view v;
     param_layout(c, m->vocab.size, m->params, &v);
@@ -141,6 +155,17 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     float ky = 1.0f / sqrtf((float)(D * H));   /* 1/sqrt(fan-in): the output layer reads D*H states */
     for (size_t i = 0; i < D * H * m->vocab.size; i++) v.wy[i] = (float)((2 * rng_uniform(&rng) - 1) * ky);
     memset(v.by, 0, sizeof(float) * m->vocab.size);
+    if (c->cell == RNN_CELL_RNN) {
+        for (int l = 0; l < c->layers; l++)
+            for (size_t d = 0; d < D; d++) {
+                layer_view *lv = d ? &v.lb[l] : &v.l[l];
+                for (size_t i = 0; i < GH; i++) {
+                    double bih = (2 * rng_uniform(&rng) - 1) * k;
+                    lv->b[i] = (float)(bih + (2 * rng_uniform(&rng) - 1) * k);
+                }
+            }
+        for (size_t i = 0; i < (size_t)m->vocab.size; i++) v.by[i] = (float)((2 * rng_uniform(&rng) - 1) * ky);
+    }
     return m;
 }
 

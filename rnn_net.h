@@ -26,6 +26,14 @@ typedef struct {
  * or 0 if it would not fit in memory arithmetic. */
 size_t param_layout(const rnn_config *c, int V, float *base, param_view *v);
 
+/* The tensors that each stand for two of PyTorch's: the tanh RNN's bias b is nn.RNN's b_ih + b_hh, two tensors that
+ * always get the same gradient. To take PyTorch's step (README "Learning quality"), such a tensor moves at twice
+ * the learning rate and its gradient counts twice in the clipping norm. Writes them to out (room for
+ * RNN_MAX_TWINS) as ranges of the flat buffer that v views from base, in ascending order; returns how many. */
+typedef struct { size_t offset, count; } param_range;
+#define RNN_MAX_TWINS (2 * RNN_MAX_LAYERS)
+size_t param_twins(const rnn_config *c, const param_view *v, const float *base, param_range *out);
+
 /* Activations and gradients of one (T, B) chunk. Every buffer is time-major; sizes are for Tmax. A bidirectional
  * model's workspace also holds `back`, the backward direction's own stack workspace (no logits), of
  * Tmax + margin - 1 steps: its step r reads the stream reversed (bidir_inputs), and target t uses its slot Tb - t. */

@@ -23,6 +23,8 @@ struct rnn_trainer {
     float *grad;             /* (nparams) same layout as the parameters */
     float *m1, *m2;          /* (nparams) optimizer moments (Adam: m, v; Adagrad: m2 = sum of squares) */
     double *norm_partial;    /* (nparams / NORM_BLOCK + 1) squared-norm partial sums */
+    param_range twin[RNN_MAX_TWINS];   /* tensors that stand for two of PyTorch's (param_twins): 2x lr, 2x in the norm */
+    size_t ntwin;
     float *state;            /* (layers, B, H) carried h, then for LSTM (layers, B, H) carried c */
     size_t nstate;
     int32_t *train, *val;    /* symbol ids of each split (owned) */
@@ -131,6 +133,7 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     t->n.V = m->vocab.size;
     t->n.pool = t->pool;
     param_layout(c, t->n.V, m->params, &t->n.p);
+    t->ntwin = param_twins(c, &t->n.p, m->params, t->twin);
     t->grad = calloc(m->nparams, sizeof(float));
     if (!t->grad) return -1;
     param_layout(c, t->n.V, t->grad, &t->n.g);
@@ -276,10 +279,10 @@ RNN_CLONES static void sumsq_blocks(void *arg, size_t lo, size_t hi) {
     }
 }
 
-RNN_CLONES static void update_part(void *arg, size_t lo, size_t hi) {
-    const opt_args *s = arg;
+/* The optimizer on parameters [lo, hi), each standing for `twins` of PyTorch's (param_twins): twice the step. */
+static inline void update_range(const opt_args *s, size_t lo, size_t hi, float twins) {
     rnn_trainer *t = s->t;
-    float *p = t->m->params, *g = t->grad, gs = s->gs, lr = s->lr;
+    float *p = t->m->params, *g = t->grad, gs = s->gs, lr = s->lr * twins;
     if (t->m->cfg.optim == RNN_OPT_ADAM) {
         const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, step = lr / s->bc1;
         float *m1 = t->m1, *m2 = t->m2;
@@ -301,6 +304,23 @@ RNN_CLONES static void update_part(void *arg, size_t lo, size_t hi) {
     }
 }
 
+/* One worker's share [lo, hi) of the optimizer step, cut where twin tensors begin and end. */
+RNN_CLONES static void update_part(void *arg, size_t lo, size_t hi) {
+    const opt_args *s = arg;
+    const rnn_trainer *t = s->t;
+    size_t i = lo;
+    for (size_t k = 0; k < t->ntwin && i < hi; k++) {
+        size_t a = t->twin[k].offset, b = a + t->twin[k].count;
+        if (b <= i) continue;
+        if (a >= hi) break;
+        if (a > i) update_range(s, i, a, 1.0f);
+        i = a > i ? a : i;
+        update_range(s, i, b < hi ? b : hi, 2.0f);
+        i = b < hi ? b : hi;
+    }
+    if (i < hi) update_range(s, i, hi, 1.0f);
+}
+
 /* Clips by global norm and applies the optimizer. Returns the gradient norm (non-finite: nothing applied). */
 static double optimizer_step(rnn_trainer *t, float lr) {
     const rnn_config *c = &t->m->cfg;
@@ -309,6 +329,9 @@ static double optimizer_step(rnn_trainer *t, float lr) {
     mat_pool_for(t->pool, nblocks, 1, sumsq_blocks, &s);
     double ss = 0;
     for (size_t k = 0; k < nblocks; k++) ss += t->norm_partial[k];
+    for (size_t k = 0; k < t->ntwin; k++)   /* a twin tensor's gradient counts once more (param_twins) */
+        for (size_t i = t->twin[k].offset; i < t->twin[k].offset + t->twin[k].count; i++)
+            ss += (double)t->grad[i] * t->grad[i];
     double norm = sqrt(ss);
     if (!isfinite(norm)) return norm;
     s.gs = (c->clip > 0 && norm > c->clip) ? (float)(c->clip / (norm + 1e-6)) : 1.0f;

@@ -62,6 +62,7 @@ int model_extend(void);
 int threads_identical(void);
 int learns(void);
 int divergence(void);
+int twin_step(void);
 int bidir_learns(void);
 int bf16_train(void);
 /* test_gen.c */

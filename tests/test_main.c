@@ -108,7 +108,7 @@ static const test tests[] = {
     {"gemm", gemm}, {"vecmath", vecmath}, {"bf16-round", bf16_round}, {"gemm-bf16", gemm_bf16}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
     {"gradcheck-dropout", gc_lstm_drop}, {"gradcheck-batch1", gc_batch1}, {"threads", threads_identical}, {"sample-threads", sample_threads}, {"gen-batch", gen_batch}, {"gen-utf8", gen_utf8}, {"save-load-sample", save_load_sample}, {"ckpt-utf8-flag", ckpt_utf8_flag},
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
-    {"divergence", divergence}, {"batch-paths", batch_paths}, {"torch-parity-rnn", torch_parity_rnn},
+    {"divergence", divergence}, {"twin-step", twin_step}, {"batch-paths", batch_paths}, {"torch-parity-rnn", torch_parity_rnn},
     {"torch-parity-lstm", torch_parity_lstm}, {"torch-parity-gru", torch_parity_gru}, {"score", score_streams},
     {"vocab-merge", vocab_merge}, {"model-extend", model_extend}, {"origin-record", origin_record},
     {"gradcheck-bidir-rnn", gc_bi_rnn}, {"gradcheck-bidir-lstm", gc_bi_lstm}, {"gradcheck-bidir-gru", gc_bi_gru},

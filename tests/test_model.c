@@ -253,7 +253,7 @@ static int extend_cell(int cell, int layers) {
         bad |= pe.wy[h * V1] != pf.wy[h * V1] || pe.wy[h * V1 + 7] != pf.wy[h * V1 + 7];
     }
     for (size_t i = 0; i < V0; i++) bad |= pe.by[i + 1] != pb.by[i];
-    bad |= pe.by[0] != 0 || pe.by[7] != 0;
+    bad |= pe.by[0] != pf.by[0] || pe.by[7] != pf.by[7];   /* 0 for gated cells; the tanh RNN draws it (rnn_model_new) */
     if (bad) FAILF("%s: a tensor was not carried over or freshly initialised as specified", rnn_cell_name(cell));
     const rnn_origin *o = rnn_model_origin(e);
     if (!o || strcmp(o->name, "base.ckpt") || o->step != 5 || o->vocab_size != 6 || o->best_val != r.m->prog.best_val ||
@@ -301,7 +301,7 @@ int model_extend(void) {
     rnn_model_free(e);
     rig_free(&r);
     if (!ok) FAILF("a refusal's message, or the same-vocabulary loss, is wrong: '%s'", err);
-    snprintf(detail, sizeof detail, "rnn, lstm, gru: old rows/columns exact under new ids, new ones fresh, by 0; "
+    snprintf(detail, sizeof detail, "rnn, lstm, gru: old rows/columns exact under new ids, new ones (by too) as a fresh model's; "
              "old-text loss equal with the new symbols silenced; shape and vocabulary refusals");
     return 0;
 }

@@ -1,5 +1,5 @@
 /* tests/test_train.c — the trainer (rnn_train.c): bit-identical results for any thread count, learning on real
- * text, the divergence guard. */
+ * text, the divergence guard, the tanh RNN's twin bias. */
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
 
@@ -102,6 +102,57 @@ int divergence(void) {
     rig_free(&r);
     snprintf(detail, sizeof detail, "non-finite loss %g returned; weights and step unchanged: %s", loss, ok ? "yes" : "NO");
     return !ok;
+}
+
+/* ---------------------------------------------------------------------------------------------- twin tensors */
+/* The tanh RNN's bias stands for PyTorch's b_ih + b_hh (rnn_net.h param_twins): one SGD step with clipping active
+ * moves it twice as far as its gradient says, and its gradient counts twice in the norm that clipping divides by;
+ * every other tensor, and every tensor of the gated cells (no twins), moves once. Checked entry by entry against
+ * the gradient of the same chunk (rnn_trainer_eval_chunk), forward and bidirectional, to 1e-4 of the step. */
+int twin_step(void) {
+    unsigned char text[4000];
+    make_text(text, sizeof text, 12);
+    const int cells[4] = {RNN_CELL_RNN, RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
+    double ratio = 0;
+    for (int ci = 0; ci < 4; ci++) {
+        rnn_config c = small_config(cells[ci], 2, 16, 4, 8);
+        c.optim = RNN_OPT_SGD;
+        c.lr = 50;        /* with clip: a step of norm 0.05, far above float rounding of the weights */
+        c.clip = 1e-3f;   /* far below the gradient's norm: every step is clipped */
+        c.dropout = 0;
+        c.bidir = ci == 1;
+        rig r;
+        if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+        size_t np = rnn_model_nparams(r.m);
+        float *g, *p = rnn_model_params(r.m), *twins = malloc(sizeof(float) * np), *g0 = malloc(sizeof(float) * np),
+              *p0 = malloc(sizeof(float) * np);
+        rnn_tensor tn[4 * RNN_MAX_LAYERS + 2];
+        int nt = rnn_param_tensors(r.m, tn, 4 * RNN_MAX_LAYERS + 2);
+        for (int k = 0; k < nt; k++) {
+            int twin = cells[ci] == RNN_CELL_RNN && (!strcmp(tn[k].name, "b") || !strcmp(tn[k].name, "bwd.b"));
+            for (size_t i = tn[k].offset; i < tn[k].offset + tn[k].count; i++) twins[i] = twin ? 2.0f : 1.0f;
+        }
+        rnn_trainer_eval_chunk(r.t, 1, &g);
+        memcpy(g0, g, sizeof(float) * np);
+        memcpy(p0, p, sizeof(float) * np);
+        double ss = 0, ss1 = 0, worst = 0;
+        for (size_t i = 0; i < np; i++) ss += twins[i] * (double)g0[i] * g0[i], ss1 += (double)g0[i] * g0[i];
+        double gs = c.clip / (sqrt(ss) + 1e-6), big = 0;
+        rnn_train_step(r.t);
+        for (size_t i = 0; i < np; i++) big = fmax(big, fabs(c.lr * gs * twins[i] * g0[i]));
+        for (size_t i = 0; i < np; i++) {
+            double want = -c.lr * gs * twins[i] * g0[i], got = (double)p[i] - p0[i];
+            worst = fmax(worst, fabs(got - want) / big);
+        }
+        if (cells[ci] == RNN_CELL_RNN) ratio = sqrt(ss / ss1);
+        free(twins), free(g0), free(p0);
+        rig_free(&r);
+        if (!(worst <= 1e-4)) FAILF("%s%s: a step differs from lr * clip/|g| * twins * g by %.2g of the largest step",
+                                    c.bidir ? "bidirectional " : "", rnn_cell_name(cells[ci]), worst);
+    }
+    snprintf(detail, sizeof detail, "rnn (forward, bidirectional), lstm, gru 2x16, clipped SGD: twin biases step 2x, "
+             "norm with twins / without %.4f", ratio);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------- bidirectional */
