@@ -11,8 +11,9 @@
 #  5. parts 1 and 4 again on an AddressSanitizer + UndefinedBehaviorSanitizer build;
 #  6. the fuzz targets (tests/fuzz_*.c) on their seeds and saved crash inputs under the sanitizers, and for a few
 #     seconds each with libFuzzer when clang has it.
-# After the builds, the parts run as sections side by side, TEST_JOBS at a time (default: the online CPUs); each
-# section's log is printed whole, in the order above. TEST_JOBS=1 runs them one after another.
+# After the builds, the parts run as sections side by side, TEST_JOBS at a time (default: the online CPUs), the
+# longest first (SECTIONS below); each section's log is printed whole, in that order. TEST_JOBS=1 runs them one
+# after another.
 set -u
 cd "$(dirname "$0")" || exit 1
 ROOT=$PWD
@@ -110,6 +111,8 @@ gradcheck-dropout|rnn.c|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
 gradcheck-batch1|rnn.c|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, pl\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, pl[l].wh, GH, 0);/
 torch-parity-rnn|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.5f \/ sqrtf((float)c->hidden);/
 torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
+torch-parity-rnn|rnn_train.c|s/update_range(s, i, b < hi ? b : hi, 2.0f);/update_range(s, i, b < hi ? b : hi, 1.0f);/
+twin-step|rnn_train.c|s/ss += (double)t->grad\[i\] \* t->grad\[i\];/(void)0;/
 gradcheck-bidir-lstm|rnn.c|s/memcpy(k->dh + r \* BH, w->topb + t \* BH/memcpy(k->dh + r * BH, w->topb + (T - 1 - t) * BH/
 gradcheck-bidir-gru|rnn.c|s/if (t < T) memcpy(k->dh/if (t < T - 1) memcpy(k->dh/
 gradcheck-bidir-rnn|rnn.c|s/if (s->ids && s->ids\[r\] < 0) continue;/(void)0;/
@@ -162,6 +165,15 @@ check() {   # check NAME COMMAND...: passes if the command succeeds
     local name=$1
     shift
     if "$@"; then ok "$LABEL $name"; else bad "$LABEL $name"; fi
+}
+# until_seen FILE REGEX: waits (up to a minute) until FILE has a line matching REGEX, e.g. a started run's opening line.
+until_seen() {
+    local i
+    for ((i = 0; i < 600; i++)); do
+        grep -qE "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each sees the files it needs
@@ -238,17 +250,8 @@ fuzz() {
 }
 
 # ------------------------------------------------------------------------------------------------ run
-# until_seen FILE REGEX: waits (up to a minute) until FILE has a line matching REGEX, e.g. a started run's opening line.
-until_seen() {
-    local i
-    for ((i = 0; i < 600; i++)); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-# The sections below share nothing but the built programs, so they run side by side, TEST_JOBS at a time (default:
-# the online CPUs), each in a subshell with its own TMP and log; the logs are printed in this order once all started.
+# The sections below share nothing but the built programs (and the sanitizer library tests' queue, $TMP/queue), so
+# they run side by side, TEST_JOBS at a time (default: the online CPUs), each in a subshell with its own TMP and log.
 # A section's last line is "# section NAME: P passed, F failed in S s", which the totals below add up.
 section() {   # section NAME COMMAND...: runs one section with its own TMP; output to $TMP/NAME.log
     local name=$1
@@ -272,15 +275,15 @@ unit_kernels() {
 }
 mutation_checks() { echo "# mutation checks: each must be caught"; mutations; }
 cli_plain() { echo "# command line"; BIN=$ROOT/charrnn LABEL="cli:" cli plain; }
-unit_san() {   # unit_san 0|1: every other library test (the even or the odd ones of the list), so two halves run side by side
-    echo "# library tests under AddressSanitizer + UndefinedBehaviorSanitizer ($(( $1 ? 2 : 1 )) of 2)"
+unit_san() {   # unit_san N: worker N of the sanitizer library tests; workers side by side share the list as a queue
+    echo "# library tests under AddressSanitizer + UndefinedBehaviorSanitizer (worker $1: the tests it took from the queue)"
     san_env
-    local names
-    mapfile -t names < <(build-san/tests/test_rnn list | awk -v h="$1" 'NR % 2 == h')
-    unit build-san "[asan+ubsan]" "${names[@]}"
+    local t
+    mkdir -p "$QUEUE"
+    while read -r t; do   # mkdir is atomic: the worker that creates the claim runs the test, the others skip it
+        mkdir "$QUEUE/$t" 2>/dev/null && unit build-san "[asan+ubsan]" "$t"
+    done < <(build-san/tests/test_rnn list)
 }
-unit_san0() { unit_san 0; }
-unit_san1() { unit_san 1; }
 cli_san() {
     echo "# command line under AddressSanitizer + UndefinedBehaviorSanitizer"
     san_env
@@ -291,16 +294,22 @@ fuzz_all() {
     san_env
     fuzz
 }
-SECTIONS=(cli_plain mutation_checks unit_default unit_kernels)
-[ $SAN_OK = 1 ] && SECTIONS=(cli_san unit_san0 unit_san1 mutation_checks fuzz_all cli_plain unit_default unit_kernels)   # the longest first
-KEEP=$TMP/keep   # a section that wants $TMP kept for inspection (a fuzz finding) creates this
+# Each entry: "NAME COMMAND [ARGS]", the longest first.
+SECTIONS=("cli_plain cli_plain" "mutations mutation_checks" "unit unit_default" "kernels unit_kernels")
+[ $SAN_OK = 1 ] && SECTIONS=("cli_san cli_san" "unit_san_a unit_san a" "unit_san_b unit_san b" "mutations mutation_checks"
+                             "fuzz fuzz_all" "cli_plain cli_plain" "unit unit_default" "kernels unit_kernels")
+KEEP=$TMP/keep     # a section that wants $TMP kept for inspection (a fuzz finding) creates this
+QUEUE=$TMP/queue   # the sanitizer library tests already taken by a worker (unit_san)
 declare -A PID
-for name in "${SECTIONS[@]}"; do
+NAMES=()
+for entry in "${SECTIONS[@]}"; do
+    read -r -a words <<<"$entry"
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-    section "$name" "$name" &
-    PID[$name]=$!
+    section "${words[@]}" &
+    PID[${words[0]}]=$!
+    NAMES+=("${words[0]}")
 done
-for name in "${SECTIONS[@]}"; do
+for name in "${NAMES[@]}"; do
     wait "${PID[$name]}" 2>/dev/null   # (already reaped by wait -n if it ended early: then it has ended)
     cat "$TMP/$name.log"
     line=$(grep '^# section ' "$TMP/$name.log" | tail -n 1)
