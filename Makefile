@@ -45,9 +45,14 @@ $(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(BUILD)/libcharrnn.a rnn.h
 # library area (tests/test_<area>.c), the registry and helpers in tests/test_main.c.
 TESTS = tests/test_main.c tests/test_mat.c tests/test_text.c tests/test_model.c tests/test_train.c tests/test_gen.c \
         tests/test_ckpt.c
-$(BUILD)/tests/test_rnn: $(TESTS) tests/test.h $(LIB) $(HDRS)
+# Built from objects, so that a change to one file (test.sh's mutation checks: one mutant each) recompiles that file only.
+TEST_OBJS = $(TESTS:tests/%.c=$(BUILD)/obj/tests/%.o)
+$(TEST_OBJS): $(BUILD)/obj/tests/%.o: tests/%.c tests/test.h $(HDRS)
+	@mkdir -p $(BUILD)/obj/tests
+	$(CC) $(STDFLAGS) $(CFLAGS) -I. -c -o $@ $<
+$(BUILD)/tests/test_rnn: $(TEST_OBJS) $(LIB_OBJS)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(STDFLAGS) $(CFLAGS) -I. -o $@ $(TESTS) $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
 # Fuzz targets, one per reader: tests/fuzz_NAME.c (one LLVMFuzzerTestOneInput) with seeds in tests/fuzz/NAME/.
 # Every target links the library and the CLI files but main.c (fuzz_opts.c #includes main.c itself). Built with FUZZ_MAIN (the

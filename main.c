@@ -924,20 +924,15 @@ static int pending_add(pending *p, const unsigned char *b, size_t n) {
     return 0;
 }
 
-/* s[0..n) (any bytes, NULs too) as the body of a JSON string: valid UTF-8 as it is; '"', '\', the control
- * characters U+0000..U+001F and DEL escaped (as out.c's json_string does); each byte that is not part of valid
- * UTF-8 as \ufffd (U+FFFD), since JSON text is UTF-8. (out.c's json_string takes C strings of valid UTF-8 and must
- * not know the library's decoder, hence this one for sampled text.) */
+/* s[0..n) (any bytes, NULs too) as the body of a JSON string: each character as out.c's json_char writes it, each
+ * byte that is not part of valid UTF-8 as \ufffd (U+FFFD), since JSON text is UTF-8. (out.c must not know the
+ * library's decoder, hence the decoding here.) */
 static void json_sample_text(FILE *f, const unsigned char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         int k = rnn_utf8_next(s + i, n - i, &cp);
-        const char *esc = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\n' ? "\\n" : cp == '\t' ? "\\t" :
-                          cp == '\r' ? "\\r" : cp == '\b' ? "\\b" : cp == '\f' ? "\\f" : NULL;
         if (cp >= RNN_RAWBYTE) fputs("\\ufffd", f);
-        else if (esc) fputs(esc, f);
-        else if (cp < 0x20 || cp == 0x7f) fprintf(f, "\\u%04x", (unsigned)cp);
-        else fwrite(s + i, 1, (size_t)k, f);
+        else json_char(f, cp, s + i, (size_t)k);
         i += (size_t)k;
     }
 }
@@ -1019,18 +1014,6 @@ static int cmd_sample(int argc, char **argv) {
 }
 
 /* ============================================================================================ fill */
-/* A symbol's bytes in a --top line: tab, newline, backslash and any other control or lone raw byte escaped, so
- * that the line stays one line of tab-separated fields. */
-static void put_symbol_escaped(const unsigned char *b, int k) {
-    if (k > 1 || (b[0] >= 0x20 && b[0] < 0x7f && b[0] != '\\')) {
-        fwrite(b, 1, (size_t)k, stdout);
-        return;
-    }
-    if (b[0] == '\n') fputs("\\n", stdout);
-    else if (b[0] == '\t') fputs("\\t", stdout);
-    else if (b[0] == '\\') fputs("\\\\", stdout);
-    else printf("\\x%02x", b[0]);
-}
 
 /* --top: one line per blank: its position (0-based, in symbols), then the n likeliest symbols, each followed by
  * its probability, tab-separated, likeliest first (ties: vocabulary order). */
@@ -1053,7 +1036,7 @@ static void print_top(const rnn_vocab *v, const float *probs, const unsigned cha
             best[j] = b;
             unsigned char bytes[4];
             putchar('\t');
-            put_symbol_escaped(bytes, rnn_symbol_bytes(v, b, bytes));
+            put_symbol(stdout, bytes, (size_t)rnn_symbol_bytes(v, b, bytes));
             printf("\t%.4f", p[b]);
         }
         putchar('\n');

@@ -22,16 +22,31 @@ static void key(json_obj *j, const char *k) {
     fprintf(j->f, "%s\"%s\":", j->n++ ? "," : "", k);
 }
 
+void json_char(FILE *f, uint32_t c, const unsigned char *raw, size_t k) {
+    const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\t' ? "\\t" :
+                      c == '\r' ? "\\r" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+    if (esc) fputs(esc, f);
+    else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", (unsigned)c);
+    else fwrite(raw, 1, k, f);
+}
+
 void json_string(FILE *f, const char *s) {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) json_char(f, *p, p, 1);
     fputc('"', f);
+}
+
+void put_symbol(FILE *f, const unsigned char *p, size_t n) {
+    if (n > 1) { fwrite(p, 1, n, f); return; }
+    switch (p[0]) {
+    case '\t': fputs("\\t", f); return;
+    case '\n': fputs("\\n", f); return;
+    case '\r': fputs("\\r", f); return;
+    case '\\': fputs("\\\\", f); return;
+    default:
+        if (p[0] < 0x20 || p[0] >= 0x7f) fprintf(f, "\\x%02x", p[0]);
+        else fputc(p[0], f);
+    }
 }
 
 void json_str(json_obj *j, const char *k, const char *v) {

@@ -1,5 +1,6 @@
 /* out.h — output formatting for the command line: a one-line JSON object writer (info --json, train --progress
- * jsonl), the terminal's width (TIOCGWINSZ, re-read after SIGWINCH), wrapping and shell quoting (the resume hint).
+ * jsonl) and the one JSON and symbol escaper, the terminal's width (TIOCGWINSZ, re-read after SIGWINCH), wrapping
+ * and shell quoting (the resume hint).
  * Must not know: any subcommand, the library. It writes only to the FILE it is given. */
 #ifndef OUT_H
 #define OUT_H
@@ -18,9 +19,17 @@ void json_float(json_obj *j, const char *key, float v);       /* the shortest te
 void json_u64(json_obj *j, const char *key, uint64_t v);
 void json_bool(json_obj *j, const char *key, int v);
 void json_end(json_obj *j);
-/* s as a JSON string literal (quotes included): control characters, quotes and backslashes escaped; other bytes
- * as they are (UTF-8 stays UTF-8). */
+/* s as a JSON string literal (quotes included): each byte as json_char writes it (UTF-8 stays UTF-8). */
 void json_string(FILE *f, const char *s);
+/* One character of a JSON string's body, c its code point and raw[0..k) its bytes: '"' and '\' escaped, the
+ * control characters U+0000..U+001F as \n \t \r \b \f or \u00XX, DEL as \u007f, anything else as raw. The one
+ * escaper of JSON text (json_string; sample --jsonl, which decodes UTF-8 itself). */
+void json_char(FILE *f, uint32_t c, const unsigned char *raw, size_t k);
+
+/* A symbol's bytes p[0..n) as one field of a tab-separated line (score --per-char, fill --top): a multi-byte
+ * symbol (valid UTF-8) as it is; one byte as itself if it is printable ASCII, else \t \n \r \\ or \xHH (other
+ * control bytes, DEL, raw bytes of invalid UTF-8, the bytes of a --bytes model). */
+void put_symbol(FILE *f, const unsigned char *p, size_t n);
 
 /* The width in columns of the terminal on fd, or 0 if fd is not a terminal or its width is unknown. The value is
  * cached and re-read after a SIGWINCH once term_watch_resize() has installed the handler. */

@@ -7,6 +7,7 @@
 #include "score.h"
 
 #include "cli.h"
+#include "out.h"
 #include "rnn.h"
 
 #include <errno.h>
@@ -70,20 +71,6 @@ static void print_tally(const tally *t) {
     printf("%zu\t%zu\t", t->chars, t->unknown);
 }
 
-/* Symbol bytes p[0..n) for a table cell: a multi-byte symbol (valid UTF-8) as it is; one byte as itself if it is
- * printable ASCII, else \t \n \r \\ or \xHH (control bytes, DEL, raw bytes of invalid UTF-8, --bytes halves). */
-static void print_symbol(const unsigned char *p, size_t n) {
-    if (n > 1) { fwrite(p, 1, n, stdout); return; }
-    switch (p[0]) {
-    case '\t': fputs("\\t", stdout); return;
-    case '\n': fputs("\\n", stdout); return;
-    case '\r': fputs("\\r", stdout); return;
-    case '\\': fputs("\\\\", stdout); return;
-    default:
-        if (p[0] < 0x20 || p[0] >= 0x7f) printf("\\x%02x", p[0]);
-        else putchar(p[0]);
-    }
-}
 
 /* Cuts n symbols into streams: the whole text (one stream, empty if n = 0), or with lines each line with its
  * newline (a last line without one too; no line at all if n = 0). Fills start[0..count] (room for n + 2) and
@@ -127,7 +114,7 @@ static int score_text(rnn_scorer *sc, const rnn_vocab *v, const score_args *a, c
             if (a->per_char) {
                 size_t b0 = k ? ends[k - 1] : 0;
                 printf("%zu\t", k + 1);
-                print_symbol(text + b0, ends[k] - b0);
+                put_symbol(stdout, text + b0, ends[k] - b0);
                 if (ids[k] < 0) printf("\t-\t%s\n", name);
                 else printf("\t%.4f\t%s\n", nats[k] / log(2.0), name);
             }

@@ -85,8 +85,10 @@ mutations() {
     mkdir -p "$m/tests"
     cp rnn*.h rnn*.c "$m/"   # each mutant below replaces one library file
     cp tests/*.c tests/*.h "$m/tests/" 2>/dev/null
+    local prev=""
     while IFS='|' read -r test file expr; do
-        cp rnn*.c "$m/"   # the previous mutant is undone
+        [ -n "$prev" ] && cp "$prev" "$m/$prev"   # the previous mutant is undone (only that file: make rebuilds it alone)
+        prev=$file
         sed "$expr" "$file" >"$m/$file"
         if cmp -s "$file" "$m/$file"; then
             bad "mutation '$expr' no longer applies to $file (update test.sh)"

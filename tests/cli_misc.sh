@@ -53,11 +53,11 @@ cli_misc_docs() {
     # --- charrnn.1 is what --man writes now (make man regenerates it)
     cr --man; expect "--man" 0
     check "charrnn.1 is up to date (run 'make man')" cmp -s "$TMP/out" "$ROOT/charrnn.1"
-    for sub in train sample info plot score; do
+    for sub in train sample info plot score fill; do
         check "the man page has a section for $sub" grep -q "^\.SS \"charrnn $sub " "$TMP/out"
     done
     local f missing=""
-    for f in $(cat "$W/flags-train" "$W/flags-sample" "$W/flags-info" "$W/flags-score"); do   # "\fB\-\-cell\fR" in roff
+    for f in $(cat "$W/flags-train" "$W/flags-sample" "$W/flags-info" "$W/flags-score" "$W/flags-fill"); do   # "\fB\-\-cell\fR" in roff
         grep -qF -- "\\fB$(printf %s "$f" | sed 's/-/\\-/g')\\fR" "$TMP/out" || missing="$missing $f"
     done
     check "the man page shows every --help flag${missing:+ (missing:$missing)}" test -z "$missing"
