@@ -1014,7 +1014,6 @@ static int cmd_sample(int argc, char **argv) {
 }
 
 /* ============================================================================================ fill */
-
 /* --top: one line per blank: its position (0-based, in symbols), then the n likeliest symbols, each followed by
  * its probability, tab-separated, likeliest first (ties: vocabulary order). */
 static void print_top(const rnn_vocab *v, const float *probs, const unsigned char *blank, size_t nsym, int n) {

@@ -135,8 +135,9 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs). Gated cells: biases 0,
      * the LSTM forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and
      * quality"), and training sets the output bias to the unigram (rnn_trainer_fit_output_bias). The tanh RNN
-     * starts as PyTorch's nn.RNN + nn.Linear, drawn after all weights: b = b_ih + b_hh, each uniform in +-1/sqrt(H)
-     * (its twin tensor, param_twins), and the output bias uniform in +-1/sqrt(D*H). */
+     * starts as PyTorch's nn.RNN + nn.Linear, drawn after all weights: a tensor that stands for two of PyTorch's
+     * (param_twins: its b = b_ih + b_hh) as the sum of two draws uniform in +-1/sqrt(H), and the output bias uniform
+     * in +-1/sqrt(D*H). */
     uint64_t rng = c->seed;
     param_view v;
     param_layout(c, m->vocab.size, m->params, &v);
@@ -155,17 +156,15 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     float ky = 1.0f / sqrtf((float)(D * H));   /* 1/sqrt(fan-in): the output layer reads D*H states */
     for (size_t i = 0; i < D * H * m->vocab.size; i++) v.wy[i] = (float)((2 * rng_uniform(&rng) - 1) * ky);
     memset(v.by, 0, sizeof(float) * m->vocab.size);
-    if (c->cell == RNN_CELL_RNN) {
-        for (int l = 0; l < c->layers; l++)
-            for (size_t d = 0; d < D; d++) {
-                layer_view *lv = d ? &v.lb[l] : &v.l[l];
-                for (size_t i = 0; i < GH; i++) {
-                    double bih = (2 * rng_uniform(&rng) - 1) * k;
-                    lv->b[i] = (float)(bih + (2 * rng_uniform(&rng) - 1) * k);
-                }
-            }
+    param_range twin[RNN_MAX_TWINS];
+    size_t ntwin = param_twins(c, &v, m->params, twin);
+    for (size_t t = 0; t < ntwin; t++)
+        for (size_t i = twin[t].offset; i < twin[t].offset + twin[t].count; i++) {
+            double first = (2 * rng_uniform(&rng) - 1) * k;
+            m->params[i] = (float)(first + (2 * rng_uniform(&rng) - 1) * k);
+        }
+    if (c->cell == RNN_CELL_RNN)
         for (size_t i = 0; i < (size_t)m->vocab.size; i++) v.by[i] = (float)((2 * rng_uniform(&rng) - 1) * ky);
-    }
     return m;
 }
 

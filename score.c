@@ -71,7 +71,6 @@ static void print_tally(const tally *t) {
     printf("%zu\t%zu\t", t->chars, t->unknown);
 }
 
-
 /* Cuts n symbols into streams: the whole text (one stream, empty if n = 0), or with lines each line with its
  * newline (a last line without one too; no line at all if n = 0). Fills start[0..count] (room for n + 2) and
  * returns count. ends[] are the symbols' byte ends. */

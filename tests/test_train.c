@@ -126,8 +126,8 @@ int twin_step(void) {
         size_t np = rnn_model_nparams(r.m);
         float *g, *p = rnn_model_params(r.m), *twins = malloc(sizeof(float) * np), *g0 = malloc(sizeof(float) * np),
               *p0 = malloc(sizeof(float) * np);
-        rnn_tensor tn[4 * RNN_MAX_LAYERS + 2];
-        int nt = rnn_param_tensors(r.m, tn, 4 * RNN_MAX_LAYERS + 2);
+        rnn_tensor tn[8 * RNN_MAX_LAYERS + 2];   /* the most rnn_param_tensors lists: 4 per layer and direction, wy, by */
+        int nt = rnn_param_tensors(r.m, tn, 8 * RNN_MAX_LAYERS + 2);
         for (int k = 0; k < nt; k++) {
             int twin = cells[ci] == RNN_CELL_RNN && (!strcmp(tn[k].name, "b") || !strcmp(tn[k].name, "bwd.b"));
             for (size_t i = tn[k].offset; i < tn[k].offset + tn[k].count; i++) twins[i] = twin ? 2.0f : 1.0f;
