@@ -98,13 +98,18 @@ size_t param_layout(const rnn_config *c, int V, float *base, param_view *v) {
 
 size_t rnn_param_count(const rnn_config *c, int V) { return param_layout(c, V, NULL, NULL); }
 
+/* How many leading gate blocks of a layer's b stand for two of PyTorch's biases (param_twins): the tanh RNN's one,
+ * the GRU's r and z (PyTorch adds b_hn inside r * (...), so n's is bhn apart); none for the LSTM, which keeps one
+ * bias per gate (measured: README "Learning quality"). */
+static size_t twin_blocks(int cell) { return cell == RNN_CELL_RNN ? 1 : cell == RNN_CELL_GRU ? 2 : 0; }
+
 size_t param_twins(const rnn_config *c, const param_view *v, const float *base, param_range *out) {
-    if (c->cell != RNN_CELL_RNN) return 0;
-    size_t n = 0, D = c->bidir ? 2 : 1;
+    size_t n = 0, D = c->bidir ? 2 : 1, count = twin_blocks(c->cell) * (size_t)c->hidden;
+    if (!count) return 0;
     for (int l = 0; l < c->layers; l++)   /* in layout order (param_layout): offsets ascend */
         for (size_t d = 0; d < D; d++) {
             const layer_view *lv = d ? &v->lb[l] : &v->l[l];
-            out[n].offset = (size_t)(lv->b - base), out[n].count = (size_t)c->hidden, n++;
+            out[n].offset = (size_t)(lv->b - base), out[n].count = count, n++;
         }
     return n;
 }
@@ -132,12 +137,12 @@ oom:
 rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err err) {
     rnn_model *m = rnn_model_alloc(c, vocab, err);
     if (!m) return NULL;
-    /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs). Gated cells: biases 0,
-     * the LSTM forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and
-     * quality"), and training sets the output bias to the unigram (rnn_trainer_fit_output_bias). The tanh RNN
-     * starts as PyTorch's nn.RNN + nn.Linear, drawn after all weights: a tensor that stands for two of PyTorch's
-     * (param_twins: its b = b_ih + b_hh) as the sum of two draws uniform in +-1/sqrt(H), and the output bias uniform
-     * in +-1/sqrt(D*H). */
+    /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs). The tanh RNN and the GRU
+     * start their biases as PyTorch's, drawn after all weights layer by layer: each entry uniform in +-1/sqrt(H),
+     * an entry that stands for two of PyTorch's (twin_blocks, param_twins) the sum of two such draws. The LSTM's are
+     * 0, the forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and
+     * quality"). The tanh RNN's output bias is uniform in +-1/sqrt(D*H), as nn.Linear's; for the gated cells training
+     * sets it to the unigram (rnn_trainer_fit_output_bias). */
     uint64_t rng = c->seed;
     param_view v;
     param_layout(c, m->vocab.size, m->params, &v);
@@ -156,13 +161,16 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     float ky = 1.0f / sqrtf((float)(D * H));   /* 1/sqrt(fan-in): the output layer reads D*H states */
     for (size_t i = 0; i < D * H * m->vocab.size; i++) v.wy[i] = (float)((2 * rng_uniform(&rng) - 1) * ky);
     memset(v.by, 0, sizeof(float) * m->vocab.size);
-    param_range twin[RNN_MAX_TWINS];
-    size_t ntwin = param_twins(c, &v, m->params, twin);
-    for (size_t t = 0; t < ntwin; t++)
-        for (size_t i = twin[t].offset; i < twin[t].offset + twin[t].count; i++) {
-            double first = (2 * rng_uniform(&rng) - 1) * k;
-            m->params[i] = (float)(first + (2 * rng_uniform(&rng) - 1) * k);
-        }
+    if (c->cell != RNN_CELL_LSTM)
+        for (int l = 0; l < c->layers; l++)
+            for (size_t d = 0; d < D; d++) {
+                layer_view *lv = d ? &v.lb[l] : &v.l[l];
+                for (size_t i = 0; i < GH; i++) {
+                    double first = (2 * rng_uniform(&rng) - 1) * k;
+                    lv->b[i] = (float)(i < twin_blocks(c->cell) * H ? first + (2 * rng_uniform(&rng) - 1) * k : first);
+                }
+                for (size_t i = 0; lv->bhn && i < H; i++) lv->bhn[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
+            }
     if (c->cell == RNN_CELL_RNN)
         for (size_t i = 0; i < (size_t)m->vocab.size; i++) v.by[i] = (float)((2 * rng_uniform(&rng) - 1) * ky);
     return m;

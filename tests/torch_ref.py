@@ -7,9 +7,9 @@ one training step computes, and commit the new reference with the reason.
     ./tests/test_rnn parity-dump data        # writes tests/ref/parity-{rnn,lstm,gru}.ckpt (the initial models)
     /usr/bin/python3 tests/torch_ref.py       # reads them, writes tests/ref/parity-{rnn,lstm,gru}.ref
 
-It rebuilds each initial model in torch.nn.RNN/LSTM/GRU (LSTM and GRU: one bias per gate, bias_hh frozen at 0,
-except GRU's b_hn, which is charrnn's bhn; the tanh RNN: PyTorch's own two bias vectors, each half of charrnn's b,
-which stands for b_ih + b_hh and so steps twice as far: rnn_net.h param_twins), reads the same
+It rebuilds each initial model in torch.nn.RNN/LSTM/GRU (LSTM: one bias per gate, bias_hh frozen at 0; the tanh
+RNN's b and the GRU's r and z blocks of b: PyTorch's own two bias vectors, each half of charrnn's, which stands for
+b_ih + b_hh and so steps twice as far: rnn_net.h param_twins; the GRU's bhn is its b_hn), reads the same
 corpus (tests/ref/ctext.txt, split and cut into B streams exactly as rnn_train.c does), and records:
   loss0      mean loss of chunk 0 from the zero state
   grad       per-tensor gradient norms and every STRIDE-th gradient entry, in charrnn's flat layout
@@ -82,13 +82,12 @@ def reference(cell):
             b = take((G * H,))
             bhh = getattr(lstm, f"bias_hh_l{l}")
             bhh.zero_()
-            if cell == "rnn":   # charrnn's b is b_ih + b_hh: both trainable, the same gradient (charrnn's b's)
-                b = b / 2
-                bhh.copy_(b)
+            tw = {"rnn": H, "gru": 2 * H}.get(cell, 0)   # charrnn's twins (param_twins): b_ih + b_hh in b[:tw]
+            b[:tw] /= 2   # both halves trainable, with the same gradient (charrnn's b's)
+            bhh[:tw].copy_(b[:tw])
             getattr(lstm, f"bias_ih_l{l}").copy_(b); names.append(("b", l, f"bias_ih_l{l}"))
-            if cell == "gru":   # charrnn's bhn is PyTorch's b_hn (inside r * (h W_hn + b_hn)); its b_hr, b_hz are 0
+            if cell == "gru":   # charrnn's bhn is PyTorch's b_hn (inside r * (h W_hn + b_hn))
                 bhh[2 * H:].copy_(take((H,))); names.append(("bhn", l, f"bias_hh_l{l}"))
-                bhh.register_hook(lambda g: torch.cat([torch.zeros_like(g[:2 * H]), g[2 * H:]]))
             elif cell == "lstm":
                 bhh.requires_grad_(False)
         out.weight.copy_(take((H, V)).t()); names.append(("wy", 0, "out.weight"))
