@@ -293,8 +293,8 @@ fuzz_all() {
     san_env
     fuzz
 }
-# Each entry: "NAME COMMAND [ARGS]", in the order they start: the long ones early (on 2 cores, the sanitizer library
-# tests take as long as everything after the sanitizer command line: unit_san 259 s, cli_san 137 s, then the rest).
+# Each entry: "NAME COMMAND [ARGS]", in the order they start: the two sanitizer sections first (measured on 2 cores:
+# unit_san 259 s, cli_san 137 s), then the rest.
 SECTIONS=("cli_plain cli_plain" "mutations mutation_checks" "unit unit_default" "kernels unit_kernels")
 [ $SAN_OK = 1 ] && SECTIONS=("cli_san cli_san" "unit_san unit_san" "mutations mutation_checks"
                              "fuzz fuzz_all" "cli_plain cli_plain" "unit unit_default" "kernels unit_kernels")
