@@ -148,6 +148,7 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
     param_layout(c, m->vocab.size, m->params, &v);
     float k = 1.0f / sqrtf((float)c->hidden);
     size_t H = (size_t)c->hidden, GH = rnn_cell_gates(c->cell) * H, D = c->bidir ? 2 : 1;
+    size_t TW = twin_blocks(c->cell) * H;   /* b[0, TW) are twins: each the sum of two draws */
     for (int l = 0; l < c->layers; l++) {
         size_t I = l == 0 ? (size_t)m->vocab.size : H;
         for (size_t d = 0; d < D; d++) {
@@ -167,7 +168,7 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
                 layer_view *lv = d ? &v.lb[l] : &v.l[l];
                 for (size_t i = 0; i < GH; i++) {
                     double first = (2 * rng_uniform(&rng) - 1) * k;
-                    lv->b[i] = (float)(i < twin_blocks(c->cell) * H ? first + (2 * rng_uniform(&rng) - 1) * k : first);
+                    lv->b[i] = (float)(i < TW ? first + (2 * rng_uniform(&rng) - 1) * k : first);
                 }
                 for (size_t i = 0; lv->bhn && i < H; i++) lv->bhn[i] = (float)((2 * rng_uniform(&rng) - 1) * k);
             }
