@@ -141,8 +141,8 @@ rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err er
      * start their biases as PyTorch's, drawn after all weights layer by layer: each entry uniform in +-1/sqrt(H),
      * an entry that stands for two of PyTorch's (twin_blocks, param_twins) the sum of two such draws. The LSTM's are
      * 0, the forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and
-     * quality"). The tanh RNN's output bias is uniform in +-1/sqrt(D*H), as nn.Linear's; for the gated cells training
-     * sets it to the unigram (rnn_trainer_fit_output_bias). */
+     * quality"). The tanh RNN's output bias is uniform in +-1/sqrt(D*H), as nn.Linear's; the gated cells' is 0, and
+     * charrnn train mostly sets it to the unigram (rnn_trainer_fit_output_bias; main.c unigram_start says when). */
     uint64_t rng = c->seed;
     param_view v;
     param_layout(c, m->vocab.size, m->params, &v);

@@ -165,7 +165,8 @@ void rnn_trainer_free(rnn_trainer *t);
  * symbols in the training split (each count + 0.5), so the first prediction is the unigram model instead of
  * the uniform one. The hidden layers then see only the part of the gradient that depends on the context, not
  * the large common "predict frequent symbols" part (README "Learning quality"). charrnn train calls it for
- * fresh LSTM and GRU runs (not the tanh RNN: measured slower there); the library never does it on its own. */
+ * fresh LSTM and GRU runs, except an LSTM on a corpus of mostly rare symbols, and never for the tanh RNN (each
+ * measured; main.c unigram_start); the library never does it on its own. */
 void rnn_trainer_fit_output_bias(rnn_trainer *t);
 
 /* One optimizer step on the next B x T chunk. Returns the chunk's mean loss (nats/char); a non-finite value

@@ -211,6 +211,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     cli_train_signals
     cli_train_overfit
     cli_train_sizing
+    cli_train_unigram
     cli_train_finetune
     cli_train_guard
     cli_train_crash

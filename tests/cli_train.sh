@@ -231,6 +231,29 @@ cli_train_sizing() {
         grep -q "^charrnn: lstm 2 x 128, dropout 0 (sized for 656k training symbols and about 0.0 epochs, 0.53M parameters;" "$TMP/err"
 }
 
+# a fresh gated model starts its output bias at the unigram, except an LSTM on a corpus with under 100 training symbols
+# per vocabulary entry (main.c unigram_start); seen in the first validation, after one step at a negligible learning
+# rate: the unigram's cross-entropy (about 0.64 here) or the uniform one's (log 40 = 3.69)
+cli_train_unigram() {
+    local blocks row file cell want why v
+    for blocks in 200 800; do   # 40 symbols; 10 'a' then one of 39 others, in turn: 1980 and 7920 training symbols
+        awk -v n=$blocks 'BEGIN { s = "bcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"; for (i = 0; i < n; i++)
+            printf "aaaaaaaaaa%s", substr(s, i % 39 + 1, 1) }' >"$W/uni$blocks.txt"
+    done
+    for row in "200|lstm|uniform|50 per entry" "800|lstm|unigram|198 per entry" "200|gru|unigram|50 per entry" \
+               "800|rnn|uniform|the tanh RNN never"; do
+        IFS='|' read -r file cell want why <<<"$row"
+        cr train "$W/uni$file.txt" --cell $cell --layers 1 --hidden 8 --batch 4 --seq 16 --steps 1 --lr 1e-9 \
+            --preview 0 -o "$W/uni.ckpt" --force
+        v=$(sed -n 's/^step 1: val \([0-9.]*\) nats.*/\1/p' "$TMP/err")
+        if [ $want = unigram ]; then
+            check "$cell, $why: starts at the unigram (val $v)" awk -v v="${v:-9}" 'BEGIN { exit !(v < 1.5) }'
+        else
+            check "$cell, $why: starts uniform (val $v)" awk -v v="${v:-0}" 'BEGIN { exit !(v > 3 && v < 4.2) }'
+        fi
+    done
+}
+
 # fine-tuning: --init, the origin in info, the refusals
 cli_train_finetune() {
     printf 'Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich. {[|]}\n%.0s' $(seq 150) >"$W/de.txt"
