@@ -47,7 +47,7 @@ TESTS = tests/test_main.c tests/test_mat.c tests/test_text.c tests/test_model.c 
         tests/test_ckpt.c
 # Built from objects, so that a change to one file (test.sh's mutation checks: one mutant each) recompiles that file only.
 TEST_OBJS = $(TESTS:tests/%.c=$(BUILD)/obj/tests/%.o)
-$(TEST_OBJS): $(BUILD)/obj/tests/%.o: tests/%.c tests/test.h $(HDRS)
+$(TEST_OBJS): $(BUILD)/obj/tests/%.o: tests/%.c tests/test.h tests/tests.def $(HDRS)
 	@mkdir -p $(BUILD)/obj/tests
 	$(CC) $(STDFLAGS) $(CFLAGS) -I. -c -o $@ $<
 $(BUILD)/tests/test_rnn: $(TEST_OBJS) $(LIB_OBJS)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int save_load_sample(void) {
+int test_save_load_sample(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -119,10 +119,10 @@ out:
     return rc;
 }
 
-int rs_rnn(void) { return resume_exact(RNN_CELL_RNN, 0); }
-int rs_lstm(void) { return resume_exact(RNN_CELL_LSTM, 0); }
-int rs_gru(void) { return resume_exact(RNN_CELL_GRU, 0); }
-int rs_bidir(void) { return resume_exact(RNN_CELL_LSTM, 1); }
+int test_resume_rnn(void) { return resume_exact(RNN_CELL_RNN, 0); }
+int test_resume_lstm(void) { return resume_exact(RNN_CELL_LSTM, 0); }
+int test_resume_gru(void) { return resume_exact(RNN_CELL_GRU, 0); }
+int test_resume_bidir(void) { return resume_exact(RNN_CELL_LSTM, 1); }
 
 
 static size_t get_vocab_bytes(const unsigned char *h) {
@@ -149,7 +149,7 @@ static int patch_file(const char *path, size_t off, const unsigned char *bytes, 
 
 /* The origin record: written as version 2 with origin_bytes at 124, read back exactly; a version-1 file (whose
  * byte 124 was reserved and unchecked) reads with no origin; a corrupt record is refused by name. */
-int origin_record(void) {
+int test_origin_record(void) {
     rnn_err err;
     unsigned char text[3000];
     make_text(text, sizeof text, 5);
@@ -203,7 +203,7 @@ out:
 /* ---------------------------------------------------------------------------------------------- versions */
 /* Version 2 is written, with flags bit 1 for a bidirectional model; a version-1 file (no such flag) still reads,
  * as a forward model; a "version-1" file with bit 1 set is refused; a bidirectional model round-trips exactly. */
-int ckpt_versions(void) {
+int test_ckpt_versions(void) {
     unsigned char text[2000];
     make_text(text, sizeof text, 7);
     char path[] = "/tmp/charrnn-test-XXXXXX";
@@ -271,7 +271,7 @@ static int patch_header(const char *path, uint32_t version, uint32_t flags) {
 
 /* Flags bit 2 (the corpus was valid UTF-8): a --bytes model of tang.txt saves it (version 2) and loads it back; a
  * version-1 file loads with it 0, and a version-1 file with bit 2 set is refused (unknown flags). */
-int ckpt_utf8_flag(void) {
+int test_ckpt_utf8_flag(void) {
     size_t len;
     unsigned char *text = slurp("tang.txt", &len);
     if (!text) FAILF("cannot read %s/tang.txt", data_dir);
@@ -309,7 +309,7 @@ int ckpt_utf8_flag(void) {
 /* Flags bit 3 (bf16 products): a bf16 model saves it and loads back as bf16 with the same parameters and a
  * resumable training state; an FP32 model leaves it 0; set on a version-1 file (as an older reader sees a new
  * one: it knows fewer bits) it is refused as an unknown flag; rnn_model_set_precision changes what is saved. */
-int ckpt_bf16_flag(void) {
+int test_ckpt_bf16_flag(void) {
     unsigned char text[3000];
     make_text(text, sizeof text, 9);
     char path[] = "/tmp/charrnn-test-XXXXXX";

@@ -12,7 +12,7 @@
 
 /* One-row products (sampling, validation) split big weight matrices over the pool: rnn 1x256 and lstm 2x128
  * are past that size, so 1 and 3 threads must give the same validation loss and the same sampled bytes. */
-int sample_threads(void) {
+int test_sample_threads(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -111,7 +111,7 @@ static int score_checks(const rig *r, char *msg, size_t msglen) {
     return unk ? 0 : (snprintf(detail, sizeof detail, "no unknown symbols tested"), 1);
 }
 
-int score_streams(void) {
+int test_score(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -153,7 +153,7 @@ static int fill_rig(rig *r, int bidir) {
  * "the forward state after the symbols before, the backward state after the symbols after" agree, so neither
  * is shifted by one (a shift either leaks the symbol itself or loses its neighbour). Fill is also the same for
  * 1 and 3 threads, taking the likeliest and drawing (which runs exactly its passes). */
-int fill_consistent(void) {
+int test_fill_consistent(void) {
     rig r;
     if (fill_rig(&r, 1)) return 1;
     enum { N = 120 };
@@ -206,7 +206,7 @@ int fill_consistent(void) {
  * symbol after the text before it (earlier blanks filled), and its probability is the scorer's for the filled
  * text, -log p = the surprisal at that position. Drawing (-t > 0): the same seed gives the same fills on 1 and 3
  * threads, another seed other fills, and the draws are not all the likeliest. */
-int fill_forward(void) {
+int test_fill_forward(void) {
     rig r;
     if (fill_rig(&r, 0)) return 1;
     enum { N = 400, NB = 40 };
@@ -265,7 +265,7 @@ int fill_forward(void) {
  * 2..N equals the validation path's cloze loss over one window with no margin; the first symbol's equals rnn_fill's
  * -log p with it blanked; the same bits in one stream or among others, with batch 1 or 64, 1 or 3 threads; an
  * unknown symbol is skipped (the others' bits as if it were not there). */
-int score_bidir(void) {
+int test_score_bidir(void) {
     rig r;
     if (fill_rig(&r, 1)) return 1;
     enum { N = 700 };
@@ -331,7 +331,7 @@ static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_
 
 /* The batched generator: sample i is the same bytes for K = 1, 3 and 64 streams and on 1 and 3 threads, for every
  * cell (the rows of the batched forward do not depend on how many there are); different samples differ. */
-int gen_batch(void) {
+int test_gen_batch(void) {
     size_t tl;
     unsigned char *text = slurp("fortunes.txt", &tl);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -374,7 +374,7 @@ static int is_utf8(const unsigned char *s, size_t n) {
 /* Property: a --bytes model trained briefly on tang.txt (valid UTF-8) writes valid UTF-8 for every one of 256
  * seeds (64 samples x 4 runs, 150 bytes each, hot temperature, the length ending mid-character finishes it);
  * with raw = 1 (the constraint off) most samples are not valid, so the check can fail. */
-int gen_utf8(void) {
+int test_gen_utf8(void) {
     size_t tl;
     unsigned char *text = slurp("tang.txt", &tl);
     if (!text) FAILF("cannot read %s/tang.txt", data_dir);
@@ -451,7 +451,7 @@ out:
     return rc;
 }
 
-int bf16_paths(void) {
+int test_bf16_paths(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);

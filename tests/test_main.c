@@ -1,5 +1,6 @@
-/* tests/test_main.c — the library tests' program: the registry of tests (by library area, see test.h) and the
- * shared helpers. The tests themselves are in tests/test_<area>.c, one file per library file:
+/* tests/test_main.c — the library tests' program: the registry of tests (generated from tests/tests.def) and the
+ * shared helpers. The list of tests is tests/tests.def (one line each); the tests themselves are in
+ * tests/test_<area>.c, one file per library file:
  *   test_mat.c (rnn_mat.c), test_text.c (rnn_text.c), test_model.c (rnn.c), test_train.c (rnn_train.c),
  *   test_gen.c (rnn_gen.c), test_ckpt.c (rnn_ckpt.c).
  *
@@ -104,17 +105,22 @@ int sample_into(const rnn_model *m, uint64_t seed, int threads, int n, const cha
 /* ---------------------------------------------------------------------------------------------- main */
 typedef struct { const char *name; int (*fn)(void); } test;
 
+/* The registry, generated from tests/tests.def: the name as written there (underscores; see run_name). */
 static const test tests[] = {
-    {"gemm", gemm}, {"vecmath", vecmath}, {"bf16-round", bf16_round}, {"gemm-bf16", gemm_bf16}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
-    {"gradcheck-dropout", gc_lstm_drop}, {"gradcheck-batch1", gc_batch1}, {"threads", threads_identical}, {"sample-threads", sample_threads}, {"gen-batch", gen_batch}, {"gen-utf8", gen_utf8}, {"save-load-sample", save_load_sample}, {"ckpt-utf8-flag", ckpt_utf8_flag},
-    {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
-    {"divergence", divergence}, {"twin-step", twin_step}, {"batch-paths", batch_paths}, {"torch-parity-rnn", torch_parity_rnn},
-    {"torch-parity-lstm", torch_parity_lstm}, {"torch-parity-gru", torch_parity_gru}, {"score", score_streams},
-    {"vocab-merge", vocab_merge}, {"model-extend", model_extend}, {"origin-record", origin_record},
-    {"gradcheck-bidir-rnn", gc_bi_rnn}, {"gradcheck-bidir-lstm", gc_bi_lstm}, {"gradcheck-bidir-gru", gc_bi_gru},
-    {"bidir-learns", bidir_learns}, {"fill-consistent", fill_consistent}, {"fill-forward", fill_forward}, {"score-bidir", score_bidir},
-    {"resume-bidir", rs_bidir}, {"bf16-train", bf16_train}, {"bf16-paths", bf16_paths}, {"ckpt-bf16-flag", ckpt_bf16_flag}, {"ckpt-versions", ckpt_versions},
+#define TEST(name) {#name, test_##name},
+#include "tests.def"
+#undef TEST
 };
+
+/* A registered name as it is run and printed: its underscores as hyphens ("gradcheck_rnn" -> "gradcheck-rnn").
+ * Returns a static buffer, valid until the next call. */
+static const char *run_name(const char *name) {
+    static char buf[64];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof buf; i++) buf[i] = name[i] == '_' ? '-' : name[i];
+    buf[i] = 0;
+    return buf;
+}
 
 int main(int argc, char **argv) {
     int n = (int)(sizeof tests / sizeof tests[0]);
@@ -125,13 +131,13 @@ int main(int argc, char **argv) {
     if (argc > 2) data_dir = argv[2];
     if (!strcmp(argv[1], "parity-dump")) return parity_dump() ? (fprintf(stderr, "%s\n", detail), 1) : 0;
     if (!strcmp(argv[1], "list")) {
-        for (int i = 0; i < n; i++) puts(tests[i].name);
+        for (int i = 0; i < n; i++) puts(run_name(tests[i].name));
         return 0;
     }
     for (int i = 0; i < n; i++)
-        if (!strcmp(argv[1], tests[i].name)) {
+        if (!strcmp(argv[1], run_name(tests[i].name))) {
             int r = tests[i].fn();
-            printf("%s - %s: %s\n", r ? "not ok" : "ok", tests[i].name, detail);
+            printf("%s - %s: %s\n", r ? "not ok" : "ok", argv[1], detail);
             return r ? 1 : 0;
         }
     fprintf(stderr, "test_rnn: no test named '%s'\n", argv[1]);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* ---------------------------------------------------------------------------------------------- GEMM */
-int gemm(void) {
+int test_gemm(void) {
     int shapes[][3] = {{1, 1, 1}, {1, 700, 600}, {1, 33, 1000}, {7, 5, 3}, {33, 65, 17}, {128, 300, 257},
                        {64, 1024, 300}, {512, 65, 300}, {3, 700, 600}, {200, 9, 520}};
     uint64_t s = 1;
@@ -57,7 +57,7 @@ int gemm(void) {
 
 /* ---------------------------------------------------------------------------------------------- vector math */
 /* The fast exp/tanh/sigmoid against libm in double, over their whole useful range; NaN must stay NaN. */
-int vecmath(void) {
+int test_vecmath(void) {
     enum { N = 20001 };
     static float x[N], y[N];
     double e_exp = 0, e_tanh = 0, e_sig = 0;
@@ -88,7 +88,7 @@ static float bits2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 /* mat_bf16 on chosen bit patterns (ties to even both ways, just off a tie, overflow to infinity, NaNs quietened
  * with sign and payload kept, subnormals to signed zero), then on 2^20 random normal floats against the nearest of
  * the two bf16 neighbours found in double (ties: the even one). */
-int bf16_round(void) {
+int test_bf16_round(void) {
     static const uint32_t cases[][2] = {
         {0x3F800000, 0x3F800000}, {0x3F808000, 0x3F800000}, {0x3F818000, 0x3F820000}, {0x3F808001, 0x3F810000},
         {0x3F807FFF, 0x3F800000}, {0xBF808000, 0xBF800000}, {0xBF818000, 0xBF820000}, {0x7F7FFFFF, 0x7F800000},
@@ -123,7 +123,7 @@ int bf16_round(void) {
  * threads, with B packed, and in the one-row paths; the bits must differ from the FP32 product's (the rounding
  * happens), and stay within K * 2^-23 * sum |a||b| of a double reference. Shapes cover edge tiles, odd K, one and
  * several K blocks, and M == 1. A NaN in A makes exactly its row of C NaN. */
-int gemm_bf16(void) {
+int test_gemm_bf16(void) {
     int shapes[][3] = {{1, 1, 1}, {1, 700, 600}, {1, 33, 257}, {2, 5, 3}, {7, 5, 3}, {33, 65, 17}, {9, 31, 511},
                        {128, 300, 257}, {64, 100, 300}, {3, 700, 600}, {200, 9, 520}, {17, 40, 256}};
     uint64_t s = 7;

@@ -70,16 +70,16 @@ static int gradcheck(int cell, float dropout, int batch, int bidir) {
     return bad != 0;
 }
 
-int gc_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3, 0); }
-int gc_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3, 0); }
-int gc_gru(void) { return gradcheck(RNN_CELL_GRU, 0, 3, 0); }
-int gc_lstm_drop(void) { return gradcheck(RNN_CELL_LSTM, 0.3f, 3, 0); }
+int test_gradcheck_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3, 0); }
+int test_gradcheck_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3, 0); }
+int test_gradcheck_gru(void) { return gradcheck(RNN_CELL_GRU, 0, 3, 0); }
+int test_gradcheck_dropout(void) { return gradcheck(RNN_CELL_LSTM, 0.3f, 3, 0); }
 /* Bidirectional, 2 layers, batch 3: both directions' every tensor, and the output layer's two halves. */
-int gc_bi_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3, 1); }
-int gc_bi_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3, 1); }
-int gc_bi_gru(void) { return gradcheck(RNN_CELL_GRU, 0.3f, 3, 1); }   /* with dropout in both stacks */
+int test_gradcheck_bidir_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3, 1); }
+int test_gradcheck_bidir_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3, 1); }
+int test_gradcheck_bidir_gru(void) { return gradcheck(RNN_CELL_GRU, 0.3f, 3, 1); }   /* with dropout in both stacks */
 /* Batch 1 takes other paths (matrix-vector products, a transposed copy of Wh): check them too. */
-int gc_batch1(void) {
+int test_gradcheck_batch1(void) {
     char all[1024] = "";
     for (int cell = RNN_CELL_RNN; cell <= RNN_CELL_GRU; cell++) {
         if (gradcheck(cell, 0, 1, 0)) return 1;
@@ -92,7 +92,7 @@ int gc_batch1(void) {
 /* ---------------------------------------------------------------------------------------------- batch paths */
 /* Validation and sampling run one stream (matrix-vector products); training runs B streams (packed GEMM).
  * The same stream through both must give the same loss, for every cell. */
-int batch_paths(void) {
+int test_batch_paths(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -208,9 +208,9 @@ static int torch_parity(int cell) {
     free(text);
     return rc;
 }
-int torch_parity_rnn(void) { return torch_parity(RNN_CELL_RNN); }
-int torch_parity_lstm(void) { return torch_parity(RNN_CELL_LSTM); }
-int torch_parity_gru(void) { return torch_parity(RNN_CELL_GRU); }
+int test_torch_parity_rnn(void) { return torch_parity(RNN_CELL_RNN); }
+int test_torch_parity_lstm(void) { return torch_parity(RNN_CELL_LSTM); }
+int test_torch_parity_gru(void) { return torch_parity(RNN_CELL_GRU); }
 /* One cell's rnn_model_extend: base trained a few steps on letters a..f, extended with 'A' (before them: every old
  * id moves by one) and 'z' (after them). Old rows/columns exact, new ones as rnn_model_new makes them, the loss on
  * old text unchanged once the new symbols' output bias is pushed to -1e4 (their probability then is exactly 0). */
@@ -276,7 +276,7 @@ static int extend_cell(int cell, int layers) {
     return 0;
 }
 
-int model_extend(void) {
+int test_model_extend(void) {
     if (extend_cell(RNN_CELL_RNN, 1) || extend_cell(RNN_CELL_LSTM, 2) || extend_cell(RNN_CELL_GRU, 2)) return 1;
     /* the refusals: another shape, a vocabulary without all of base's symbols */
     rnn_err err;

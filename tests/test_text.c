@@ -41,7 +41,7 @@ static int roundtrip(const unsigned char *text, size_t len, int unit, int *vsize
     return ok ? 0 : -1;
 }
 
-int utf8(void) {
+int test_utf8(void) {
     size_t len;
     unsigned char *zh = slurp("tang.txt", &len);
     if (!zh) FAILF("cannot read %s/tang.txt", data_dir);
@@ -72,7 +72,7 @@ int utf8(void) {
 }
 
 /* rnn_vocab_merge: the sorted union, the map of the first vocabulary's ids, and the refusals. */
-int vocab_merge(void) {
+int test_vocab_merge(void) {
     rnn_err err;
     rnn_vocab a, b, m, x;
     const unsigned char ta[] = "ace\xc3\xa4", tb[] = "fcb\xe4\xb8\x80";   /* a c e ä  and  f c b 一 */

@@ -11,7 +11,7 @@
 /* ---------------------------------------------------------------------------------------------- threads */
 /* Training results are bit-identical for 1, 2, 3 and 7 threads (sizes large enough that the pool is used; 7 is
  * more threads than cores here, so parts get claimed by whichever thread runs first). */
-int threads_identical(void) {
+int test_threads(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -54,7 +54,7 @@ int threads_identical(void) {
 /* ---------------------------------------------------------------------------------------------- learning */
 /* A short run on real text ends with validation loss well below the unigram model's (cross-entropy of the
  * validation split under the training split's add-one-smoothed symbol frequencies). */
-int learns(void) {
+int test_learns(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -81,7 +81,7 @@ int learns(void) {
 
 /* ---------------------------------------------------------------------------------------------- divergence */
 /* A step whose loss or gradient is not finite changes nothing: not the weights, not the step count. */
-int divergence(void) {
+int test_divergence(void) {
     unsigned char text[3000];
     make_text(text, sizeof text, 8);
     rnn_config c = small_config(RNN_CELL_RNN, 1, 16, 4, 8);
@@ -110,7 +110,7 @@ int divergence(void) {
  * their gradient counts twice in the norm that clipping divides by; every other entry (the GRU's n block and bhn,
  * every tensor of the LSTM) moves once. Checked entry by entry against the gradient of the same chunk
  * (rnn_trainer_eval_chunk), forward and bidirectional, to 1e-4 of the step. */
-int twin_step(void) {
+int test_twin_step(void) {
     unsigned char text[4000];
     make_text(text, sizeof text, 12);
     const int cells[5] = {RNN_CELL_RNN, RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_GRU};
@@ -161,7 +161,7 @@ int twin_step(void) {
 /* ---------------------------------------------------------------------------------------------- bidirectional */
 /* The same short run on real text, forward vs bidirectional of the same size: the cloze loss (each symbol from
  * both sides) must end far below the forward model's next-symbol loss on the same validation symbols. */
-int bidir_learns(void) {
+int test_bidir_learns(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -186,7 +186,7 @@ int bidir_learns(void) {
 /* --precision bf16 training: an LSTM 2x64 with dropout gives the same parameters and validation loss on 1, 2 and 3
  * threads, and not the FP32 run's parameters (the products really are bf16); a tanh RNN 1x128's validation loss
  * falls by more than 1.5 nats in 400 bf16 steps and ends within 0.05 nats of the same run in FP32. */
-int bf16_train(void) {
+int test_bf16_train(void) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
