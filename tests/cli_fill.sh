@@ -2,8 +2,8 @@
 # --mask (and its alias --blank), --top, --passes, threads, drawing (-t, --top-k, --top-p, --seed), a forward model
 # (from the left context only), `score` and `info --json` of a bidirectional model, and the errors (no blank, a bad
 # --mask, drawing options without -t, sample and resume).
-# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
-# (the small forward model), small (options of a small model). cr/expect/check are defined in test.sh.
+# Sourced by test.sh; its cli_run runs the tests, which see its variables: W (work directory), M (the small forward
+# model of fixture small), small (options of a small model). cr/expect/check/fixture are defined in test.sh.
 
 # bad options and values (no model needed)
 cli_fill_usage() {
@@ -25,6 +25,7 @@ cli_fill_usage() {
 
 # a bidirectional model of the corpus, then fill with it (BI: the model)
 cli_fill_run() {
+    fixture small
     local BI="$W/bi.ckpt"
     cr train data/fortunes.txt --bidirectional --cell gru --layers 1 --hidden 64 --batch 16 --seq 48 --lr 0.004 \
         --steps 300 --eval-every 0 --val 0.01 --threads 2 -q -o "$BI"   # (--val: its validation is slow under ASan)

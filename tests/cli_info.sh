@@ -1,14 +1,16 @@
 # tests/cli_info.sh — `charrnn info`, and reading checkpoints: the report, and every kind of bad checkpoint.
-# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
-# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+# Sourced by test.sh; its cli_run runs the tests, which see its variables: W (work directory), M, Z, B (the files of
+# the fixtures small, zh, bytes), small (options of a small model). Each test makes the files it needs with
+# `fixture NAME` (built once per W). cr/expect/check/fixture are defined in test.sh.
 
 # bad options
 cli_info_usage() {
     cr info -m; expect "info -m without value" 2 "charrnn info: option '-m' needs a value (FILE)"
 }
 
-# the report on the model of cli_train_small
+# the report on the small model
 cli_info_report() {
+    fixture small
     cr info -m "$M"; expect "info" 0
     check "info names the model" grep -q "^cell: *rnn" "$TMP/out"
     check "info shows steps and val loss" grep -qE "^steps: *60 .*" "$TMP/out"
@@ -39,6 +41,7 @@ assert d["bidirectional"] is False' "$TMP/out"
 
 # missing, foreign, truncated, corrupt, future, padded checkpoints
 cli_info_bad_checkpoints() {
+    fixture small
     # --- bad checkpoints
     cr sample -m "$W/none.ckpt"; expect "missing checkpoint" 1 "charrnn: cannot open '$W/none.ckpt': No such file or directory"
     cr sample -m data/fortunes.txt; expect "foreign file" 1 "charrnn: 'data/fortunes.txt' is not a charrnn checkpoint (bad magic)"

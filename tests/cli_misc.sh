@@ -1,7 +1,8 @@
 # tests/cli_misc.sh — the command line as a whole: usage, --help of every command, --version, and the check that every
 # flag --help shows was exercised by some test.
-# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
-# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+# Sourced by test.sh; its cli_run runs the tests, which see its variables: W (work directory), M, Z, B (the files of
+# the fixtures small, zh, bytes), small (options of a small model). Each test makes the files it needs with
+# `fixture NAME` (built once per W). cr/expect/check/fixture are defined in test.sh.
 
 # no arguments, --help, --version, an unknown command; each command's --help (saved for the coverage check)
 cli_misc_usage() {
@@ -31,8 +32,19 @@ cli_misc_usage() {
     done
 }
 
-# every flag that --help shows was exercised (ran.log holds every cr and every hand-run command)
+# fixture help: each command's --help (help-COMMAND) and the flags it shows (flags-COMMAND)
+fixture_help() {
+    local sub
+    for sub in train sample info plot score fill; do
+        "$BIN" $sub --help >"$W/help-$sub" 2>/dev/null
+        grep -o -- '--[a-z][a-z-]*' "$W/help-$sub" | sort -u >"$W/flags-$sub"
+    done
+}
+
+# every flag that --help shows was exercised (ran.log holds every cr and every hand-run command): run after every
+# other CLI test (test.sh's cli_run runs the whole list when this one is named)
 cli_misc_help_coverage() {
+    fixture help
     # --- every flag that --help shows was exercised above
     for sub in train sample info plot score fill; do
         local missing=""
@@ -50,6 +62,7 @@ cli_misc_help_coverage() {
 
 # the man page and the completion script, both generated from the option tables
 cli_misc_docs() {
+    fixture help
     # --- charrnn.1 is what --man writes now (make man regenerates it)
     cr --man; expect "--man" 0
     check "charrnn.1 is up to date (run 'make man')" cmp -s "$TMP/out" "$ROOT/charrnn.1"

@@ -1,14 +1,16 @@
 # tests/cli_plot.sh — `charrnn plot`: usage errors, the SVG of a log, a file that is not a log.
-# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
-# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+# Sourced by test.sh; its cli_run runs the tests, which see its variables: W (work directory), M, Z, B (the files of
+# the fixtures small, zh, bytes), small (options of a small model). Each test makes the files it needs with
+# `fixture NAME` (built once per W). cr/expect/check/fixture are defined in test.sh.
 
 # bad arguments
 cli_plot_usage() {
     cr plot; expect "plot without a log" 2 "charrnn plot: expected one LOG file"
 }
 
-# the log of cli_train_small
+# the log of the small model's run
 cli_plot_run() {
+    fixture small
     cr plot "$W/log.csv"; expect "plot" 0
     check "plot writes an SVG with both curves and a legend" bash -c "grep -q '<svg' '$TMP/out' && grep -c '<polyline' '$TMP/out' | grep -qx 2 && grep -q validation '$TMP/out' && tail -n1 '$TMP/out' | grep -q '</svg>'"
     local best

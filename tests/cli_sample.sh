@@ -1,7 +1,8 @@
 # tests/cli_sample.sh — `charrnn sample`: usage errors, seeds and threads, temperature, top-k/p, prime, other cells, Chinese,
 # pipes and full disks.
-# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
-# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+# Sourced by test.sh; its cli_run runs the tests, which see its variables: W (work directory), M, Z, B (the files of
+# the fixtures small, zh, bytes), small (options of a small model). Each test makes the files it needs with
+# `fixture NAME` (built once per W). cr/expect/check/fixture are defined in test.sh.
 
 # bad options and values
 cli_sample_usage() {
@@ -38,8 +39,15 @@ lines_begin() {
 # first_part FILE SEP FILE2: the part of FILE before the first SEP is FILE2's bytes
 first_part() { local s; s=$(cat "$1"; printf x); s=${s%x}; [ "${s%%"$2"*}x" = "$(cat "$3"; printf x)" ]; }
 
-# sampling the models trained by cli_train_small and cli_train_options
+# fixture zh: a model $Z of Chinese text (a vocabulary of thousands)
+fixture_zh() { cr train data/tang.txt --hidden 32 --batch 8 --seq 16 --steps 10 -q -o "$Z"; }
+
+# sampling the models of fixtures small, bytes, lstm, gru, zh (the run that made zh)
 cli_sample_run() {
+    fixture small
+    fixture bytes
+    fixture lstm
+    fixture gru
     # --- sampling
     cr sample -m "$M" -n 300 --seed 5; expect "sample" 0
     cp "$TMP/out" "$W/s1"
@@ -73,7 +81,9 @@ cli_sample_run() {
     cr sample -m "$W/lstm.ckpt" -n 50 --seed 3; expect "sample lstm" 0
     cr sample -m "$W/gru.ckpt" -n 50 --seed 3; expect "sample gru" 0
     # Chinese: vocabulary of thousands, output valid UTF-8
-    cr train data/tang.txt --hidden 32 --batch 8 --seq 16 --steps 10 -q -o "$Z"; expect "train on Chinese text" 0
+    fixture zh
+    fixture_result zh
+    expect "train on Chinese text" 0
     cr sample -m "$Z" -n 500 --seed 4; expect "sample Chinese" 0
     check "Chinese sample: 500 characters of valid UTF-8" bash -c "iconv -f UTF-8 -t UTF-8 '$TMP/out' >/dev/null && test \$(wc -m <'$TMP/out') -eq 500"
     # pipes and full disks
@@ -90,8 +100,10 @@ cli_sample_run() {
     fi
 }
 
-# stop conditions, many samples at once, JSON Lines, line starts, valid UTF-8 from byte models (after cli_sample_run)
+# stop conditions, many samples at once, JSON Lines, line starts, valid UTF-8 from byte models
 cli_sample_gen() {
+    fixture small
+    fixture zh
     # --- --stop, --stop-exclude, --lines, -n as the bound
     cr sample -m "$M" --seed 3 --stop 'e '; expect "--stop" 0
     check "--stop: the output ends right after the first 'e '" ends_once "$TMP/out" 'e '

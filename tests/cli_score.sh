@@ -1,8 +1,9 @@
 # tests/cli_score.sh — `charrnn score`: usage errors, bad checkpoints, the exact table (files, a total, --lines,
 # --per-char, --header), standard input, unknown symbols, empty and unreadable files, batching and threads, and
 # agreement with the validation loss the trainer reports.
-# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
-# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+# Sourced by test.sh; its cli_run runs the tests, which see its variables: W (work directory), M, Z, B (the files of
+# the fixtures small, zh, bytes), small (options of a small model). Each test makes the files it needs with
+# `fixture NAME` (built once per W). cr/expect/check/fixture are defined in test.sh.
 
 # bad options and values
 cli_score_usage() {
@@ -25,6 +26,7 @@ cli_score_bad_checkpoints() {
 
 # rows on the small model $M
 cli_score_run() {
+    fixture small
     local num='[0-9]+\.[0-9]{4}' tab=$'\t'
     head -n 3 data/fortunes.txt >"$W/s3.txt"
     printf 'ab\tc\\d\n' >"$W/esc.txt"
@@ -81,7 +83,9 @@ cli_score_run() {
 
 # --lines: one row per line, each line on its own; the same whatever the batch and threads
 cli_score_lines() {
+    fixture small
     local tab=$'\t'
+    : >"$W/empty.txt"
     head -n 200 data/fortunes.txt >"$W/l200.txt"
     printf 'no newline at the end' >>"$W/l200.txt"
     cr score -m "$M" --threads 1 --lines "$W/l200.txt"; expect "--lines" 0

@@ -1,7 +1,8 @@
 # tests/cli_train.sh — `charrnn train`: usage errors, corpus errors, a small model with a log, progress output, budgets and
 # options, resume, signals, the overwrite guard and special files as -o, stale temporaries, SIGKILL consistency.
-# Sourced by test.sh; the functions run inside its cli(), whose locals they see: W (work directory), M
-# (the small model), Z, B, small (options of a small model). cr/expect/check are defined in test.sh.
+# Sourced by test.sh; its cli_run runs the tests, which see its variables: W (work directory), M, Z, B (the files of
+# the fixtures small, zh, bytes), small (options of a small model). Each test makes the files it needs with
+# `fixture NAME` (built once per W). cr/expect/check/fixture are defined in test.sh.
 
 # bad options and values
 cli_train_usage() {
@@ -38,10 +39,14 @@ cli_train_corpus() {
     fi
 }
 
-# a small model, with a log, on the shipped corpus: $M is used by the later tests
+# fixture small: a small model $M (and m.best.ckpt, log.csv) on the shipped corpus, used by most tests
+fixture_small() { cr train data/fortunes.txt "${small[@]}" --steps 60 --eval-every 30 --log "$W/log.csv" -o "$M"; }
+
+# the run that made fixture small
 cli_train_small() {
     # --- training: a small model, with a log, on the shipped corpus
-    cr train data/fortunes.txt "${small[@]}" --steps 60 --eval-every 30 --log "$W/log.csv" -o "$M"
+    fixture small
+    fixture_result small
     expect "train a small model" 0
     check "quiet training prints nothing" test ! -s "$TMP/err"
     check "checkpoint written" test -s "$M"
@@ -80,24 +85,37 @@ cli_train_progress() {
     fi
 }
 
-# budgets, --bytes, stdin, other cells and optimizers
+# fixtures bytes, lstm, gru: a --bytes model $B; an lstm and a gru model with the other options (sampled by cli_sample_run)
+fixture_bytes() { cr train data/fortunes.txt "${small[@]}" --steps 5 --bytes --val 0.05 -o "$B"; }
+fixture_lstm() {
+    cr train data/fortunes.txt -q --threads 1 --cell lstm --layers 2 --hidden 16 --batch 4 --seq 8 --dropout 0.1 \
+        --optim adagrad --lr 0.05 --lr-decay 0.9 --clip 1 --seed 7 --forget-bias 0.5 --steps 5 -o "$W/lstm.ckpt"
+}
+fixture_gru() {
+    cr train data/fortunes.txt -q --cell gru --hidden 16 --batch 4 --seq 8 --optim sgd --lr 0.5 --clip 0 --steps 5 \
+        -o "$W/gru.ckpt"
+}
+
+# budgets, --bytes, stdin, other cells and optimizers (the runs that made fixtures bytes, lstm, gru)
 cli_train_options() {
     # --epochs and --time budgets; --bytes; stdin; other cells and optimizers
     cr train data/fortunes.txt "${small[@]}" --epochs 0.01 --eval-every 0 -o "$W/e.ckpt"
     expect "--epochs budget" 0
     cr train data/fortunes.txt "${small[@]}" --time 0.5 --eval-every 0 -o "$W/t.ckpt"
     expect "--time budget" 0
-    cr train data/fortunes.txt "${small[@]}" --steps 5 --bytes --val 0.05 -o "$B"
+    fixture bytes
+    fixture_result bytes
     expect "--bytes training" 0
     cr info -m "$B"
     check "--bytes model has byte symbols" grep -q "bytes" "$TMP/out"
     printf '%s\n' "$(head -c 20000 data/fortunes.txt)" >"$W/stdin.txt"
     cr train - "${small[@]}" --steps 3 -o "$W/stdin.ckpt" <"$W/stdin.txt"
     expect "corpus from stdin" 0
-    cr train data/fortunes.txt -q --threads 1 --cell lstm --layers 2 --hidden 16 --batch 4 --seq 8 --dropout 0.1 \
-        --optim adagrad --lr 0.05 --lr-decay 0.9 --clip 1 --seed 7 --forget-bias 0.5 --steps 5 -o "$W/lstm.ckpt"
+    fixture lstm
+    fixture_result lstm
     expect "lstm, dropout, adagrad, decay, clip, seed" 0
-    cr train data/fortunes.txt -q --cell gru --hidden 16 --batch 4 --seq 8 --optim sgd --lr 0.5 --clip 0 --steps 5 -o "$W/gru.ckpt"
+    fixture gru
+    fixture_result gru
     expect "gru, sgd, no clipping" 0
     cr info -m "$W/lstm.ckpt"
     check "info shows lstm 2 layers, forget bias" bash -c "grep -q '^cell: *lstm' '$TMP/out' && grep -q '^layers: *2' '$TMP/out' && grep -q '^init: *forget-gate bias 0.5' '$TMP/out'"
@@ -105,6 +123,7 @@ cli_train_options() {
 
 # resume
 cli_train_resume() {
+    fixture small   # (its m.best.ckpt, a weights-only file)
     # --- resume: interrupted + resumed == straight (same sampled bytes; test_rnn checks bit-identity)
     cr train data/fortunes.txt "${small[@]}" --steps 40 --eval-every 20 -o "$W/straight.ckpt"; expect "40 steps straight" 0
     cr train data/fortunes.txt "${small[@]}" --steps 25 --eval-every 20 -o "$W/r.ckpt"; expect "25 steps" 0
@@ -182,12 +201,18 @@ cli_train_signals() {
     printf '%s\n' "train --resume (SIGKILL loop) --eval-every --preview" >>"$TMP/ran.log"
 }
 
-# small corpora: validation once per epoch by default, the "has not improved" line, --early-stop, and .best.ckpt
-# holding the best model of the run when the best is in the middle
-cli_train_overfit() {
+# fixture tiny: tiny.txt (6000 bytes of the corpus) and a model of it, tiny.ckpt (fine-tuned by cli_train_finetune)
+fixture_tiny() {
     head -c 6000 data/fortunes.txt >"$W/tiny.txt"
     cr train "$W/tiny.txt" --hidden 64 --layers 1 --batch 4 --seq 16 --lr 0.02 --val 0.2 --steps 300 --preview 0 \
         --threads 1 -o "$W/tiny.ckpt"
+}
+
+# small corpora: validation once per epoch by default (the run that made fixture tiny), the "has not improved"
+# line, --early-stop, and .best.ckpt holding the best model of the run when the best is in the middle
+cli_train_overfit() {
+    fixture tiny
+    fixture_result tiny
     check "an epoch shorter than 500 steps: validated once per epoch" \
         grep -q "74 steps per epoch; validating every 74 steps;" "$TMP/err"
     cr train "$W/tiny.txt" --hidden 64 --layers 1 --batch 4 --seq 16 --lr 0.02 --val 0.2 --steps 3000 --preview 0 \
@@ -208,6 +233,7 @@ cli_train_overfit() {
 
 # sizes chosen from the corpus when none is given; only the missing ones when some are
 cli_train_sizing() {
+    head -c 6000 data/fortunes.txt >"$W/tiny.txt"   # (fixture tiny's text, without its model)
     cr train "$W/tiny.txt" --cell lstm --batch 4 --seq 16 --steps 1 --preview 0 -o "$W/sz.ckpt"
     check "lstm sized for a 5k corpus" grep -q "^charrnn: lstm 1 x 64, dropout 0 (sized for 5k training symbols and about 0.0 epochs, 0.0[0-9]M parameters; give --hidden/--layers/--dropout to choose)$" "$TMP/err"
     cr train data/fortunes.txt --cell gru --hidden 128 --batch 4 --seq 16 --steps 10000 --preview 0 --eval-every 0 --time 0.01 \
@@ -256,6 +282,7 @@ cli_train_unigram() {
 
 # fine-tuning: --init, the origin in info, the refusals
 cli_train_finetune() {
+    fixture tiny
     printf 'Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich. {[|]}\n%.0s' $(seq 150) >"$W/de.txt"
     cr train "$W/de.txt" --init "$W/tiny.ckpt" --batch 4 --seq 16 --steps 30 --preview 0 --threads 2 -o "$W/ft.ckpt"
     expect "fine-tune with --init" 0 "charrnn: rnn 1 x 64, 80 symbols (UTF-8 characters), 14480 parameters; 9584 training + 1066 validation symbols; 149 steps per epoch; validating every 149 steps; 2 threads"
@@ -364,7 +391,7 @@ cli_train_crash() {
         fi
         local pid=$!
         if [ $runs -le 12 ]; then
-            sleep "$(printf '0.%02d' $((RANDOM % 20)))"
+            sleep "0.0$((RANDOM % 10))"   # (within the run: the whole run takes about 0.18 s on a fast machine)
             kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
         fi
         wait $pid 2>/dev/null
@@ -407,6 +434,7 @@ tty_progress() {
 # --precision bf16: recorded in the checkpoint (info), fixed on --resume, followed by sample and score unless
 # their --precision overrides it; every micro-kernel trains the same bf16 model bit for bit
 cli_train_precision() {
+    fixture small
     local P="$W/bf16.ckpt"
     cr train data/fortunes.txt "${small[@]}" --steps 30 --eval-every 0 --precision bf16 -o "$P"; expect "train --precision bf16" 0
     cr info -m "$P"; check "info shows bf16" grep -q "^precision: *bf16 " "$TMP/out"

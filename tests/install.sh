@@ -1,9 +1,10 @@
 # tests/install.sh — `make install` / `make uninstall` into a DESTDIR, and a program of one's own (examples/sample.c)
 # built against the installed header and library.
-# Sourced by test.sh; runs inside its cli() (plain build only), whose locals it sees: W (work directory), M (the small
-# model). cr/check are defined in test.sh.
+# Sourced by test.sh; its install section runs install_tree with W (work directory) and M (the small model of
+# fixture small, in cli_train.sh). cr/check/fixture are defined in test.sh.
 
 install_tree() {
+    fixture small
     local D="$W/dest" P=/opt/charrnn
     # --- install: every file where it belongs
     check "make install DESTDIR PREFIX" make -s -C "$ROOT" install DESTDIR="$D" PREFIX="$P"
