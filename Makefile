@@ -83,6 +83,10 @@ all: $(BUILD)/charrnn $(BUILD)/tests/test_rnn
 test:
 	./test.sh
 
+# The quick sections of the suite (about a minute and a half on two cores, builds included; tests/README.md).
+check:
+	./test.sh unit kernels cli mutations install
+
 # The man page is committed (readable without a build) and generated from the option tables: run `make man`
 # after changing a command or an option; test.sh fails while charrnn.1 is stale.
 man: charrnn
@@ -128,4 +132,4 @@ uninstall:
 clean:
 	rm -rf charrnn tests/test_rnn $(FUZZ:%=tests/fuzz_%) libcharrnn.a obj build-san build-fuzz
 
-.PHONY: all fuzz fuzz-progs test man bench native debug sanitize install uninstall clean
+.PHONY: all fuzz fuzz-progs test check man bench native debug sanitize install uninstall clean
