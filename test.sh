@@ -380,7 +380,7 @@ job_cli() {
 }
 job_install() {
     echo "# make install / uninstall, and a program built against the installed library"
-    BIN=$ROOT/charrnn LABEL="install:" W="$TMP/install" M="$TMP/install/m.ckpt"
+    BIN=$ROOT/charrnn LABEL="install:" W="$TMP/w" M="$TMP/w/m.ckpt"   # (M: fixture small, as in cli_run)
     small=(--hidden 48 --batch 8 --seq 32 --threads 2 -q)
     mkdir -p "$W"
     : >"$TMP/ran.log"
