@@ -128,7 +128,7 @@ EOF
 # ------------------------------------------------------------------------------------------------ CLI
 # The command-line tests, one file per command: tests/cli_train.sh, cli_sample.sh, cli_info.sh, cli_plot.sh, cli_score.sh,
 # and cli_misc.sh (usage, --help, the coverage of every --help flag).
-for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh tests/cli_fill.sh tests/install.sh; do
+for f in tests/cli_misc.sh tests/cli_docs.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh tests/cli_score.sh tests/cli_fill.sh tests/install.sh; do
     # shellcheck source=/dev/null
     . "$f"
 done
@@ -187,6 +187,7 @@ cli() {   # cli WORKDIR_NAME: every command-line test, in an order where each se
     local small=(--hidden 48 --batch 8 --seq 32 --threads 2 -q)
     cli_misc_usage
     cli_misc_docs
+    cli_docs_help
     cli_train_usage
     cli_sample_usage
     cli_info_usage
