@@ -1,14 +1,14 @@
-# tests/cli_docs.sh — the documentation against the binary: every `--help` quoted in README.md and docs/*.md is
-# exactly what the binary prints. Must not know what the help says: it only compares.
+# tests/cli_docs.sh — the documentation against the binary: every `--help` quoted in README.md and
+# docs/*.md is exactly what the binary prints. Must not know what the help says: it only compares.
 # Sourced by test.sh; the functions run inside its cli(). They use BIN (the binary under test), ROOT (the
 # repository), TMP and LABEL, and report with ok/bad, all test.sh's.
 #
-# A quoted help is a fenced block whose first line is the command that prints it, `$ ./charrnn CMD --help` (or
-# `$ ./charrnn --help` for the general help; `$ charrnn ...` counts too), followed by its output to the closing
-# fence; or a fenced block that starts with the output itself, a line `Usage: charrnn CMD ...`.
+# A quoted help is a fenced block whose first line is the command that prints it, `$ ./charrnn CMD --help`
+# (or `$ ./charrnn --help` for the general help; `$ charrnn ...` counts too), followed by its output to the
+# closing fence; or a fenced block that starts with the output itself, a line `Usage: charrnn CMD ...`.
 
-# docs_help_blocks FILE DIR: writes the text of each help block of FILE to DIR/N (N = 1, 2, ...) and prints one
-# line "N LINE CMD" per block: its line in FILE and the command ("-" for the general help).
+# docs_help_blocks FILE DIR: writes the text of each help block of FILE to DIR/N (N = 1, 2, ...) and prints
+# one line "N LINE CMD" per block: its line in FILE and the command ("-" for the general help).
 docs_help_blocks() {
     awk -v dir="$2" '
         function emit() { if (cmd != "") { close(out); print n, start, cmd } cmd = "" }
@@ -33,8 +33,8 @@ docs_help_blocks() {
     ' "$1"
 }
 
-# every --help block in README.md and docs/*.md is the binary's `CMD --help`, byte for byte; every command's help
-# is quoted in docs/commands.md
+# every --help block in README.md and docs/*.md is the binary's `CMD --help`, byte for byte; every command's
+# help is quoted in docs/commands.md
 cli_docs_help() {
     local D="$TMP/docs-help" f n line cmd what seen=" "
     for f in "$ROOT"/README.md "$ROOT"/docs/*.md; do
