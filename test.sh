@@ -39,7 +39,7 @@ KERNEL_TESTS=(gemm gemm-bf16 bf16-paths gradcheck-lstm gradcheck-gru threads tor
               torch-parity-gru score)
 
 # The command-line tests, one file per command (tests/cli_NAME.sh, functions cli_NAME_*), and install.sh.
-for f in tests/cli_misc.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh \
+for f in tests/cli_misc.sh tests/cli_docs.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh \
          tests/cli_score.sh tests/cli_fill.sh tests/install.sh; do
     # shellcheck source=/dev/null
     . "$f"
@@ -47,7 +47,7 @@ done
 # The CLI tests in the order the cli section runs them. Each builds the files it needs (fixture, below), so each
 # also runs alone: ./test.sh cli cli_sample_gen. cli_misc_help_coverage comes last: it checks that the tests before
 # it exercised every flag --help shows, so named alone it runs the whole list.
-CLI_TESTS=(cli_misc_usage cli_misc_docs cli_train_usage cli_sample_usage cli_info_usage cli_plot_usage
+CLI_TESTS=(cli_misc_usage cli_misc_docs cli_docs_help cli_train_usage cli_sample_usage cli_info_usage cli_plot_usage
            cli_score_usage cli_fill_usage cli_train_corpus cli_train_small cli_info_report cli_plot_run
            cli_train_progress cli_train_options cli_train_precision cli_sample_run cli_score_run cli_score_lines
            cli_score_validation cli_sample_gen cli_info_bad_checkpoints cli_score_bad_checkpoints cli_train_resume
