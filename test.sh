@@ -110,7 +110,7 @@ gradcheck-gru|rnn.c|s/dhp\[j\] = dhb\[j\] \* z\[j\];/dhp[j] = dhb[j];/
 gradcheck-gru|rnn.c|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
 gradcheck-rnn|rnn.c|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
 gradcheck-dropout|rnn.c|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
-gradcheck-batch1|rnn.c|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, pl\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, pl[l].wh, GH, 0);/
+gradcheck-batch1|rnn.c|s/rnn__mat_pack(n->pool, &w->whtp\[l\], GH, H, pl\[l\].wh, GH, 1);/rnn__mat_pack(n->pool, \&w->whtp[l], GH, H, pl[l].wh, GH, 0);/
 torch-parity-rnn|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.5f \/ sqrtf((float)c->hidden);/
 torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
 torch-parity-rnn|rnn_train.c|s/update_range(s, i, b < hi ? b : hi, 2.0f);/update_range(s, i, b < hi ? b : hi, 1.0f);/
