@@ -276,9 +276,12 @@ void rnn__mat_pool_free(mat_pool *p) {
 const char *rnn__mat_kernel_name(const mat_pool *p) { return p->uk.name; }
 
 void rnn__mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
-int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
+static int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
 
-void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
+/* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
+ * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
+ * fn must not call back into the pool. */
+static void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     if (p->n == 1) {
         fn(arg, 0, 1);
         return;

@@ -58,14 +58,9 @@ static inline float mat_bf16(float x) {
 /* A pool of `nthreads` >= 1 workers (the calling thread is worker 0). NULL if threads or memory fail. */
 mat_pool *rnn__mat_pool_new(int nthreads);
 void rnn__mat_pool_free(mat_pool *p);
-/* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
- * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
- * fn must not call back into the pool. */
 /* Sets the precision of the pool's products from now on (MAT_FP32 or MAT_BF16; a pool starts in FP32). A packed
  * operand keeps the precision it was packed with (pack again after a change). */
 void rnn__mat_pool_set_precision(mat_pool *p, int precision);
-int mat_pool_precision(const mat_pool *p);
-void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
 
 /* Runs fn(arg, lo, hi) over [0, n) cut into one contiguous part per thread; inline (one part) when p is NULL
  * or n < 2 * grain. Only for work whose result does not depend on where the cuts fall (per-item work, or
