@@ -107,23 +107,25 @@ sanitize:
 
 # The installed files, exactly (uninstall removes these and nothing else). The completion script and charrnn.pc
 # are written at install time: the script by the binary from its option tables, the .pc with PREFIX and the
-# binary's version.
-INSTALLED = $(BINDIR)/charrnn $(MANDIR)/charrnn.1 $(COMPDIR)/charrnn $(INCDIR)/rnn.h $(LIBDIR)/libcharrnn.a \
-            $(LIBDIR)/pkgconfig/charrnn.pc
+# binary's version. The header goes to its own directory, $(INCDIR)/charrnn/rnn.h (a bare rnn.h in /usr/include
+# could be anyone's); charrnn.pc's Cflags point there, so programs write #include <rnn.h>.
+INSTALLED = $(BINDIR)/charrnn $(MANDIR)/charrnn.1 $(COMPDIR)/charrnn $(INCDIR)/charrnn/rnn.h \
+            $(LIBDIR)/libcharrnn.a $(LIBDIR)/pkgconfig/charrnn.pc
 install: charrnn libcharrnn.a
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(INCDIR) \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(INCDIR)/charrnn \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 charrnn $(DESTDIR)$(BINDIR)/charrnn
 	install -m 644 charrnn.1 $(DESTDIR)$(MANDIR)/charrnn.1
 	./charrnn --completion bash >$(DESTDIR)$(COMPDIR)/charrnn
-	install -m 644 rnn.h $(DESTDIR)$(INCDIR)/rnn.h
+	install -m 644 rnn.h $(DESTDIR)$(INCDIR)/charrnn/rnn.h
 	install -m 644 libcharrnn.a $(DESTDIR)$(LIBDIR)/libcharrnn.a
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: charrnn\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcharrnn -lm -lpthread\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: charrnn\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}/charrnn\nLibs: -L$${libdir} -lcharrnn -lm -lpthread\n' \
 	    '$(PREFIX)' 'character-level RNN text generator (static library)' "$$(./charrnn --version | cut -d' ' -f2)" \
 	    >$(DESTDIR)$(LIBDIR)/pkgconfig/charrnn.pc
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(INCDIR)/charrnn 2>/dev/null || true
 
 clean:
 	rm -rf charrnn tests/test_rnn $(FUZZ:%=tests/fuzz_%) libcharrnn.a obj build-san build-fuzz

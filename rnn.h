@@ -24,6 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {   /* C++ programs link the C library (tests/install.sh builds one) */
+#endif
+
 #define RNN_ERRLEN 512
 typedef char rnn_err[RNN_ERRLEN];
 
@@ -342,5 +346,9 @@ const char *const *rnn_precision_names(void);                  /* {"fp32", "bf16
 /* The matrix micro-kernels the environment variable CHARRNN_KERNEL may name, best first, NULL-terminated:
  * "avx512" (allows all), "avx2", "generic". Any other value acts as "generic". */
 const char *const *rnn_kernel_names(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
