@@ -1,5 +1,6 @@
 /* rnn_mat.c — the GEMM kernel, the thread pool and vector math. See rnn_mat.h for the contracts. */
 #define _POSIX_C_SOURCE 200809L
+#include "rnn.h"   /* rnn_kernel_names */
 #include "rnn_mat.h"
 
 #include <math.h>
