@@ -19,8 +19,8 @@ COMPDIR  = $(PREFIX)/share/bash-completion/completions
 # Where binaries go: `make BUILD=build-san CFLAGS=...` keeps a second build (test.sh's sanitizer run) apart.
 BUILD  ?= .
 
-LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_util.c rnn_mat.c
-HDRS = rnn.h rnn_impl.h rnn_net.h rnn_util.h rnn_mat.h
+LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_crc.c rnn_mat.c
+HDRS = rnn.h rnn_impl.h rnn_net.h rnn_rng.h rnn_mat.h
 # The command line: main.c dispatches; cli.c is the option parser, plot.c and score.c the plot and score subcommands, out.c the JSON,
 # terminal and shell-quoting helpers, doc.c the man page and completion writer.
 CLI  = main.c cli.c plot.c score.c out.c doc.c

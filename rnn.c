@@ -8,7 +8,7 @@
  * Must not know: where the symbols come from (rnn_text.c), optimizers, data streams and budgets (rnn_train.c),
  * sampling (rnn_gen.c), the file format (rnn_ckpt.c). Every product goes through rnn_mat.h. */
 #include "rnn_net.h"
-#include "rnn_util.h"
+#include "rnn_rng.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer (a cloze
  *                 scorer for bidirectional models), and the filler (both sides, or a forward model's left side).
  *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
- *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
+ *   rnn_crc.c   — the CRC-32 (rnn_crc32); rnn_rng.h the splitmix64 RNG (private).
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
  * Private headers: rnn_impl.h (the model and resume structures), rnn_net.h (the model's internals).
  *

@@ -9,7 +9,7 @@
  * Owns: rnn_sampler_*, rnn_gen_*, rnn_scorer_*, rnn_score_streams, rnn_fill.
  * Must not know: training (gradients, optimizers, streams), the file format. */
 #include "rnn_net.h"
-#include "rnn_util.h"
+#include "rnn_rng.h"
 
 #include <math.h>
 #include <stdio.h>

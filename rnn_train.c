@@ -6,7 +6,7 @@
  * Must not know: how a cell computes (it calls the entry points of rnn_net.h), the file format (rnn_ckpt.c
  * reads and writes struct rnn_resume), sampling. */
 #include "rnn_net.h"
-#include "rnn_util.h"
+#include "rnn_rng.h"
 
 #include <math.h>
 #include <stdio.h>

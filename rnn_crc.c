@@ -1,4 +1,4 @@
-/* rnn_util.c — the CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): the one owner of it, so that the trainer
+/* rnn_crc.c — the CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): the one owner of it, so that the trainer
  * (the corpus CRC a checkpoint stores) and the checkpoint code (the file CRC) both call here and not each other.
  * Must not know: anything else; it depends on rnn.h only. */
 #include "rnn.h"
