@@ -84,5 +84,6 @@ int origin_record(void);
 int rs_bidir(void);
 int ckpt_versions(void);
 int ckpt_bf16_flag(void);
+int crc32_slicing(void);
 
 #endif

@@ -1,7 +1,7 @@
 /* tests/test_main.c — the library tests' program: the registry of tests (by library area, see test.h) and the
  * shared helpers. The tests themselves are in tests/test_<area>.c, one file per library file:
  *   test_mat.c (rnn_mat.c), test_text.c (rnn_text.c), test_model.c (rnn.c), test_train.c (rnn_train.c),
- *   test_gen.c (rnn_gen.c), test_ckpt.c (rnn_ckpt.c).
+ *   test_gen.c (rnn_gen.c), test_ckpt.c (rnn_ckpt.c, rnn_crc.c).
  *
  * Usage: tests/test_rnn NAME [DATA_DIR]   (run by test.sh; `tests/test_rnn list` prints the names)
  * Prints one line, "ok - NAME: detail" or "not ok - NAME: detail", and exits 0 only if the test passed.
@@ -114,6 +114,7 @@ static const test tests[] = {
     {"gradcheck-bidir-rnn", gc_bi_rnn}, {"gradcheck-bidir-lstm", gc_bi_lstm}, {"gradcheck-bidir-gru", gc_bi_gru},
     {"bidir-learns", bidir_learns}, {"fill-consistent", fill_consistent}, {"fill-forward", fill_forward}, {"score-bidir", score_bidir},
     {"resume-bidir", rs_bidir}, {"bf16-train", bf16_train}, {"bf16-paths", bf16_paths}, {"ckpt-bf16-flag", ckpt_bf16_flag}, {"ckpt-versions", ckpt_versions},
+    {"crc32", crc32_slicing},
 };
 
 int main(int argc, char **argv) {
