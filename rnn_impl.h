@@ -3,9 +3,9 @@
  * offers another: symbol decoding (rnn_text.c, for the checkpoint reader), the parameter count and an empty model
  * (rnn.c, for the reader), the trainer's snapshot (rnn_train.c, for the writer) and the test hooks.
  * The model's internals (views, workspace, forward/backward) are in rnn_net.h. Users include rnn.h only.
- * Names: every symbol of libcharrnn.a begins with rnn_ (tests/install.sh checks it). The public ones, declared in
- * rnn.h, are rnn_ + a letter; a function one library file offers another (here, in rnn_net.h or in rnn_mat.h)
- * takes the private prefix rnn__ (two underscores); whatever one file uses alone is static. */
+ * Names: every symbol of libcharrnn.a begins with rnn_ (tests/install.sh checks it). The public ones,
+ * declared in rnn.h, are rnn_ + a letter; a function one library file offers another (here, in rnn_net.h or in
+ * rnn_mat.h) takes the private prefix rnn__ (two underscores); whatever one file uses alone is static. */
 #ifndef RNN_IMPL_H
 #define RNN_IMPL_H
 

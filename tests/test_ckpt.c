@@ -371,7 +371,7 @@ static uint32_t crc32_bitwise(uint32_t crc, const unsigned char *p, size_t n) {
 }
 
 /* rnn_crc32 (slicing-by-8) against the bitwise definition: the check value of "123456789", then random
- * lengths 0..1100 at every alignment 0..15 with random starting CRCs, and a split buffer continued across calls. */
+ * lengths 0..1100 at every alignment 0..15 with random starting CRCs, and a buffer split across two calls. */
 int crc32_slicing(void) {
     static unsigned char buf[1200];
     uint64_t s = 42;
@@ -387,7 +387,7 @@ int crc32_slicing(void) {
             FAILF("%zu bytes at offset %zu from 0x%08X: 0x%08X (in two calls 0x%08X), bitwise 0x%08X", n, off,
                   (unsigned)start, (unsigned)got, (unsigned)two, (unsigned)want);
     }
-    snprintf(detail, sizeof detail, "crc32(\"123456789\") = 0x%08X; 4000 random lengths 0..1100 at offsets 0..15 "
-             "(whole and split in two calls) equal the bitwise CRC", (unsigned)check);
+    snprintf(detail, sizeof detail, "crc32(\"123456789\") = 0x%08X; 4000 random lengths 0..1100 at offsets "
+             "0..15 (whole and split in two calls) equal the bitwise CRC", (unsigned)check);
     return 0;
 }
