@@ -7,7 +7,9 @@ CFLAGS  ?= -O3
 # -fno-math-errno lets it vectorise sqrtf; neither changes a result (unlike -ffast-math, which this project
 # never uses: it breaks NaN checks and reproducibility). -ffp-contract=off: no compiler-chosen fused
 # multiply-adds: FMA only where the code asks for it (the GEMM kernels), not wherever a compiler decides.
-STDFLAGS = -std=c11 -Wall -Wextra -pedantic -fno-trapping-math -fno-math-errno -ffp-contract=off
+# -Wshadow: no name hides another; -Wmissing-prototypes: a function without a prototype in a header is static.
+STDFLAGS = -std=c11 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
+           -fno-trapping-math -fno-math-errno -ffp-contract=off
 LDLIBS  += -lm -lpthread
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
