@@ -7,7 +7,9 @@ CFLAGS  ?= -O3
 # -fno-math-errno lets it vectorise sqrtf; neither changes a result (unlike -ffast-math, which this project
 # never uses: it breaks NaN checks and reproducibility). -ffp-contract=off: no compiler-chosen fused
 # multiply-adds: FMA only where the code asks for it (the GEMM kernels), not wherever a compiler decides.
-STDFLAGS = -std=c11 -Wall -Wextra -pedantic -fno-trapping-math -fno-math-errno -ffp-contract=off
+# -Wshadow: no name hides another; -Wmissing-prototypes: a function without a prototype in a header is static.
+STDFLAGS = -std=c11 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
+           -fno-trapping-math -fno-math-errno -ffp-contract=off
 LDLIBS  += -lm -lpthread
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
@@ -19,8 +21,8 @@ COMPDIR  = $(PREFIX)/share/bash-completion/completions
 # Where binaries go: `make BUILD=build-san CFLAGS=...` keeps a second build (test.sh's sanitizer run) apart.
 BUILD  ?= .
 
-LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_util.c rnn_mat.c
-HDRS = rnn.h rnn_impl.h rnn_net.h rnn_util.h rnn_mat.h
+LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_crc.c rnn_mat.c
+HDRS = rnn.h rnn_impl.h rnn_net.h rnn_rng.h rnn_mat.h
 # The command line: main.c dispatches; cli.c is the option parser, plot.c and score.c the plot and score subcommands, out.c the JSON,
 # terminal and shell-quoting helpers, doc.c the man page and completion writer.
 CLI  = main.c cli.c plot.c score.c out.c doc.c
@@ -111,23 +113,25 @@ sanitize:
 
 # The installed files, exactly (uninstall removes these and nothing else). The completion script and charrnn.pc
 # are written at install time: the script by the binary from its option tables, the .pc with PREFIX and the
-# binary's version.
-INSTALLED = $(BINDIR)/charrnn $(MANDIR)/charrnn.1 $(COMPDIR)/charrnn $(INCDIR)/rnn.h $(LIBDIR)/libcharrnn.a \
-            $(LIBDIR)/pkgconfig/charrnn.pc
+# binary's version. The header goes to its own directory, $(INCDIR)/charrnn/rnn.h (a bare rnn.h in /usr/include
+# could be anyone's); charrnn.pc's Cflags point there, so programs write #include <rnn.h>.
+INSTALLED = $(BINDIR)/charrnn $(MANDIR)/charrnn.1 $(COMPDIR)/charrnn $(INCDIR)/charrnn/rnn.h \
+            $(LIBDIR)/libcharrnn.a $(LIBDIR)/pkgconfig/charrnn.pc
 install: charrnn libcharrnn.a
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(INCDIR) \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(INCDIR)/charrnn \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 charrnn $(DESTDIR)$(BINDIR)/charrnn
 	install -m 644 charrnn.1 $(DESTDIR)$(MANDIR)/charrnn.1
 	./charrnn --completion bash >$(DESTDIR)$(COMPDIR)/charrnn
-	install -m 644 rnn.h $(DESTDIR)$(INCDIR)/rnn.h
+	install -m 644 rnn.h $(DESTDIR)$(INCDIR)/charrnn/rnn.h
 	install -m 644 libcharrnn.a $(DESTDIR)$(LIBDIR)/libcharrnn.a
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: charrnn\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcharrnn -lm -lpthread\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: charrnn\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}/charrnn\nLibs: -L$${libdir} -lcharrnn -lm -lpthread\n' \
 	    '$(PREFIX)' 'character-level RNN text generator (static library)' "$$(./charrnn --version | cut -d' ' -f2)" \
 	    >$(DESTDIR)$(LIBDIR)/pkgconfig/charrnn.pc
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(INCDIR)/charrnn 2>/dev/null || true
 
 clean:
 	rm -rf charrnn tests/test_rnn $(FUZZ:%=tests/fuzz_%) libcharrnn.a obj build-san build-fuzz

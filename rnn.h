@@ -11,7 +11,7 @@
  *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer (a cloze
  *                 scorer for bidirectional models), and the filler (both sides, or a forward model's left side).
  *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
- *   rnn_util.c  — the CRC-32; rnn_util.h the splitmix64 RNG.
+ *   rnn_crc.c   — the CRC-32 (rnn_crc32); rnn_rng.h the splitmix64 RNG (private).
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
  * Private headers: rnn_impl.h (the model and resume structures), rnn_net.h (the model's internals).
  *
@@ -23,6 +23,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {   /* C++ programs link the C library (tests/install.sh builds one) */
+#endif
 
 #define RNN_ERRLEN 512
 typedef char rnn_err[RNN_ERRLEN];
@@ -342,5 +346,9 @@ const char *const *rnn_precision_names(void);                  /* {"fp32", "bf16
 /* The matrix micro-kernels the environment variable CHARRNN_KERNEL may name, best first, NULL-terminated:
  * "avx512" (allows all), "avx2", "generic". Any other value acts as "generic". */
 const char *const *rnn_kernel_names(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -35,6 +35,27 @@
 #define FLAG_UTF8 4u       /* version 2: the corpus was valid UTF-8 (rnn_vocab.utf8) */
 #define FLAG_BF16 8u       /* version 2: bfloat16 products (rnn_config.precision); older readers refuse the bit */
 
+/* Byte offsets of the fixed-size records' fields: the one list that the writer (write_body) and the reader
+ * (the checks below) both use. u32/f32 fields take 4 bytes, u64/f64 fields 8; the comments name the types. */
+enum {   /* the header (HEADER_SIZE bytes) */
+    H_MAGIC = 0, H_VERSION = 4, H_HEADER_SIZE = 8, H_FLAGS = 12,              /* char[4], u32 x 3 */
+    H_CELL = 16, H_LAYERS = 20, H_HIDDEN = 24, H_VOCAB_SIZE = 28, H_UNIT = 32, /* u32 */
+    H_BATCH = 36, H_SEQ = 40, H_OPTIM = 44,                                   /* u32 */
+    H_LR = 48, H_LR_DECAY = 52, H_CLIP = 56, H_DROPOUT = 60, H_VAL_FRAC = 64, H_FORGET_BIAS = 68,   /* f32 */
+    H_SEED = 72, H_NPARAMS = 80, H_STEP = 88, H_CHARS = 96, H_SECONDS = 104,  /* u64 x 4, f64 */
+    H_LAST_VAL = 112, H_BEST_VAL = 116,                                       /* f32 */
+    H_VOCAB_BYTES = 120, H_ORIGIN_BYTES = 124                                 /* u32; version 1: 124 is 0 */
+};
+enum {   /* the origin record (ORIGIN_FIXED bytes, then the name) */
+    O_STEP = 0, O_VOCAB_SIZE = 8, O_BEST_VAL = 12, O_NAME_LEN = 16            /* u64, u32, f32, u32 */
+};
+enum {   /* the training-state header (TRAIN_HEADER_SIZE bytes); 44..47 are zero */
+    T_CHUNK = 0, T_EPOCH = 8, T_RNG = 16, T_LR = 24, T_MOMENTS = 28,          /* u64 x 3, f32, u32 */
+    T_N_IDS = 32, T_IDS_CRC = 40, T_STEPS = 48, T_EPOCHS = 56, T_SECONDS = 64 /* u64, u32, u64, f64, f64 */
+};
+_Static_assert(H_ORIGIN_BYTES + 4 == HEADER_SIZE && O_NAME_LEN + 4 == ORIGIN_FIXED &&
+               T_SECONDS + 8 == TRAIN_HEADER_SIZE, "a record's last field ends where the record does");
+
 /* ------------------------------------------------------------------------------------------ little-endian */
 static void put32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -91,36 +112,36 @@ static size_t vocab_table_size(const rnn_vocab *v) {
 static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r) {
     const rnn_config *c = &m->cfg;
     unsigned char h[HEADER_SIZE] = {0};
-    memcpy(h, MAGIC, 4);
-    put32(h + 4, VERSION);
-    put32(h + 8, HEADER_SIZE);
-    put32(h + 12, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0) | (m->vocab.utf8 ? FLAG_UTF8 : 0) |
+    memcpy(h + H_MAGIC, MAGIC, 4);
+    put32(h + H_VERSION, VERSION);
+    put32(h + H_HEADER_SIZE, HEADER_SIZE);
+    put32(h + H_FLAGS, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0) | (m->vocab.utf8 ? FLAG_UTF8 : 0) |
                   (c->precision == RNN_PREC_BF16 ? FLAG_BF16 : 0));
-    put32(h + 16, (uint32_t)c->cell);
-    put32(h + 20, (uint32_t)c->layers);
-    put32(h + 24, (uint32_t)c->hidden);
-    put32(h + 28, (uint32_t)m->vocab.size);
-    put32(h + 32, (uint32_t)m->vocab.unit);
-    put32(h + 36, (uint32_t)c->batch);
-    put32(h + 40, (uint32_t)c->seq);
-    put32(h + 44, (uint32_t)c->optim);
-    put32(h + 48, f2u(c->lr));
-    put32(h + 52, f2u(c->lr_decay));
-    put32(h + 56, f2u(c->clip));
-    put32(h + 60, f2u(c->dropout));
-    put32(h + 64, f2u(c->val_frac));
-    put32(h + 68, f2u(c->forget_bias));
-    put64(h + 72, c->seed);
-    put64(h + 80, m->nparams);
-    put64(h + 88, m->prog.step);
-    put64(h + 96, m->prog.chars);
-    put64(h + 104, d2u(m->prog.seconds));
-    put32(h + 112, f2u(m->prog.last_val));
-    put32(h + 116, f2u(m->prog.best_val));
-    put32(h + 120, (uint32_t)vocab_table_size(&m->vocab));
+    put32(h + H_CELL, (uint32_t)c->cell);
+    put32(h + H_LAYERS, (uint32_t)c->layers);
+    put32(h + H_HIDDEN, (uint32_t)c->hidden);
+    put32(h + H_VOCAB_SIZE, (uint32_t)m->vocab.size);
+    put32(h + H_UNIT, (uint32_t)m->vocab.unit);
+    put32(h + H_BATCH, (uint32_t)c->batch);
+    put32(h + H_SEQ, (uint32_t)c->seq);
+    put32(h + H_OPTIM, (uint32_t)c->optim);
+    put32(h + H_LR, f2u(c->lr));
+    put32(h + H_LR_DECAY, f2u(c->lr_decay));
+    put32(h + H_CLIP, f2u(c->clip));
+    put32(h + H_DROPOUT, f2u(c->dropout));
+    put32(h + H_VAL_FRAC, f2u(c->val_frac));
+    put32(h + H_FORGET_BIAS, f2u(c->forget_bias));
+    put64(h + H_SEED, c->seed);
+    put64(h + H_NPARAMS, m->nparams);
+    put64(h + H_STEP, m->prog.step);
+    put64(h + H_CHARS, m->prog.chars);
+    put64(h + H_SECONDS, d2u(m->prog.seconds));
+    put32(h + H_LAST_VAL, f2u(m->prog.last_val));
+    put32(h + H_BEST_VAL, f2u(m->prog.best_val));
+    put32(h + H_VOCAB_BYTES, (uint32_t)vocab_table_size(&m->vocab));
     const rnn_origin *o = rnn_model_origin(m);
     size_t nlen = o ? strlen(o->name) : 0;
-    put32(h + 124, o ? (uint32_t)(ORIGIN_FIXED + nlen) : 0);
+    put32(h + H_ORIGIN_BYTES, o ? (uint32_t)(ORIGIN_FIXED + nlen) : 0);
     wbytes(w, h, sizeof h);
     for (int i = 0; i < m->vocab.size; i++) {
         unsigned char e[5];
@@ -129,26 +150,26 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     }
     if (o) {   /* the origin record (README, "Origin record") */
         unsigned char g[ORIGIN_FIXED];
-        put64(g, o->step);
-        put32(g + 8, (uint32_t)o->vocab_size);
-        put32(g + 12, f2u(o->best_val));
-        put32(g + 16, (uint32_t)nlen);
+        put64(g + O_STEP, o->step);
+        put32(g + O_VOCAB_SIZE, (uint32_t)o->vocab_size);
+        put32(g + O_BEST_VAL, f2u(o->best_val));
+        put32(g + O_NAME_LEN, (uint32_t)nlen);
         wbytes(w, g, sizeof g);
         wbytes(w, o->name, nlen);
     }
     wfloats(w, m->params, m->nparams);
     if (r) {
         unsigned char t[TRAIN_HEADER_SIZE] = {0};
-        put64(t, r->chunk);
-        put64(t + 8, r->epoch);
-        put64(t + 16, r->rng);
-        put32(t + 24, f2u(r->lr));
-        put32(t + 28, (uint32_t)r->nmoments);
-        put64(t + 32, r->n_ids);
-        put32(t + 40, r->ids_crc);
-        put64(t + 48, r->budget.steps);
-        put64(t + 56, d2u(r->budget.epochs));
-        put64(t + 64, d2u(r->budget.seconds));
+        put64(t + T_CHUNK, r->chunk);
+        put64(t + T_EPOCH, r->epoch);
+        put64(t + T_RNG, r->rng);
+        put32(t + T_LR, f2u(r->lr));
+        put32(t + T_MOMENTS, (uint32_t)r->nmoments);
+        put64(t + T_N_IDS, r->n_ids);
+        put32(t + T_IDS_CRC, r->ids_crc);
+        put64(t + T_STEPS, r->budget.steps);
+        put64(t + T_EPOCHS, d2u(r->budget.epochs));
+        put64(t + T_SECONDS, d2u(r->budget.seconds));
         wbytes(w, t, sizeof t);
         if (r->nmoments >= 2) wfloats(w, r->m1, m->nparams);
         if (r->nmoments >= 1) wfloats(w, r->m2, m->nparams);
@@ -261,7 +282,7 @@ static int write_temp(int fd, const char *target, const rnn_model *m, const rnn_
         return e;
     }
     struct rnn_resume r;
-    if (t) rnn_trainer_snapshot(t, &r);
+    if (t) rnn__trainer_snapshot(t, &r);
     write_body(&w, m, t ? &r : NULL);
     int e = 0;
     if (w.failed || fflush(w.f) != 0) e = errno ? errno : EIO;
@@ -344,7 +365,7 @@ static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V,
         if (n < 1 || n > 4 || off + n > size) return -1;
         uint32_t s;
         unsigned char back[4];
-        if ((unsigned)rnn_next_symbol(unit, p + off, n, &s) != n || (unsigned)rnn_value_bytes(s, back) != n ||
+        if ((unsigned)rnn__next_symbol(unit, p + off, n, &s) != n || (unsigned)rnn__value_bytes(s, back) != n ||
             memcmp(back, p + off, n) || (i > 0 && s <= v->sym[i - 1]))
             return -1;
         v->sym[i] = s;
@@ -397,13 +418,14 @@ static double src_size(const loading *ld, double dflt) {
 
 /* 1. The file is at least 8 bytes and starts with the magic. */
 static int check_magic(const loading *ld, rnn_err err) {
-    if (ld->len < 8 || memcmp(ld->buf, MAGIC, 4) != 0) FAIL("'%s' is not a charrnn checkpoint (bad magic)", ld->path);
+    if (ld->len < 8 || memcmp(ld->buf + H_MAGIC, MAGIC, 4) != 0)
+        FAIL("'%s' is not a charrnn checkpoint (bad magic)", ld->path);
     return 0;
 }
 
 /* 2. The version is 1 or 2 (a higher one was written by a newer charrnn). */
 static int check_version(loading *ld, rnn_err err) {
-    uint32_t version = ld->version = get32(ld->buf + 4);
+    uint32_t version = ld->version = get32(ld->buf + H_VERSION);
     if (version < 1 || version > VERSION)
         FAIL("'%s' is checkpoint format version %u; this charrnn reads versions 1 to %u%s", ld->path, (unsigned)version,
              VERSION, version > VERSION ? " (written by a newer charrnn)" : "");
@@ -419,14 +441,15 @@ static int check_min_size(const loading *ld, rnn_err err) {
 
 /* 4. header_size is 128. */
 static int check_header_size(const loading *ld, rnn_err err) {
-    if (get32(ld->buf + 8) != HEADER_SIZE) FAIL("'%s' has a bad header size %u", ld->path, (unsigned)get32(ld->buf + 8));
+    if (get32(ld->buf + H_HEADER_SIZE) != HEADER_SIZE)
+        FAIL("'%s' has a bad header size %u", ld->path, (unsigned)get32(ld->buf + H_HEADER_SIZE));
     return 0;
 }
 
 /* 5. flags has no unknown bits (version 1: only bit 0; version 2: also bit 1, bidirectional, bit 2, UTF-8, and
  *    bit 3, bf16 products). */
 static int check_flags(loading *ld, rnn_err err) {
-    ld->flags = get32(ld->buf + 12);
+    ld->flags = get32(ld->buf + H_FLAGS);
     uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR | FLAG_UTF8 | FLAG_BF16 : 0);
     if (ld->flags & ~known) FAIL("'%s' has unknown flags 0x%x", ld->path, (unsigned)ld->flags);
     return 0;
@@ -435,8 +458,8 @@ static int check_flags(loading *ld, rnn_err err) {
 /* 6. cell, layers, hidden, vocab_size and unit are in range. */
 static int check_shape(loading *ld, rnn_err err) {
     const unsigned char *buf = ld->buf;
-    uint32_t cell = get32(buf + 16), layers = get32(buf + 20), hidden = get32(buf + 24), V = get32(buf + 28),
-             unit = get32(buf + 32);
+    uint32_t cell = get32(buf + H_CELL), layers = get32(buf + H_LAYERS), hidden = get32(buf + H_HIDDEN),
+             V = get32(buf + H_VOCAB_SIZE), unit = get32(buf + H_UNIT);
     const char *path = ld->path;
     if (cell > RNN_CELL_GRU) FAIL("'%s' has an unknown cell kind %u", path, (unsigned)cell);
     if (layers < 1 || layers > RNN_MAX_LAYERS) FAIL("'%s' has a bad layer count %u", path, (unsigned)layers);
@@ -455,16 +478,16 @@ static int check_shape(loading *ld, rnn_err err) {
 /* 7. batch, seq, optim, lr, lr_decay, clip, dropout, val_frac and forget_bias are in range. */
 static int check_settings(loading *ld, rnn_err err) {
     const unsigned char *buf = ld->buf;
-    uint32_t batch = get32(buf + 36), seq = get32(buf + 40), optim = get32(buf + 44);
+    uint32_t batch = get32(buf + H_BATCH), seq = get32(buf + H_SEQ), optim = get32(buf + H_OPTIM);
     const char *path = ld->path;
     if (batch < 1 || batch > 65536) FAIL("'%s' has a bad batch size %u", path, (unsigned)batch);
     if (seq < 1 || seq > 65536) FAIL("'%s' has a bad sequence length %u", path, (unsigned)seq);
     if (optim > RNN_OPT_SGD) FAIL("'%s' has an unknown optimizer %u", path, (unsigned)optim);
     ld->c = (rnn_config){.cell = ld->c.cell, .layers = ld->c.layers, .hidden = ld->c.hidden, .batch = (int)batch,
-                         .seq = (int)seq, .optim = (int)optim, .lr = u2f(get32(buf + 48)),
-                         .lr_decay = u2f(get32(buf + 52)), .clip = u2f(get32(buf + 56)),
-                         .dropout = u2f(get32(buf + 60)), .val_frac = u2f(get32(buf + 64)),
-                         .forget_bias = u2f(get32(buf + 68)), .seed = get64(buf + 72),
+                         .seq = (int)seq, .optim = (int)optim, .lr = u2f(get32(buf + H_LR)),
+                         .lr_decay = u2f(get32(buf + H_LR_DECAY)), .clip = u2f(get32(buf + H_CLIP)),
+                         .dropout = u2f(get32(buf + H_DROPOUT)), .val_frac = u2f(get32(buf + H_VAL_FRAC)),
+                         .forget_bias = u2f(get32(buf + H_FORGET_BIAS)), .seed = get64(buf + H_SEED),
                          .bidir = (ld->flags & FLAG_BIDIR) ? 1 : 0,
                          .precision = (ld->flags & FLAG_BF16) ? RNN_PREC_BF16 : RNN_PREC_FP32};
     rnn_err why;
@@ -474,7 +497,7 @@ static int check_settings(loading *ld, rnn_err err) {
 
 /* 8. nparams equals the count the shape implies. */
 static int check_param_count(loading *ld, rnn_err err) {
-    ld->np = get64(ld->buf + 80);
+    ld->np = get64(ld->buf + H_NPARAMS);
     size_t want_np = rnn_param_count(&ld->c, (int)ld->V);
     if (!want_np || ld->np != want_np)
         FAIL("'%s' says %llu parameters, but its shape needs %zu", ld->path, (unsigned long long)ld->np, want_np);
@@ -483,10 +506,10 @@ static int check_param_count(loading *ld, rnn_err err) {
 
 /* 9. vocab_bytes is within 2V..5V, and origin_bytes (version 2; 0 in version 1) is 0 or holds a 1..4096-byte name. */
 static int check_vocab_size(loading *ld, rnn_err err) {
-    ld->vsize = get32(ld->buf + 120);
+    ld->vsize = get32(ld->buf + H_VOCAB_BYTES);
     if (ld->vsize < 2 * ld->V || ld->vsize > 5 * ld->V)
         FAIL("'%s' has a bad vocabulary table size %u", ld->path, (unsigned)ld->vsize);
-    ld->obytes = ld->version >= 2 ? get32(ld->buf + 124) : 0;
+    ld->obytes = ld->version >= 2 ? get32(ld->buf + H_ORIGIN_BYTES) : 0;
     if (ld->obytes && (ld->obytes <= ORIGIN_FIXED || ld->obytes > ORIGIN_FIXED + RNN_MAX_ORIGIN_NAME))
         FAIL("'%s' has a bad origin record size %u", ld->path, (unsigned)ld->obytes);
     return 0;
@@ -534,7 +557,7 @@ static int read_vocab(const loading *ld, rnn_model **m, rnn_err err) {
         rnn_vocab_free(&v);
         FAIL("'%s' has a corrupt vocabulary table", ld->path);
     }
-    *m = rnn_model_alloc(&ld->c, &v, err);
+    *m = rnn__model_alloc(&ld->c, &v, err);
     rnn_vocab_free(&v);
     return *m ? 0 : -1;
 }
@@ -544,15 +567,15 @@ static int read_vocab(const loading *ld, rnn_model **m, rnn_err err) {
 static int read_origin(const loading *ld, rnn_model *m, rnn_err err) {
     if (!ld->obytes) return 0;
     const unsigned char *g = ld->buf + HEADER_SIZE + ld->vsize;
-    uint32_t nlen = get32(g + 16), V = get32(g + 8);
-    float best = u2f(get32(g + 12));
+    uint32_t nlen = get32(g + O_NAME_LEN), V = get32(g + O_VOCAB_SIZE);
+    float best = u2f(get32(g + O_BEST_VAL));
     if (nlen != ld->obytes - ORIGIN_FIXED || memchr(g + ORIGIN_FIXED, 0, nlen) || V < 1 || V > RNN_MAX_VOCAB ||
         isinf(best))
         FAIL("'%s' has a corrupt origin record", ld->path);
     if (!(m->origin.name = malloc(nlen + 1))) FAIL("cannot read '%s': out of memory", ld->path);
     memcpy(m->origin.name, g + ORIGIN_FIXED, nlen);
     m->origin.name[nlen] = 0;
-    m->origin.step = get64(g);
+    m->origin.step = get64(g + O_STEP);
     m->origin.vocab_size = (int)V;
     m->origin.best_val = best;
     return 0;
@@ -563,11 +586,11 @@ static int read_params(const loading *ld, rnn_model *m, rnn_err err) {
     const unsigned char *buf = ld->buf;
     rfloats(m->params, buf + HEADER_SIZE + ld->vsize + ld->obytes, ld->np);
     if (!all_finite(m->params, ld->np)) FAIL("'%s' holds non-finite parameters", ld->path);
-    m->prog.step = get64(buf + 88);
-    m->prog.chars = get64(buf + 96);
-    m->prog.seconds = u2d(get64(buf + 104));
-    m->prog.last_val = u2f(get32(buf + 112));
-    m->prog.best_val = u2f(get32(buf + 116));
+    m->prog.step = get64(buf + H_STEP);
+    m->prog.chars = get64(buf + H_CHARS);
+    m->prog.seconds = u2d(get64(buf + H_SECONDS));
+    m->prog.last_val = u2f(get32(buf + H_LAST_VAL));
+    m->prog.best_val = u2f(get32(buf + H_BEST_VAL));
     if (!(m->prog.seconds >= 0 && m->prog.seconds < 1e15)) FAIL("'%s' has a bad training time", ld->path);
     return 0;
 }
@@ -579,19 +602,20 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
     uint64_t np = ld->np;
     int nm = ld->nm;
     const unsigned char *p = ld->buf + HEADER_SIZE + ld->vsize + ld->obytes + 4 * np;
-    if (get32(p + 28) != (uint32_t)nm) FAIL("'%s' has optimizer state that does not match its optimizer", path);
+    if (get32(p + T_MOMENTS) != (uint32_t)nm)
+        FAIL("'%s' has optimizer state that does not match its optimizer", path);
     rnn_resume *r = *out = calloc(1, sizeof *r);
     if (!r) FAIL("cannot read '%s': out of memory", path);
-    r->chunk = get64(p);
-    r->epoch = get64(p + 8);
-    r->rng = get64(p + 16);
-    r->lr = u2f(get32(p + 24));
+    r->chunk = get64(p + T_CHUNK);
+    r->epoch = get64(p + T_EPOCH);
+    r->rng = get64(p + T_RNG);
+    r->lr = u2f(get32(p + T_LR));
     r->nmoments = nm;
-    r->n_ids = get64(p + 32);
-    r->ids_crc = get32(p + 40);
-    r->budget.steps = get64(p + 48);
-    r->budget.epochs = u2d(get64(p + 56));
-    r->budget.seconds = u2d(get64(p + 64));
+    r->n_ids = get64(p + T_N_IDS);
+    r->ids_crc = get32(p + T_IDS_CRC);
+    r->budget.steps = get64(p + T_STEPS);
+    r->budget.epochs = u2d(get64(p + T_EPOCHS));
+    r->budget.seconds = u2d(get64(p + T_SECONDS));
     r->nparams = np;
     if (!(r->budget.epochs >= 0 && r->budget.epochs < 1e15 && r->budget.seconds >= 0 && r->budget.seconds < 1e15))
         FAIL("'%s' has a bad training budget", path);

@@ -1,5 +1,6 @@
 /* rnn_mat.c — the GEMM kernel, the thread pool and vector math. See rnn_mat.h for the contracts. */
 #define _POSIX_C_SOURCE 200809L
+#include "rnn.h"   /* rnn_kernel_names */
 #include "rnn_mat.h"
 
 #include <math.h>
@@ -194,7 +195,7 @@ static void *worker_main(void *arg) {
     }
 }
 
-mat_pool *mat_pool_new(int nthreads) {
+mat_pool *rnn__mat_pool_new(int nthreads) {
     if (nthreads < 1) return NULL;
     mat_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
@@ -252,7 +253,7 @@ fail:
     return NULL;
 }
 
-void mat_pool_free(mat_pool *p) {
+void rnn__mat_pool_free(mat_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
@@ -273,12 +274,15 @@ void mat_pool_free(mat_pool *p) {
     free(p);
 }
 
-const char *mat_kernel_name(const mat_pool *p) { return p->uk.name; }
+const char *rnn__mat_kernel_name(const mat_pool *p) { return p->uk.name; }
 
-void mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
-int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
+void rnn__mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
+static int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
 
-void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
+/* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
+ * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
+ * fn must not call back into the pool. */
+static void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     if (p->n == 1) {
         fn(arg, 0, 1);
         return;
@@ -307,7 +311,7 @@ static void for_thread(void *arg, int i, int n) {
     if (lo < hi) c->fn(c->arg, lo, hi);
 }
 
-void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg) {
+void rnn__mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg) {
     if (!p || p->n == 1 || n < 2 * grain) {
         if (n) fn(arg, 0, n);
         return;
@@ -599,7 +603,7 @@ static void run_gemv(mat_pool *p, int N, int K, const float *x, int incx, const 
     else gemv_thread(&c, 0, 1);
 }
 
-void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, const float *B, int ldb, int tb,
+void rnn__mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, const float *B, int ldb, int tb,
              float *C, int ldc, int accumulate) {
     if (M == 1) {
         run_gemv(p, N, K, A, ta ? lda : 1, B, ldb, tb, C, accumulate);
@@ -609,7 +613,7 @@ void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, 
     run_gemm(p, &g);
 }
 
-size_t mat_packed_size(const mat_pool *p, int K, int N) {
+size_t rnn__mat_packed_size(const mat_pool *p, int K, int N) {
     return (size_t)K * ceil_div(N, p->uk.nr) * p->uk.nr;
 }
 
@@ -630,7 +634,7 @@ static void pack_thread(void *arg, int i, int n) {
     }
 }
 
-void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb) {
+void rnn__mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb) {
     dst->K = K;
     dst->N = N;
     dst->bf16 = p->bf16;
@@ -671,7 +675,7 @@ RNN_CLONES static void gemv_panels(const mat_packed *B, int NR, int t0, int t1, 
 }
 
 /* gemv_panels for a bf16 packed operand: the sums of gemv_bf16 (per MAT_KC block from +0, then added to y), x
- * rounded as it is read, B already rounded by mat_pack. */
+ * rounded as it is read, B already rounded by rnn__mat_pack. */
 RNN_CLONES static void gemv_panels_bf16(const mat_packed *B, int NR, int t0, int t1, const float *x, int incx,
                                         float *y, int accumulate) {
     int K = B->K, N = B->N, npad = ceil_div(N, NR) * NR, t = t0;
@@ -711,7 +715,7 @@ static void gemvp_thread(void *arg, int i, int n) {   /* part i: a fixed run of 
                                                   c->x, c->incx, c->y, c->accumulate);
 }
 
-void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
+void rnn__mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
                     int accumulate) {
     if (M == 1) {
         gemvp_call c = {B, p->uk.nr, A, ta ? lda : 1, C, accumulate};

@@ -2,6 +2,7 @@
  * strings from arbitrary bytes, against a tiny model of a fixed vocabulary (characters and bytes). Input layout:
  * byte 0 picks the unit (bit 0) and raw (bit 1); the rest up to the first NUL is the line-starts text, what
  * follows is one stop string. The generator must check, refuse or run (a few steps) without crashing. */
+#include "fuzz.h"
 #include "rnn_impl.h"
 
 #include <stdint.h>

@@ -6,12 +6,11 @@
  * split on NUL bytes, is the argument list (at most 64). Properties: no crash, leak or out-of-bounds read; the exit
  * code is 0, 1 or 2. Seeds: tests/fuzz/opts/. To cover a new subcommand, add its name to `commands`. */
 #define main charrnn_main
+int charrnn_main(int argc, char **argv);   /* main.c's main(), renamed: declared before its definition */
 #include "../main.c"
 #undef main
 
 #include "fuzz.h"
-
-int charrnn_main(int argc, char **argv);
 
 static const char *const commands[] = {"train", "sample", "info", "plot", "score", "help", "--version", "fill"};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -2,7 +2,7 @@
  * shared helpers. The list of tests is tests/tests.def (one line each); the tests themselves are in
  * tests/test_<area>.c, one file per library file:
  *   test_mat.c (rnn_mat.c), test_text.c (rnn_text.c), test_model.c (rnn.c), test_train.c (rnn_train.c),
- *   test_gen.c (rnn_gen.c), test_ckpt.c (rnn_ckpt.c).
+ *   test_gen.c (rnn_gen.c), test_ckpt.c (rnn_ckpt.c, rnn_crc.c).
  *
  * Usage: tests/test_rnn NAME [DATA_DIR]   (run by test.sh; `tests/test_rnn list` prints the names)
  * Prints one line, "ok - NAME: detail" or "not ok - NAME: detail", and exits 0 only if the test passed.

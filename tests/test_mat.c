@@ -13,7 +13,7 @@ int test_gemm(void) {
     int shapes[][3] = {{1, 1, 1}, {1, 700, 600}, {1, 33, 1000}, {7, 5, 3}, {33, 65, 17}, {128, 300, 257},
                        {64, 1024, 300}, {512, 65, 300}, {3, 700, 600}, {200, 9, 520}};
     uint64_t s = 1;
-    mat_pool *p1 = mat_pool_new(1), *p3 = mat_pool_new(3);
+    mat_pool *p1 = rnn__mat_pool_new(1), *p3 = rnn__mat_pool_new(3);
     int bad = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int ta = 0; ta < 2; ta++)
@@ -33,12 +33,12 @@ int test_gemm(void) {
                                      (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
                             C0[(size_t)i * N + j] = (float)a;
                         }
-                    mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
-                    mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
+                    rnn__mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
+                    rnn__mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
                     mat_packed pk;
-                    pk.data = malloc(4 * mat_packed_size(p3, K, N));
-                    mat_pack(p3, &pk, K, N, B, ldb, tb);
-                    mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
+                    pk.data = malloc(4 * rnn__mat_packed_size(p3, K, N));
+                    rnn__mat_pack(p3, &pk, K, N, B, ldb, tb);
+                    rnn__mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
                     double e = 0;
                     for (size_t i = 0; i < (size_t)M * N; i++) e = fmax(e, fabs(C1[i] - C0[i]));
                     if (e > 2e-6 * K + 1e-6 || memcmp(C1, C3, 4 * (size_t)M * N) || memcmp(C1, C4, 4 * (size_t)M * N)) {
@@ -49,9 +49,9 @@ int test_gemm(void) {
                     free(A); free(B); free(C0); free(C1); free(C3); free(C4); free(pk.data);
                 }
     if (!bad) snprintf(detail, sizeof detail, "kernel %s: 160 products match a double reference; 1 thread == 3 threads == packed",
-                       mat_kernel_name(p1));
-    mat_pool_free(p1);
-    mat_pool_free(p3);
+                       rnn__mat_kernel_name(p1));
+    rnn__mat_pool_free(p1);
+    rnn__mat_pool_free(p3);
     return bad != 0;
 }
 
@@ -127,11 +127,11 @@ int test_gemm_bf16(void) {
     int shapes[][3] = {{1, 1, 1}, {1, 700, 600}, {1, 33, 257}, {2, 5, 3}, {7, 5, 3}, {33, 65, 17}, {9, 31, 511},
                        {128, 300, 257}, {64, 100, 300}, {3, 700, 600}, {200, 9, 520}, {17, 40, 256}};
     uint64_t s = 7;
-    mat_pool *p1 = mat_pool_new(1), *p3 = mat_pool_new(3);
+    mat_pool *p1 = rnn__mat_pool_new(1), *p3 = rnn__mat_pool_new(3);
     if (!p1 || !p3) FAILF("cannot start the pools");
-    mat_pool_set_precision(p1, MAT_BF16);
-    mat_pool_set_precision(p3, MAT_BF16);
-    mat_pool *pf = mat_pool_new(1);   /* FP32, to show that the bf16 product differs */
+    rnn__mat_pool_set_precision(p1, MAT_BF16);
+    rnn__mat_pool_set_precision(p3, MAT_BF16);
+    mat_pool *pf = rnn__mat_pool_new(1);   /* FP32, to show that the bf16 product differs */
     int bad = 0, products = 0;
     size_t differ = 0, total = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0] && !bad; si++)
@@ -166,13 +166,13 @@ int test_gemm_bf16(void) {
                             D[(size_t)i * N + j] = d;
                             E[(size_t)i * N + j] = e;
                         }
-                    mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
-                    mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
-                    mat_mul(pf, M, N, K, A, lda, ta, B, ldb, tb, CF, N, acc);
+                    rnn__mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
+                    rnn__mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
+                    rnn__mat_mul(pf, M, N, K, A, lda, ta, B, ldb, tb, CF, N, acc);
                     mat_packed pk;
-                    pk.data = malloc(4 * mat_packed_size(p3, K, N));
-                    mat_pack(p3, &pk, K, N, B, ldb, tb);
-                    mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
+                    pk.data = malloc(4 * rnn__mat_packed_size(p3, K, N));
+                    rnn__mat_pack(p3, &pk, K, N, B, ldb, tb);
+                    rnn__mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
                     double err = 0;
                     for (size_t i = 0; i < MN; i++) {
                         err = fmax(err, fabs(C1[i] - D[i]) / (E[i] * K * 0x1p-23 + 1e-30));
@@ -202,7 +202,7 @@ int test_gemm_bf16(void) {
         for (int i = 0; i < M * K; i++) A[i] = 0.25f * (float)(i % 7) - 0.5f;
         for (int i = 0; i < K * N; i++) B[i] = 0.125f * (float)(i % 5);
         A[2 * K + 11] = NAN;
-        mat_mul(p3, M, N, K, A, K, 0, B, N, 0, C, N, 0);
+        rnn__mat_mul(p3, M, N, K, A, K, 0, B, N, 0, C, N, 0);
         for (int i = 0; i < M && !bad; i++)
             for (int j = 0; j < N; j++)
                 if ((i == 2) != (isnan(C[i * N + j]) != 0)) {
@@ -213,10 +213,10 @@ int test_gemm_bf16(void) {
     }
     if (!bad)
         snprintf(detail, sizeof detail, "kernel %s: %d bf16 products equal the defined order bit for bit (1 == 3 threads == packed == "
-                 "one-row), within K*2^-23*sum|ab| of double; %.0f%% differ from FP32; NaN stays in its row", mat_kernel_name(p1),
+                 "one-row), within K*2^-23*sum|ab| of double; %.0f%% differ from FP32; NaN stays in its row", rnn__mat_kernel_name(p1),
                  products, 100.0 * (double)differ / (double)total);
-    mat_pool_free(p1);
-    mat_pool_free(p3);
-    mat_pool_free(pf);
+    rnn__mat_pool_free(p1);
+    rnn__mat_pool_free(p3);
+    rnn__mat_pool_free(pf);
     return bad != 0;
 }

@@ -9,7 +9,7 @@ one training step computes, and commit the new reference with the reason.
 
 It rebuilds each initial model in torch.nn.RNN/LSTM/GRU (LSTM: one bias per gate, bias_hh frozen at 0; the tanh
 RNN's b and the GRU's r and z blocks of b: PyTorch's own two bias vectors, each half of charrnn's, which stands for
-b_ih + b_hh and so steps twice as far: rnn_net.h param_twins; the GRU's bhn is its b_hn), reads the same
+b_ih + b_hh and so steps twice as far: rnn_net.h rnn__param_twins; the GRU's bhn is its b_hn), reads the same
 corpus (tests/ref/ctext.txt, split and cut into B streams exactly as rnn_train.c does), and records:
   loss0      mean loss of chunk 0 from the zero state
   grad       per-tensor gradient norms and every STRIDE-th gradient entry, in charrnn's flat layout
@@ -82,7 +82,7 @@ def reference(cell):
             b = take((G * H,))
             bhh = getattr(lstm, f"bias_hh_l{l}")
             bhh.zero_()
-            tw = {"rnn": H, "gru": 2 * H}.get(cell, 0)   # charrnn's twins (param_twins): b_ih + b_hh in b[:tw]
+            tw = {"rnn": H, "gru": 2 * H}.get(cell, 0)   # charrnn's twins (rnn__param_twins): b_ih + b_hh in b[:tw]
             b[:tw] /= 2   # both halves trainable, with the same gradient (charrnn's b's)
             bhh[:tw].copy_(b[:tw])
             getattr(lstm, f"bias_ih_l{l}").copy_(b); names.append(("b", l, f"bias_ih_l{l}"))

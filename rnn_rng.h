@@ -1,9 +1,8 @@
-/* rnn_util.h — private to the library: the splitmix64 random-number generator, the one owner of it. The model
- * (initialisation, dropout masks) and the generator (drawing a symbol) include it; the CRC-32 (rnn_crc32, public
- * in rnn.h) is defined in rnn_util.c, used by the trainer (the corpus CRC) and the checkpoint code (the file CRC).
+/* rnn_rng.h — private to the library: the splitmix64 random-number generator, the one owner of it. The model
+ * (initialisation, dropout masks), the trainer and the generator (drawing a symbol) include it.
  * Must not know: anything of the model; it is leaf code that any library file may include. */
-#ifndef RNN_UTIL_H
-#define RNN_UTIL_H
+#ifndef RNN_RNG_H
+#define RNN_RNG_H
 
 #include <stdint.h>
 
