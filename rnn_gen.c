@@ -276,7 +276,7 @@ typedef struct {
 struct rnn_gen {
     const rnn_model *m;
     rnn_gen_opts o;
-    int K, B, constrain;     /* B = max(K, 2) rows: one sample never takes the one-row path (other rounding) */
+    int K, B, constrain;     /* B = K rows, on a pool whose one-row products sum as the GEMM (same bits for any K) */
     net n;
     workspace w;             /* (1, B) */
     gen_row *row;            /* (K) */
@@ -340,6 +340,7 @@ static int gen_alloc(rnn_gen *g, int threads) {
     g->ls_off = malloc(sizeof(size_t) * (nls + 2));
     g->tails = malloc((size_t)g->K * g->maxstop + 1);
     net_for_model(&g->n, m, threads);
+    if (g->n.pool) mat_pool_set_gemm_rows(g->n.pool, 1);   /* sample i: the same bits for any number of samples */
     if (!g->row || !g->cand || !g->allow || !g->ls_ids || !g->ls_off || !g->tails || !g->n.pool ||
         ws_init(&g->w, &m->cfg, V, 1, g->B, 0, g->n.pool))
         return -1;
@@ -357,7 +358,7 @@ rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, cons
     g->m = m;
     g->o = *o;
     g->K = K;
-    g->B = K < 2 ? 2 : K;
+    g->B = K;
     g->constrain = m->vocab.unit == RNN_UNIT_BYTE && m->vocab.utf8 && !o->raw;
     if (gen_alloc(g, threads) || (o->line_starts && line_starts_walk(&m->vocab, o->line_starts, g, err))) {
         rnn_gen_free(g);
@@ -487,6 +488,8 @@ int rnn_gen_step(rnn_gen *g, rnn_gen_out *out) {
     return running;
 }
 
+const float *rnn_gen_debug_logits(const rnn_gen *g, int i) { return g->w.logits + (size_t)i * g->m->vocab.size; }
+
 /* ============================================================================================ filler */
 /* The directions of a model run over a whole text one stack at a time, for the fill and the cloze scorer: the
  * state from zero, carried through chunks of the workspace, with the top layer's state recorded where wanted. */
@@ -613,7 +616,8 @@ static int stacks_init(filler *f, const rnn_model *m, int V_out, int threads) {
     if (!f->n.pool || !(f->cand = malloc(sizeof(prob_id) * (size_t)f->n.V))) return -1;
     for (int d = 0; d < 1 + m->cfg.bidir; d++) {
         if (ws_init(&f->w[d], &one, d ? 0 : V_out, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
-        pack_stack(&f->n, d ? f->n.p.lb : f->n.p.l, &f->w[d]);
+        if (d) pack_stack(&f->n, f->n.p.lb, &f->w[1]);
+        else pack_weights(&f->n, &f->w[0]);   /* with logits: Wy's forward rows too */
     }
     return 0;
 }

@@ -95,7 +95,8 @@ static void kern_avx2(int kc, const float *a, const float *b, float *c, int ldc,
 }
 #endif
 
-typedef struct { const char *name; int mr, nr; ukern_fn fn; int avx; } ukernel;   /* avx: packing may use AVX */
+/* avx: packing may use AVX; fma: the kernel multiplies and adds in one rounding (the small-M paths follow it) */
+typedef struct { const char *name; int mr, nr; ukern_fn fn; int avx, fma; } ukernel;
 
 /* The names pick_kernel knows (rnn.h). */
 const char *const *rnn_kernel_names(void) {
@@ -104,14 +105,14 @@ const char *const *rnn_kernel_names(void) {
 }
 
 static ukernel pick_kernel(void) {
-    ukernel g = {"generic", G_MR, G_NR, kern_generic, 0};
+    ukernel g = {"generic", G_MR, G_NR, kern_generic, 0, 0};
 #ifdef MAT_X86
     const char *force = getenv("CHARRNN_KERNEL");
     int allow512 = !force || !strcmp(force, "avx512"), allow2 = allow512 || !strcmp(force, "avx2");
     __builtin_cpu_init();
-    if (allow512 && __builtin_cpu_supports("avx512f")) return (ukernel){"avx512", 8, 32, kern_avx512, 1};
+    if (allow512 && __builtin_cpu_supports("avx512f")) return (ukernel){"avx512", 8, 32, kern_avx512, 1, 1};
     if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (ukernel){"avx2", 6, 16, kern_avx2, 1};
+        return (ukernel){"avx2", 6, 16, kern_avx2, 1, 1};
 #endif
     return g;
 }
@@ -126,6 +127,7 @@ struct mat_pool {
     int n;                       /* threads, including the caller */
     ukernel uk;
     int bf16;                    /* MAT_BF16: products round their operands to bf16 (rnn_mat.h) */
+    int gemm_rows;               /* one-row products from packed operands sum in the GEMM's order */
     worker *w;                   /* (n) w[0] is the caller */
     float **pack_a, **pack_b;    /* (n) per-thread buffers: (MC_TILES*MR, KC) and (KC, NC) */
     pthread_mutex_t mu;
@@ -277,6 +279,7 @@ const char *mat_kernel_name(const mat_pool *p) { return p->uk.name; }
 
 void mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
 int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
+void mat_pool_set_gemm_rows(mat_pool *p, int on) { p->gemm_rows = on != 0; }
 
 void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     if (p->n == 1) {
@@ -711,8 +714,139 @@ static void gemvp_thread(void *arg, int i, int n) {   /* part i: a fixed run of 
                                                   c->x, c->incx, c->y, c->accumulate);
 }
 
+/* ------------------------------------------------------------------------------------ small-M products */
+/* C (M <= MAT_ROWS rows) = [C +] op(A) · B from a packed B with exactly the GEMM's sums (rnn_mat.h), reading B
+ * once instead of packing A and running M-row tiles: per KC block, acc from +0 over k in order (one fused
+ * multiply-add per step when the pool's kernel fuses, else a multiply then an add, as kern_generic), then
+ * C = acc (first block, no accumulate) or C + acc. Which columns are done together never matters. */
+typedef struct rows_call rows_call;
+struct rows_call {
+    int M;
+    const float *A; int lda, ta;
+    const mat_packed *B; int NR;
+    float *C; int ldc, accumulate;
+    void (*fn)(const rows_call *c, int j0, int j1);   /* columns [j0, j1), j0 a multiple of 16 */
+};
+
+/* A's element (row i, column k) is A[i * ia + k * ka]. */
+static void rows_strides(const rows_call *c, size_t *ia, size_t *ka) {
+    *ia = c->ta ? 1 : (size_t)c->lda;
+    *ka = c->ta ? (size_t)c->lda : 1;
+}
+
+/* The portable sums (kern_generic's: acc += a * b, no fused multiply-add), 16 columns at a time. */
+static void rows_generic(const rows_call *c, int j0, int j1) {
+    const mat_packed *B = c->B;
+    int K = B->K, NR = c->NR, npad = ceil_div(B->N, NR) * NR, M = c->M;
+    size_t ia, ka;
+    rows_strides(c, &ia, &ka);
+    for (int j = j0; j < j1; j += 16) {
+        int w = j1 - j < 16 ? j1 - j : 16;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC, first = pc == 0 && !c->accumulate;
+            const float *b = B->data + (size_t)pc * npad + (size_t)(j / NR) * kc * NR + j % NR;
+            float acc[MAT_ROWS][16] = {{0}};
+            for (int k = 0; k < kc; k++, b += NR)
+                for (int i = 0; i < M; i++) {
+                    float a = c->A[(size_t)i * ia + (size_t)(pc + k) * ka];
+                    a = B->bf16 ? mat_bf16(a) : a;
+                    for (int q = 0; q < 16; q++) acc[i][q] += a * b[q];
+                }
+            for (int i = 0; i < M; i++) {
+                float *y = c->C + (size_t)i * c->ldc + j;
+                for (int q = 0; q < w; q++) y[q] = first ? acc[i][q] : y[q] + acc[i][q];
+            }
+        }
+    }
+}
+
+#ifdef MAT_X86
+/* The fused sums (kern_avx512's and kern_avx2's: a fused multiply-add is one rounding at any vector width) of one
+ * KC block (pc, kc) for MM rows of xa (MAT_ROWS, KC) and SS strips of 8 columns from column j0; inlined with
+ * constant MM and SS so that the sums stay in registers. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void rows_fma_strips(const rows_call *c, int MM,
+        int SS, int j0, int pc, int kc, float (*xa)[KC]) {
+    const mat_packed *B = c->B;
+    int N = B->N, NR = c->NR, npad = ceil_div(N, NR) * NR, first = pc == 0 && !c->accumulate;
+    const float *b[8];
+    __m256 acc[MAT_ROWS][8];
+    for (int q = 0; q < SS; q++) {
+        int j = j0 + 8 * q;
+        b[q] = B->data + (size_t)pc * npad + (size_t)(j / NR) * kc * NR + j % NR;
+        for (int i = 0; i < MM; i++) acc[i][q] = _mm256_setzero_ps();
+    }
+    for (size_t k = 0; k < (size_t)kc; k++)
+        for (int i = 0; i < MM; i++) {
+            __m256 x = _mm256_set1_ps(xa[i][k]);
+            for (int q = 0; q < SS; q++) acc[i][q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[q] + k * NR), acc[i][q]);
+        }
+    for (int i = 0; i < MM; i++)
+        for (int q = 0; q < SS; q++) {
+            float *y = c->C + (size_t)i * c->ldc + j0 + 8 * q, t[8];
+            int n = N - (j0 + 8 * q);
+            if (n >= 8) {
+                _mm256_storeu_ps(y, first ? acc[i][q] : _mm256_add_ps(_mm256_loadu_ps(y), acc[i][q]));
+                continue;
+            }
+            _mm256_storeu_ps(t, acc[i][q]);
+            for (int j = 0; j < n; j++) y[j] = first ? t[j] : y[j] + t[j];
+        }
+}
+
+/* KC block by block (so B streams in the order it is packed), A's block copied (bf16: rounded) once. */
+__attribute__((target("avx2,fma"))) static void rows_fma(const rows_call *c, int j0, int j1) {
+    int K = c->B->K, M = c->M, strips = ceil_div(j1 - j0, 8);
+    size_t ia, ka;
+    rows_strides(c, &ia, &ka);
+    float xa[MAT_ROWS][KC];
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = K - pc < KC ? K - pc : KC, s = 0;
+        for (int i = 0; i < M; i++)
+            for (int k = 0; k < kc; k++) {
+                float a = c->A[(size_t)i * ia + (size_t)(pc + k) * ka];
+                xa[i][k] = c->B->bf16 ? mat_bf16(a) : a;
+            }
+#define ROWS_RUN(MM, SS) for (; s + (SS) <= strips; s += (SS)) rows_fma_strips(c, MM, SS, j0 + 8 * s, pc, kc, xa);
+        switch (M) {
+        case 1: ROWS_RUN(1, 8) ROWS_RUN(1, 1) break;
+        case 2: ROWS_RUN(2, 4) ROWS_RUN(2, 1) break;
+        case 3: ROWS_RUN(3, 3) ROWS_RUN(3, 1) break;
+        default: ROWS_RUN(4, 2) ROWS_RUN(4, 1) break;
+        }
+#undef ROWS_RUN
+    }
+}
+#endif
+
+static void rows_thread(void *arg, int i, int n) {   /* part i: a fixed run of panels, as in gemvp_thread */
+    const rows_call *c = arg;
+    int tiles = ceil_div(c->B->N, c->NR), t0 = (int)((long)tiles * i / n), t1 = (int)((long)tiles * (i + 1) / n);
+    int j0 = t0 * c->NR, j1 = t1 * c->NR < c->B->N ? t1 * c->NR : c->B->N;
+    if (j0 < j1) c->fn(c, j0, j1);
+}
+
+/* Whether mat_mul_packed takes the small-M path: a few rows, and one row only when the pool asks for the GEMM's
+ * sums (otherwise gemv_panels' plain sums, as one-row products always had). */
+static int rows_path(const mat_pool *p, int M, const mat_packed *B) {
+    return B->K > 0 && B->N > 0 && M <= MAT_ROWS && (M > 1 || p->gemm_rows);
+}
+
+static void run_rows(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
+                     int accumulate) {
+    rows_call c = {M, A, lda, ta, B, p->uk.nr, C, ldc, accumulate, rows_generic};
+#ifdef MAT_X86
+    if (p->uk.fma) c.fn = rows_fma;
+#endif
+    if (gemv_split(p, B->N, B->K)) mat_pool_run(p, rows_thread, &c);
+    else rows_thread(&c, 0, 1);
+}
+
 void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
                     int accumulate) {
+    if (M >= 1 && rows_path(p, M, B)) {
+        run_rows(p, M, A, lda, ta, B, C, ldc, accumulate);
+        return;
+    }
     if (M == 1) {
         gemvp_call c = {B, p->uk.nr, A, ta ? lda : 1, C, accumulate};
         if (gemv_split(p, B->N, B->K)) mat_pool_run(p, gemvp_thread, &c);

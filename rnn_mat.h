@@ -39,6 +39,7 @@ typedef struct mat_pool mat_pool;
 
 enum { MAT_KC = 256 };                     /* the K blocking (fixed: results never depend on threads) */
 enum { MAT_FP32 = 0, MAT_BF16 = 1 };       /* a pool's precision */
+enum { MAT_ROWS = 4 };                     /* products of up to this many rows read a packed B once (mat_mul_packed) */
 
 /* x rounded to bfloat16 (returned as the float of equal value): round to nearest, ties to even; NaN stays NaN
  * (quietened, sign and top payload bits kept); infinities stay; subnormals (and zeros) become a zero of their
@@ -66,6 +67,10 @@ void mat_pool_free(mat_pool *p);
 void mat_pool_set_precision(mat_pool *p, int precision);
 int mat_pool_precision(const mat_pool *p);
 void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
+/* With on, a one-row product from a packed operand (mat_mul_packed, M == 1) sums as the GEMM sums each row
+ * (per MAT_KC block, the micro-kernel's multiply-adds) instead of in plain order, so that one stream gives the same
+ * bits alone as among others (the generator of one sample). Off at the start. */
+void mat_pool_set_gemm_rows(mat_pool *p, int on);
 
 /* Runs fn(arg, lo, hi) over [0, n) cut into one contiguous part per thread; inline (one part) when p is NULL
  * or n < 2 * grain. Only for work whose result does not depend on where the cuts fall (per-item work, or
@@ -89,6 +94,9 @@ typedef struct {
 /* Floats a K x N packed operand needs with this pool's kernel, in either precision; dst->data must hold that many. */
 size_t mat_packed_size(const mat_pool *p, int K, int N);
 void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb);
+/* C = [C +] op(A) · B from a packed B: the same bits as mat_mul with B unpacked. From 2 to MAT_ROWS rows, B is read
+ * once per call (the small-M path, the GEMM's sums without packing A); one row sums as mat_mul's one-row product,
+ * or as the GEMM when the pool asks for it (mat_pool_set_gemm_rows). */
 void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,
                     float *C, int ldc, int accumulate);
 

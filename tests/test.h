@@ -40,6 +40,7 @@ int gemm(void);
 int vecmath(void);
 int bf16_round(void);
 int gemm_bf16(void);
+int gemm_rows(void);
 /* test_text.c */
 int utf8(void);
 int vocab_merge(void);

@@ -220,3 +220,62 @@ int gemm_bf16(void) {
     mat_pool_free(pf);
     return bad != 0;
 }
+
+/* ---------------------------------------------------------------------------------------------- small-M rows */
+/* The small-M path (mat_mul_packed with 1..MAT_ROWS rows; one row on a pool that asks for the GEMM's sums) gives
+ * every row the bits the GEMM gives it among 13 rows, for K of one to three KC blocks, N off the panel width,
+ * op(A) plain and transposed, C overwritten and accumulated, FP32 and bf16, 1 and 3 threads. The plain one-row sums
+ * must differ somewhere in FP32 (else the comparison could not tell the paths apart). */
+int gemm_rows(void) {
+    int shapes[][2] = {{600, 700}, {257, 33}, {1, 65}, {300, 2048}}, R = 13, r0 = 5, bad = 0;   /* K, N */
+    size_t plain_diff = 0, plain_n = 0;
+    uint64_t s = 7;
+    for (int prec = 0; prec < 2; prec++) {
+        mat_pool *pg = mat_pool_new(1), *p3 = mat_pool_new(3), *pp = mat_pool_new(1);
+        mat_pool_set_precision(pg, prec ? MAT_BF16 : MAT_FP32);
+        mat_pool_set_precision(p3, prec ? MAT_BF16 : MAT_FP32);
+        mat_pool_set_precision(pp, prec ? MAT_BF16 : MAT_FP32);
+        mat_pool_set_gemm_rows(pg, 1);
+        mat_pool_set_gemm_rows(p3, 1);
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int acc = 0; acc < 2; acc++)
+                    for (int M = 1; M <= MAT_ROWS; M++) {
+                        int K = shapes[si][0], N = shapes[si][1], lda = ta ? R : K;
+                        float *A = malloc(4 * (size_t)R * K), *B = malloc(4 * (size_t)K * N), *C0 = malloc(4 * (size_t)R * N),
+                              *C1 = malloc(4 * (size_t)R * N), *C3 = malloc(4 * (size_t)R * N), *Cp = malloc(4 * (size_t)R * N);
+                        mat_packed pk;
+                        pk.data = malloc(4 * mat_packed_size(pg, K, N));
+                        for (size_t i = 0; i < (size_t)R * K; i++) A[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                        for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                        for (size_t i = 0; i < (size_t)R * N; i++) C0[i] = C1[i] = C3[i] = Cp[i] = (float)i / (R * N);
+                        mat_mul(pg, R, N, K, A, lda, ta, B, N, 0, C0, N, acc);   /* 13 rows: the GEMM */
+                        mat_pack(pg, &pk, K, N, B, N, 0);
+                        const float *Ar = ta ? A + r0 : A + (size_t)r0 * K;
+                        size_t off = (size_t)r0 * N, n = (size_t)M * N;
+                        mat_mul_packed(pg, M, Ar, lda, ta, &pk, C1 + off, N, acc);
+                        mat_mul_packed(p3, M, Ar, lda, ta, &pk, C3 + off, N, acc);
+                        if (M == 1) {
+                            mat_mul_packed(pp, 1, Ar, lda, ta, &pk, Cp + off, N, acc);
+                            for (size_t i = 0; i < n; i++) plain_diff += !prec && memcmp(Cp + off + i, C0 + off + i, 4);
+                            plain_n += prec ? 0 : n;
+                        }
+                        if ((memcmp(C1 + off, C0 + off, 4 * n) || memcmp(C3 + off, C0 + off, 4 * n)) && !bad++)
+                            snprintf(detail, sizeof detail, "%s M%d N%d K%d ta%d acc%d: rows differ from the GEMM's (1 thread %s, 3 threads %s)",
+                                     prec ? "bf16" : "fp32", M, N, K, ta, acc, memcmp(C1 + off, C0 + off, 4 * n) ? "differs" : "same",
+                                     memcmp(C3 + off, C0 + off, 4 * n) ? "differs" : "same");
+                        free(A); free(B); free(C0); free(C1); free(C3); free(Cp); free(pk.data);
+                    }
+        mat_pool_free(pg);
+        mat_pool_free(p3);
+        mat_pool_free(pp);
+    }
+    if (!bad && !plain_diff) FAILF("the plain one-row sums equal the GEMM's everywhere: the test cannot tell the paths apart");
+    if (!bad) {
+        mat_pool *p = mat_pool_new(1);
+        snprintf(detail, sizeof detail, "kernel %s: 1..%d rows == the GEMM's rows bit for bit (64 products x fp32/bf16, 1 and 3 threads); "
+                 "plain one-row sums differ in %zu of %zu", mat_kernel_name(p), MAT_ROWS, plain_diff, plain_n);
+        mat_pool_free(p);
+    }
+    return bad != 0;
+}
