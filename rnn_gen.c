@@ -538,22 +538,25 @@ static int32_t fill_pick(filler *f, float *z, const rnn_fill_opts *o) {
 }
 
 /* Runs direction d over the text (d = 1: right to left) and stores in f->hs[d] row k the top state after the
- * symbols before (d = 0) or after (d = 1) blank k: after s = pos[k] (or n - 1 - pos[k]) symbols read. */
+ * symbols before (d = 0) or after (d = 1) blank k: after s = pos[k] (or n - 1 - pos[k]) symbols read. The blanks
+ * are met in reading order (ascending k forward, descending backward), so each chunk looks only at its own: linear
+ * in the text and the blanks. */
 static void fill_direction(filler *f, int d, size_t n, size_t nb) {
     const net *nt = &f->n;
     workspace *w = &f->w[d];
     int L = nt->c->layers, H = nt->c->hidden;
     zero_state(w, L, (size_t)H);
     size_t upto = (d ? n - 1 - f->pos[0] : f->pos[nb - 1]) + 1;   /* inputs needed to reach the last state */
+    size_t met = 0;   /* blanks whose state is stored: k = met (forward) or nb - 1 - met (backward) is next */
     int32_t chunk[FILL_CHUNK];
     for (size_t at = 0; at < upto;) {
         int T = (int)(upto - at < FILL_CHUNK ? upto - at : FILL_CHUNK);
         for (int t = 0; t < T; t++) chunk[t] = f->in[d ? n - 1 - (at + t) : at + t];
         stack_run(nt, d ? nt->p.lb : nt->p.l, w, chunk, T, 0);
-        for (size_t k = 0; k < nb; k++) {   /* the states this chunk holds in slots 0..T-1 */
-            size_t s = d ? n - 1 - f->pos[k] : f->pos[k];
-            if (s >= at && s < at + (size_t)T)
-                memcpy(f->hs[d] + k * H, w->h[L - 1] + (s - at) * H, sizeof(float) * H);
+        for (; met < nb; met++) {   /* the states this chunk holds in slots 0..T-1 */
+            size_t k = d ? nb - 1 - met : met, s = d ? n - 1 - f->pos[k] : f->pos[k];
+            if (s >= at + (size_t)T) break;
+            memcpy(f->hs[d] + k * H, w->h[L - 1] + (s - at) * H, sizeof(float) * H);
         }
         carry_state(w, L, (size_t)H, T);
         at += (size_t)T;
