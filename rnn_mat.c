@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MAT_X86 1
@@ -118,7 +120,9 @@ static ukernel pick_kernel(void) {
 }
 
 /* ------------------------------------------------------------------------------------ thread pool */
-enum { KC = MAT_KC, NC = 256, MC_TILES = 16 };   /* blocking: K by 256, N by 256 columns, M by 16 row tiles */
+/* Blocking: K by KC (fixed: it sets the order of the sums), N by nc columns and M by mc row tiles per pool, sized
+ * from the caches (pick_blocking; neither changes a bit: each element of C still sums its KC blocks in order). */
+enum { KC = MAT_KC };
 enum { GEMV_SPLIT = 65536 };   /* one-row products split their columns over the pool from this many weights */
 
 typedef struct { pthread_t th; struct mat_pool *pool; int id; } worker;
@@ -129,7 +133,8 @@ struct mat_pool {
     int bf16;                    /* MAT_BF16: products round their operands to bf16 (rnn_mat.h) */
     int gemm_rows;               /* one-row products from packed operands sum in the GEMM's order */
     worker *w;                   /* (n) w[0] is the caller */
-    float **pack_a, **pack_b;    /* (n) per-thread buffers: (MC_TILES*MR, KC) and (KC, NC) */
+    int mc_tiles, nc;            /* blocking of M (row tiles of MR) and N (columns, a multiple of NR) */
+    float **pack_a, **pack_b;    /* (n) per-thread buffers: (mc_tiles*MR, KC) and (KC, nc) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     atomic_uint gen;             /* job generation: bumping it releases the workers */
@@ -139,6 +144,31 @@ struct mat_pool {
     void (*fn)(void *, int, int);
     void *arg;
 };
+
+/* The level-2 cache per core in bytes (sysconf where the C library knows it), else 512 KB. */
+static long l2_bytes(void) {
+    long b = -1;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    return b >= 65536 ? b : 512 * 1024;
+}
+
+/* Sizes the GEMM's blocks for this CPU: the packed block of A (mc_tiles * MR rows x KC) takes about a quarter of
+ * the L2, the packed block of B (KC x nc) about half, so both stay there while the micro-kernel streams them.
+ * CHARRNN_BLOCKING=MC_TILES,NC in the environment sets them (tests: the results never depend on it). */
+static void pick_blocking(mat_pool *p) {
+    long l2 = l2_bytes(), fl = (long)sizeof(float) * KC;
+    int mc = (int)(l2 / 4 / (fl * p->uk.mr)), nc = (int)(l2 / 2 / fl) / p->uk.nr * p->uk.nr;
+    const char *force = getenv("CHARRNN_BLOCKING");
+    int fm, fn;
+    if (force && sscanf(force, "%d,%d", &fm, &fn) == 2) {
+        mc = fm;
+        nc = fn / p->uk.nr * p->uk.nr;
+    }
+    p->mc_tiles = mc < 1 ? 1 : mc > 64 ? 64 : mc;
+    p->nc = nc < p->uk.nr ? p->uk.nr : nc > 4096 ? 4096 : nc;
+}
 
 static inline void cpu_relax(void) {
 #ifdef MAT_X86
@@ -202,14 +232,15 @@ mat_pool *mat_pool_new(int nthreads) {
     if (!p) return NULL;
     p->n = nthreads;
     p->uk = pick_kernel();
+    pick_blocking(p);
     p->w = calloc((size_t)nthreads, sizeof *p->w);
     p->pack_a = calloc((size_t)nthreads, sizeof *p->pack_a);
     p->pack_b = calloc((size_t)nthreads, sizeof *p->pack_b);
     p->claimed = calloc((size_t)nthreads, sizeof *p->claimed);
     if (!p->w || !p->pack_a || !p->pack_b || !p->claimed) goto fail;
     for (int i = 0; i < nthreads; i++) {
-        p->pack_a[i] = malloc(sizeof(float) * MC_TILES * p->uk.mr * KC);
-        p->pack_b[i] = malloc(sizeof(float) * KC * NC);
+        p->pack_a[i] = malloc(sizeof(float) * (size_t)p->mc_tiles * p->uk.mr * KC);
+        p->pack_b[i] = malloc(sizeof(float) * KC * (size_t)p->nc);
         if (!p->pack_a[i] || !p->pack_b[i]) goto fail;
     }
     pthread_mutex_init(&p->mu, NULL);
@@ -276,6 +307,10 @@ void mat_pool_free(mat_pool *p) {
 }
 
 const char *mat_kernel_name(const mat_pool *p) { return p->uk.name; }
+void mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc) {
+    *mc_rows = p->mc_tiles * p->uk.mr;
+    *nc = p->nc;
+}
 
 void mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
 int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
@@ -450,7 +485,7 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 /* Computes C's rows m0..m1 x columns n0..n1 (n0 a multiple of NR) for one thread. */
 static void gemm_block(mat_pool *p, int tid, const gemm_job *g, int m0, int m1, int n0, int n1) {
-    const int MR = p->uk.mr, NR = p->uk.nr, MC = MC_TILES * MR;
+    const int MR = p->uk.mr, NR = p->uk.nr, MC = p->mc_tiles * MR, NC = p->nc;
     float *pa = p->pack_a[tid], *pb = p->pack_b[tid];
     int npad = ceil_div(g->N, NR) * NR;
     for (int jc = n0; jc < n1; jc += NC) {

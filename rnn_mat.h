@@ -104,6 +104,9 @@ void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const m
 /* Name of the pool's micro-kernel ("avx512", "avx2", "generic"), chosen for the CPU when the pool is made.
  * CHARRNN_KERNEL=avx2|generic in the environment forces a lesser one (to test the other paths). */
 const char *mat_kernel_name(const mat_pool *p);
+/* The pool's GEMM blocking: rows of A and columns of B packed at a time, sized for the CPU's L2 when the pool is
+ * made; CHARRNN_BLOCKING=MC_TILES,NC (row tiles, columns) in the environment sets them. No result depends on it. */
+void mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc);
 
 /* ---- Vector math over n floats, in place, written so compilers vectorise it; static inline so that each
  * multiversioned caller gets it compiled for its own instruction set. Accurate to a few ulp; NaN in, NaN out

@@ -125,6 +125,7 @@ bf16-paths|rnn_mat.c|s/int ke = K - pc < MAT_KC ? K : pc + MAT_KC;/int ke = K;/
 gemm-rows|rnn_mat.c|s/acc\[i\]\[q\] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b\[q\] + k \* NR), acc\[i\]\[q\]);/acc[i][q] = _mm256_add_ps(_mm256_mul_ps(x, _mm256_loadu_ps(b[q] + k * NR)), acc[i][q]);/
 gemm-rows|rnn_mat.c|s/(M > 1 || p->gemm_rows)/(M > 1)/
 gen-batch|rnn_gen.c|s/if (g->n.pool) mat_pool_set_gemm_rows(g->n.pool, 1);/(void)0;/
+gemm-blocking|rnn_mat.c|s/for (int jc = n0; jc < n1; jc += NC) {/for (int jc = n0; jc < n1; jc += NC + NR) {/
 EOF
 }
 
@@ -277,7 +278,7 @@ unit_default() { echo "# library tests (default kernel)"; LABEL="" unit . ""; }
 unit_kernels() {
     for k in avx2 generic; do
         echo "# library tests on the $k micro-kernel"
-        CHARRNN_KERNEL=$k unit . "[$k]" gemm gemm-bf16 gemm-rows bf16-paths gen-batch gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
+        CHARRNN_KERNEL=$k unit . "[$k]" gemm gemm-bf16 gemm-rows gemm-blocking bf16-paths gen-batch gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm torch-parity-gru score
     done
 }
 mutation_checks() { echo "# mutation checks: each must be caught"; mutations; }

@@ -41,6 +41,7 @@ int vecmath(void);
 int bf16_round(void);
 int gemm_bf16(void);
 int gemm_rows(void);
+int gemm_blocking(void);
 /* test_text.c */
 int utf8(void);
 int vocab_merge(void);

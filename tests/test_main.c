@@ -105,7 +105,7 @@ int sample_into(const rnn_model *m, uint64_t seed, int threads, int n, const cha
 typedef struct { const char *name; int (*fn)(void); } test;
 
 static const test tests[] = {
-    {"gemm", gemm}, {"vecmath", vecmath}, {"bf16-round", bf16_round}, {"gemm-bf16", gemm_bf16}, {"gemm-rows", gemm_rows}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
+    {"gemm", gemm}, {"vecmath", vecmath}, {"bf16-round", bf16_round}, {"gemm-bf16", gemm_bf16}, {"gemm-rows", gemm_rows}, {"gemm-blocking", gemm_blocking}, {"gradcheck-rnn", gc_rnn}, {"gradcheck-lstm", gc_lstm}, {"gradcheck-gru", gc_gru},
     {"gradcheck-dropout", gc_lstm_drop}, {"gradcheck-batch1", gc_batch1}, {"threads", threads_identical}, {"sample-threads", sample_threads}, {"gen-batch", gen_batch}, {"gen-utf8", gen_utf8}, {"save-load-sample", save_load_sample}, {"ckpt-utf8-flag", ckpt_utf8_flag},
     {"resume-rnn", rs_rnn}, {"resume-lstm", rs_lstm}, {"resume-gru", rs_gru}, {"utf8", utf8}, {"learns", learns},
     {"divergence", divergence}, {"twin-step", twin_step}, {"batch-paths", batch_paths}, {"torch-parity-rnn", torch_parity_rnn},

@@ -279,3 +279,51 @@ int gemm_rows(void) {
     }
     return bad != 0;
 }
+
+/* ---------------------------------------------------------------------------------------------- blocking */
+/* The GEMM's blocking of M and N (sized from the caches, or CHARRNN_BLOCKING) never changes a bit: products large
+ * enough for several blocks each way, with op(A)/op(B) plain and transposed, overwrite and accumulate, FP32 and
+ * bf16, equal under four blockings (the reported blockings must differ, so that the comparison means something). */
+int gemm_blocking(void) {
+    const char *forced[] = {NULL, "1,16", "3,100", "64,4096"};
+    int shapes[][3] = {{300, 1100, 600}, {97, 531, 257}}, rows[4], cols[4], bad = 0;
+    const char *old = getenv("CHARRNN_BLOCKING");
+    mat_pool *p[4];
+    for (int b = 0; b < 4; b++) {
+        if (forced[b]) setenv("CHARRNN_BLOCKING", forced[b], 1);
+        else unsetenv("CHARRNN_BLOCKING");
+        p[b] = mat_pool_new(b == 2 ? 3 : 1);
+        if (!p[b]) FAILF("out of memory");
+        mat_pool_blocking(p[b], &rows[b], &cols[b]);
+    }
+    if (old) setenv("CHARRNN_BLOCKING", old, 1);
+    else unsetenv("CHARRNN_BLOCKING");
+    uint64_t s = 3;
+    for (int prec = 0; prec < 2; prec++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int t = 0; t < 8; t++) {
+                int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], ta = t & 1, tb = t >> 1 & 1, acc = t >> 2;
+                float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C[4];
+                for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                for (int b = 0; b < 4; b++) {
+                    C[b] = malloc(4 * (size_t)M * N);
+                    for (size_t i = 0; i < (size_t)M * N; i++) C[b][i] = (float)i / (M * N);
+                    mat_pool_set_precision(p[b], prec ? MAT_BF16 : MAT_FP32);
+                    mat_mul(p[b], M, N, K, A, ta ? M : K, ta, B, tb ? K : N, tb, C[b], N, acc);
+                }
+                for (int b = 1; b < 4; b++)
+                    if (memcmp(C[0], C[b], 4 * (size_t)M * N) && !bad++)
+                        snprintf(detail, sizeof detail, "%s M%d N%d K%d ta%d tb%d acc%d: blocking %dx%d differs from %dx%d",
+                                 prec ? "bf16" : "fp32", M, N, K, ta, tb, acc, rows[b], cols[b], rows[0], cols[0]);
+                free(A); free(B);
+                for (int b = 0; b < 4; b++) free(C[b]);
+            }
+    for (int b = 0; b < 4; b++) mat_pool_free(p[b]);
+    if (!bad && (rows[1] == rows[3] || cols[1] == cols[3]))
+        FAILF("CHARRNN_BLOCKING did not change the blocking (%dx%d, %dx%d)", rows[1], cols[1], rows[3], cols[3]);
+    if (!bad)
+        snprintf(detail, sizeof detail, "32 products (fp32, bf16) equal under blockings (rows x columns) %dx%d (this CPU's), "
+                 "%dx%d, %dx%d (3 threads), %dx%d", rows[0], cols[0], rows[1], cols[1], rows[2], cols[2], rows[3], cols[3]);
+    return bad != 0;
+}
