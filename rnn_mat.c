@@ -422,6 +422,19 @@ RNN_CLONES static void pack_a(float *dst, int MR, int avx, const float *A, int l
                 for (int i = 0; i < 8; i++) dst[k * 8 + i] = s[(size_t)i * lda + k];
             continue;
         }
+        if (MR < 8 && rows == MR && avx) {   /* the AVX2 kernel's full tiles: MR x 8 blocks through an 8 x 8 one */
+            const float *s = A + (size_t)(i0 + r) * lda + k0;
+            float in[64] = {0}, out[64];
+            int k = 0;
+            for (; k + 8 <= kc; k += 8) {
+                for (int i = 0; i < MR; i++) memcpy(in + i * 8, s + (size_t)i * lda + k, sizeof(float) * 8);
+                transpose8(avx, out, 8, in, 8);
+                for (int j = 0; j < 8; j++) memcpy(dst + (size_t)(k + j) * MR, out + j * 8, sizeof(float) * MR);
+            }
+            for (; k < kc; k++)
+                for (int i = 0; i < MR; i++) dst[k * MR + i] = s[(size_t)i * lda + k];
+            continue;
+        }
         for (int i = 0; i < MR; i++) {
             if (i >= rows) {
                 for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
