@@ -495,6 +495,8 @@ const float *rnn_gen_debug_logits(const rnn_gen *g, int i) { return g->w.logits 
  * state from zero, carried through chunks of the workspace, with the top layer's state recorded where wanted. */
 struct filler {
     net n;
+    net dir[2];          /* bidirectional on 2+ threads: each direction's view on its own one-thread pool (no
+                          * worker threads), so that fill runs the two directions side by side; pools NULL else */
     workspace w[2];      /* (FILL_CHUNK, 1) stacks without `back`: [0] forward, [1] backward (bidirectional only) */
     int32_t *in;         /* (n) the inputs of this pass: the text, blanks at their current fill (or -1) */
     size_t *pos;         /* (nb) blank positions, ascending */
@@ -542,7 +544,7 @@ static int32_t fill_pick(filler *f, float *z, const rnn_fill_opts *o) {
  * are met in reading order (ascending k forward, descending backward), so each chunk looks only at its own: linear
  * in the text and the blanks. */
 static void fill_direction(filler *f, int d, size_t n, size_t nb) {
-    const net *nt = &f->n;
+    const net *nt = f->dir[d].pool ? &f->dir[d] : &f->n;
     workspace *w = &f->w[d];
     int L = nt->c->layers, H = nt->c->hidden;
     zero_state(w, L, (size_t)H);
@@ -563,12 +565,25 @@ static void fill_direction(filler *f, int d, size_t n, size_t nb) {
     }
 }
 
+typedef struct { filler *f; size_t n, nb; } fill_call;
+
+static void fill_both(void *arg, int i, int n) {   /* parts 0 and 1: the directions; the others have nothing */
+    const fill_call *c = arg;
+    (void)n;
+    if (i < 2) fill_direction(c->f, i, c->n, c->nb);
+}
+
 /* A bidirectional pass: every blank's distribution given the current inputs, into probs (nb, V); each blank takes
  * its pick. Returns how many picks differ from the inputs at the blanks. */
 static size_t fill_pass(filler *f, size_t n, size_t nb, float *probs, const rnn_fill_opts *o) {
     int V = f->n.V;
-    fill_direction(f, 0, n, nb);
-    fill_direction(f, 1, n, nb);
+    if (f->dir[0].pool) {   /* both directions at once, one per thread: each sums as it would alone */
+        fill_call c = {f, n, nb};
+        mat_pool_run(f->n.pool, fill_both, &c);
+    } else {
+        fill_direction(f, 0, n, nb);
+        fill_direction(f, 1, n, nb);
+    }
     output_logits(&f->n, (int)nb, f->hs[0], f->hs[1], probs);
     size_t changed = 0;
     for (size_t k = 0; k < nb; k++) {
@@ -599,6 +614,8 @@ static void fill_forward(filler *f, size_t nb, float *probs, const rnn_fill_opts
 }
 
 static void filler_free(filler *f) {
+    mat_pool_free(f->dir[0].pool);
+    mat_pool_free(f->dir[1].pool);
     ws_free(&f->w[0]);
     ws_free(&f->w[1]);
     mat_pool_free(f->n.pool);
@@ -633,8 +650,12 @@ static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int t
     f->hs[0] = malloc(sizeof(float) * D);
     f->hs[1] = malloc(sizeof(float) * D);
     f->logits = malloc(sizeof(float) * nb * (size_t)m->vocab.size);
-    if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits) return -1;
-    return stacks_init(f, m, 0, threads);
+    if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits || stacks_init(f, m, 0, threads)) return -1;
+    for (int d = 0; d < 2 && m->cfg.bidir && threads >= 2; d++) {   /* the directions side by side (fill_pass) */
+        net_for_model(&f->dir[d], m, 1);
+        if (!f->dir[d].pool) return -1;
+    }
+    return 0;
 }
 
 int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,

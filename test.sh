@@ -126,6 +126,8 @@ gemm-rows|rnn_mat.c|s/acc\[i\]\[q\] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b\[q\] 
 gemm-rows|rnn_mat.c|s/(M > 1 || p->gemm_rows)/(M > 1)/
 gen-batch|rnn_gen.c|s/if (g->n.pool) mat_pool_set_gemm_rows(g->n.pool, 1);/(void)0;/
 gemm-blocking|rnn_mat.c|s/for (int jc = n0; jc < n1; jc += NC) {/for (int jc = n0; jc < n1; jc += NC + NR) {/
+fill-blanks|rnn_gen.c|s/size_t k = d ? nb - 1 - met : met, s = /size_t k = met, s = /
+fill-blanks|rnn_gen.c|s/if (i < 2) fill_direction(c->f, i, c->n, c->nb);/if (i < 2) fill_direction(c->f, 0, c->n, c->nb);/
 EOF
 }
 

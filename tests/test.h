@@ -73,6 +73,7 @@ int score_streams(void);
 int gen_batch(void);
 int gen_utf8(void);
 int fill_consistent(void);
+int fill_blanks(void);
 int fill_forward(void);
 int score_bidir(void);
 int bf16_paths(void);

@@ -112,7 +112,7 @@ static const test tests[] = {
     {"torch-parity-lstm", torch_parity_lstm}, {"torch-parity-gru", torch_parity_gru}, {"score", score_streams},
     {"vocab-merge", vocab_merge}, {"model-extend", model_extend}, {"origin-record", origin_record},
     {"gradcheck-bidir-rnn", gc_bi_rnn}, {"gradcheck-bidir-lstm", gc_bi_lstm}, {"gradcheck-bidir-gru", gc_bi_gru},
-    {"bidir-learns", bidir_learns}, {"fill-consistent", fill_consistent}, {"fill-forward", fill_forward}, {"score-bidir", score_bidir},
+    {"bidir-learns", bidir_learns}, {"fill-consistent", fill_consistent}, {"fill-blanks", fill_blanks}, {"fill-forward", fill_forward}, {"score-bidir", score_bidir},
     {"resume-bidir", rs_bidir}, {"bf16-train", bf16_train}, {"bf16-paths", bf16_paths}, {"ckpt-bf16-flag", ckpt_bf16_flag}, {"ckpt-versions", ckpt_versions},
 };
 
