@@ -121,7 +121,8 @@ gradcheck-bidir-gru|rnn.c|s/if (t < T) memcpy(k->dh/if (t < T - 1) memcpy(k->dh/
 gradcheck-bidir-rnn|rnn.c|s/if (s->ids && s->ids\[r\] < 0) continue;/(void)0;/
 gemm-bf16|rnn_mat.c|s/if (g->bf16) round_bf16(pa, /if (0) round_bf16(pa, /
 gemm-bf16|rnn_mat.c|s/const float xk = mat_bf16(x\[(size_t)(pc + k) \* incx\]);/const float xk = x[(size_t)(pc + k) * incx];/
-bf16-paths|rnn_mat.c|s/int ke = K - pc < MAT_KC ? K : pc + MAT_KC;/int ke = K;/
+gemm-bf16|rnn_mat.c|s/int ke = K - pc < MAT_KC ? K : pc + MAT_KC;/int ke = K;/
+bf16-paths|rnn_mat.c|s/const float xk = mat_bf16(x\[(size_t)(pc + k) \* incx\]);/const float xk = x[(size_t)(pc + k) * incx];/
 gemm-rows|rnn_mat.c|s/acc\[i\]\[q\] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b\[q\] + k \* NR), acc\[i\]\[q\]);/acc[i][q] = _mm256_add_ps(_mm256_mul_ps(x, _mm256_loadu_ps(b[q] + k * NR)), acc[i][q]);/
 gemm-rows|rnn_mat.c|s/(M > 1 || p->gemm_rows)/(M > 1)/
 gen-batch|rnn_gen.c|s/if (g->n.pool) mat_pool_set_gemm_rows(g->n.pool, 1);/(void)0;/
