@@ -67,7 +67,7 @@ const char *rnn_cell_name(int cell) {
 
 /* Lays out the tensors of config c with vocabulary V on `base` (may be NULL to only count). Returns the count,
  * or 0 if it would not fit in memory arithmetic. */
-size_t param_layout(const rnn_config *c, int V, float *base, param_view *v) {
+size_t rnn__param_layout(const rnn_config *c, int V, float *base, param_view *v) {
     size_t H = (size_t)c->hidden, GH = (size_t)rnn_cell_gates(c->cell) * H, off = 0, D = c->bidir ? 2 : 1;
     double total = 0;
     for (int l = 0; l < c->layers; l++) {
@@ -96,17 +96,17 @@ size_t param_layout(const rnn_config *c, int V, float *base, param_view *v) {
     return off;
 }
 
-size_t rnn_param_count(const rnn_config *c, int V) { return param_layout(c, V, NULL, NULL); }
+size_t rnn_param_count(const rnn_config *c, int V) { return rnn__param_layout(c, V, NULL, NULL); }
 
-/* How many leading gate blocks of a layer's b stand for two of PyTorch's biases (param_twins): the tanh RNN's one,
+/* How many leading gate blocks of a layer's b stand for two of PyTorch's biases (rnn__param_twins): the tanh RNN's one,
  * the GRU's r and z (PyTorch adds b_hn inside r * (...), so n's is bhn apart); none for the LSTM, which keeps one
  * bias per gate (measured: README "Learning quality"). */
 static size_t twin_blocks(int cell) { return cell == RNN_CELL_RNN ? 1 : cell == RNN_CELL_GRU ? 2 : 0; }
 
-size_t param_twins(const rnn_config *c, const param_view *v, const float *base, param_range *out) {
+size_t rnn__param_twins(const rnn_config *c, const param_view *v, const float *base, param_range *out) {
     size_t n = 0, D = c->bidir ? 2 : 1, count = twin_blocks(c->cell) * (size_t)c->hidden;
     if (!count) return 0;
-    for (int l = 0; l < c->layers; l++)   /* in layout order (param_layout): offsets ascend */
+    for (int l = 0; l < c->layers; l++)   /* in layout order (rnn__param_layout): offsets ascend */
         for (size_t d = 0; d < D; d++) {
             const layer_view *lv = d ? &v->lb[l] : &v->l[l];
             out[n].offset = (size_t)(lv->b - base), out[n].count = count, n++;
@@ -114,7 +114,7 @@ size_t param_twins(const rnn_config *c, const param_view *v, const float *base, 
     return n;
 }
 
-rnn_model *rnn_model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err) {
+rnn_model *rnn__model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err) {
     if (rnn_config_check(c, err)) return NULL;
     size_t np = rnn_param_count(c, vocab->size);
     if (!np) { snprintf(err, RNN_ERRLEN, "model too large"); return NULL; }
@@ -135,17 +135,17 @@ oom:
 }
 
 rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err err) {
-    rnn_model *m = rnn_model_alloc(c, vocab, err);
+    rnn_model *m = rnn__model_alloc(c, vocab, err);
     if (!m) return NULL;
     /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs). The tanh RNN and the GRU
      * start their biases as PyTorch's, drawn after all weights layer by layer: each entry uniform in +-1/sqrt(H),
-     * an entry that stands for two of PyTorch's (twin_blocks, param_twins) the sum of two such draws. The LSTM's are
+     * an entry that stands for two of PyTorch's (twin_blocks, rnn__param_twins) the sum of two such draws. The LSTM's are
      * 0, the forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and
      * quality"). The tanh RNN's output bias is uniform in +-1/sqrt(D*H), as nn.Linear's; the gated cells' is 0, and
      * charrnn train mostly sets it to the unigram (rnn_trainer_fit_output_bias; main.c unigram_start says when). */
     uint64_t rng = c->seed;
     param_view v;
-    param_layout(c, m->vocab.size, m->params, &v);
+    rnn__param_layout(c, m->vocab.size, m->params, &v);
     float k = 1.0f / sqrtf((float)c->hidden);
     size_t H = (size_t)c->hidden, GH = rnn_cell_gates(c->cell) * H, D = c->bidir ? 2 : 1;
     size_t TW = twin_blocks(c->cell) * H;   /* b[0, TW) are twins: each the sum of two draws */
@@ -183,8 +183,8 @@ static void copy_remapped(rnn_model *m, const rnn_model *base, const int32_t *ma
     const rnn_config *c = &base->cfg;
     size_t V0 = (size_t)base->vocab.size, V1 = (size_t)m->vocab.size, H = (size_t)c->hidden;
     size_t GH = rnn_cell_gates(c->cell) * H, D = c->bidir ? 2 : 1;
-    param_layout(c, (int)V1, m->params, &to);
-    param_layout(c, (int)V0, base->params, &from);
+    rnn__param_layout(c, (int)V1, m->params, &to);
+    rnn__param_layout(c, (int)V0, base->params, &from);
     for (int l = 0; l < c->layers; l++)
         for (size_t d = 0; d < D; d++) {   /* each direction's layers (bidirectional: the backward one too) */
             layer_view *t = d ? &to.lb[l] : &to.l[l];
@@ -262,9 +262,9 @@ rnn_progress *rnn_model_progress(rnn_model *m) { return &m->prog; }
 
 /* ============================================================================================ workspace */
 
-void ws_free(workspace *w) {
+void rnn__ws_free(workspace *w) {
     if (w->back) {
-        ws_free(w->back);
+        rnn__ws_free(w->back);
         free(w->back);
     }
     free(w->block);
@@ -272,7 +272,7 @@ void ws_free(workspace *w) {
 }
 
 /* Allocates a workspace in one block; pool (non-NULL) sets the packed weights' size. */
-int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train, const mat_pool *pool) {
+int rnn__ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train, const mat_pool *pool) {
     memset(w, 0, sizeof *w);
     w->Tmax = Tmax;
     w->B = B;
@@ -295,12 +295,12 @@ int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train
             if (lstm) { GIVE(w->c[l], float, (T + 1) * B * H); GIVE(w->tc[l], float, TB * H); }
             if (gru) GIVE(w->hn[l], float, TB * H);
             if (drop && l > 0) { GIVE(w->mask[l], float, TB * H); GIVE(w->xd[l], float, TB * H); }
-            GIVE(w->whp[l].data, float, mat_packed_size(pool, c->hidden, (int)GH));
-            if (train) GIVE(w->whtp[l].data, float, mat_packed_size(pool, (int)GH, c->hidden));
-            if (!train && l > 0) GIVE(w->wxp[l].data, float, mat_packed_size(pool, c->hidden, (int)GH));
+            GIVE(w->whp[l].data, float, rnn__mat_packed_size(pool, c->hidden, (int)GH));
+            if (train) GIVE(w->whtp[l].data, float, rnn__mat_packed_size(pool, (int)GH, c->hidden));
+            if (!train && l > 0) GIVE(w->wxp[l].data, float, rnn__mat_packed_size(pool, c->hidden, (int)GH));
         }
         for (int d = 0; d < 1 + c->bidir && !train && V > 0; d++)
-            GIVE(w->wyp[d].data, float, mat_packed_size(pool, c->hidden, V));
+            GIVE(w->wyp[d].data, float, rnn__mat_packed_size(pool, c->hidden, V));
         GIVE(w->logits, float, TB * V);
         if (c->bidir) GIVE(w->topb, float, TB * H);
         GIVE(w->rowloss, double, TB);
@@ -327,36 +327,36 @@ int ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train
         one.bidir = 0;
         w->margin = rnn_bidi_margin(Tmax);
         if (!(w->back = calloc(1, sizeof *w->back))) return -1;
-        if (ws_init(w->back, &one, 0, Tmax + w->margin - 1, B, train, pool)) return -1;
+        if (rnn__ws_init(w->back, &one, 0, Tmax + w->margin - 1, B, train, pool)) return -1;
     }
     return 0;
 }
 
-/* Runs the next chunks on the first B streams only (B <= the B of ws_init): the time-major buffers are then
+/* Runs the next chunks on the first B streams only (B <= the B of rnn__ws_init): the time-major buffers are then
  * laid out with B rows per step, so slot 0's first B rows (the carried state) stay where they were. */
-void ws_set_batch(workspace *w, const rnn_config *c, int B) {
+void rnn__ws_set_batch(workspace *w, const rnn_config *c, int B) {
     w->B = B;
     if (c->cell == RNN_CELL_RNN)
         for (int l = 0; l < c->layers; l++) w->a[l] = w->h[l] + (size_t)B * c->hidden;
 }
 
 /* Packs the Wh of the stack `pl` (n->p.l or n->p.lb) into w (a workspace without `back`). */
-void pack_stack(const net *n, const layer_view *pl, workspace *w) {
+void rnn__pack_stack(const net *n, const layer_view *pl, workspace *w) {
     int H = n->c->hidden, GH = rnn_cell_gates(n->c->cell) * H;
     for (int l = 0; l < n->c->layers; l++) {
-        mat_pack(n->pool, &w->whp[l], H, GH, pl[l].wh, GH, 0);
-        if (w->whtp[l].data) mat_pack(n->pool, &w->whtp[l], GH, H, pl[l].wh, GH, 1);
-        if (w->wxp[l].data) mat_pack(n->pool, &w->wxp[l], H, GH, pl[l].wx, GH, 0);
+        rnn__mat_pack(n->pool, &w->whp[l], H, GH, pl[l].wh, GH, 0);
+        if (w->whtp[l].data) rnn__mat_pack(n->pool, &w->whtp[l], GH, H, pl[l].wh, GH, 1);
+        if (w->wxp[l].data) rnn__mat_pack(n->pool, &w->wxp[l], H, GH, pl[l].wx, GH, 0);
     }
 }
 
 /* Packs every layer's Wh (and Wh^T for training) once per parameter update (both directions). */
-void pack_weights(const net *n, workspace *w) {
+void rnn__pack_weights(const net *n, workspace *w) {
     int H = n->c->hidden, V = n->V;
-    pack_stack(n, n->p.l, w);
+    rnn__pack_stack(n, n->p.l, w);
     for (int d = 0; d < 2; d++)
-        if (w->wyp[d].data) mat_pack(n->pool, &w->wyp[d], H, V, n->p.wy + (size_t)d * H * V, V, 0);
-    if (w->back) pack_stack(n, n->p.lb, w->back);
+        if (w->wyp[d].data) rnn__mat_pack(n->pool, &w->wyp[d], H, V, n->p.wy + (size_t)d * H * V, V, 0);
+    if (w->back) rnn__pack_stack(n, n->p.lb, w->back);
 }
 
 /* h_t (B, H) from the step's gate pre-activations a_t (B, GH, input part + bias + for RNN/LSTM the recurrent
@@ -365,7 +365,7 @@ RNN_CLONES static void cell_forward(int cell, int B, int H, float *a, const floa
                                     const float *cprev, float *cnext, float *tc, const float *rec, const float *bhn,
                                     float *hn) {
     int GH = rnn_cell_gates(cell) * H;
-    if (cell == RNN_CELL_RNN) {   /* a and h are the same buffer (see ws_init) */
+    if (cell == RNN_CELL_RNN) {   /* a and h are the same buffer (see rnn__ws_init) */
         vec_tanh(h, B * H);
         return;
     }
@@ -454,7 +454,7 @@ RNN_CLONES static void mul_part(void *arg, size_t lo, size_t hi) {
 
 /* Runs the layers of one direction's stack `pl` over T steps of w->x (slot 0 of h[l] and c[l]: the state carried
  * in), no output projection. With train and dropout, draws the masks from *rng. */
-void stack_forward(const net *n, const layer_view *pl, workspace *w, int T, int train, uint64_t *rng) {
+void rnn__stack_forward(const net *n, const layer_view *pl, workspace *w, int T, int train, uint64_t *rng) {
     const rnn_config *c = n->c;
     int B = w->B, H = c->hidden, GH = rnn_cell_gates(c->cell) * H, TB = T * B;
     for (int l = 0; l < c->layers; l++) {
@@ -468,32 +468,32 @@ void stack_forward(const net *n, const layer_view *pl, workspace *w, int T, int 
             const float *in = w->h[l - 1] + (size_t)B * H;
             if (train && w->mask[l]) {
                 drop_args d = {w->mask[l], w->xd[l], in, rng_next(rng), 1.0f - c->dropout};
-                mat_pool_for(n->pool, (size_t)TB * H, 16384, dropout_part, &d);
+                rnn__mat_pool_for(n->pool, (size_t)TB * H, 16384, dropout_part, &d);
                 in = w->xd[l];
             }
-            if (w->wxp[l].data) mat_mul_packed(n->pool, TB, in, H, 0, &w->wxp[l], a, GH, 0);
-            else mat_mul(n->pool, TB, GH, H, in, H, 0, p->wx, GH, 0, a, GH, 0);
+            if (w->wxp[l].data) rnn__mat_mul_packed(n->pool, TB, in, H, 0, &w->wxp[l], a, GH, 0);
+            else rnn__mat_mul(n->pool, TB, GH, H, in, H, 0, p->wx, GH, 0, a, GH, 0);
         }
-        mat_pool_for(n->pool, (size_t)TB, row_grain(GH), add_bias_rows, &rb);
+        rnn__mat_pool_for(n->pool, (size_t)TB, row_grain(GH), add_bias_rows, &rb);
         /* The recurrence, one step at a time over the batch. */
         for (int t = 0; t < T; t++) {
             size_t sB = (size_t)t * B;
             float *at = a + sB * GH;
             const float *hp = w->h[l] + sB * H;
-            if (c->cell == RNN_CELL_GRU) mat_mul_packed(n->pool, B, hp, H, 0, &w->whp[l], w->rec, GH, 0);
-            else mat_mul_packed(n->pool, B, hp, H, 0, &w->whp[l], at, GH, 1);
+            if (c->cell == RNN_CELL_GRU) rnn__mat_mul_packed(n->pool, B, hp, H, 0, &w->whp[l], w->rec, GH, 0);
+            else rnn__mat_mul_packed(n->pool, B, hp, H, 0, &w->whp[l], at, GH, 1);
             step_rows s = {.cell = c->cell, .H = H, .a = at, .h = w->h[l] + sB * H + (size_t)B * H,
                            .cnext = OFF(w->c[l], sB * H + (size_t)B * H), .tc = OFF(w->tc[l], sB * H),
                            .hn = OFF(w->hn[l], sB * H), .hprev = hp, .cprev = OFF(w->c[l], sB * H), .rec = w->rec,
                            .bhn = p->bhn};
-            mat_pool_for(n->pool, (size_t)B, row_grain(GH * 8), cell_forward_rows, &s);
+            rnn__mat_pool_for(n->pool, (size_t)B, row_grain(GH * 8), cell_forward_rows, &s);
         }
     }
 }
 
 /* Bidirectional: fills w->back's inputs for the targets src[b*stride + base + 1 + t], t < T, of each stream b:
  * the backward direction reads src[b*stride + base + T + M] down to src[b*stride + base + 2]. */
-void bidir_inputs(workspace *w, const int32_t *src, size_t stride, size_t base, int T, int M) {
+void rnn__bidir_inputs(workspace *w, const int32_t *src, size_t stride, size_t base, int T, int M) {
     int B = w->B;
     w->back->Tb = T + M - 1;
     for (int r = 0; r < w->back->Tb; r++)
@@ -505,27 +505,27 @@ void bidir_inputs(workspace *w, const int32_t *src, size_t stride, size_t base, 
 static void backward_direction(const net *n, workspace *w, int T, int train, uint64_t *rng) {
     workspace *k = w->back;
     size_t BH = (size_t)w->B * n->c->hidden;
-    zero_state(k, n->c->layers, BH);
-    if (k->Tb > 0) stack_forward(n, n->p.lb, k, k->Tb, train, rng);
+    rnn__zero_state(k, n->c->layers, BH);
+    if (k->Tb > 0) rnn__stack_forward(n, n->p.lb, k, k->Tb, train, rng);
     const float *top = k->h[n->c->layers - 1];
     for (int t = 0; t < T; t++) memcpy(w->topb + t * BH, top + (size_t)(k->Tb - t) * BH, sizeof(float) * BH);
 }
 
 /* Runs all layers over T steps of w->x (h[l] block 0 and c[l] block 0 hold the state carried in), then the
  * output projection into w->logits (see rnn_net.h for the bidirectional case). */
-void layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng) {
+void rnn__layers_forward(const net *n, workspace *w, int T, int train, uint64_t *rng) {
     const rnn_config *c = n->c;
     int B = w->B, H = c->hidden, TB = T * B, V = n->V;
-    stack_forward(n, n->p.l, w, T, train, rng);
+    rnn__stack_forward(n, n->p.l, w, T, train, rng);
     if (w->back) backward_direction(n, w, T, train, rng);
     /* Output projection of every position at once: [forward top ; backward top] Wy + by. */
     const float *top = w->h[c->layers - 1] + (size_t)B * H;
-    if (w->wyp[0].data) mat_mul_packed(n->pool, TB, top, H, 0, &w->wyp[0], w->logits, V, 0);
-    else mat_mul(n->pool, TB, V, H, top, H, 0, n->p.wy, V, 0, w->logits, V, 0);
-    if (w->back && w->wyp[1].data) mat_mul_packed(n->pool, TB, w->topb, H, 0, &w->wyp[1], w->logits, V, 1);
-    else if (w->back) mat_mul(n->pool, TB, V, H, w->topb, H, 0, n->p.wy + (size_t)H * V, V, 0, w->logits, V, 1);
+    if (w->wyp[0].data) rnn__mat_mul_packed(n->pool, TB, top, H, 0, &w->wyp[0], w->logits, V, 0);
+    else rnn__mat_mul(n->pool, TB, V, H, top, H, 0, n->p.wy, V, 0, w->logits, V, 0);
+    if (w->back && w->wyp[1].data) rnn__mat_mul_packed(n->pool, TB, w->topb, H, 0, &w->wyp[1], w->logits, V, 1);
+    else if (w->back) rnn__mat_mul(n->pool, TB, V, H, w->topb, H, 0, n->p.wy + (size_t)H * V, V, 0, w->logits, V, 1);
     row_bias ob = {w->logits, NULL, NULL, n->p.by, V};
-    mat_pool_for(n->pool, (size_t)TB, row_grain(V), add_bias_rows, &ob);
+    rnn__mat_pool_for(n->pool, (size_t)TB, row_grain(V), add_bias_rows, &ob);
 }
 
 /* Softmax cross-entropy of logits rows against targets; per-row losses to rowloss. With grad, replaces the
@@ -553,9 +553,9 @@ RNN_CLONES static void softmax_rows(void *arg, size_t lo, size_t hi) {
 }
 
 /* Summed loss (nats) of the first `rows` rows of w->logits against w->y; see softmax_rows. */
-double softmax_loss(const net *n, workspace *w, int rows, int grad, float scale) {
+double rnn__softmax_loss(const net *n, workspace *w, int rows, int grad, float scale) {
     softmax_args s = {w->logits, w->y, w->rowloss, n->V, grad, scale};
-    mat_pool_for(n->pool, (size_t)rows, row_grain(n->V * 4), softmax_rows, &s);
+    rnn__mat_pool_for(n->pool, (size_t)rows, row_grain(n->V * 4), softmax_rows, &s);
     double total = 0;
     for (int r = 0; r < rows; r++) total += w->rowloss[r];   /* in row order: the same sum for any threads */
     return total;
@@ -632,7 +632,7 @@ RNN_CLONES static void colsum_cols(void *arg, size_t lo, size_t hi) {
 
 static void add_colsum(const net *n, float *dst, const float *src, const int32_t *ids, int rows, int cols, int ld) {
     colsum_args s = {dst, src, ids, rows, ld};
-    mat_pool_for(n->pool, (size_t)cols, rows >= 64 ? 16 : 4096, colsum_cols, &s);
+    rnn__mat_pool_for(n->pool, (size_t)cols, rows >= 64 ? 16 : 4096, colsum_cols, &s);
 }
 
 /* Backpropagates d loss / d (top outputs) in w->dh through the stack `pl` (gradients into `gl`) over T steps.
@@ -651,25 +651,25 @@ static void stack_backward(const net *n, const layer_view *pl, const layer_view 
                            .tc = OFF(w->tc[l], sB * H), .hn = OFF(w->hn[l], sB * H), .dht = w->dht,
                            .dgx = w->dgx + sB * GH, .dgh = w->dgh + sB * GH, .dhc = w->dhc, .dcc = w->dcc,
                            .hprev = w->h[l] + sB * H, .cprev = OFF(w->c[l], sB * H), .dho = w->dh + sB * H};
-            mat_pool_for(n->pool, (size_t)B, row_grain(GH * 8), cell_backward_rows, &s);
+            rnn__mat_pool_for(n->pool, (size_t)B, row_grain(GH * 8), cell_backward_rows, &s);
             if (t > 0)   /* d h_{t-1} (at t = 0 it would cross the chunk boundary: truncated) */
-                mat_mul_packed(n->pool, B, w->dgh + sB * GH, GH, 0, &w->whtp[l], w->dhc, H,
+                rnn__mat_mul_packed(n->pool, B, w->dgh + sB * GH, GH, 0, &w->whtp[l], w->dhc, H,
                                c->cell == RNN_CELL_GRU);
         }
         /* Weight gradients of all steps at once. */
-        mat_mul(n->pool, H, GH, TB, w->h[l], H, 1, w->dgh, GH, 0, g->wh, GH, 1);
+        rnn__mat_mul(n->pool, H, GH, TB, w->h[l], H, 1, w->dgh, GH, 0, g->wh, GH, 1);
         add_colsum(n, g->b, w->dgx, NULL, TB, GH, GH);
         if (g->bhn) add_colsum(n, g->bhn, w->dgh + 2 * H, NULL, TB, H, GH);
         if (l == 0) {
             add_colsum(n, g->wx, w->dgx, w->x, TB, GH, GH);   /* one-hot input: scatter rows into Wx */
         } else {
             const float *in = w->mask[l] ? w->xd[l] : w->h[l - 1] + (size_t)B * H;
-            mat_mul(n->pool, H, GH, TB, in, H, 1, w->dgx, GH, 0, g->wx, GH, 1);
+            rnn__mat_mul(n->pool, H, GH, TB, in, H, 1, w->dgx, GH, 0, g->wx, GH, 1);
             /* d input = dgx Wx^T, through the dropout mask, becomes d h of the layer below. */
-            mat_mul(n->pool, TB, H, GH, w->dgx, GH, 0, p->wx, GH, 1, w->dh, H, 0);
+            rnn__mat_mul(n->pool, TB, H, GH, w->dgx, GH, 0, p->wx, GH, 1, w->dh, H, 0);
             if (w->mask[l]) {
                 mul_args m = {w->dh, w->mask[l]};
-                mat_pool_for(n->pool, (size_t)TB * H, 16384, mul_part, &m);
+                rnn__mat_pool_for(n->pool, (size_t)TB * H, 16384, mul_part, &m);
             }
         }
     }
@@ -677,19 +677,19 @@ static void stack_backward(const net *n, const layer_view *pl, const layer_view 
 
 /* Backpropagates the loss gradient in w->logits through the chunk, accumulating into n->g. The gradient stops
  * at the chunk's first step (truncated BPTT; bidirectional: also at the backward direction's zero start). */
-void layers_backward(const net *n, workspace *w, int T) {
+void rnn__layers_backward(const net *n, workspace *w, int T) {
     const rnn_config *c = n->c;
     int B = w->B, H = c->hidden, TB = T * B, V = n->V, L = c->layers;
     size_t BH = (size_t)B * H;
     /* Output projection: dWy += top^T dlogits, dby += colsum, d top = dlogits Wy^T. */
     const float *top = w->h[L - 1] + BH;
-    mat_mul(n->pool, H, V, TB, top, H, 1, w->logits, V, 0, n->g.wy, V, 1);
+    rnn__mat_mul(n->pool, H, V, TB, top, H, 1, w->logits, V, 0, n->g.wy, V, 1);
     add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);
-    mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy, V, 1, w->dh, H, 0);
+    rnn__mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy, V, 1, w->dh, H, 0);
     if (w->back) {   /* the backward half: dWy_b += topb^T dlogits; d topb = dlogits Wy_b^T, back in step order */
         workspace *k = w->back;
-        mat_mul(n->pool, H, V, TB, w->topb, H, 1, w->logits, V, 0, n->g.wy + (size_t)H * V, V, 1);
-        mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy + (size_t)H * V, V, 1, w->topb, H, 0);
+        rnn__mat_mul(n->pool, H, V, TB, w->topb, H, 1, w->logits, V, 0, n->g.wy + (size_t)H * V, V, 1);
+        rnn__mat_mul(n->pool, TB, H, V, w->logits, V, 0, n->p.wy + (size_t)H * V, V, 1, w->topb, H, 0);
         /* Target t read back's slot Tb - t = the output of its step Tb - 1 - t; margin steps get no gradient. */
         for (int r = 0; r < k->Tb; r++) {
             int t = k->Tb - 1 - r;
@@ -703,14 +703,14 @@ void layers_backward(const net *n, workspace *w, int T) {
 
 /* ============================================================================================ streams */
 /* After T steps, the state at slot T becomes slot 0 for the next chunk (BH floats per layer). */
-void carry_state(workspace *w, int L, size_t BH, int T) {
+void rnn__carry_state(workspace *w, int L, size_t BH, int T) {
     for (int l = 0; l < L; l++) {
         memcpy(w->h[l], w->h[l] + (size_t)T * BH, sizeof(float) * BH);
         if (w->c[l]) memcpy(w->c[l], w->c[l] + (size_t)T * BH, sizeof(float) * BH);
     }
 }
 
-void zero_state(workspace *w, int L, size_t BH) {
+void rnn__zero_state(workspace *w, int L, size_t BH) {
     for (int l = 0; l < L; l++) {
         memset(w->h[l], 0, sizeof(float) * BH);
         if (w->c[l]) memset(w->c[l], 0, sizeof(float) * BH);
@@ -720,11 +720,11 @@ void zero_state(workspace *w, int L, size_t BH) {
 /* Loss of ids[1..n) given ids[0..n-1) as one stream with carried state, in chunks of the workspace size. With
  * a workspace of B > 1 streams, every stream reads the same symbols (a test that the batched path agrees).
  * Bidirectional: the cloze loss of the same targets (rnn_net.h). */
-double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count) {
+double rnn__stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count) {
     int L = n->c->layers, B = w->B;
     size_t BH = (size_t)n->c->hidden * B;
-    zero_state(w, L, BH);
-    pack_weights(n, w);
+    rnn__zero_state(w, L, BH);
+    rnn__pack_weights(n, w);
     double total = 0;
     for (size_t pos = 0; pos + 1 < count;) {
         int T = (int)(count - 1 - pos < (size_t)w->Tmax ? count - 1 - pos : (size_t)w->Tmax);
@@ -735,54 +735,54 @@ double stream_loss(const net *n, workspace *w, const int32_t *ids, size_t count)
             }
         if (w->back) {   /* the margin: up to w->margin symbols after the window, as many as there are */
             size_t after = count - 1 - pos - (size_t)T;
-            bidir_inputs(w, ids, 0, pos, T, after < (size_t)w->margin ? (int)after : w->margin);
+            rnn__bidir_inputs(w, ids, 0, pos, T, after < (size_t)w->margin ? (int)after : w->margin);
         }
-        layers_forward(n, w, T, 0, NULL);
-        total += softmax_loss(n, w, T * B, 0, 0) / B;
-        carry_state(w, L, BH, T);
+        rnn__layers_forward(n, w, T, 0, NULL);
+        total += rnn__softmax_loss(n, w, T * B, 0, 0) / B;
+        rnn__carry_state(w, L, BH, T);
         pos += (size_t)T;
     }
     return total / (double)(count - 1);
 }
 
-void net_for_model(net *n, const rnn_model *m, int threads) {
+void rnn__net_for_model(net *n, const rnn_model *m, int threads) {
     memset(n, 0, sizeof *n);
     n->c = &m->cfg;
     n->V = m->vocab.size;
-    param_layout(&m->cfg, n->V, m->params, &n->p);
-    n->pool = mat_pool_new(threads < 1 ? 1 : threads);
-    if (n->pool) mat_pool_set_precision(n->pool, m->cfg.precision == RNN_PREC_BF16 ? MAT_BF16 : MAT_FP32);
+    rnn__param_layout(&m->cfg, n->V, m->params, &n->p);
+    n->pool = rnn__mat_pool_new(threads < 1 ? 1 : threads);
+    if (n->pool) rnn__mat_pool_set_precision(n->pool, m->cfg.precision == RNN_PREC_BF16 ? MAT_BF16 : MAT_FP32);
 }
 
-/* stream_loss on windows of Tmax, B identical streams, a margin of at most `margin` (-1: the default). */
+/* rnn__stream_loss on windows of Tmax, B identical streams, a margin of at most `margin` (-1: the default). */
 static double debug_loss(const rnn_model *m, const int32_t *ids, size_t count, int Tmax, int B, int margin,
                          int threads) {
     net n;
-    net_for_model(&n, m, threads);
+    rnn__net_for_model(&n, m, threads);
     workspace w;
     double loss = NAN;
-    if (n.pool && !ws_init(&w, &m->cfg, n.V, Tmax, B, 0, n.pool)) {
+    if (n.pool && !rnn__ws_init(&w, &m->cfg, n.V, Tmax, B, 0, n.pool)) {
         if (margin >= 0 && margin < w.margin) w.margin = margin;
-        loss = stream_loss(&n, &w, ids, count);
-        ws_free(&w);
+        loss = rnn__stream_loss(&n, &w, ids, count);
+        rnn__ws_free(&w);
     }
-    mat_pool_free(n.pool);
+    rnn__mat_pool_free(n.pool);
     return loss;
 }
 
-double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads) {
+double rnn__debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads) {
     return debug_loss(m, ids, count, 100, B, -1, threads);
 }
 
-double rnn_debug_cloze_loss(const rnn_model *m, const int32_t *ids, size_t count, int window, int margin,
+double rnn__debug_cloze_loss(const rnn_model *m, const int32_t *ids, size_t count, int window, int margin,
                             int threads) {
     return debug_loss(m, ids, count, window, 1, margin, threads);
 }
 
 /* ============================================================================================ for tests */
-int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max) {
+int rnn__param_tensors(const rnn_model *m, rnn_tensor *out, int max) {
     param_view v;
-    param_layout(&m->cfg, m->vocab.size, m->params, &v);
+    rnn__param_layout(&m->cfg, m->vocab.size, m->params, &v);
     size_t H = (size_t)m->cfg.hidden, GH = rnn_cell_gates(m->cfg.cell) * H;
     int n = 0;
 #define ADD(nm, l, ptr, cnt) do { if (ptr && n < max) out[n++] = (rnn_tensor){nm, l, (size_t)((ptr) - m->params), cnt}; } while (0)

@@ -261,7 +261,7 @@ static int write_temp(int fd, const char *target, const rnn_model *m, const rnn_
         return e;
     }
     struct rnn_resume r;
-    if (t) rnn_trainer_snapshot(t, &r);
+    if (t) rnn__trainer_snapshot(t, &r);
     write_body(&w, m, t ? &r : NULL);
     int e = 0;
     if (w.failed || fflush(w.f) != 0) e = errno ? errno : EIO;
@@ -344,7 +344,7 @@ static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V,
         if (n < 1 || n > 4 || off + n > size) return -1;
         uint32_t s;
         unsigned char back[4];
-        if ((unsigned)rnn_next_symbol(unit, p + off, n, &s) != n || (unsigned)rnn_value_bytes(s, back) != n ||
+        if ((unsigned)rnn__next_symbol(unit, p + off, n, &s) != n || (unsigned)rnn__value_bytes(s, back) != n ||
             memcmp(back, p + off, n) || (i > 0 && s <= v->sym[i - 1]))
             return -1;
         v->sym[i] = s;
@@ -534,7 +534,7 @@ static int read_vocab(const loading *ld, rnn_model **m, rnn_err err) {
         rnn_vocab_free(&v);
         FAIL("'%s' has a corrupt vocabulary table", ld->path);
     }
-    *m = rnn_model_alloc(&ld->c, &v, err);
+    *m = rnn__model_alloc(&ld->c, &v, err);
     rnn_vocab_free(&v);
     return *m ? 0 : -1;
 }

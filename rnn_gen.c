@@ -41,10 +41,10 @@ rnn_sampler *rnn_sampler_new(const rnn_model *m, uint64_t seed, int threads, rnn
     if (!s) goto oom;
     s->m = m;
     s->rng = seed;
-    net_for_model(&s->n, m, threads);   /* one-row products split their columns over its pool */
+    rnn__net_for_model(&s->n, m, threads);   /* one-row products split their columns over its pool */
     s->cand = malloc(sizeof(prob_id) * V);
-    if (!s->cand || !s->n.pool || ws_init(&s->w, &m->cfg, V, 1, 1, 0, s->n.pool)) goto oom;
-    pack_weights(&s->n, &s->w);
+    if (!s->cand || !s->n.pool || rnn__ws_init(&s->w, &m->cfg, V, 1, 1, 0, s->n.pool)) goto oom;
+    rnn__pack_weights(&s->n, &s->w);
     /* Before any input, the state is zero and the distribution is softmax(by). */
     memcpy(s->w.logits, s->n.p.by, sizeof(float) * V);
     return s;
@@ -56,8 +56,8 @@ oom:
 
 void rnn_sampler_free(rnn_sampler *s) {
     if (!s) return;
-    ws_free(&s->w);
-    mat_pool_free(s->n.pool);
+    rnn__ws_free(&s->w);
+    rnn__mat_pool_free(s->n.pool);
     free(s->cand);
     free(s);
 }
@@ -66,8 +66,8 @@ void rnn_sampler_feed(rnn_sampler *s, int32_t id) {
     workspace *w = &s->w;
     size_t H = (size_t)s->m->cfg.hidden;
     w->x[0] = id;
-    layers_forward(&s->n, w, 1, 0, NULL);
-    carry_state(w, s->m->cfg.layers, H, 1);
+    rnn__layers_forward(&s->n, w, 1, 0, NULL);
+    rnn__carry_state(w, s->m->cfg.layers, H, 1);
 }
 
 /* Descending probability, ties by ascending id: a total order, so the result never depends on qsort. */
@@ -169,10 +169,10 @@ rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err e
     s->batch = batch < 1 ? 1 : batch > SCORE_ROWS ? SCORE_ROWS : batch;
     s->width = s->batch < 2 ? 2 : s->batch;
     int T = SCORE_ROWS / s->width > 64 ? 64 : SCORE_ROWS / s->width;
-    net_for_model(&s->n, m, threads);
+    rnn__net_for_model(&s->n, m, threads);
     s->first = malloc(sizeof(double) * V);
-    if (!s->first || !s->n.pool || ws_init(&s->w, &m->cfg, V, T, s->width, 0, s->n.pool)) goto oom;
-    pack_weights(&s->n, &s->w);
+    if (!s->first || !s->n.pool || rnn__ws_init(&s->w, &m->cfg, V, T, s->width, 0, s->n.pool)) goto oom;
+    rnn__pack_weights(&s->n, &s->w);
     zero_state_surprisal(s->n.p.by, V, s->w.logits, s->first);
     return s;
 oom:
@@ -184,8 +184,8 @@ oom:
 void rnn_scorer_free(rnn_scorer *s) {
     if (!s) return;
     cloze_free(s->cloze);
-    ws_free(&s->w);
-    mat_pool_free(s->n.pool);
+    rnn__ws_free(&s->w);
+    rnn__mat_pool_free(s->n.pool);
     free(s->first);
     free(s);
 }
@@ -208,12 +208,12 @@ static void score_group(rnn_scorer *s, const int32_t *known, const size_t *where
     workspace *w = &s->w;
     int L = s->m->cfg.layers;
     size_t H = (size_t)s->m->cfg.hidden, steps = g[0].len - 1;
-    zero_state(w, L, (size_t)s->width * H);
+    rnn__zero_state(w, L, (size_t)s->width * H);
     for (size_t pos = 0; pos < steps;) {
         int active = 0;
         while (active < nb && g[active].len - 1 > pos) active++;
         int B = active < 2 ? 2 : active, T = steps - pos < (size_t)w->Tmax ? (int)(steps - pos) : w->Tmax;
-        ws_set_batch(w, &s->m->cfg, B);   /* rows 0..B-1 of the carried state are the running streams' */
+        rnn__ws_set_batch(w, &s->m->cfg, B);   /* rows 0..B-1 of the carried state are the running streams' */
         for (int t = 0; t < T; t++)
             for (int b = 0; b < B; b++) {
                 size_t r = (size_t)t * B + b, k = b < active ? g[b].at + pos + t : 0;
@@ -221,15 +221,15 @@ static void score_group(rnn_scorer *s, const int32_t *known, const size_t *where
                 w->x[r] = live ? known[k] : 0;
                 w->y[r] = live ? known[k + 1] : 0;
             }
-        layers_forward(&s->n, w, T, 0, NULL);
-        softmax_loss(&s->n, w, T * B, 0, 0);
+        rnn__layers_forward(&s->n, w, T, 0, NULL);
+        rnn__softmax_loss(&s->n, w, T * B, 0, 0);
         for (int t = 0; t < T; t++)
             for (int b = 0; b < active; b++)
                 if (pos + t + 1 < g[b].len) nats[where[g[b].at + pos + t + 1]] = w->rowloss[(size_t)t * B + b];
-        carry_state(w, L, (size_t)B * H, T);
+        rnn__carry_state(w, L, (size_t)B * H, T);
         pos += (size_t)T;
     }
-    ws_set_batch(w, &s->m->cfg, s->width);
+    rnn__ws_set_batch(w, &s->m->cfg, s->width);
 }
 
 int rnn_score_streams(rnn_scorer *s, const int32_t *ids, const size_t *start, size_t count, double *nats,
@@ -339,12 +339,12 @@ static int gen_alloc(rnn_gen *g, int threads) {
     g->ls_ids = malloc(sizeof(int32_t) * (nls + 1));
     g->ls_off = malloc(sizeof(size_t) * (nls + 2));
     g->tails = malloc((size_t)g->K * g->maxstop + 1);
-    net_for_model(&g->n, m, threads);
-    if (g->n.pool) mat_pool_set_gemm_rows(g->n.pool, 1);   /* sample i: the same bits for any number of samples */
+    rnn__net_for_model(&g->n, m, threads);
+    if (g->n.pool) rnn__mat_pool_set_gemm_rows(g->n.pool, 1);   /* sample i: the same bits for any number of samples */
     if (!g->row || !g->cand || !g->allow || !g->ls_ids || !g->ls_off || !g->tails || !g->n.pool ||
-        ws_init(&g->w, &m->cfg, V, 1, g->B, 0, g->n.pool))
+        rnn__ws_init(&g->w, &m->cfg, V, 1, g->B, 0, g->n.pool))
         return -1;
-    pack_weights(&g->n, &g->w);
+    rnn__pack_weights(&g->n, &g->w);
     for (int r = 0; r < g->B; r++)   /* zero state: the distribution is softmax(by) */
         memcpy(g->w.logits + (size_t)r * V, g->n.p.by, sizeof(float) * V);
     return 0;
@@ -378,8 +378,8 @@ rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, cons
 
 void rnn_gen_free(rnn_gen *g) {
     if (!g) return;
-    ws_free(&g->w);
-    mat_pool_free(g->n.pool);
+    rnn__ws_free(&g->w);
+    rnn__mat_pool_free(g->n.pool);
     free(g->row);
     free(g->cand);
     free(g->allow);
@@ -391,8 +391,8 @@ void rnn_gen_free(rnn_gen *g) {
 
 /* One forward step of every row on w->x; the state moves on. */
 static void gen_forward(rnn_gen *g) {
-    layers_forward(&g->n, &g->w, 1, 0, NULL);
-    carry_state(&g->w, g->m->cfg.layers, (size_t)g->m->cfg.hidden * g->B, 1);
+    rnn__layers_forward(&g->n, &g->w, 1, 0, NULL);
+    rnn__carry_state(&g->w, g->m->cfg.layers, (size_t)g->m->cfg.hidden * g->B, 1);
 }
 
 int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err) {
@@ -407,7 +407,7 @@ int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unkno
     }
     free(ids);
     for (int i = 0; i < g->K; i++)
-        for (size_t j = 0; j < n; j++) rnn_utf8_feed(&g->row[i].u8, text[j]);
+        for (size_t j = 0; j < n; j++) rnn__utf8_feed(&g->row[i].u8, text[j]);
     return 0;
 }
 
@@ -425,7 +425,7 @@ static int32_t gen_pick(rnn_gen *g, int i) {
     int V = v->size;
     const unsigned char *allow = NULL;
     if (g->constrain) {
-        for (int j = 0; j < V; j++) g->allow[j] = (unsigned char)rnn_utf8_accepts(&r->u8, v->sym[j] - RNN_RAWBYTE);
+        for (int j = 0; j < V; j++) g->allow[j] = (unsigned char)rnn__utf8_accepts(&r->u8, v->sym[j] - RNN_RAWBYTE);
         allow = g->allow;
     }
     return draw(g->w.logits + (size_t)i * V, V, allow, g->cand, &r->rng, g->o.temperature, g->o.top_k, g->o.top_p);
@@ -442,7 +442,7 @@ static void gen_record(rnn_gen *g, int i, int32_t id, rnn_gen_out *out) {
     r->n++;
     for (int b = 0; b < out->nbytes; b++) {
         unsigned char c = out->bytes[b];
-        rnn_utf8_feed(&r->u8, c);
+        rnn__utf8_feed(&r->u8, c);
         if (ms) {
             if (r->ntail == ms) memmove(r->tail, r->tail + 1, --r->ntail);
             r->tail[r->ntail++] = c;
@@ -488,7 +488,7 @@ int rnn_gen_step(rnn_gen *g, rnn_gen_out *out) {
     return running;
 }
 
-const float *rnn_gen_debug_logits(const rnn_gen *g, int i) { return g->w.logits + (size_t)i * g->m->vocab.size; }
+const float *rnn__gen_debug_logits(const rnn_gen *g, int i) { return g->w.logits + (size_t)i * g->m->vocab.size; }
 
 /* ============================================================================================ filler */
 /* The directions of a model run over a whole text one stack at a time, for the fill and the cloze scorer: the
@@ -513,15 +513,15 @@ enum { FILL_CHUNK = 256 };
 static void stack_run(const net *nt, const layer_view *pl, workspace *w, const int32_t *in, int T, int carry) {
     if (T <= 0) return;
     memcpy(w->x, in, sizeof(int32_t) * (size_t)T);
-    stack_forward(nt, pl, w, T, 0, NULL);
-    if (carry) carry_state(w, nt->c->layers, (size_t)nt->c->hidden, T);
+    rnn__stack_forward(nt, pl, w, T, 0, NULL);
+    if (carry) rnn__carry_state(w, nt->c->layers, (size_t)nt->c->hidden, T);
 }
 
 /* logits z (rows, V) = [hf ; hb] Wy + by from the top states hf (rows, H) and, bidirectional, hb (rows, H). */
 static void output_logits(const net *nt, int rows, const float *hf, const float *hb, float *z) {
     int H = nt->c->hidden, V = nt->V;
-    mat_mul(nt->pool, rows, V, H, hf, H, 0, nt->p.wy, V, 0, z, V, 0);
-    if (hb) mat_mul(nt->pool, rows, V, H, hb, H, 0, nt->p.wy + (size_t)H * V, V, 0, z, V, 1);
+    rnn__mat_mul(nt->pool, rows, V, H, hf, H, 0, nt->p.wy, V, 0, z, V, 0);
+    if (hb) rnn__mat_mul(nt->pool, rows, V, H, hb, H, 0, nt->p.wy + (size_t)H * V, V, 0, z, V, 1);
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < V; j++) z[(size_t)r * V + j] += nt->p.by[j];
 }
@@ -547,7 +547,7 @@ static void fill_direction(filler *f, int d, size_t n, size_t nb) {
     const net *nt = f->dir[d].pool ? &f->dir[d] : &f->n;
     workspace *w = &f->w[d];
     int L = nt->c->layers, H = nt->c->hidden;
-    zero_state(w, L, (size_t)H);
+    rnn__zero_state(w, L, (size_t)H);
     size_t upto = (d ? n - 1 - f->pos[0] : f->pos[nb - 1]) + 1;   /* inputs needed to reach the last state */
     size_t met = 0;   /* blanks whose state is stored: k = met (forward) or nb - 1 - met (backward) is next */
     int32_t chunk[FILL_CHUNK];
@@ -560,7 +560,7 @@ static void fill_direction(filler *f, int d, size_t n, size_t nb) {
             if (s >= at + (size_t)T) break;
             memcpy(f->hs[d] + k * H, w->h[L - 1] + (s - at) * H, sizeof(float) * H);
         }
-        carry_state(w, L, (size_t)H, T);
+        rnn__carry_state(w, L, (size_t)H, T);
         at += (size_t)T;
     }
 }
@@ -600,7 +600,7 @@ static void fill_forward(filler *f, size_t nb, float *probs, const rnn_fill_opts
     const net *nt = &f->n;
     workspace *w = &f->w[0];
     int L = nt->c->layers, H = nt->c->hidden, V = nt->V;
-    zero_state(w, L, (size_t)H);
+    rnn__zero_state(w, L, (size_t)H);
     size_t at = 0;   /* inputs fed so far */
     for (size_t k = 0; k < nb; k++) {
         size_t i = f->pos[k];
@@ -614,11 +614,11 @@ static void fill_forward(filler *f, size_t nb, float *probs, const rnn_fill_opts
 }
 
 static void filler_free(filler *f) {
-    mat_pool_free(f->dir[0].pool);
-    mat_pool_free(f->dir[1].pool);
-    ws_free(&f->w[0]);
-    ws_free(&f->w[1]);
-    mat_pool_free(f->n.pool);
+    rnn__mat_pool_free(f->dir[0].pool);
+    rnn__mat_pool_free(f->dir[1].pool);
+    rnn__ws_free(&f->w[0]);
+    rnn__ws_free(&f->w[1]);
+    rnn__mat_pool_free(f->n.pool);
     free(f->in);
     free(f->pos);
     free(f->hs[0]);
@@ -632,12 +632,12 @@ static void filler_free(filler *f) {
 static int stacks_init(filler *f, const rnn_model *m, int V_out, int threads) {
     rnn_config one = m->cfg;
     one.bidir = 0;   /* each direction's workspace is a plain stack's */
-    net_for_model(&f->n, m, threads);
+    rnn__net_for_model(&f->n, m, threads);
     if (!f->n.pool || !(f->cand = malloc(sizeof(prob_id) * (size_t)f->n.V))) return -1;
     for (int d = 0; d < 1 + m->cfg.bidir; d++) {
-        if (ws_init(&f->w[d], &one, d ? 0 : V_out, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
-        if (d) pack_stack(&f->n, f->n.p.lb, &f->w[1]);
-        else pack_weights(&f->n, &f->w[0]);   /* with logits: Wy's forward rows too */
+        if (rnn__ws_init(&f->w[d], &one, d ? 0 : V_out, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
+        if (d) rnn__pack_stack(&f->n, f->n.p.lb, &f->w[1]);
+        else rnn__pack_weights(&f->n, &f->w[0]);   /* with logits: Wy's forward rows too */
     }
     return 0;
 }
@@ -652,7 +652,7 @@ static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int t
     f->logits = malloc(sizeof(float) * nb * (size_t)m->vocab.size);
     if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits || stacks_init(f, m, 0, threads)) return -1;
     for (int d = 0; d < 2 && m->cfg.bidir && threads >= 2; d++) {   /* the directions side by side (fill_pass) */
-        net_for_model(&f->dir[d], m, 1);
+        rnn__net_for_model(&f->dir[d], m, 1);
         if (!f->dir[d].pool) return -1;
     }
     return 0;
@@ -719,12 +719,12 @@ static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t 
     size_t nblk = (n + FILL_CHUNK - 1) / FILL_CHUNK, per = (size_t)L * rnn_state_per_unit(nt->c->cell) * H;
     float *ck = malloc(sizeof(float) * (nblk ? nblk : 1) * per);
     if (!ck) return -1;
-    zero_state(wf, L, (size_t)H);
+    rnn__zero_state(wf, L, (size_t)H);
     for (size_t k = 0; k < nblk; k++) {   /* the forward state at each block's start */
         state_copy(wf, nt->c, ck + k * per, 1);
         if (k + 1 < nblk) stack_run(nt, nt->p.l, wf, x + k * FILL_CHUNK, FILL_CHUNK, 1);
     }
-    zero_state(wb, L, (size_t)H);
+    rnn__zero_state(wb, L, (size_t)H);
     int32_t rev[FILL_CHUNK];
     for (size_t k = nblk; k-- > 0;) {
         size_t a = k * FILL_CHUNK;
@@ -735,10 +735,10 @@ static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t 
         stack_run(nt, nt->p.lb, wb, rev, T, 0);         /* slot t: B_{a+T-1-t} */
         float *hb = f->hs[0];
         for (int t = 0; t < T; t++) memcpy(hb + (size_t)t * H, wb->h[L - 1] + (size_t)(T - 1 - t) * H, sizeof(float) * H);
-        carry_state(wb, L, (size_t)H, T);               /* B_{a-1}: the next block's last */
+        rnn__carry_state(wb, L, (size_t)H, T);               /* B_{a-1}: the next block's last */
         output_logits(nt, T, wf->h[L - 1], hb, wf->logits);
         memcpy(wf->y, x + a, sizeof(int32_t) * (size_t)T);
-        softmax_loss(nt, wf, T, 0, 0);
+        rnn__softmax_loss(nt, wf, T, 0, 0);
         for (int t = 0; t < T; t++) nats[where[a + (size_t)t]] = wf->rowloss[t];
     }
     free(ck);

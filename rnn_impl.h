@@ -14,7 +14,7 @@ struct rnn_model {
     rnn_progress prog;
     rnn_origin origin;     /* origin.name NULL: trained from scratch */
     size_t nparams;
-    float *params;         /* (nparams) one flat buffer; views by param_layout() in rnn.c */
+    float *params;         /* (nparams) one flat buffer; views by rnn__param_layout() in rnn.c */
 };
 
 /* The part of a trainer that a checkpoint carries so that training resumes exactly where it stopped.
@@ -51,42 +51,42 @@ static inline int rnn_state_per_unit(int cell) { return cell == RNN_CELL_LSTM ? 
 
 /* ---- rnn_text.c */
 /* Decodes one symbol of `unit` at s[0..n), n >= 1, into its value; returns the bytes consumed. */
-int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym);
+int rnn__next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym);
 /* The bytes of a symbol value (code point or RNN_RAWBYTE + b) into out; returns how many (1..4). */
-int rnn_value_bytes(uint32_t sym, unsigned char out[4]);
+int rnn__value_bytes(uint32_t sym, unsigned char out[4]);
 /* Strict UTF-8, one byte at a time: `need` continuation bytes are still due, the next in lo..hi. Start (and after
  * a complete character): {0, 0x80, 0xBF}. */
 typedef struct { unsigned char need, lo, hi; } rnn_utf8_state;
 /* Whether byte b keeps the text valid UTF-8 (a valid prefix) after state st. */
-int rnn_utf8_accepts(const rnn_utf8_state *st, unsigned b);
+int rnn__utf8_accepts(const rnn_utf8_state *st, unsigned b);
 /* The state after byte b; a byte st does not accept starts afresh, as the decoder does. */
-void rnn_utf8_feed(rnn_utf8_state *st, unsigned b);
+void rnn__utf8_feed(rnn_utf8_state *st, unsigned b);
 
 /* ---- rnn.c */
 /* Allocates an empty model with room for its parameters (uninitialised) and a copy of `vocab`. */
-rnn_model *rnn_model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err);
+rnn_model *rnn__model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err err);
 
 /* ---- rnn_train.c */
 /* Snapshot of a trainer's resumable state into r (buffers borrowed from the trainer, valid until the next
  * step). */
-void rnn_trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r);
+void rnn__trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r);
 
 /* ---- for tests (tests/): rnn_train.c, rnn.c, rnn_gen.c */
 /* The logits (V) sample i of g draws its next symbol from. */
-const float *rnn_gen_debug_logits(const rnn_gen *g, int i);
+const float *rnn__gen_debug_logits(const rnn_gen *g, int i);
 /* Mean loss of the trainer's next chunk at the current parameters, advancing nothing. With grad, *grad_out
  * points at the gradient (parameter layout, owned by the trainer). Dropout masks are drawn from a copy of the
  * trainer's RNG, so repeated calls see the same masks. */
-double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out);
+double rnn__trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out);
 /* Loss of ids[1..count) as one stream, computed with B identical streams (B = 1: the validation/sampling
  * path; B > 1: the batched GEMM path) on a pool of `threads`. NaN if memory fails. */
-double rnn_debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads);
+double rnn__debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t count, int B, int threads);
 /* Bidirectional models: the cloze loss of ids[1..count) in windows of `window` targets with a backward margin
  * of `margin` <= rnn_bidi_margin(window) symbols (validation uses 256 and rnn_bidi_margin(256)). */
-double rnn_debug_cloze_loss(const rnn_model *m, const int32_t *ids, size_t count, int window, int margin,
+double rnn__debug_cloze_loss(const rnn_model *m, const int32_t *ids, size_t count, int window, int margin,
                             int threads);
 /* The named tensors of the flat parameter buffer, in layout order. */
 typedef struct { const char *name; int layer; size_t offset, count; } rnn_tensor;
-int rnn_param_tensors(const rnn_model *m, rnn_tensor *out, int max);
+int rnn__param_tensors(const rnn_model *m, rnn_tensor *out, int max);
 
 #endif

@@ -226,7 +226,7 @@ static void *worker_main(void *arg) {
     }
 }
 
-mat_pool *mat_pool_new(int nthreads) {
+mat_pool *rnn__mat_pool_new(int nthreads) {
     if (nthreads < 1) return NULL;
     mat_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
@@ -285,7 +285,7 @@ fail:
     return NULL;
 }
 
-void mat_pool_free(mat_pool *p) {
+void rnn__mat_pool_free(mat_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
@@ -306,15 +306,15 @@ void mat_pool_free(mat_pool *p) {
     free(p);
 }
 
-const char *mat_kernel_name(const mat_pool *p) { return p->uk.name; }
-void mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc) {
+const char *rnn__mat_kernel_name(const mat_pool *p) { return p->uk.name; }
+void rnn__mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc) {
     *mc_rows = p->mc_tiles * p->uk.mr;
     *nc = p->nc;
 }
 
-void mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
+void rnn__mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
 int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
-void mat_pool_set_gemm_rows(mat_pool *p, int on) { p->gemm_rows = on != 0; }
+void rnn__mat_pool_set_gemm_rows(mat_pool *p, int on) { p->gemm_rows = on != 0; }
 
 void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     if (p->n == 1) {
@@ -345,7 +345,7 @@ static void for_thread(void *arg, int i, int n) {
     if (lo < hi) c->fn(c->arg, lo, hi);
 }
 
-void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg) {
+void rnn__mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg) {
     if (!p || p->n == 1 || n < 2 * grain) {
         if (n) fn(arg, 0, n);
         return;
@@ -650,7 +650,7 @@ static void run_gemv(mat_pool *p, int N, int K, const float *x, int incx, const 
     else gemv_thread(&c, 0, 1);
 }
 
-void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, const float *B, int ldb, int tb,
+void rnn__mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, const float *B, int ldb, int tb,
              float *C, int ldc, int accumulate) {
     if (M == 1) {
         run_gemv(p, N, K, A, ta ? lda : 1, B, ldb, tb, C, accumulate);
@@ -660,7 +660,7 @@ void mat_mul(mat_pool *p, int M, int N, int K, const float *A, int lda, int ta, 
     run_gemm(p, &g);
 }
 
-size_t mat_packed_size(const mat_pool *p, int K, int N) {
+size_t rnn__mat_packed_size(const mat_pool *p, int K, int N) {
     return (size_t)K * ceil_div(N, p->uk.nr) * p->uk.nr;
 }
 
@@ -681,7 +681,7 @@ static void pack_thread(void *arg, int i, int n) {
     }
 }
 
-void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb) {
+void rnn__mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb) {
     dst->K = K;
     dst->N = N;
     dst->bf16 = p->bf16;
@@ -722,7 +722,7 @@ RNN_CLONES static void gemv_panels(const mat_packed *B, int NR, int t0, int t1, 
 }
 
 /* gemv_panels for a bf16 packed operand: the sums of gemv_bf16 (per MAT_KC block from +0, then added to y), x
- * rounded as it is read, B already rounded by mat_pack. */
+ * rounded as it is read, B already rounded by rnn__mat_pack. */
 RNN_CLONES static void gemv_panels_bf16(const mat_packed *B, int NR, int t0, int t1, const float *x, int incx,
                                         float *y, int accumulate) {
     int K = B->K, N = B->N, npad = ceil_div(N, NR) * NR, t = t0;
@@ -873,7 +873,7 @@ static void rows_thread(void *arg, int i, int n) {   /* part i: a fixed run of p
     if (j0 < j1) c->fn(c, j0, j1);
 }
 
-/* Whether mat_mul_packed takes the small-M path: a few rows, and one row only when the pool asks for the GEMM's
+/* Whether rnn__mat_mul_packed takes the small-M path: a few rows, and one row only when the pool asks for the GEMM's
  * sums (otherwise gemv_panels' plain sums, as one-row products always had). */
 static int rows_path(const mat_pool *p, int M, const mat_packed *B) {
     return B->K > 0 && B->N > 0 && M <= MAT_ROWS && (M > 1 || p->gemm_rows);
@@ -889,7 +889,7 @@ static void run_rows(mat_pool *p, int M, const float *A, int lda, int ta, const 
     else rows_thread(&c, 0, 1);
 }
 
-void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
+void rnn__mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
                     int accumulate) {
     if (M >= 1 && rows_path(p, M, B)) {
         run_rows(p, M, A, lda, ta, B, C, ldc, accumulate);

@@ -10,7 +10,7 @@
  * micro-kernel accumulates k in order, and edge tiles are zero-padded instead of taking a different path).
  * So results are bit-identical for any --threads.
  *
- * Precision: a pool multiplies in FP32 (the default) or in bfloat16 (mat_pool_set_precision). A bf16 product
+ * Precision: a pool multiplies in FP32 (the default) or in bfloat16 (rnn__mat_pool_set_precision). A bf16 product
  * rounds both operands to bf16 where they are packed (mat_bf16: round to nearest even, NaN stays NaN, subnormals
  * become zero, as the hardware's conversion does) and accumulates in FP32: for each KC block of k, acc starts at
  * +0 and adds the products in k order, one FP32 rounding per addition, then C = acc or C + acc. The product of
@@ -39,7 +39,7 @@ typedef struct mat_pool mat_pool;
 
 enum { MAT_KC = 256 };                     /* the K blocking (fixed: results never depend on threads) */
 enum { MAT_FP32 = 0, MAT_BF16 = 1 };       /* a pool's precision */
-enum { MAT_ROWS = 4 };                     /* products of up to this many rows read a packed B once (mat_mul_packed) */
+enum { MAT_ROWS = 4 };                     /* products of up to this many rows read a packed B once (rnn__mat_mul_packed) */
 
 /* x rounded to bfloat16 (returned as the float of equal value): round to nearest, ties to even; NaN stays NaN
  * (quietened, sign and top payload bits kept); infinities stay; subnormals (and zeros) become a zero of their
@@ -57,29 +57,29 @@ static inline float mat_bf16(float x) {
 }
 
 /* A pool of `nthreads` >= 1 workers (the calling thread is worker 0). NULL if threads or memory fail. */
-mat_pool *mat_pool_new(int nthreads);
-void mat_pool_free(mat_pool *p);
+mat_pool *rnn__mat_pool_new(int nthreads);
+void rnn__mat_pool_free(mat_pool *p);
 /* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
  * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
  * fn must not call back into the pool. */
 /* Sets the precision of the pool's products from now on (MAT_FP32 or MAT_BF16; a pool starts in FP32). A packed
  * operand keeps the precision it was packed with (pack again after a change). */
-void mat_pool_set_precision(mat_pool *p, int precision);
+void rnn__mat_pool_set_precision(mat_pool *p, int precision);
 int mat_pool_precision(const mat_pool *p);
 void mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
-/* With on, a one-row product from a packed operand (mat_mul_packed, M == 1) sums as the GEMM sums each row
+/* With on, a one-row product from a packed operand (rnn__mat_mul_packed, M == 1) sums as the GEMM sums each row
  * (per MAT_KC block, the micro-kernel's multiply-adds) instead of in plain order, so that one stream gives the same
  * bits alone as among others (the generator of one sample). Off at the start. */
-void mat_pool_set_gemm_rows(mat_pool *p, int on);
+void rnn__mat_pool_set_gemm_rows(mat_pool *p, int on);
 
 /* Runs fn(arg, lo, hi) over [0, n) cut into one contiguous part per thread; inline (one part) when p is NULL
  * or n < 2 * grain. Only for work whose result does not depend on where the cuts fall (per-item work, or
  * reductions that each part does whole, like one column's sum over all rows). */
-void mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *arg, size_t lo, size_t hi), void *arg);
+void rnn__mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *arg, size_t lo, size_t hi), void *arg);
 
 /* C = op(A)·op(B) (accumulate = 0) or C += op(A)·op(B) (accumulate = 1). ta/tb: 1 = transposed.
  * One-row products (M == 1) read B in place, split by columns over the pool when B is large; p may be NULL. */
-void mat_mul(mat_pool *p, int M, int N, int K,
+void rnn__mat_mul(mat_pool *p, int M, int N, int K,
              const float *A, int lda, int ta, const float *B, int ldb, int tb,
              float *C, int ldc, int accumulate);
 
@@ -89,24 +89,24 @@ void mat_mul(mat_pool *p, int M, int N, int K,
 typedef struct {
     int K, N;
     int bf16;             /* packed by a bf16 pool: the values are bf16-rounded, products with it are bf16 */
-    float *data;          /* (mat_packed_size floats) caller-owned */
+    float *data;          /* (rnn__mat_packed_size floats) caller-owned */
 } mat_packed;
 /* Floats a K x N packed operand needs with this pool's kernel, in either precision; dst->data must hold that many. */
-size_t mat_packed_size(const mat_pool *p, int K, int N);
-void mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb);
-/* C = [C +] op(A) · B from a packed B: the same bits as mat_mul with B unpacked. From 2 to MAT_ROWS rows, B is read
- * once per call (the small-M path, the GEMM's sums without packing A); one row sums as mat_mul's one-row product,
- * or as the GEMM when the pool asks for it (mat_pool_set_gemm_rows). */
-void mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,
+size_t rnn__mat_packed_size(const mat_pool *p, int K, int N);
+void rnn__mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb);
+/* C = [C +] op(A) · B from a packed B: the same bits as rnn__mat_mul with B unpacked. From 2 to MAT_ROWS rows, B is read
+ * once per call (the small-M path, the GEMM's sums without packing A); one row sums as rnn__mat_mul's one-row product,
+ * or as the GEMM when the pool asks for it (rnn__mat_pool_set_gemm_rows). */
+void rnn__mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,
                     float *C, int ldc, int accumulate);
 
 
 /* Name of the pool's micro-kernel ("avx512", "avx2", "generic"), chosen for the CPU when the pool is made.
  * CHARRNN_KERNEL=avx2|generic in the environment forces a lesser one (to test the other paths). */
-const char *mat_kernel_name(const mat_pool *p);
+const char *rnn__mat_kernel_name(const mat_pool *p);
 /* The pool's GEMM blocking: rows of A and columns of B packed at a time, sized for the CPU's L2 when the pool is
  * made; CHARRNN_BLOCKING=MC_TILES,NC (row tiles, columns) in the environment sets them. No result depends on it. */
-void mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc);
+void rnn__mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc);
 
 /* ---- Vector math over n floats, in place, written so compilers vectorise it; static inline so that each
  * multiversioned caller gets it compiled for its own instruction set. Accurate to a few ulp; NaN in, NaN out

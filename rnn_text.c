@@ -1,9 +1,9 @@
 /* rnn_text.c — text to symbols: UTF-8 decoding (strict; an invalid byte becomes a raw-byte symbol of its own) and
  * the vocabulary (building it from a corpus, encoding text to ids, the bytes of a symbol).
  *
- * Owns: rnn_vocab_*, rnn_decode, rnn_encode, rnn_symbol_bytes, rnn_utf8_next, and the private rnn_next_symbol /
- * rnn_value_bytes (rnn_impl.h) that the checkpoint reader uses to check a stored vocabulary table, and the
- * incremental UTF-8 check rnn_utf8_accepts / rnn_utf8_feed that the generator uses to keep byte models' output valid.
+ * Owns: rnn_vocab_*, rnn_decode, rnn_encode, rnn_symbol_bytes, rnn_utf8_next, and the private rnn__next_symbol /
+ * rnn__value_bytes (rnn_impl.h) that the checkpoint reader uses to check a stored vocabulary table, and the
+ * incremental UTF-8 check rnn__utf8_accepts / rnn__utf8_feed that the generator uses to keep byte models' output valid.
  * Must not know: models, training, sampling, files. It depends on nothing but rnn.h and libc. */
 #include "rnn_impl.h"
 
@@ -14,12 +14,12 @@
 /* ============================================================================================ vocabulary */
 /* The incremental strict UTF-8 check (rnn_impl.h): which bytes may come next, and the state after one. The decoder
  * below and the generator's valid-UTF-8 constraint (rnn_gen.c) both use it, so they agree on every byte. */
-int rnn_utf8_accepts(const rnn_utf8_state *st, unsigned b) {
+int rnn__utf8_accepts(const rnn_utf8_state *st, unsigned b) {
     if (st->need) return b >= st->lo && b <= st->hi;
     return b < 0x80 || (b >= 0xC2 && b <= 0xF4);
 }
 
-void rnn_utf8_feed(rnn_utf8_state *st, unsigned b) {
+void rnn__utf8_feed(rnn_utf8_state *st, unsigned b) {
     if (st->need && b >= st->lo && b <= st->hi) {
         st->need--;
         st->lo = 0x80, st->hi = 0xBF;
@@ -38,14 +38,14 @@ static int utf8_next(const unsigned char *s, size_t n, uint32_t *sym) {
     unsigned b0 = s[0];
     if (b0 < 0x80) { *sym = b0; return 1; }
     rnn_utf8_state st = {0, 0x80, 0xBF};
-    if (!rnn_utf8_accepts(&st, b0)) { *sym = RNN_RAWBYTE + b0; return 1; }
-    rnn_utf8_feed(&st, b0);
+    if (!rnn__utf8_accepts(&st, b0)) { *sym = RNN_RAWBYTE + b0; return 1; }
+    rnn__utf8_feed(&st, b0);
     int len = st.need + 1;
     uint32_t cp = b0 & (0x7Fu >> len);
     if ((size_t)len > n) { *sym = RNN_RAWBYTE + b0; return 1; }
     for (int i = 1; i < len; i++) {
-        if (!rnn_utf8_accepts(&st, s[i])) { *sym = RNN_RAWBYTE + b0; return 1; }
-        rnn_utf8_feed(&st, s[i]);
+        if (!rnn__utf8_accepts(&st, s[i])) { *sym = RNN_RAWBYTE + b0; return 1; }
+        rnn__utf8_feed(&st, s[i]);
         cp = (cp << 6) | (s[i] & 0x3Fu);
     }
     *sym = cp;
@@ -64,7 +64,7 @@ static int valid_utf8(const unsigned char *text, size_t n) {
     return 1;
 }
 
-int rnn_next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym) {
+int rnn__next_symbol(int unit, const unsigned char *s, size_t n, uint32_t *sym) {
     if (unit == RNN_UNIT_BYTE) { *sym = RNN_RAWBYTE + s[0]; return 1; }
     return utf8_next(s, n, sym);
 }
@@ -78,7 +78,7 @@ int rnn_vocab_build(rnn_vocab *v, const unsigned char *text, size_t n, int unit,
     int count = 0;
     for (size_t i = 0; i < n;) {
         uint32_t s;
-        i += rnn_next_symbol(unit, text + i, n - i, &s);
+        i += rnn__next_symbol(unit, text + i, n - i, &s);
         if (!(seen[s >> 3] & (1u << (s & 7)))) { seen[s >> 3] |= (unsigned char)(1u << (s & 7)); count++; }
     }
     v->sym = malloc(sizeof(uint32_t) * count);
@@ -142,7 +142,7 @@ size_t rnn_decode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
     size_t k = 0;
     for (size_t i = 0; i < n; k++) {
         uint32_t s;
-        i += rnn_next_symbol(v->unit, text + i, n - i, &s);
+        i += rnn__next_symbol(v->unit, text + i, n - i, &s);
         ids[k] = vocab_find(v, s);
         if (ends) ends[k] = i;
     }
@@ -157,9 +157,9 @@ size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
     return k;
 }
 
-int rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]) { return rnn_value_bytes(v->sym[id], out); }
+int rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]) { return rnn__value_bytes(v->sym[id], out); }
 
-int rnn_value_bytes(uint32_t c, unsigned char out[4]) {
+int rnn__value_bytes(uint32_t c, unsigned char out[4]) {
     if (c >= RNN_RAWBYTE) { out[0] = (unsigned char)(c - RNN_RAWBYTE); return 1; }
     if (c < 0x80) { out[0] = (unsigned char)c; return 1; }
     if (c < 0x800) { out[0] = (unsigned char)(0xC0 | c >> 6); out[1] = (unsigned char)(0x80 | (c & 0x3F)); return 2; }

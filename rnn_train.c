@@ -23,7 +23,7 @@ struct rnn_trainer {
     float *grad;             /* (nparams) same layout as the parameters */
     float *m1, *m2;          /* (nparams) optimizer moments (Adam: m, v; Adagrad: m2 = sum of squares) */
     double *norm_partial;    /* (nparams / NORM_BLOCK + 1) squared-norm partial sums */
-    param_range twin[RNN_MAX_TWINS];   /* tensors that stand for two of PyTorch's (param_twins): 2x lr, 2x in the norm */
+    param_range twin[RNN_MAX_TWINS];   /* tensors that stand for two of PyTorch's (rnn__param_twins): 2x lr, 2x in the norm */
     size_t ntwin;
     float *state;            /* (layers, B, H) carried h, then for LSTM (layers, B, H) carried c */
     size_t nstate;
@@ -89,9 +89,9 @@ void rnn_resume_free(rnn_resume *r) {
 
 void rnn_trainer_free(rnn_trainer *t) {
     if (!t) return;
-    mat_pool_free(t->pool);
-    ws_free(&t->w);
-    ws_free(&t->we);
+    rnn__mat_pool_free(t->pool);
+    rnn__ws_free(&t->w);
+    rnn__ws_free(&t->we);
     free(t->grad);
     free(t->m1);
     free(t->m2);
@@ -132,11 +132,11 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     t->n.c = c;
     t->n.V = m->vocab.size;
     t->n.pool = t->pool;
-    param_layout(c, t->n.V, m->params, &t->n.p);
-    t->ntwin = param_twins(c, &t->n.p, m->params, t->twin);
+    rnn__param_layout(c, t->n.V, m->params, &t->n.p);
+    t->ntwin = rnn__param_twins(c, &t->n.p, m->params, t->twin);
     t->grad = calloc(m->nparams, sizeof(float));
     if (!t->grad) return -1;
-    param_layout(c, t->n.V, t->grad, &t->n.g);
+    rnn__param_layout(c, t->n.V, t->grad, &t->n.g);
     int nm = rnn_optim_moments(c->optim);
     if (nm >= 1 && !(t->m2 = calloc(m->nparams, sizeof(float)))) return -1;
     if (nm >= 2 && !(t->m1 = calloc(m->nparams, sizeof(float)))) return -1;
@@ -157,8 +157,8 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     t->lr = c->lr;
     t->n_ids = n;
     t->ids_crc = ids_crc(ids, n);
-    if (ws_init(&t->w, c, t->n.V, (int)T, (int)B, 1, t->pool)) return -1;
-    if (ws_init(&t->we, c, t->n.V, VAL_CHUNK, 1, 0, t->pool)) return -1;
+    if (rnn__ws_init(&t->w, c, t->n.V, (int)T, (int)B, 1, t->pool)) return -1;
+    if (rnn__ws_init(&t->we, c, t->n.V, VAL_CHUNK, 1, 0, t->pool)) return -1;
     return 0;
 }
 
@@ -205,13 +205,13 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
     rnn_trainer *t = calloc(1, sizeof *t);
     if (!t) goto oom;
     t->m = m;
-    t->pool = mat_pool_new(threads);
+    t->pool = rnn__mat_pool_new(threads);
     if (!t->pool) {
         rnn_trainer_free(t);
         snprintf(err, RNN_ERRLEN, "cannot start %d threads", threads);
         return NULL;
     }
-    mat_pool_set_precision(t->pool, m->cfg.precision == RNN_PREC_BF16 ? MAT_BF16 : MAT_FP32);
+    rnn__mat_pool_set_precision(t->pool, m->cfg.precision == RNN_PREC_BF16 ? MAT_BF16 : MAT_FP32);
     if (trainer_alloc(t, ids, n, n_train)) goto oom;
     if (resume && apply_resume(t, resume, err)) {
         rnn_trainer_free(t);
@@ -224,7 +224,7 @@ oom:
     return NULL;
 }
 
-void rnn_trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r) {
+void rnn__trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r) {
     r->chunk = t->chunk;
     r->epoch = t->epoch;
     r->rng = t->rng;
@@ -279,7 +279,7 @@ RNN_CLONES static void sumsq_blocks(void *arg, size_t lo, size_t hi) {
     }
 }
 
-/* The optimizer on parameters [lo, hi), each standing for `twins` of PyTorch's (param_twins): twice the step. */
+/* The optimizer on parameters [lo, hi), each standing for `twins` of PyTorch's (rnn__param_twins): twice the step. */
 static inline void update_range(const opt_args *s, size_t lo, size_t hi, float twins) {
     rnn_trainer *t = s->t;
     float *p = t->m->params, *g = t->grad, gs = s->gs, lr = s->lr * twins;
@@ -326,10 +326,10 @@ static double optimizer_step(rnn_trainer *t, float lr) {
     const rnn_config *c = &t->m->cfg;
     size_t np = t->m->nparams, nblocks = (np + NORM_BLOCK - 1) / NORM_BLOCK;
     opt_args s = {t, 1.0f, lr, 1.0f, 1.0f, t->norm_partial};
-    mat_pool_for(t->pool, nblocks, 1, sumsq_blocks, &s);
+    rnn__mat_pool_for(t->pool, nblocks, 1, sumsq_blocks, &s);
     double ss = 0;
     for (size_t k = 0; k < nblocks; k++) ss += t->norm_partial[k];
-    for (size_t k = 0; k < t->ntwin; k++)   /* a twin tensor's gradient counts once more (param_twins) */
+    for (size_t k = 0; k < t->ntwin; k++)   /* a twin tensor's gradient counts once more (rnn__param_twins) */
         for (size_t i = t->twin[k].offset; i < t->twin[k].offset + t->twin[k].count; i++)
             ss += (double)t->grad[i] * t->grad[i];
     double norm = sqrt(ss);
@@ -338,7 +338,7 @@ static double optimizer_step(rnn_trainer *t, float lr) {
     double step = (double)t->m->prog.step + 1;
     s.bc1 = (float)(1.0 - pow(0.9, step));
     s.bc2s = (float)sqrt(1.0 - pow(0.999, step));
-    mat_pool_for(t->pool, np, 1 << 15, update_part, &s);
+    rnn__mat_pool_for(t->pool, np, 1 << 15, update_part, &s);
     return norm;
 }
 
@@ -357,7 +357,7 @@ static void blank_inputs(rnn_trainer *t, size_t base, int T, int M) {
     for (int tt = 0; tt < T; tt++)
         for (int b = 0; b < B; b++)
             if (blanked(t, (size_t)b * t->stream_len + base + tt)) w->x[tt * B + b] = -1;
-    for (int r = 0; r < w->back->Tb; r++)   /* back step r reads position base + T + M - r (bidir_inputs) */
+    for (int r = 0; r < w->back->Tb; r++)   /* back step r reads position base + T + M - r (rnn__bidir_inputs) */
         for (int b = 0; b < B; b++)
             if (blanked(t, (size_t)b * t->stream_len + base + (size_t)(T + M - r))) w->back->x[r * B + b] = -1;
 }
@@ -374,7 +374,7 @@ static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
             w->y[tt * B + b] = t->train[pos + 1];
         }
     if (w->back) {
-        bidir_inputs(w, t->train, t->stream_len, base, T, rnn_bidi_margin(T));
+        rnn__bidir_inputs(w, t->train, t->stream_len, base, T, rnn_bidi_margin(T));
         blank_inputs(t, base, T, rnn_bidi_margin(T));
     }
     state_load(t, w, fresh);
@@ -384,12 +384,12 @@ static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
 static double chunk_loss_grad(rnn_trainer *t, int grad, uint64_t *rng) {
     workspace *w = &t->w;
     int TB = t->m->cfg.batch * t->m->cfg.seq;
-    pack_weights(&t->n, w);
-    layers_forward(&t->n, w, t->m->cfg.seq, 1, rng);
-    double loss = softmax_loss(&t->n, w, TB, grad, 1.0f / (float)TB) / TB;
+    rnn__pack_weights(&t->n, w);
+    rnn__layers_forward(&t->n, w, t->m->cfg.seq, 1, rng);
+    double loss = rnn__softmax_loss(&t->n, w, TB, grad, 1.0f / (float)TB) / TB;
     if (grad && isfinite(loss)) {
         memset(t->grad, 0, sizeof(float) * t->m->nparams);
-        layers_backward(&t->n, w, t->m->cfg.seq);
+        rnn__layers_backward(&t->n, w, t->m->cfg.seq);
     }
     return loss;
 }
@@ -421,7 +421,7 @@ double rnn_train_step(rnn_trainer *t) {
     return loss;
 }
 
-double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out) {
+double rnn__trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out) {
     uint64_t rng = t->rng;
     int wrap = t->chunk >= t->nchunks;   /* the next step would start a new epoch */
     load_chunk(t, wrap ? 0 : t->chunk, wrap);
@@ -433,7 +433,7 @@ double rnn_trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out) {
 
 double rnn_validate(rnn_trainer *t) {
     if (t->n_val < 2) return NAN;
-    double v = stream_loss(&t->n, &t->we, t->val, t->n_val);
+    double v = rnn__stream_loss(&t->n, &t->we, t->val, t->n_val);
     rnn_progress *p = &t->m->prog;
     p->last_val = (float)v;
     if (isnan(p->best_val) || v < p->best_val) p->best_val = (float)v;

@@ -110,7 +110,7 @@ gradcheck-gru|rnn.c|s/dhp\[j\] = dhb\[j\] \* z\[j\];/dhp[j] = dhb[j];/
 gradcheck-gru|rnn.c|s/gh\[2 \* H + j\] = dn \* r\[j\];/gh[2 * H + j] = dn;/
 gradcheck-rnn|rnn.c|s/add_colsum(n, n->g.by, w->logits, NULL, TB, V, V);/(void)0;/
 gradcheck-dropout|rnn.c|s/s->x\[i\] \*= s->m\[i\];/(void)0;/
-gradcheck-batch1|rnn.c|s/mat_pack(n->pool, &w->whtp\[l\], GH, H, pl\[l\].wh, GH, 1);/mat_pack(n->pool, \&w->whtp[l], GH, H, pl[l].wh, GH, 0);/
+gradcheck-batch1|rnn.c|s/rnn__mat_pack(n->pool, &w->whtp\[l\], GH, H, pl\[l\].wh, GH, 1);/rnn__mat_pack(n->pool, \&w->whtp[l], GH, H, pl[l].wh, GH, 0);/
 torch-parity-rnn|rnn.c|s/float k = 1.0f \/ sqrtf((float)c->hidden);/float k = 0.5f \/ sqrtf((float)c->hidden);/
 torch-parity-lstm|rnn_train.c|s/sqrtf(m2\[i\]) \/ s->bc2s + eps/sqrtf(m2[i]) + eps/
 torch-parity-rnn|rnn_train.c|s/update_range(s, i, b < hi ? b : hi, 2.0f);/update_range(s, i, b < hi ? b : hi, 1.0f);/
@@ -125,7 +125,7 @@ gemm-bf16|rnn_mat.c|s/int ke = K - pc < MAT_KC ? K : pc + MAT_KC;/int ke = K;/
 bf16-paths|rnn_mat.c|s/const float xk = mat_bf16(x\[(size_t)(pc + k) \* incx\]);/const float xk = x[(size_t)(pc + k) * incx];/
 gemm-rows|rnn_mat.c|s/acc\[i\]\[q\] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b\[q\] + k \* NR), acc\[i\]\[q\]);/acc[i][q] = _mm256_add_ps(_mm256_mul_ps(x, _mm256_loadu_ps(b[q] + k * NR)), acc[i][q]);/
 gemm-rows|rnn_mat.c|s/(M > 1 || p->gemm_rows)/(M > 1)/
-gen-batch|rnn_gen.c|s/if (g->n.pool) mat_pool_set_gemm_rows(g->n.pool, 1);/(void)0;/
+gen-batch|rnn_gen.c|s/if (g->n.pool) rnn__mat_pool_set_gemm_rows(g->n.pool, 1);/(void)0;/
 gemm-blocking|rnn_mat.c|s/for (int jc = n0; jc < n1; jc += NC) {/for (int jc = n0; jc < n1; jc += NC + NR) {/
 fill-blanks|rnn_gen.c|s/size_t k = d ? nb - 1 - met : met, s = /size_t k = met, s = /
 fill-blanks|rnn_gen.c|s/if (i < 2) fill_direction(c->f, i, c->n, c->nb);/if (i < 2) fill_direction(c->f, 0, c->n, c->nb);/

@@ -70,7 +70,7 @@ static int score_checks(const rig *r, char *msg, size_t msglen) {
     static double a[CAP], b[CAP], c[CAP], one[CAP];
     size_t start[S + 1], n = 0;
     if (score_into(r->m, 1, 1, r->ids, (size_t[]){0, N}, 1, a)) FAILF("scorer: out of memory");
-    double sum = 0, ref = rnn_debug_stream_loss(r->m, r->ids, N, 3, 1);
+    double sum = 0, ref = rnn__debug_stream_loss(r->m, r->ids, N, 3, 1);
     for (size_t i = 1; i < N; i++) sum += a[i];
     if (!(fabs(sum / (N - 1) - ref) < 1e-9 * ref)) FAILF("mean of symbols 2..N %.12f, stream loss %.12f", sum / (N - 1), ref);
     const float *by = rnn_model_params(r->m) + rnn_model_nparams(r->m) - rnn_model_vocab(r->m)->size;
@@ -205,7 +205,7 @@ int fill_consistent(void) {
     if (fill_rig(&r, 1)) return 1;
     enum { N = 120 };
     int V = rnn_model_vocab(r.m)->size;
-    double window = rnn_debug_cloze_loss(r.m, r.ids, N, 256, 0, 1), sum = 0;
+    double window = rnn__debug_cloze_loss(r.m, r.ids, N, 256, 0, 1), sum = 0;
     int32_t ids[N];
     unsigned char blank[N];
     float *probs = malloc(sizeof(float) * V);
@@ -336,7 +336,7 @@ int score_bidir(void) {
     memcpy(ids, r.ids, sizeof(int32_t) * N);
     blank[0] = 1;
     bad = bad || rnn_fill(r.m, ids, blank, N, &likeliest, 1, probs, NULL, err);
-    double cloze = rnn_debug_cloze_loss(r.m, r.ids, N, 1024, 0, 1), sum = 0, p0 = bad ? 0 : -log(probs[first]);
+    double cloze = rnn__debug_cloze_loss(r.m, r.ids, N, 1024, 0, 1), sum = 0, p0 = bad ? 0 : -log(probs[first]);
     free(probs);
     free(blank);
     rig_free(&r);
@@ -373,7 +373,7 @@ static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_
     }
     for (int more = 1; more;) {
         for (int i = 0; hash && i < K; i++) {   /* the logits of the coming draw */
-            const float *z = rnn_gen_debug_logits(g, i);
+            const float *z = rnn__gen_debug_logits(g, i);
             for (int j = 0; j < V && !st[i].status; j++) {
                 uint32_t u;
                 memcpy(&u, z + j, 4);
@@ -487,33 +487,33 @@ int gen_utf8(void) {
 static int paths_differ(const rnn_model *m, const int32_t *ids, int n, int gemm_rows, size_t *ndiff) {
     net a, b;
     workspace wa, wb;
-    net_for_model(&a, m, 1);
-    net_for_model(&b, m, 3);
-    if (a.pool) mat_pool_set_gemm_rows(a.pool, gemm_rows);
+    rnn__net_for_model(&a, m, 1);
+    rnn__net_for_model(&b, m, 3);
+    if (a.pool) rnn__mat_pool_set_gemm_rows(a.pool, gemm_rows);
     int V = m->vocab.size, L = m->cfg.layers, H = m->cfg.hidden, T = 16, rc = -1;
-    if (!a.pool || !b.pool || ws_init(&wa, &m->cfg, V, 1, 1, 0, a.pool)) goto out;
-    if (ws_init(&wb, &m->cfg, V, T, 2, 0, b.pool)) { ws_free(&wa); goto out; }
-    pack_weights(&a, &wa);
-    pack_weights(&b, &wb);
+    if (!a.pool || !b.pool || rnn__ws_init(&wa, &m->cfg, V, 1, 1, 0, a.pool)) goto out;
+    if (rnn__ws_init(&wb, &m->cfg, V, T, 2, 0, b.pool)) { rnn__ws_free(&wa); goto out; }
+    rnn__pack_weights(&a, &wa);
+    rnn__pack_weights(&b, &wb);
     *ndiff = 0;
     for (int t0 = 0; t0 + T <= n; t0 += T) {
         for (int t = 0; t < T; t++) wb.x[2 * t] = wb.x[2 * t + 1] = ids[t0 + t];
-        layers_forward(&b, &wb, T, 0, NULL);
-        carry_state(&wb, L, (size_t)2 * H, T);
+        rnn__layers_forward(&b, &wb, T, 0, NULL);
+        rnn__carry_state(&wb, L, (size_t)2 * H, T);
         for (int t = 0; t < T; t++) {
             wa.x[0] = ids[t0 + t];
-            layers_forward(&a, &wa, 1, 0, NULL);
-            carry_state(&wa, L, (size_t)H, 1);
+            rnn__layers_forward(&a, &wa, 1, 0, NULL);
+            rnn__carry_state(&wa, L, (size_t)H, 1);
             for (int r = 0; r < 2; r++)
                 for (int v = 0; v < V; v++) *ndiff += wa.logits[v] != wb.logits[(size_t)(2 * t + r) * V + v];
         }
     }
     rc = 0;
-    ws_free(&wa);
-    ws_free(&wb);
+    rnn__ws_free(&wa);
+    rnn__ws_free(&wb);
 out:
-    mat_pool_free(a.pool);
-    mat_pool_free(b.pool);
+    rnn__mat_pool_free(a.pool);
+    rnn__mat_pool_free(b.pool);
     return rc;
 }
 

@@ -13,7 +13,7 @@ int gemm(void) {
     int shapes[][3] = {{1, 1, 1}, {1, 700, 600}, {1, 33, 1000}, {7, 5, 3}, {33, 65, 17}, {128, 300, 257},
                        {64, 1024, 300}, {512, 65, 300}, {3, 700, 600}, {200, 9, 520}};
     uint64_t s = 1;
-    mat_pool *p1 = mat_pool_new(1), *p3 = mat_pool_new(3);
+    mat_pool *p1 = rnn__mat_pool_new(1), *p3 = rnn__mat_pool_new(3);
     int bad = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int ta = 0; ta < 2; ta++)
@@ -33,12 +33,12 @@ int gemm(void) {
                                      (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
                             C0[(size_t)i * N + j] = (float)a;
                         }
-                    mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
-                    mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
+                    rnn__mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
+                    rnn__mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
                     mat_packed pk;
-                    pk.data = malloc(4 * mat_packed_size(p3, K, N));
-                    mat_pack(p3, &pk, K, N, B, ldb, tb);
-                    mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
+                    pk.data = malloc(4 * rnn__mat_packed_size(p3, K, N));
+                    rnn__mat_pack(p3, &pk, K, N, B, ldb, tb);
+                    rnn__mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
                     double e = 0;
                     for (size_t i = 0; i < (size_t)M * N; i++) e = fmax(e, fabs(C1[i] - C0[i]));
                     if (e > 2e-6 * K + 1e-6 || memcmp(C1, C3, 4 * (size_t)M * N) || memcmp(C1, C4, 4 * (size_t)M * N)) {
@@ -49,9 +49,9 @@ int gemm(void) {
                     free(A); free(B); free(C0); free(C1); free(C3); free(C4); free(pk.data);
                 }
     if (!bad) snprintf(detail, sizeof detail, "kernel %s: 160 products match a double reference; 1 thread == 3 threads == packed",
-                       mat_kernel_name(p1));
-    mat_pool_free(p1);
-    mat_pool_free(p3);
+                       rnn__mat_kernel_name(p1));
+    rnn__mat_pool_free(p1);
+    rnn__mat_pool_free(p3);
     return bad != 0;
 }
 
@@ -127,11 +127,11 @@ int gemm_bf16(void) {
     int shapes[][3] = {{1, 1, 1}, {1, 700, 600}, {1, 33, 257}, {2, 5, 3}, {7, 5, 3}, {33, 65, 17}, {9, 31, 511},
                        {128, 300, 257}, {64, 100, 300}, {3, 700, 600}, {200, 9, 520}, {17, 40, 256}};
     uint64_t s = 7;
-    mat_pool *p1 = mat_pool_new(1), *p3 = mat_pool_new(3);
+    mat_pool *p1 = rnn__mat_pool_new(1), *p3 = rnn__mat_pool_new(3);
     if (!p1 || !p3) FAILF("cannot start the pools");
-    mat_pool_set_precision(p1, MAT_BF16);
-    mat_pool_set_precision(p3, MAT_BF16);
-    mat_pool *pf = mat_pool_new(1);   /* FP32, to show that the bf16 product differs */
+    rnn__mat_pool_set_precision(p1, MAT_BF16);
+    rnn__mat_pool_set_precision(p3, MAT_BF16);
+    mat_pool *pf = rnn__mat_pool_new(1);   /* FP32, to show that the bf16 product differs */
     int bad = 0, products = 0;
     size_t differ = 0, total = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0] && !bad; si++)
@@ -166,13 +166,13 @@ int gemm_bf16(void) {
                             D[(size_t)i * N + j] = d;
                             E[(size_t)i * N + j] = e;
                         }
-                    mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
-                    mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
-                    mat_mul(pf, M, N, K, A, lda, ta, B, ldb, tb, CF, N, acc);
+                    rnn__mat_mul(p1, M, N, K, A, lda, ta, B, ldb, tb, C1, N, acc);
+                    rnn__mat_mul(p3, M, N, K, A, lda, ta, B, ldb, tb, C3, N, acc);
+                    rnn__mat_mul(pf, M, N, K, A, lda, ta, B, ldb, tb, CF, N, acc);
                     mat_packed pk;
-                    pk.data = malloc(4 * mat_packed_size(p3, K, N));
-                    mat_pack(p3, &pk, K, N, B, ldb, tb);
-                    mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
+                    pk.data = malloc(4 * rnn__mat_packed_size(p3, K, N));
+                    rnn__mat_pack(p3, &pk, K, N, B, ldb, tb);
+                    rnn__mat_mul_packed(p3, M, A, lda, ta, &pk, C4, N, acc);
                     double err = 0;
                     for (size_t i = 0; i < MN; i++) {
                         err = fmax(err, fabs(C1[i] - D[i]) / (E[i] * K * 0x1p-23 + 1e-30));
@@ -202,7 +202,7 @@ int gemm_bf16(void) {
         for (int i = 0; i < M * K; i++) A[i] = 0.25f * (float)(i % 7) - 0.5f;
         for (int i = 0; i < K * N; i++) B[i] = 0.125f * (float)(i % 5);
         A[2 * K + 11] = NAN;
-        mat_mul(p3, M, N, K, A, K, 0, B, N, 0, C, N, 0);
+        rnn__mat_mul(p3, M, N, K, A, K, 0, B, N, 0, C, N, 0);
         for (int i = 0; i < M && !bad; i++)
             for (int j = 0; j < N; j++)
                 if ((i == 2) != (isnan(C[i * N + j]) != 0)) {
@@ -213,16 +213,16 @@ int gemm_bf16(void) {
     }
     if (!bad)
         snprintf(detail, sizeof detail, "kernel %s: %d bf16 products equal the defined order bit for bit (1 == 3 threads == packed == "
-                 "one-row), within K*2^-23*sum|ab| of double; %.0f%% differ from FP32; NaN stays in its row", mat_kernel_name(p1),
+                 "one-row), within K*2^-23*sum|ab| of double; %.0f%% differ from FP32; NaN stays in its row", rnn__mat_kernel_name(p1),
                  products, 100.0 * (double)differ / (double)total);
-    mat_pool_free(p1);
-    mat_pool_free(p3);
-    mat_pool_free(pf);
+    rnn__mat_pool_free(p1);
+    rnn__mat_pool_free(p3);
+    rnn__mat_pool_free(pf);
     return bad != 0;
 }
 
 /* ---------------------------------------------------------------------------------------------- small-M rows */
-/* The small-M path (mat_mul_packed with 1..MAT_ROWS rows; one row on a pool that asks for the GEMM's sums) gives
+/* The small-M path (rnn__mat_mul_packed with 1..MAT_ROWS rows; one row on a pool that asks for the GEMM's sums) gives
  * every row the bits the GEMM gives it among 13 rows, for K of one to three KC blocks, N off the panel width,
  * op(A) plain and transposed, C overwritten and accumulated, FP32 and bf16, 1 and 3 threads. The plain one-row sums
  * must differ somewhere in FP32 (else the comparison could not tell the paths apart). */
@@ -231,12 +231,12 @@ int gemm_rows(void) {
     size_t plain_diff = 0, plain_n = 0;
     uint64_t s = 7;
     for (int prec = 0; prec < 2; prec++) {
-        mat_pool *pg = mat_pool_new(1), *p3 = mat_pool_new(3), *pp = mat_pool_new(1);
-        mat_pool_set_precision(pg, prec ? MAT_BF16 : MAT_FP32);
-        mat_pool_set_precision(p3, prec ? MAT_BF16 : MAT_FP32);
-        mat_pool_set_precision(pp, prec ? MAT_BF16 : MAT_FP32);
-        mat_pool_set_gemm_rows(pg, 1);
-        mat_pool_set_gemm_rows(p3, 1);
+        mat_pool *pg = rnn__mat_pool_new(1), *p3 = rnn__mat_pool_new(3), *pp = rnn__mat_pool_new(1);
+        rnn__mat_pool_set_precision(pg, prec ? MAT_BF16 : MAT_FP32);
+        rnn__mat_pool_set_precision(p3, prec ? MAT_BF16 : MAT_FP32);
+        rnn__mat_pool_set_precision(pp, prec ? MAT_BF16 : MAT_FP32);
+        rnn__mat_pool_set_gemm_rows(pg, 1);
+        rnn__mat_pool_set_gemm_rows(p3, 1);
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (int ta = 0; ta < 2; ta++)
                 for (int acc = 0; acc < 2; acc++)
@@ -245,18 +245,18 @@ int gemm_rows(void) {
                         float *A = malloc(4 * (size_t)R * K), *B = malloc(4 * (size_t)K * N), *C0 = malloc(4 * (size_t)R * N),
                               *C1 = malloc(4 * (size_t)R * N), *C3 = malloc(4 * (size_t)R * N), *Cp = malloc(4 * (size_t)R * N);
                         mat_packed pk;
-                        pk.data = malloc(4 * mat_packed_size(pg, K, N));
+                        pk.data = malloc(4 * rnn__mat_packed_size(pg, K, N));
                         for (size_t i = 0; i < (size_t)R * K; i++) A[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
                         for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
                         for (size_t i = 0; i < (size_t)R * N; i++) C0[i] = C1[i] = C3[i] = Cp[i] = (float)i / (R * N);
-                        mat_mul(pg, R, N, K, A, lda, ta, B, N, 0, C0, N, acc);   /* 13 rows: the GEMM */
-                        mat_pack(pg, &pk, K, N, B, N, 0);
+                        rnn__mat_mul(pg, R, N, K, A, lda, ta, B, N, 0, C0, N, acc);   /* 13 rows: the GEMM */
+                        rnn__mat_pack(pg, &pk, K, N, B, N, 0);
                         const float *Ar = ta ? A + r0 : A + (size_t)r0 * K;
                         size_t off = (size_t)r0 * N, n = (size_t)M * N;
-                        mat_mul_packed(pg, M, Ar, lda, ta, &pk, C1 + off, N, acc);
-                        mat_mul_packed(p3, M, Ar, lda, ta, &pk, C3 + off, N, acc);
+                        rnn__mat_mul_packed(pg, M, Ar, lda, ta, &pk, C1 + off, N, acc);
+                        rnn__mat_mul_packed(p3, M, Ar, lda, ta, &pk, C3 + off, N, acc);
                         if (M == 1) {
-                            mat_mul_packed(pp, 1, Ar, lda, ta, &pk, Cp + off, N, acc);
+                            rnn__mat_mul_packed(pp, 1, Ar, lda, ta, &pk, Cp + off, N, acc);
                             for (size_t i = 0; i < n; i++) plain_diff += !prec && memcmp(Cp + off + i, C0 + off + i, 4);
                             plain_n += prec ? 0 : n;
                         }
@@ -266,16 +266,16 @@ int gemm_rows(void) {
                                      memcmp(C3 + off, C0 + off, 4 * n) ? "differs" : "same");
                         free(A); free(B); free(C0); free(C1); free(C3); free(Cp); free(pk.data);
                     }
-        mat_pool_free(pg);
-        mat_pool_free(p3);
-        mat_pool_free(pp);
+        rnn__mat_pool_free(pg);
+        rnn__mat_pool_free(p3);
+        rnn__mat_pool_free(pp);
     }
     if (!bad && !plain_diff) FAILF("the plain one-row sums equal the GEMM's everywhere: the test cannot tell the paths apart");
     if (!bad) {
-        mat_pool *p = mat_pool_new(1);
+        mat_pool *p = rnn__mat_pool_new(1);
         snprintf(detail, sizeof detail, "kernel %s: 1..%d rows == the GEMM's rows bit for bit (64 products x fp32/bf16, 1 and 3 threads); "
-                 "plain one-row sums differ in %zu of %zu", mat_kernel_name(p), MAT_ROWS, plain_diff, plain_n);
-        mat_pool_free(p);
+                 "plain one-row sums differ in %zu of %zu", rnn__mat_kernel_name(p), MAT_ROWS, plain_diff, plain_n);
+        rnn__mat_pool_free(p);
     }
     return bad != 0;
 }
@@ -292,9 +292,9 @@ int gemm_blocking(void) {
     for (int b = 0; b < 4; b++) {
         if (forced[b]) setenv("CHARRNN_BLOCKING", forced[b], 1);
         else unsetenv("CHARRNN_BLOCKING");
-        p[b] = mat_pool_new(b == 2 ? 3 : 1);
+        p[b] = rnn__mat_pool_new(b == 2 ? 3 : 1);
         if (!p[b]) FAILF("out of memory");
-        mat_pool_blocking(p[b], &rows[b], &cols[b]);
+        rnn__mat_pool_blocking(p[b], &rows[b], &cols[b]);
     }
     if (old) setenv("CHARRNN_BLOCKING", old, 1);
     else unsetenv("CHARRNN_BLOCKING");
@@ -309,8 +309,8 @@ int gemm_blocking(void) {
                 for (int b = 0; b < 4; b++) {
                     C[b] = malloc(4 * (size_t)M * N);
                     for (size_t i = 0; i < (size_t)M * N; i++) C[b][i] = (float)i / (M * N);
-                    mat_pool_set_precision(p[b], prec ? MAT_BF16 : MAT_FP32);
-                    mat_mul(p[b], M, N, K, A, ta ? M : K, ta, B, tb ? K : N, tb, C[b], N, acc);
+                    rnn__mat_pool_set_precision(p[b], prec ? MAT_BF16 : MAT_FP32);
+                    rnn__mat_mul(p[b], M, N, K, A, ta ? M : K, ta, B, tb ? K : N, tb, C[b], N, acc);
                 }
                 for (int b = 1; b < 4; b++)
                     if (memcmp(C[0], C[b], 4 * (size_t)M * N) && !bad++)
@@ -319,7 +319,7 @@ int gemm_blocking(void) {
                 free(A); free(B);
                 for (int b = 0; b < 4; b++) free(C[b]);
             }
-    for (int b = 0; b < 4; b++) mat_pool_free(p[b]);
+    for (int b = 0; b < 4; b++) rnn__mat_pool_free(p[b]);
     if (!bad && (rows[1] == rows[3] || cols[1] == cols[3]))
         FAILF("CHARRNN_BLOCKING did not change the blocking (%dx%d, %dx%d)", rows[1], cols[1], rows[3], cols[3]);
     if (!bad)

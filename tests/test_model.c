@@ -25,11 +25,11 @@ static int gradcheck(int cell, float dropout, int batch, int bidir) {
     for (int i = 0; i < 3; i++) rnn_train_step(r.t);   /* carried state and moved weights */
     float *g, *p = rnn_model_params(r.m);
     size_t np = rnn_model_nparams(r.m);
-    rnn_trainer_eval_chunk(r.t, 1, &g);
+    rnn__trainer_eval_chunk(r.t, 1, &g);
     float *ga = malloc(sizeof(float) * np);
     memcpy(ga, g, sizeof(float) * np);
     rnn_tensor ts[64];
-    int nt = rnn_param_tensors(r.m, ts, 64);
+    int nt = rnn__param_tensors(r.m, ts, 64);
     const float eps = 1e-2f;
     int bad = 0;
     char worst[256] = "";
@@ -39,9 +39,9 @@ static int gradcheck(int cell, float dropout, int batch, int bidir) {
         for (size_t i = ts[k].offset; i < ts[k].offset + ts[k].count; i++) {
             float keep = p[i];
             p[i] = keep + eps;
-            double lp = rnn_trainer_eval_chunk(r.t, 0, NULL);
+            double lp = rnn__trainer_eval_chunk(r.t, 0, NULL);
             p[i] = keep - eps;
-            double lm = rnn_trainer_eval_chunk(r.t, 0, NULL);
+            double lm = rnn__trainer_eval_chunk(r.t, 0, NULL);
             p[i] = keep;
             double num = (lp - lm) / (2.0 * eps), a = ga[i], mx = fmax(fabs(a), fabs(num));
             double e = fabs(a - num);
@@ -103,7 +103,7 @@ int batch_paths(void) {
         rig r;
         if (rig_make(&r, &c, text, 40000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
         for (int i = 0; i < 10; i++) rnn_train_step(r.t);
-        double l1 = rnn_debug_stream_loss(r.m, r.ids, 3000, 1, 1), l3 = rnn_debug_stream_loss(r.m, r.ids, 3000, 3, 2);
+        double l1 = rnn__debug_stream_loss(r.m, r.ids, 3000, 1, 1), l3 = rnn__debug_stream_loss(r.m, r.ids, 3000, 3, 2);
         rig_free(&r);
         if (!(fabs(l1 - l3) < 1e-5)) { free(text); FAILF("%s: one stream %.7f, three streams %.7f", rnn_cell_name(cells[ci]), l1, l3); }
         snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s %.5f ", rnn_cell_name(cells[ci]), l1);
@@ -196,11 +196,11 @@ static int torch_parity(int cell) {
     if (!ref) { rig_free(&r); free(text); FAILF("cannot open %s", path); }
     float *g;
     size_t np = rnn_model_nparams(r.m);
-    double loss0 = rnn_trainer_eval_chunk(r.t, 1, &g);
+    double loss0 = rnn__trainer_eval_chunk(r.t, 1, &g);
     float *g0 = malloc(sizeof(float) * np);
     memcpy(g0, g, sizeof(float) * np);
     rnn_train_step(r.t);
-    double loss1 = rnn_trainer_eval_chunk(r.t, 0, NULL);
+    double loss1 = rnn__trainer_eval_chunk(r.t, 0, NULL);
     int rc = parity_compare(ref, rnn_cell_name(cell), g0, np, loss0, loss1);
     fclose(ref);
     free(g0);
@@ -237,9 +237,9 @@ static int extend_cell(int cell, int layers) {
     if (!e || !fresh) FAILF("extend: %s", err);
     param_view pb, pe, pf;
     size_t H = 12, GH = rnn_cell_gates(cell) * H, V0 = 6, V1 = 8;
-    param_layout(&c, 6, r.m->params, &pb);
-    param_layout(&c2, 8, e->params, &pe);
-    param_layout(&c2, 8, fresh->params, &pf);
+    rnn__param_layout(&c, 6, r.m->params, &pb);
+    rnn__param_layout(&c2, 8, e->params, &pe);
+    rnn__param_layout(&c2, 8, fresh->params, &pf);
     int bad = map[0] != 1 || map[5] != 6;
     for (size_t i = 0; i < V0; i++) bad |= memcmp(pe.l[0].wx + (i + 1) * GH, pb.l[0].wx + i * GH, 4 * GH) != 0;
     bad |= memcmp(pe.l[0].wx, pf.l[0].wx, 4 * GH) || memcmp(pe.l[0].wx + 7 * GH, pf.l[0].wx + 7 * GH, 4 * GH);
@@ -262,9 +262,9 @@ static int extend_cell(int cell, int layers) {
         FAILF("%s: origin, progress or settings wrong", rnn_cell_name(cell));
     int32_t *ids = malloc(sizeof(int32_t) * sizeof text);
     size_t n = rnn_encode(rnn_model_vocab(e), text, sizeof text, ids, NULL);
-    double l0 = rnn_debug_stream_loss(r.m, r.ids, r.n, 1, 1), l1 = rnn_debug_stream_loss(e, ids, n, 1, 1);
+    double l0 = rnn__debug_stream_loss(r.m, r.ids, r.n, 1, 1), l1 = rnn__debug_stream_loss(e, ids, n, 1, 1);
     pe.by[0] = pe.by[7] = -1e4f;
-    double l2 = rnn_debug_stream_loss(e, ids, n, 1, 1);
+    double l2 = rnn__debug_stream_loss(e, ids, n, 1, 1);
     free(ids);
     rnn_model_free(e);
     rnn_model_free(fresh);
@@ -297,7 +297,7 @@ int model_extend(void) {
     rnn_model_free(e);
     rnn_vocab_free(&v);
     e = rnn_model_extend(r.m, "b", &c, rnn_model_vocab(r.m), err);   /* same vocabulary: the same loss, exactly */
-    ok = ok && e && rnn_debug_stream_loss(e, r.ids, r.n, 1, 1) == rnn_debug_stream_loss(r.m, r.ids, r.n, 1, 1);
+    ok = ok && e && rnn__debug_stream_loss(e, r.ids, r.n, 1, 1) == rnn__debug_stream_loss(r.m, r.ids, r.n, 1, 1);
     rnn_model_free(e);
     rig_free(&r);
     if (!ok) FAILF("a refusal's message, or the same-vocabulary loss, is wrong: '%s'", err);

@@ -106,10 +106,10 @@ int divergence(void) {
 
 /* ---------------------------------------------------------------------------------------------- twin tensors */
 /* The tanh RNN's bias, and the r and z blocks of the GRU's (the first 2H of b), stand for PyTorch's b_ih + b_hh
- * (rnn_net.h param_twins): one SGD step with clipping active moves them twice as far as their gradient says, and
+ * (rnn_net.h rnn__param_twins): one SGD step with clipping active moves them twice as far as their gradient says, and
  * their gradient counts twice in the norm that clipping divides by; every other entry (the GRU's n block and bhn,
  * every tensor of the LSTM) moves once. Checked entry by entry against the gradient of the same chunk
- * (rnn_trainer_eval_chunk), forward and bidirectional, to 1e-4 of the step. */
+ * (rnn__trainer_eval_chunk), forward and bidirectional, to 1e-4 of the step. */
 int twin_step(void) {
     unsigned char text[4000];
     make_text(text, sizeof text, 12);
@@ -127,14 +127,14 @@ int twin_step(void) {
         size_t np = rnn_model_nparams(r.m);
         float *g, *p = rnn_model_params(r.m), *twins = malloc(sizeof(float) * np), *g0 = malloc(sizeof(float) * np),
               *p0 = malloc(sizeof(float) * np);
-        rnn_tensor tn[8 * RNN_MAX_LAYERS + 2];   /* the most rnn_param_tensors lists: 4 per layer and direction, wy, by */
-        int nt = rnn_param_tensors(r.m, tn, 8 * RNN_MAX_LAYERS + 2);
+        rnn_tensor tn[8 * RNN_MAX_LAYERS + 2];   /* the most rnn__param_tensors lists: 4 per layer and direction, wy, by */
+        int nt = rnn__param_tensors(r.m, tn, 8 * RNN_MAX_LAYERS + 2);
         for (int k = 0; k < nt; k++) {
             int bias = !strcmp(tn[k].name, "b") || !strcmp(tn[k].name, "bwd.b");
             size_t ntw = !bias ? 0 : cells[ci] == RNN_CELL_RNN ? tn[k].count : cells[ci] == RNN_CELL_GRU ? 2 * (size_t)c.hidden : 0;
             for (size_t i = 0; i < tn[k].count; i++) twins[tn[k].offset + i] = i < ntw ? 2.0f : 1.0f;
         }
-        rnn_trainer_eval_chunk(r.t, 1, &g);
+        rnn__trainer_eval_chunk(r.t, 1, &g);
         memcpy(g0, g, sizeof(float) * np);
         memcpy(p0, p, sizeof(float) * np);
         double ss = 0, ss1 = 0, worst = 0;
