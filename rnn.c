@@ -297,7 +297,10 @@ int rnn__ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int 
             if (drop && l > 0) { GIVE(w->mask[l], float, TB * H); GIVE(w->xd[l], float, TB * H); }
             GIVE(w->whp[l].data, float, rnn__mat_packed_size(pool, c->hidden, (int)GH));
             if (train) GIVE(w->whtp[l].data, float, rnn__mat_packed_size(pool, (int)GH, c->hidden));
+            if (!train && l > 0) GIVE(w->wxp[l].data, float, rnn__mat_packed_size(pool, c->hidden, (int)GH));
         }
+        for (int d = 0; d < 1 + c->bidir && !train && V > 0; d++)
+            GIVE(w->wyp[d].data, float, rnn__mat_packed_size(pool, c->hidden, V));
         GIVE(w->logits, float, TB * V);
         if (c->bidir) GIVE(w->topb, float, TB * H);
         GIVE(w->rowloss, double, TB);
@@ -343,12 +346,16 @@ void rnn__pack_stack(const net *n, const layer_view *pl, workspace *w) {
     for (int l = 0; l < n->c->layers; l++) {
         rnn__mat_pack(n->pool, &w->whp[l], H, GH, pl[l].wh, GH, 0);
         if (w->whtp[l].data) rnn__mat_pack(n->pool, &w->whtp[l], GH, H, pl[l].wh, GH, 1);
+        if (w->wxp[l].data) rnn__mat_pack(n->pool, &w->wxp[l], H, GH, pl[l].wx, GH, 0);
     }
 }
 
 /* Packs every layer's Wh (and Wh^T for training) once per parameter update (both directions). */
 void rnn__pack_weights(const net *n, workspace *w) {
+    int H = n->c->hidden, V = n->V;
     rnn__pack_stack(n, n->p.l, w);
+    for (int d = 0; d < 2; d++)
+        if (w->wyp[d].data) rnn__mat_pack(n->pool, &w->wyp[d], H, V, n->p.wy + (size_t)d * H * V, V, 0);
     if (w->back) rnn__pack_stack(n, n->p.lb, w->back);
 }
 
@@ -464,7 +471,8 @@ void rnn__stack_forward(const net *n, const layer_view *pl, workspace *w, int T,
                 rnn__mat_pool_for(n->pool, (size_t)TB * H, 16384, dropout_part, &d);
                 in = w->xd[l];
             }
-            rnn__mat_mul(n->pool, TB, GH, H, in, H, 0, p->wx, GH, 0, a, GH, 0);
+            if (w->wxp[l].data) rnn__mat_mul_packed(n->pool, TB, in, H, 0, &w->wxp[l], a, GH, 0);
+            else rnn__mat_mul(n->pool, TB, GH, H, in, H, 0, p->wx, GH, 0, a, GH, 0);
         }
         rnn__mat_pool_for(n->pool, (size_t)TB, row_grain(GH), add_bias_rows, &rb);
         /* The recurrence, one step at a time over the batch. */
@@ -512,8 +520,10 @@ void rnn__layers_forward(const net *n, workspace *w, int T, int train, uint64_t 
     if (w->back) backward_direction(n, w, T, train, rng);
     /* Output projection of every position at once: [forward top ; backward top] Wy + by. */
     const float *top = w->h[c->layers - 1] + (size_t)B * H;
-    rnn__mat_mul(n->pool, TB, V, H, top, H, 0, n->p.wy, V, 0, w->logits, V, 0);
-    if (w->back) rnn__mat_mul(n->pool, TB, V, H, w->topb, H, 0, n->p.wy + (size_t)H * V, V, 0, w->logits, V, 1);
+    if (w->wyp[0].data) rnn__mat_mul_packed(n->pool, TB, top, H, 0, &w->wyp[0], w->logits, V, 0);
+    else rnn__mat_mul(n->pool, TB, V, H, top, H, 0, n->p.wy, V, 0, w->logits, V, 0);
+    if (w->back && w->wyp[1].data) rnn__mat_mul_packed(n->pool, TB, w->topb, H, 0, &w->wyp[1], w->logits, V, 1);
+    else if (w->back) rnn__mat_mul(n->pool, TB, V, H, w->topb, H, 0, n->p.wy + (size_t)H * V, V, 0, w->logits, V, 1);
     row_bias ob = {w->logits, NULL, NULL, n->p.by, V};
     rnn__mat_pool_for(n->pool, (size_t)TB, row_grain(V), add_bias_rows, &ob);
 }

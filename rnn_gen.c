@@ -276,7 +276,7 @@ typedef struct {
 struct rnn_gen {
     const rnn_model *m;
     rnn_gen_opts o;
-    int K, B, constrain;     /* B = max(K, 2) rows: one sample never takes the one-row path (other rounding) */
+    int K, B, constrain;     /* B = K rows, on a pool whose one-row products sum as the GEMM (same bits for any K) */
     net n;
     workspace w;             /* (1, B) */
     gen_row *row;            /* (K) */
@@ -340,6 +340,7 @@ static int gen_alloc(rnn_gen *g, int threads) {
     g->ls_off = malloc(sizeof(size_t) * (nls + 2));
     g->tails = malloc((size_t)g->K * g->maxstop + 1);
     rnn__net_for_model(&g->n, m, threads);
+    if (g->n.pool) rnn__mat_pool_set_gemm_rows(g->n.pool, 1);   /* sample i: the same bits for any number of samples */
     if (!g->row || !g->cand || !g->allow || !g->ls_ids || !g->ls_off || !g->tails || !g->n.pool ||
         rnn__ws_init(&g->w, &m->cfg, V, 1, g->B, 0, g->n.pool))
         return -1;
@@ -357,7 +358,7 @@ rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, cons
     g->m = m;
     g->o = *o;
     g->K = K;
-    g->B = K < 2 ? 2 : K;
+    g->B = K;
     g->constrain = m->vocab.unit == RNN_UNIT_BYTE && m->vocab.utf8 && !o->raw;
     if (gen_alloc(g, threads) || (o->line_starts && line_starts_walk(&m->vocab, o->line_starts, g, err))) {
         rnn_gen_free(g);
@@ -487,11 +488,15 @@ int rnn_gen_step(rnn_gen *g, rnn_gen_out *out) {
     return running;
 }
 
+const float *rnn__gen_debug_logits(const rnn_gen *g, int i) { return g->w.logits + (size_t)i * g->m->vocab.size; }
+
 /* ============================================================================================ filler */
 /* The directions of a model run over a whole text one stack at a time, for the fill and the cloze scorer: the
  * state from zero, carried through chunks of the workspace, with the top layer's state recorded where wanted. */
 struct filler {
     net n;
+    net dir[2];          /* bidirectional on 2+ threads: each direction's view on its own one-thread pool (no
+                          * worker threads), so that fill runs the two directions side by side; pools NULL else */
     workspace w[2];      /* (FILL_CHUNK, 1) stacks without `back`: [0] forward, [1] backward (bidirectional only) */
     int32_t *in;         /* (n) the inputs of this pass: the text, blanks at their current fill (or -1) */
     size_t *pos;         /* (nb) blank positions, ascending */
@@ -535,34 +540,50 @@ static int32_t fill_pick(filler *f, float *z, const rnn_fill_opts *o) {
 }
 
 /* Runs direction d over the text (d = 1: right to left) and stores in f->hs[d] row k the top state after the
- * symbols before (d = 0) or after (d = 1) blank k: after s = pos[k] (or n - 1 - pos[k]) symbols read. */
+ * symbols before (d = 0) or after (d = 1) blank k: after s = pos[k] (or n - 1 - pos[k]) symbols read. The blanks
+ * are met in reading order (ascending k forward, descending backward), so each chunk looks only at its own: linear
+ * in the text and the blanks. */
 static void fill_direction(filler *f, int d, size_t n, size_t nb) {
-    const net *nt = &f->n;
+    const net *nt = f->dir[d].pool ? &f->dir[d] : &f->n;
     workspace *w = &f->w[d];
     int L = nt->c->layers, H = nt->c->hidden;
     rnn__zero_state(w, L, (size_t)H);
     size_t upto = (d ? n - 1 - f->pos[0] : f->pos[nb - 1]) + 1;   /* inputs needed to reach the last state */
+    size_t met = 0;   /* blanks whose state is stored: k = met (forward) or nb - 1 - met (backward) is next */
     int32_t chunk[FILL_CHUNK];
     for (size_t at = 0; at < upto;) {
         int T = (int)(upto - at < FILL_CHUNK ? upto - at : FILL_CHUNK);
         for (int t = 0; t < T; t++) chunk[t] = f->in[d ? n - 1 - (at + t) : at + t];
         stack_run(nt, d ? nt->p.lb : nt->p.l, w, chunk, T, 0);
-        for (size_t k = 0; k < nb; k++) {   /* the states this chunk holds in slots 0..T-1 */
-            size_t s = d ? n - 1 - f->pos[k] : f->pos[k];
-            if (s >= at && s < at + (size_t)T)
-                memcpy(f->hs[d] + k * H, w->h[L - 1] + (s - at) * H, sizeof(float) * H);
+        for (; met < nb; met++) {   /* the states this chunk holds in slots 0..T-1 */
+            size_t k = d ? nb - 1 - met : met, s = d ? n - 1 - f->pos[k] : f->pos[k];
+            if (s >= at + (size_t)T) break;
+            memcpy(f->hs[d] + k * H, w->h[L - 1] + (s - at) * H, sizeof(float) * H);
         }
         rnn__carry_state(w, L, (size_t)H, T);
         at += (size_t)T;
     }
 }
 
+typedef struct { filler *f; size_t n, nb; } fill_call;
+
+static void fill_both(void *arg, int i, int n) {   /* parts 0 and 1: the directions; the others have nothing */
+    const fill_call *c = arg;
+    (void)n;
+    if (i < 2) fill_direction(c->f, i, c->n, c->nb);
+}
+
 /* A bidirectional pass: every blank's distribution given the current inputs, into probs (nb, V); each blank takes
  * its pick. Returns how many picks differ from the inputs at the blanks. */
 static size_t fill_pass(filler *f, size_t n, size_t nb, float *probs, const rnn_fill_opts *o) {
     int V = f->n.V;
-    fill_direction(f, 0, n, nb);
-    fill_direction(f, 1, n, nb);
+    if (f->dir[0].pool) {   /* both directions at once, one per thread: each sums as it would alone */
+        fill_call c = {f, n, nb};
+        rnn__mat_pool_run(f->n.pool, fill_both, &c);
+    } else {
+        fill_direction(f, 0, n, nb);
+        fill_direction(f, 1, n, nb);
+    }
     output_logits(&f->n, (int)nb, f->hs[0], f->hs[1], probs);
     size_t changed = 0;
     for (size_t k = 0; k < nb; k++) {
@@ -593,6 +614,8 @@ static void fill_forward(filler *f, size_t nb, float *probs, const rnn_fill_opts
 }
 
 static void filler_free(filler *f) {
+    rnn__mat_pool_free(f->dir[0].pool);
+    rnn__mat_pool_free(f->dir[1].pool);
     rnn__ws_free(&f->w[0]);
     rnn__ws_free(&f->w[1]);
     rnn__mat_pool_free(f->n.pool);
@@ -613,7 +636,8 @@ static int stacks_init(filler *f, const rnn_model *m, int V_out, int threads) {
     if (!f->n.pool || !(f->cand = malloc(sizeof(prob_id) * (size_t)f->n.V))) return -1;
     for (int d = 0; d < 1 + m->cfg.bidir; d++) {
         if (rnn__ws_init(&f->w[d], &one, d ? 0 : V_out, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
-        rnn__pack_stack(&f->n, d ? f->n.p.lb : f->n.p.l, &f->w[d]);
+        if (d) rnn__pack_stack(&f->n, f->n.p.lb, &f->w[1]);
+        else rnn__pack_weights(&f->n, &f->w[0]);   /* with logits: Wy's forward rows too */
     }
     return 0;
 }
@@ -626,8 +650,12 @@ static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int t
     f->hs[0] = malloc(sizeof(float) * D);
     f->hs[1] = malloc(sizeof(float) * D);
     f->logits = malloc(sizeof(float) * nb * (size_t)m->vocab.size);
-    if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits) return -1;
-    return stacks_init(f, m, 0, threads);
+    if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits || stacks_init(f, m, 0, threads)) return -1;
+    for (int d = 0; d < 2 && m->cfg.bidir && threads >= 2; d++) {   /* the directions side by side (fill_pass) */
+        rnn__net_for_model(&f->dir[d], m, 1);
+        if (!f->dir[d].pool) return -1;
+    }
+    return 0;
 }
 
 int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,

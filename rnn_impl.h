@@ -74,7 +74,9 @@ rnn_model *rnn__model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err
  * step). */
 void rnn__trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r);
 
-/* ---- for tests (tests/): rnn_train.c, rnn.c */
+/* ---- for tests (tests/): rnn_train.c, rnn.c, rnn_gen.c */
+/* The logits (V) sample i of g draws its next symbol from. */
+const float *rnn__gen_debug_logits(const rnn_gen *g, int i);
 /* Mean loss of the trainer's next chunk at the current parameters, advancing nothing. With grad, *grad_out
  * points at the gradient (parameter layout, owned by the trainer). Dropout masks are drawn from a copy of the
  * trainer's RNG, so repeated calls see the same masks. */

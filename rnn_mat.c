@@ -9,8 +9,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MAT_X86 1
@@ -96,7 +98,8 @@ static void kern_avx2(int kc, const float *a, const float *b, float *c, int ldc,
 }
 #endif
 
-typedef struct { const char *name; int mr, nr; ukern_fn fn; int avx; } ukernel;   /* avx: packing may use AVX */
+/* avx: packing may use AVX; fma: the kernel multiplies and adds in one rounding (the small-M paths follow it) */
+typedef struct { const char *name; int mr, nr; ukern_fn fn; int avx, fma; } ukernel;
 
 /* The names pick_kernel knows (rnn.h). */
 const char *const *rnn_kernel_names(void) {
@@ -105,20 +108,22 @@ const char *const *rnn_kernel_names(void) {
 }
 
 static ukernel pick_kernel(void) {
-    ukernel g = {"generic", G_MR, G_NR, kern_generic, 0};
+    ukernel g = {"generic", G_MR, G_NR, kern_generic, 0, 0};
 #ifdef MAT_X86
     const char *force = getenv("CHARRNN_KERNEL");
     int allow512 = !force || !strcmp(force, "avx512"), allow2 = allow512 || !strcmp(force, "avx2");
     __builtin_cpu_init();
-    if (allow512 && __builtin_cpu_supports("avx512f")) return (ukernel){"avx512", 8, 32, kern_avx512, 1};
+    if (allow512 && __builtin_cpu_supports("avx512f")) return (ukernel){"avx512", 8, 32, kern_avx512, 1, 1};
     if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (ukernel){"avx2", 6, 16, kern_avx2, 1};
+        return (ukernel){"avx2", 6, 16, kern_avx2, 1, 1};
 #endif
     return g;
 }
 
 /* ------------------------------------------------------------------------------------ thread pool */
-enum { KC = MAT_KC, NC = 256, MC_TILES = 16 };   /* blocking: K by 256, N by 256 columns, M by 16 row tiles */
+/* Blocking: K by KC (fixed: it sets the order of the sums), N by nc columns and M by mc row tiles per pool, sized
+ * from the caches (pick_blocking; neither changes a bit: each element of C still sums its KC blocks in order). */
+enum { KC = MAT_KC };
 enum { GEMV_SPLIT = 65536 };   /* one-row products split their columns over the pool from this many weights */
 
 typedef struct { pthread_t th; struct mat_pool *pool; int id; } worker;
@@ -127,8 +132,10 @@ struct mat_pool {
     int n;                       /* threads, including the caller */
     ukernel uk;
     int bf16;                    /* MAT_BF16: products round their operands to bf16 (rnn_mat.h) */
+    int gemm_rows;               /* one-row products from packed operands sum in the GEMM's order */
     worker *w;                   /* (n) w[0] is the caller */
-    float **pack_a, **pack_b;    /* (n) per-thread buffers: (MC_TILES*MR, KC) and (KC, NC) */
+    int mc_tiles, nc;            /* blocking of M (row tiles of MR) and N (columns, a multiple of NR) */
+    float **pack_a, **pack_b;    /* (n) per-thread buffers: (mc_tiles*MR, KC) and (KC, nc) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     atomic_uint gen;             /* job generation: bumping it releases the workers */
@@ -138,6 +145,31 @@ struct mat_pool {
     void (*fn)(void *, int, int);
     void *arg;
 };
+
+/* The level-2 cache per core in bytes (sysconf where the C library knows it), else 512 KB. */
+static long l2_bytes(void) {
+    long b = -1;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    return b >= 65536 ? b : 512 * 1024;
+}
+
+/* Sizes the GEMM's blocks for this CPU: the packed block of A (mc_tiles * MR rows x KC) takes about a quarter of
+ * the L2, the packed block of B (KC x nc) about half, so both stay there while the micro-kernel streams them.
+ * CHARRNN_BLOCKING=MC_TILES,NC in the environment sets them (tests: the results never depend on it). */
+static void pick_blocking(mat_pool *p) {
+    long l2 = l2_bytes(), fl = (long)sizeof(float) * KC;
+    int mc = (int)(l2 / 4 / (fl * p->uk.mr)), nc = (int)(l2 / 2 / fl) / p->uk.nr * p->uk.nr;
+    const char *force = getenv("CHARRNN_BLOCKING");
+    int fm, fn;
+    if (force && sscanf(force, "%d,%d", &fm, &fn) == 2) {
+        mc = fm;
+        nc = fn / p->uk.nr * p->uk.nr;
+    }
+    p->mc_tiles = mc < 1 ? 1 : mc > 64 ? 64 : mc;
+    p->nc = nc < p->uk.nr ? p->uk.nr : nc > 4096 ? 4096 : nc;
+}
 
 static inline void cpu_relax(void) {
 #ifdef MAT_X86
@@ -201,14 +233,15 @@ mat_pool *rnn__mat_pool_new(int nthreads) {
     if (!p) return NULL;
     p->n = nthreads;
     p->uk = pick_kernel();
+    pick_blocking(p);
     p->w = calloc((size_t)nthreads, sizeof *p->w);
     p->pack_a = calloc((size_t)nthreads, sizeof *p->pack_a);
     p->pack_b = calloc((size_t)nthreads, sizeof *p->pack_b);
     p->claimed = calloc((size_t)nthreads, sizeof *p->claimed);
     if (!p->w || !p->pack_a || !p->pack_b || !p->claimed) goto fail;
     for (int i = 0; i < nthreads; i++) {
-        p->pack_a[i] = malloc(sizeof(float) * MC_TILES * p->uk.mr * KC);
-        p->pack_b[i] = malloc(sizeof(float) * KC * NC);
+        p->pack_a[i] = malloc(sizeof(float) * (size_t)p->mc_tiles * p->uk.mr * KC);
+        p->pack_b[i] = malloc(sizeof(float) * KC * (size_t)p->nc);
         if (!p->pack_a[i] || !p->pack_b[i]) goto fail;
     }
     pthread_mutex_init(&p->mu, NULL);
@@ -275,14 +308,19 @@ void rnn__mat_pool_free(mat_pool *p) {
 }
 
 const char *rnn__mat_kernel_name(const mat_pool *p) { return p->uk.name; }
+void rnn__mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc) {
+    *mc_rows = p->mc_tiles * p->uk.mr;
+    *nc = p->nc;
+}
 
 void rnn__mat_pool_set_precision(mat_pool *p, int precision) { p->bf16 = precision == MAT_BF16; }
 static int mat_pool_precision(const mat_pool *p) { return p && p->bf16 ? MAT_BF16 : MAT_FP32; }
+void rnn__mat_pool_set_gemm_rows(mat_pool *p, int on) { p->gemm_rows = on != 0; }
 
 /* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
  * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
  * fn must not call back into the pool. */
-static void mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
+void rnn__mat_pool_run(mat_pool *p, void (*fn)(void *, int, int), void *arg) {
     if (p->n == 1) {
         fn(arg, 0, 1);
         return;
@@ -317,7 +355,7 @@ void rnn__mat_pool_for(mat_pool *p, size_t n, size_t grain, void (*fn)(void *, s
         return;
     }
     for_call c = {n, fn, arg};
-    mat_pool_run(p, for_thread, &c);
+    rnn__mat_pool_run(p, for_thread, &c);
 }
 
 /* ------------------------------------------------------------------------------------ packing */
@@ -388,6 +426,19 @@ RNN_CLONES static void pack_a(float *dst, int MR, int avx, const float *A, int l
                 for (int i = 0; i < 8; i++) dst[k * 8 + i] = s[(size_t)i * lda + k];
             continue;
         }
+        if (MR < 8 && rows == MR && avx) {   /* the AVX2 kernel's full tiles: MR x 8 blocks through an 8 x 8 one */
+            const float *s = A + (size_t)(i0 + r) * lda + k0;
+            float in[64] = {0}, out[64];
+            int k = 0;
+            for (; k + 8 <= kc; k += 8) {
+                for (int i = 0; i < MR; i++) memcpy(in + i * 8, s + (size_t)i * lda + k, sizeof(float) * 8);
+                transpose8(avx, out, 8, in, 8);
+                for (int j = 0; j < 8; j++) memcpy(dst + (size_t)(k + j) * MR, out + j * 8, sizeof(float) * MR);
+            }
+            for (; k < kc; k++)
+                for (int i = 0; i < MR; i++) dst[k * MR + i] = s[(size_t)i * lda + k];
+            continue;
+        }
         for (int i = 0; i < MR; i++) {
             if (i >= rows) {
                 for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
@@ -451,7 +502,7 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 /* Computes C's rows m0..m1 x columns n0..n1 (n0 a multiple of NR) for one thread. */
 static void gemm_block(mat_pool *p, int tid, const gemm_job *g, int m0, int m1, int n0, int n1) {
-    const int MR = p->uk.mr, NR = p->uk.nr, MC = MC_TILES * MR;
+    const int MR = p->uk.mr, NR = p->uk.nr, MC = p->mc_tiles * MR, NC = p->nc;
     float *pa = p->pack_a[tid], *pb = p->pack_b[tid];
     int npad = ceil_div(g->N, NR) * NR;
     for (int jc = n0; jc < n1; jc += NC) {
@@ -510,7 +561,7 @@ static void run_gemm(mat_pool *p, gemm_job *g) {
     gemm_call c = {p, *g};
     /* Small products are not worth waking the pool; the result is the same either way. */
     if ((double)g->M * g->N * g->K < 32768.0 * 8) gemm_thread(&c, 0, 1);
-    else mat_pool_run(p, gemm_thread, &c);
+    else rnn__mat_pool_run(p, gemm_thread, &c);
 }
 
 /* One row: y (N) = [y +] x (K) · op(B). Packing would cost more than the product, so B is read in place.
@@ -599,7 +650,7 @@ static void run_gemv(mat_pool *p, int N, int K, const float *x, int incx, const 
         return;
     }
     gemv_call c = {N, K, x, incx, B, ldb, tb, y, accumulate, mat_pool_precision(p) == MAT_BF16};
-    if (gemv_split(p, N, K)) mat_pool_run(p, gemv_thread, &c);
+    if (gemv_split(p, N, K)) rnn__mat_pool_run(p, gemv_thread, &c);
     else gemv_thread(&c, 0, 1);
 }
 
@@ -640,7 +691,7 @@ void rnn__mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, i
     dst->bf16 = p->bf16;
     pack_call c = {p, dst, B, ldb, tb};
     if ((double)K * N < 65536.0) pack_thread(&c, 0, 1);
-    else mat_pool_run(p, pack_thread, &c);
+    else rnn__mat_pool_run(p, pack_thread, &c);
 }
 
 /* One row from a packed operand: y = [y +] x (K) · B over the column panels [t0, t1), G panels at a time (their
@@ -715,11 +766,142 @@ static void gemvp_thread(void *arg, int i, int n) {   /* part i: a fixed run of 
                                                   c->x, c->incx, c->y, c->accumulate);
 }
 
+/* ------------------------------------------------------------------------------------ small-M products */
+/* C (M <= MAT_ROWS rows) = [C +] op(A) · B from a packed B with exactly the GEMM's sums (rnn_mat.h), reading B
+ * once instead of packing A and running M-row tiles: per KC block, acc from +0 over k in order (one fused
+ * multiply-add per step when the pool's kernel fuses, else a multiply then an add, as kern_generic), then
+ * C = acc (first block, no accumulate) or C + acc. Which columns are done together never matters. */
+typedef struct rows_call rows_call;
+struct rows_call {
+    int M;
+    const float *A; int lda, ta;
+    const mat_packed *B; int NR;
+    float *C; int ldc, accumulate;
+    void (*fn)(const rows_call *c, int j0, int j1);   /* columns [j0, j1), j0 a multiple of 16 */
+};
+
+/* A's element (row i, column k) is A[i * ia + k * ka]. */
+static void rows_strides(const rows_call *c, size_t *ia, size_t *ka) {
+    *ia = c->ta ? 1 : (size_t)c->lda;
+    *ka = c->ta ? (size_t)c->lda : 1;
+}
+
+/* The portable sums (kern_generic's: acc += a * b, no fused multiply-add), 16 columns at a time. */
+static void rows_generic(const rows_call *c, int j0, int j1) {
+    const mat_packed *B = c->B;
+    int K = B->K, NR = c->NR, npad = ceil_div(B->N, NR) * NR, M = c->M;
+    size_t ia, ka;
+    rows_strides(c, &ia, &ka);
+    for (int j = j0; j < j1; j += 16) {
+        int w = j1 - j < 16 ? j1 - j : 16;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC, first = pc == 0 && !c->accumulate;
+            const float *b = B->data + (size_t)pc * npad + (size_t)(j / NR) * kc * NR + j % NR;
+            float acc[MAT_ROWS][16] = {{0}};
+            for (int k = 0; k < kc; k++, b += NR)
+                for (int i = 0; i < M; i++) {
+                    float a = c->A[(size_t)i * ia + (size_t)(pc + k) * ka];
+                    a = B->bf16 ? mat_bf16(a) : a;
+                    for (int q = 0; q < 16; q++) acc[i][q] += a * b[q];
+                }
+            for (int i = 0; i < M; i++) {
+                float *y = c->C + (size_t)i * c->ldc + j;
+                for (int q = 0; q < w; q++) y[q] = first ? acc[i][q] : y[q] + acc[i][q];
+            }
+        }
+    }
+}
+
+#ifdef MAT_X86
+/* The fused sums (kern_avx512's and kern_avx2's: a fused multiply-add is one rounding at any vector width) of one
+ * KC block (pc, kc) for MM rows of xa (MAT_ROWS, KC) and SS strips of 8 columns from column j0; inlined with
+ * constant MM and SS so that the sums stay in registers. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void rows_fma_strips(const rows_call *c, int MM,
+        int SS, int j0, int pc, int kc, float (*xa)[KC]) {
+    const mat_packed *B = c->B;
+    int N = B->N, NR = c->NR, npad = ceil_div(N, NR) * NR, first = pc == 0 && !c->accumulate;
+    const float *b[8];
+    __m256 acc[MAT_ROWS][8];
+    for (int q = 0; q < SS; q++) {
+        int j = j0 + 8 * q;
+        b[q] = B->data + (size_t)pc * npad + (size_t)(j / NR) * kc * NR + j % NR;
+        for (int i = 0; i < MM; i++) acc[i][q] = _mm256_setzero_ps();
+    }
+    for (size_t k = 0; k < (size_t)kc; k++)
+        for (int i = 0; i < MM; i++) {
+            __m256 x = _mm256_set1_ps(xa[i][k]);
+            for (int q = 0; q < SS; q++) acc[i][q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[q] + k * NR), acc[i][q]);
+        }
+    for (int i = 0; i < MM; i++)
+        for (int q = 0; q < SS; q++) {
+            float *y = c->C + (size_t)i * c->ldc + j0 + 8 * q, t[8];
+            int n = N - (j0 + 8 * q);
+            if (n >= 8) {
+                _mm256_storeu_ps(y, first ? acc[i][q] : _mm256_add_ps(_mm256_loadu_ps(y), acc[i][q]));
+                continue;
+            }
+            _mm256_storeu_ps(t, acc[i][q]);
+            for (int j = 0; j < n; j++) y[j] = first ? t[j] : y[j] + t[j];
+        }
+}
+
+/* KC block by block (so B streams in the order it is packed), A's block copied (bf16: rounded) once. */
+__attribute__((target("avx2,fma"))) static void rows_fma(const rows_call *c, int j0, int j1) {
+    int K = c->B->K, M = c->M, strips = ceil_div(j1 - j0, 8);
+    size_t ia, ka;
+    rows_strides(c, &ia, &ka);
+    float xa[MAT_ROWS][KC];
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = K - pc < KC ? K - pc : KC, s = 0;
+        for (int i = 0; i < M; i++)
+            for (int k = 0; k < kc; k++) {
+                float a = c->A[(size_t)i * ia + (size_t)(pc + k) * ka];
+                xa[i][k] = c->B->bf16 ? mat_bf16(a) : a;
+            }
+#define ROWS_RUN(MM, SS) for (; s + (SS) <= strips; s += (SS)) rows_fma_strips(c, MM, SS, j0 + 8 * s, pc, kc, xa);
+        switch (M) {
+        case 1: ROWS_RUN(1, 8) ROWS_RUN(1, 1) break;
+        case 2: ROWS_RUN(2, 4) ROWS_RUN(2, 1) break;
+        case 3: ROWS_RUN(3, 3) ROWS_RUN(3, 1) break;
+        default: ROWS_RUN(4, 2) ROWS_RUN(4, 1) break;
+        }
+#undef ROWS_RUN
+    }
+}
+#endif
+
+static void rows_thread(void *arg, int i, int n) {   /* part i: a fixed run of panels, as in gemvp_thread */
+    const rows_call *c = arg;
+    int tiles = ceil_div(c->B->N, c->NR), t0 = (int)((long)tiles * i / n), t1 = (int)((long)tiles * (i + 1) / n);
+    int j0 = t0 * c->NR, j1 = t1 * c->NR < c->B->N ? t1 * c->NR : c->B->N;
+    if (j0 < j1) c->fn(c, j0, j1);
+}
+
+/* Whether rnn__mat_mul_packed takes the small-M path: a few rows, and one row only when the pool asks for the GEMM's
+ * sums (otherwise gemv_panels' plain sums, as one-row products always had). */
+static int rows_path(const mat_pool *p, int M, const mat_packed *B) {
+    return B->K > 0 && B->N > 0 && M <= MAT_ROWS && (M > 1 || p->gemm_rows);
+}
+
+static void run_rows(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
+                     int accumulate) {
+    rows_call c = {M, A, lda, ta, B, p->uk.nr, C, ldc, accumulate, rows_generic};
+#ifdef MAT_X86
+    if (p->uk.fma) c.fn = rows_fma;
+#endif
+    if (gemv_split(p, B->N, B->K)) rnn__mat_pool_run(p, rows_thread, &c);
+    else rows_thread(&c, 0, 1);
+}
+
 void rnn__mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B, float *C, int ldc,
                     int accumulate) {
+    if (M >= 1 && rows_path(p, M, B)) {
+        run_rows(p, M, A, lda, ta, B, C, ldc, accumulate);
+        return;
+    }
     if (M == 1) {
         gemvp_call c = {B, p->uk.nr, A, ta ? lda : 1, C, accumulate};
-        if (gemv_split(p, B->N, B->K)) mat_pool_run(p, gemvp_thread, &c);
+        if (gemv_split(p, B->N, B->K)) rnn__mat_pool_run(p, gemvp_thread, &c);
         else gemvp_thread(&c, 0, 1);
         return;
     }

@@ -39,6 +39,7 @@ typedef struct mat_pool mat_pool;
 
 enum { MAT_KC = 256 };                     /* the K blocking (fixed: results never depend on threads) */
 enum { MAT_FP32 = 0, MAT_BF16 = 1 };       /* a pool's precision */
+enum { MAT_ROWS = 4 };                     /* products of up to this many rows read a packed B once (rnn__mat_mul_packed) */
 
 /* x rounded to bfloat16 (returned as the float of equal value): round to nearest, ties to even; NaN stays NaN
  * (quietened, sign and top payload bits kept); infinities stay; subnormals (and zeros) become a zero of their
@@ -61,6 +62,14 @@ void rnn__mat_pool_free(mat_pool *p);
 /* Sets the precision of the pool's products from now on (MAT_FP32 or MAT_BF16; a pool starts in FP32). A packed
  * operand keeps the precision it was packed with (pack again after a change). */
 void rnn__mat_pool_set_precision(mat_pool *p, int precision);
+/* Runs fn(arg, i, n) for i = 0..n-1 on the pool's threads (n = pool size) and waits for all of them. Part i
+ * may run on any of the threads (whichever is free first), never on two at once. One calling thread per pool;
+ * fn must not call back into the pool. */
+void rnn__mat_pool_run(mat_pool *p, void (*fn)(void *arg, int i, int n), void *arg);
+/* With on, a one-row product from a packed operand (rnn__mat_mul_packed, M == 1) sums as the GEMM sums each row
+ * (per MAT_KC block, the micro-kernel's multiply-adds) instead of in plain order, so that one stream gives the same
+ * bits alone as among others (the generator of one sample). Off at the start. */
+void rnn__mat_pool_set_gemm_rows(mat_pool *p, int on);
 
 /* Runs fn(arg, lo, hi) over [0, n) cut into one contiguous part per thread; inline (one part) when p is NULL
  * or n < 2 * grain. Only for work whose result does not depend on where the cuts fall (per-item work, or
@@ -84,6 +93,9 @@ typedef struct {
 /* Floats a K x N packed operand needs with this pool's kernel, in either precision; dst->data must hold that many. */
 size_t rnn__mat_packed_size(const mat_pool *p, int K, int N);
 void rnn__mat_pack(mat_pool *p, mat_packed *dst, int K, int N, const float *B, int ldb, int tb);
+/* C = [C +] op(A) · B from a packed B: the same bits as rnn__mat_mul with B unpacked. From 2 to MAT_ROWS rows, B is read
+ * once per call (the small-M path, the GEMM's sums without packing A); one row sums as rnn__mat_mul's one-row product,
+ * or as the GEMM when the pool asks for it (rnn__mat_pool_set_gemm_rows). */
 void rnn__mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, const mat_packed *B,
                     float *C, int ldc, int accumulate);
 
@@ -91,6 +103,9 @@ void rnn__mat_mul_packed(mat_pool *p, int M, const float *A, int lda, int ta, co
 /* Name of the pool's micro-kernel ("avx512", "avx2", "generic"), chosen for the CPU when the pool is made.
  * CHARRNN_KERNEL=avx2|generic in the environment forces a lesser one (to test the other paths). */
 const char *rnn__mat_kernel_name(const mat_pool *p);
+/* The pool's GEMM blocking: rows of A and columns of B packed at a time, sized for the CPU's L2 when the pool is
+ * made; CHARRNN_BLOCKING=MC_TILES,NC (row tiles, columns) in the environment sets them. No result depends on it. */
+void rnn__mat_pool_blocking(const mat_pool *p, int *mc_rows, int *nc);
 
 /* ---- Vector math over n floats, in place, written so compilers vectorise it; static inline so that each
  * multiversioned caller gets it compiled for its own instruction set. Accurate to a few ulp; NaN in, NaN out

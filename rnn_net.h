@@ -63,11 +63,14 @@ struct workspace {
     float *dhc, *dcc, *dht;  /* (B, H) carried d h, carried d c, and this step's total d h */
     mat_packed whp[RNN_MAX_LAYERS];   /* Wh packed (H, GH) for the forward recurrence */
     mat_packed whtp[RNN_MAX_LAYERS];  /* Wh^T packed (GH, H) for the backward recurrence */
+    mat_packed wxp[RNN_MAX_LAYERS];   /* inference: Wx packed (H, GH) for layers >= 1 (data NULL otherwise) */
+    mat_packed wyp[2];                /* inference with logits: Wy's forward (and backward) rows packed (H, V) */
     void *block;             /* the single allocation all of the above live in */
 };
 
 /* Allocates a workspace of Tmax steps x B streams in one block (train: with the backward buffers and, with
- * dropout, the masks); pool (non-NULL) sets the packed weights' size. A bidirectional config also gets `back`,
+ * dropout, the masks; inference: with room for every weight packed, so that no product packs B per call); pool
+ * (non-NULL) sets the packed weights' size. A bidirectional config also gets `back`,
  * with room for a margin of rnn_bidi_margin(Tmax). 0, or -1 when out of memory. rnn__ws_free frees both. */
 int rnn__ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int train, const mat_pool *pool);
 void rnn__ws_free(workspace *w);
@@ -87,7 +90,8 @@ typedef struct {
  * is the caller's to free with rnn__mat_pool_free; it is NULL (the caller reports out of memory) if it could not start. */
 void rnn__net_for_model(net *n, const rnn_model *m, int threads);
 
-/* Packs every layer's Wh (and Wh^T for training) once per parameter update (both directions). */
+/* Packs every layer's Wh (and Wh^T for training; for inference also Wx and Wy) once per parameter update (both
+ * directions). */
 void rnn__pack_weights(const net *n, workspace *w);
 /* Packs the Wh of the stack `pl` (n->p.l or n->p.lb) into w (a workspace without `back`). */
 void rnn__pack_stack(const net *n, const layer_view *pl, workspace *w);

@@ -35,8 +35,8 @@ declare -A ABOUT=(
 declare -A NEEDS=([build]="plain san clang" [unit]=plain [kernels]=plain [cli]=plain [sanitize]=san [mutations]=""
                   [fuzz]=san [install]=plain)
 # the library tests that depend on the micro-kernel (the kernels section's default list)
-KERNEL_TESTS=(gemm gemm-bf16 bf16-paths gradcheck-lstm gradcheck-gru threads torch-parity-rnn torch-parity-lstm
-              torch-parity-gru score)
+KERNEL_TESTS=(gemm gemm-bf16 gemm-rows gemm-blocking bf16-paths gen-batch gradcheck-lstm gradcheck-gru threads
+              torch-parity-rnn torch-parity-lstm torch-parity-gru score)
 
 # The command-line tests, one file per command (tests/cli_NAME.sh, functions cli_NAME_*), and install.sh.
 for f in tests/cli_misc.sh tests/cli_docs.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh \

@@ -148,6 +148,53 @@ static int fill_rig(rig *r, int bidir) {
     return bad;
 }
 
+/* One pass over many blanks in a text of several 256-symbol chunks (blanks on both sides of chunk boundaries, two
+ * in one chunk, the first and last symbols): blank k's distribution is that of a fill with blank k alone and the
+ * other blanks' positions unknown symbols (read as no input, as pass 1 reads the other blanks), within 1e-6 (the
+ * output product of 9 rows and of 1 sums differently); 3 threads (the two directions side by side) give the bits
+ * of 1. A state taken from the wrong position is off by far more. */
+int test_fill_blanks(void) {
+    rig r;
+    if (fill_rig(&r, 1)) return 1;
+    enum { N = 900, NB = 9 };
+    size_t at[NB] = {0, 5, 255, 256, 300, 301, 511, 512, N - 1};
+    int V = rnn_model_vocab(r.m)->size, bad = 0;
+    int32_t ids[N], one[N];
+    unsigned char blank[N], b1[N];
+    float *probs = malloc(sizeof(float) * NB * V), *p1 = malloc(sizeof(float) * V);
+    rnn_fill_opts o = likeliest;
+    o.passes = 1;
+    rnn_err err;
+    float *probs3 = malloc(sizeof(float) * NB * V);
+    double worst = 0;
+    memset(blank, 0, sizeof blank);
+    for (int k = 0; k < NB; k++) blank[at[k]] = 1;
+    memcpy(ids, r.ids, sizeof ids);
+    if (rnn_fill(r.m, ids, blank, N, &o, 1, probs, NULL, err)) bad = -1;
+    memcpy(ids, r.ids, sizeof ids);
+    if (!bad && rnn_fill(r.m, ids, blank, N, &o, 3, probs3, NULL, err)) bad = -1;
+    if (!bad && memcmp(probs, probs3, sizeof(float) * NB * V)) bad = -2;
+    for (int k = 0; k < NB && !bad; k++) {
+        memcpy(one, r.ids, sizeof one);
+        memset(b1, 0, sizeof b1);
+        for (int j = 0; j < NB; j++) one[at[j]] = -1;
+        b1[at[k]] = 1;
+        if (rnn_fill(r.m, one, b1, N, &o, 1, p1, NULL, err)) bad = -1;
+        for (int v = 0; v < V && !bad; v++) worst = fmax(worst, fabs(p1[v] - probs[(size_t)k * V + v]));
+        if (!bad && worst > 1e-6) bad = 1 + k;
+    }
+    rig_free(&r);
+    free(probs);
+    free(probs3);
+    free(p1);
+    if (bad > 0) FAILF("blank %d (position %zu) differs from its fill alone by %g", bad - 1, at[bad - 1], worst);
+    if (bad == -2) FAILF("3 threads differ from 1");
+    if (bad) FAILF("fill failed");
+    snprintf(detail, sizeof detail, "bidirectional lstm 2x24, %d symbols, %d blanks across 4 chunks: each blank's pass-1 "
+             "distribution == its fill alone (max difference %.2g), 3 threads == 1", N, NB, worst);
+    return 0;
+}
+
 /* The cloze loss of the training/validation path (one window over the whole text, no margin needed) equals the
  * mean of -log p(symbol) that rnn_fill gives each position blanked alone: two independent constructions of
  * "the forward state after the symbols before, the backward state after the symbols after" agree, so neither
@@ -305,23 +352,38 @@ int test_score_bidir(void) {
 }
 
 /* Runs K samples of n symbols (prime "Th", temperature 0.9, top-k 20) and copies sample i's bytes into
- * out[i] (room for 4n+4), lengths into len[i]. -1 if the generator fails. */
+ * out[i] (room for 4n+4), lengths into len[i]; with hash, hash[i] folds the bits of every logit sample i drew from.
+ * -1 if the generator fails. */
 static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_opts *base, unsigned char (*out)[2048],
-                   size_t *len) {
+                   size_t *len, uint64_t *hash) {
     rnn_err err;
     rnn_gen_opts o = *base;
     o.length = (uint64_t)n;
     rnn_gen *g = rnn_gen_new(m, K, 11, threads, &o, err);
-    rnn_gen_out *st = malloc(sizeof *st * K);
+    rnn_gen_out *st = calloc((size_t)K, sizeof *st);
     if (!g || !st || rnn_gen_prime(g, (const unsigned char *)"Th", 2, NULL, err)) {
         rnn_gen_free(g);
         free(st);
         return -1;
     }
-    for (int i = 0; i < K; i++) len[i] = 0;
-    while (rnn_gen_step(g, st))
+    int V = rnn_model_vocab(m)->size;
+    for (int i = 0; i < K; i++) {
+        len[i] = 0;
+        if (hash) hash[i] = 1469598103934665603ull;
+    }
+    for (int more = 1; more;) {
+        for (int i = 0; hash && i < K; i++) {   /* the logits of the coming draw */
+            const float *z = rnn__gen_debug_logits(g, i);
+            for (int j = 0; j < V && !st[i].status; j++) {
+                uint32_t u;
+                memcpy(&u, z + j, 4);
+                hash[i] = (hash[i] ^ u) * 1099511628211ull;
+            }
+        }
+        if (!(more = rnn_gen_step(g, st))) break;
         for (int i = 0; i < K; i++)
             if (len[i] + 4 <= 2048) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
+    }
     for (int i = 0; i < K; i++)   /* the last step's bytes */
         if (len[i] + 4 <= 2048) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
     rnn_gen_free(g);
@@ -329,8 +391,9 @@ static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_
     return 0;
 }
 
-/* The batched generator: sample i is the same bytes for K = 1, 3 and 64 streams and on 1 and 3 threads, for every
- * cell (the rows of the batched forward do not depend on how many there are); different samples differ. */
+/* The batched generator: sample i is the same bytes for K = 1, 3, 5 and 64 streams and on 1 and 3 threads, for
+ * every cell (the rows of the batched forward do not depend on how many there are: one row and a few take the
+ * small-M path with the GEMM's sums, more the GEMM); different samples differ. */
 int test_gen_batch(void) {
     size_t tl;
     unsigned char *text = slurp("fortunes.txt", &tl);
@@ -338,26 +401,27 @@ int test_gen_batch(void) {
     int cells[3] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
     static unsigned char a[64][2048], b[64][2048];
     size_t la[64], lb[64];
+    uint64_t ha[64], hb[64];
     rnn_gen_opts o = {.temperature = 0.9f, .top_k = 20, .top_p = 1.0f};
     for (int ci = 0; ci < 3; ci++) {
-        rnn_config c = small_config(cells[ci], 1, 48, 4, 16);
+        rnn_config c = small_config(cells[ci], 2, 300, 4, 16);   /* two KC blocks, an input product above layer 0 */
         rig r;
         if (rig_make(&r, &c, text, 40000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
         for (int s = 0; s < 3; s++) rnn_train_step(r.t);
-        int bad = gen_run(r.m, 64, 1, 200, &o, a, la);
-        for (int k = 0; !bad && k < 3; k++) {
-            int K = k == 0 ? 1 : 3, th = k == 2 ? 3 : 1;
-            bad = gen_run(r.m, K, th, 200, &o, b, lb) ? -1 : 0;
+        int bad = gen_run(r.m, 64, 1, 200, &o, a, la, ha);
+        for (int k = 0; !bad && k < 4; k++) {   /* K = 1 and 3 (the small-M path, one row), 5 (the GEMM) */
+            int K = k == 0 ? 1 : k == 3 ? 5 : 3, th = k == 2 ? 3 : 1;
+            bad = gen_run(r.m, K, th, 200, &o, b, lb, hb) ? -1 : 0;
             for (int i = 0; !bad && i < K; i++)
-                if (la[i] != lb[i] || memcmp(a[i], b[i], la[i])) bad = 1 + i;
-            if (bad > 0) { rig_free(&r); free(text); FAILF("%s: sample %d differs with K=64 and K=%d, %d threads", rnn_cell_name(cells[ci]), bad - 1, K, th); }
+                if (la[i] != lb[i] || memcmp(a[i], b[i], la[i]) || ha[i] != hb[i]) bad = 1 + i;
+            if (bad > 0) { rig_free(&r); free(text); FAILF("%s: sample %d (bytes or logits) differs with K=64 and K=%d, %d threads", rnn_cell_name(cells[ci]), bad - 1, K, th); }
         }
         if (!bad && la[0] == la[1] && !memcmp(a[0], a[1], la[0])) bad = 2;
         rig_free(&r);
         if (bad) { free(text); FAILF("%s: %s", rnn_cell_name(cells[ci]), bad < 0 ? "generator failed" : "samples 0 and 1 are the same"); }
     }
     free(text);
-    snprintf(detail, sizeof detail, "rnn, lstm, gru: samples 0..2 of 200 symbols identical for K=64, K=3, K=1 and 1/3 threads");
+    snprintf(detail, sizeof detail, "rnn, lstm, gru 2x300: samples 0..2 of 200 symbols and every logit they drew from identical for K=64, 5, 3, 1 and 1/3 threads");
     return 0;
 }
 
@@ -418,12 +482,14 @@ int test_gen_utf8(void) {
 /* --precision bf16: the one-row products (M == 1: the sampler, one symbol of one stream at a time) give the bits
  * the batched GEMM gives (the scorer's and training's path: here 2 identical streams x 16 steps), for every logit
  * of 96 positions, in all three cells with 2 layers (so wx, wh and wy products all take both paths). FP32 makes no
- * such promise (the GEMM sums K in blocks, fused); the detail reports how many of its logits differ. */
-static int paths_differ(const rnn_model *m, const int32_t *ids, int n, size_t *ndiff) {
+ * such promise (the GEMM sums K in blocks, fused); the detail reports how many of its logits differ. With the
+ * pool's GEMM rows on (the generator's), FP32's one-row logits are the batched ones too. */
+static int paths_differ(const rnn_model *m, const int32_t *ids, int n, int gemm_rows, size_t *ndiff) {
     net a, b;
     workspace wa, wb;
     rnn__net_for_model(&a, m, 1);
     rnn__net_for_model(&b, m, 3);
+    if (a.pool) rnn__mat_pool_set_gemm_rows(a.pool, gemm_rows);
     int V = m->vocab.size, L = m->cfg.layers, H = m->cfg.hidden, T = 16, rc = -1;
     if (!a.pool || !b.pool || rnn__ws_init(&wa, &m->cfg, V, 1, 1, 0, a.pool)) goto out;
     if (rnn__ws_init(&wb, &m->cfg, V, T, 2, 0, b.pool)) { rnn__ws_free(&wa); goto out; }
@@ -463,16 +529,18 @@ int test_bf16_paths(void) {
         rig r;
         if (rig_make(&r, &c, text, 30000, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
         rnn_train_step(r.t);
-        size_t d16 = 0, d32 = 0;
+        size_t d16 = 0, d32 = 0, dg = 0;
         rnn_err err;
-        int bad = paths_differ(r.m, r.ids, 96, &d16) || rnn_model_set_precision(r.m, RNN_PREC_FP32, err) ||
-                  paths_differ(r.m, r.ids, 96, &d32);
+        int bad = paths_differ(r.m, r.ids, 96, 0, &d16) || rnn_model_set_precision(r.m, RNN_PREC_FP32, err) ||
+                  paths_differ(r.m, r.ids, 96, 0, &d32) || paths_differ(r.m, r.ids, 96, 1, &dg);
         rig_free(&r);
         if (bad) { free(text); FAILF("out of memory"); }
         if (d16) { free(text); FAILF("%s bf16: %zu logits differ between the one-row and the batched path", rnn_cell_name(cells[ci]), d16); }
+        if (dg) { free(text); FAILF("%s fp32, GEMM rows: %zu logits differ between the one-row and the batched path", rnn_cell_name(cells[ci]), dg); }
+        if (!d32) { free(text); FAILF("%s fp32: the plain one-row path equals the batched one: the check cannot fail", rnn_cell_name(cells[ci])); }
         snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s %zu", ci ? ", " : "", rnn_cell_name(cells[ci]), d32);
     }
     free(text);
-    snprintf(detail, sizeof detail, "rnn, lstm, gru 2x300 bf16: one-row == batched for 96 positions x 2 rows x V logits (fp32 differs in %s)", msg);
+    snprintf(detail, sizeof detail, "rnn, lstm, gru 2x300 bf16 and fp32 with GEMM rows: one-row == batched for 96 positions x 2 rows x V logits (plain fp32 differs in %s)", msg);
     return 0;
 }

@@ -220,3 +220,110 @@ int test_gemm_bf16(void) {
     rnn__mat_pool_free(pf);
     return bad != 0;
 }
+
+/* ---------------------------------------------------------------------------------------------- small-M rows */
+/* The small-M path (rnn__mat_mul_packed with 1..MAT_ROWS rows; one row on a pool that asks for the GEMM's sums) gives
+ * every row the bits the GEMM gives it among 13 rows, for K of one to three KC blocks, N off the panel width,
+ * op(A) plain and transposed, C overwritten and accumulated, FP32 and bf16, 1 and 3 threads. The plain one-row sums
+ * must differ somewhere in FP32 (else the comparison could not tell the paths apart). */
+int test_gemm_rows(void) {
+    int shapes[][2] = {{600, 700}, {257, 33}, {1, 65}, {300, 2048}}, R = 13, r0 = 5, bad = 0;   /* K, N */
+    size_t plain_diff = 0, plain_n = 0;
+    uint64_t s = 7;
+    for (int prec = 0; prec < 2; prec++) {
+        mat_pool *pg = rnn__mat_pool_new(1), *p3 = rnn__mat_pool_new(3), *pp = rnn__mat_pool_new(1);
+        rnn__mat_pool_set_precision(pg, prec ? MAT_BF16 : MAT_FP32);
+        rnn__mat_pool_set_precision(p3, prec ? MAT_BF16 : MAT_FP32);
+        rnn__mat_pool_set_precision(pp, prec ? MAT_BF16 : MAT_FP32);
+        rnn__mat_pool_set_gemm_rows(pg, 1);
+        rnn__mat_pool_set_gemm_rows(p3, 1);
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int acc = 0; acc < 2; acc++)
+                    for (int M = 1; M <= MAT_ROWS; M++) {
+                        int K = shapes[si][0], N = shapes[si][1], lda = ta ? R : K;
+                        float *A = malloc(4 * (size_t)R * K), *B = malloc(4 * (size_t)K * N), *C0 = malloc(4 * (size_t)R * N),
+                              *C1 = malloc(4 * (size_t)R * N), *C3 = malloc(4 * (size_t)R * N), *Cp = malloc(4 * (size_t)R * N);
+                        mat_packed pk;
+                        pk.data = malloc(4 * rnn__mat_packed_size(pg, K, N));
+                        for (size_t i = 0; i < (size_t)R * K; i++) A[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                        for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                        for (size_t i = 0; i < (size_t)R * N; i++) C0[i] = C1[i] = C3[i] = Cp[i] = (float)i / (R * N);
+                        rnn__mat_mul(pg, R, N, K, A, lda, ta, B, N, 0, C0, N, acc);   /* 13 rows: the GEMM */
+                        rnn__mat_pack(pg, &pk, K, N, B, N, 0);
+                        const float *Ar = ta ? A + r0 : A + (size_t)r0 * K;
+                        size_t off = (size_t)r0 * N, n = (size_t)M * N;
+                        rnn__mat_mul_packed(pg, M, Ar, lda, ta, &pk, C1 + off, N, acc);
+                        rnn__mat_mul_packed(p3, M, Ar, lda, ta, &pk, C3 + off, N, acc);
+                        if (M == 1) {
+                            rnn__mat_mul_packed(pp, 1, Ar, lda, ta, &pk, Cp + off, N, acc);
+                            for (size_t i = 0; i < n; i++) plain_diff += !prec && memcmp(Cp + off + i, C0 + off + i, 4);
+                            plain_n += prec ? 0 : n;
+                        }
+                        if ((memcmp(C1 + off, C0 + off, 4 * n) || memcmp(C3 + off, C0 + off, 4 * n)) && !bad++)
+                            snprintf(detail, sizeof detail, "%s M%d N%d K%d ta%d acc%d: rows differ from the GEMM's (1 thread %s, 3 threads %s)",
+                                     prec ? "bf16" : "fp32", M, N, K, ta, acc, memcmp(C1 + off, C0 + off, 4 * n) ? "differs" : "same",
+                                     memcmp(C3 + off, C0 + off, 4 * n) ? "differs" : "same");
+                        free(A); free(B); free(C0); free(C1); free(C3); free(Cp); free(pk.data);
+                    }
+        rnn__mat_pool_free(pg);
+        rnn__mat_pool_free(p3);
+        rnn__mat_pool_free(pp);
+    }
+    if (!bad && !plain_diff) FAILF("the plain one-row sums equal the GEMM's everywhere: the test cannot tell the paths apart");
+    if (!bad) {
+        mat_pool *p = rnn__mat_pool_new(1);
+        snprintf(detail, sizeof detail, "kernel %s: 1..%d rows == the GEMM's rows bit for bit (64 products x fp32/bf16, 1 and 3 threads); "
+                 "plain one-row sums differ in %zu of %zu", rnn__mat_kernel_name(p), MAT_ROWS, plain_diff, plain_n);
+        rnn__mat_pool_free(p);
+    }
+    return bad != 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- blocking */
+/* The GEMM's blocking of M and N (sized from the caches, or CHARRNN_BLOCKING) never changes a bit: products large
+ * enough for several blocks each way, with op(A)/op(B) plain and transposed, overwrite and accumulate, FP32 and
+ * bf16, equal under four blockings (the reported blockings must differ, so that the comparison means something). */
+int test_gemm_blocking(void) {
+    const char *forced[] = {NULL, "1,16", "3,100", "64,4096"};
+    int shapes[][3] = {{300, 1100, 600}, {97, 531, 257}}, rows[4], cols[4], bad = 0;
+    const char *old = getenv("CHARRNN_BLOCKING");
+    mat_pool *p[4];
+    for (int b = 0; b < 4; b++) {
+        if (forced[b]) setenv("CHARRNN_BLOCKING", forced[b], 1);
+        else unsetenv("CHARRNN_BLOCKING");
+        p[b] = rnn__mat_pool_new(b == 2 ? 3 : 1);
+        if (!p[b]) FAILF("out of memory");
+        rnn__mat_pool_blocking(p[b], &rows[b], &cols[b]);
+    }
+    if (old) setenv("CHARRNN_BLOCKING", old, 1);
+    else unsetenv("CHARRNN_BLOCKING");
+    uint64_t s = 3;
+    for (int prec = 0; prec < 2; prec++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int t = 0; t < 8; t++) {
+                int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], ta = t & 1, tb = t >> 1 & 1, acc = t >> 2;
+                float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C[4];
+                for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+                for (int b = 0; b < 4; b++) {
+                    C[b] = malloc(4 * (size_t)M * N);
+                    for (size_t i = 0; i < (size_t)M * N; i++) C[b][i] = (float)i / (M * N);
+                    rnn__mat_pool_set_precision(p[b], prec ? MAT_BF16 : MAT_FP32);
+                    rnn__mat_mul(p[b], M, N, K, A, ta ? M : K, ta, B, tb ? K : N, tb, C[b], N, acc);
+                }
+                for (int b = 1; b < 4; b++)
+                    if (memcmp(C[0], C[b], 4 * (size_t)M * N) && !bad++)
+                        snprintf(detail, sizeof detail, "%s M%d N%d K%d ta%d tb%d acc%d: blocking %dx%d differs from %dx%d",
+                                 prec ? "bf16" : "fp32", M, N, K, ta, tb, acc, rows[b], cols[b], rows[0], cols[0]);
+                free(A); free(B);
+                for (int b = 0; b < 4; b++) free(C[b]);
+            }
+    for (int b = 0; b < 4; b++) rnn__mat_pool_free(p[b]);
+    if (!bad && (rows[1] == rows[3] || cols[1] == cols[3]))
+        FAILF("CHARRNN_BLOCKING did not change the blocking (%dx%d, %dx%d)", rows[1], cols[1], rows[3], cols[3]);
+    if (!bad)
+        snprintf(detail, sizeof detail, "32 products (fp32, bf16) equal under blockings (rows x columns) %dx%d (this CPU's), "
+                 "%dx%d, %dx%d (3 threads), %dx%d", rows[0], cols[0], rows[1], cols[1], rows[2], cols[2], rows[3], cols[3]);
+    return bad != 0;
+}
