@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 /* The options of train, sample and info are one table each: the parser reads it and --help prints it, so they
- * cannot drift (plot, in plot.c, takes only a file name). */
+ * cannot drift (plot, in cmd_plot.c, takes only a file name). */
 typedef enum { O_INT, O_U64, O_FLOAT, O_STR, O_FLAG, O_CHOICE, O_LIST } opt_kind;
 
 /* O_LIST: a string option that may be given several times; each value is appended (at most OPT_LIST_MAX). */

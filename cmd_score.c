@@ -1,10 +1,10 @@
-/* score.c — `charrnn score`: how likely a trained model finds a text. One row per file (or per line with
+/* cmd_score.c — `charrnn score`: how likely a trained model finds a text. One row per file (or per line with
  * --lines, or per symbol with --per-char) on standard output, tab-separated; the columns and number formats are
  * documented in README.md ("Scoring"). The scoring itself is the library's (rnn_score_streams, rnn_gen.c); this
  * file reads the files, cuts them into streams (a whole file, or its lines) and prints the table.
  * Must not know: the library's internals (it includes rnn.h only). */
 #define _POSIX_C_SOURCE 200809L
-#include "score.h"
+#include "cmd.h"
 
 #include "cli.h"
 #include "out.h"

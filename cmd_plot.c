@@ -1,7 +1,7 @@
-/* plot.c — `charrnn plot LOG > loss.svg`: the training and validation loss curves of a `train --log` CSV as a
+/* cmd_plot.c — `charrnn plot LOG > loss.svg`: the training and validation loss curves of a `train --log` CSV as a
  * self-contained SVG (axes, ticks, labels, legend) that any browser renders. Part of the command line: it
  * prints errors as "charrnn: ..." and returns the exit code. The parser (plot_parse) works on bytes in memory.
- * Must not know: the library; the log's columns are the only contract with `train --log` (main.c). */
+ * Must not know: the library; the log's columns are the only contract with `train --log` (cmd_train.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "plot.h"
 
 #define HEADER "step,seconds,train_loss,val_loss,lr,chars_per_sec"

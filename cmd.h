@@ -1,0 +1,48 @@
+/* cmd.h — what the command files (cmd_*.c) share: their entry points, which main.c's subcommand table lists, the
+ * names of cells and optimizers, and the draw options of sample and fill (one set of table rows for both).
+ * Must not know: the library's internals. */
+#ifndef CMD_H
+#define CMD_H
+
+#include "cli.h"
+
+#include <stdint.h>
+
+/* Each command's entry point: argv after the subcommand name. Returns the exit code (0, 1 error, 2 usage error;
+ * train also 130/143 when a signal stopped it after saving). */
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_fill(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+/* argv[0] as invoked (main sets it), for train's resume hint. */
+extern const char *cmd_argv0;
+
+/* The names of --cell and --optim, in the library's order (RNN_CELL_*, RNN_OPT_*); NULL-terminated. */
+extern const char *const cell_names[];
+extern const char *const optim_names[];
+
+/* ============================================================================================ draws */
+/* How sample and fill draw a symbol (the library's draw: temperature, then top-k, top-p; the seed of its RNG): one
+ * set of values, parsed and checked by the same table rows, DRAW_ROWS and SEED_ROW, in both commands. */
+typedef struct {
+    double temp, top_p;
+    int top_k;
+    uint64_t seed;
+} draw_args;
+
+/* The rows of -t/--temperature (its default named by the string `deflt`), --top-k and --top-p on d. */
+#define DRAW_ROWS(d, deflt) \
+    {"temperature", 't', O_FLOAT, &(d)->temp, 0, 100, 0, NULL, "X", "sharpen (<1) or flatten (>1) the distribution; 0 = always the likeliest (default " deflt ")", 0}, \
+    {"top-k", 0, O_INT, &(d)->top_k, 0, RNN_MAX_VOCAB, 0, NULL, "K", "draw only from the K likeliest symbols; 0 = all (default)", 0}, \
+    {"top-p", 0, O_FLOAT, &(d)->top_p, 0, 1, 1, NULL, "P", "draw only from the likeliest symbols holding P of the mass (default 1)", 0}
+/* The row of --seed on d; `what` names what the same seed gives again. */
+#define SEED_ROW(d, what) \
+    {"seed", 0, O_U64, &(d)->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed: the same seed gives the same " what " (default: from the clock)", 0}
+
+/* After parsing a table with SEED_ROW: a --seed not given comes from the clock and the process id. */
+void draw_seed(draw_args *d, const opt *o, int n);
+
+#endif
