@@ -10,10 +10,8 @@
 const char *const cell_names[] = {"rnn", "lstm", "gru", NULL};
 const char *const optim_names[] = {"adam", "adagrad", "sgd", NULL};
 
-/* ============================================================================================ draws */
-/* After parsing a table with SEED_ROW: a --seed not given comes from the clock and the process id. */
-void draw_seed(draw_args *d, const opt *o, int n) {
-    if (opt_seen(o, n, "seed")) return;
+void draw_seed(draw_args *d, const command *c) {
+    if (opt_seen(c, "seed")) return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     d->seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);

@@ -33,16 +33,24 @@ typedef struct {
     uint64_t seed;
 } draw_args;
 
-/* The rows of -t/--temperature (its default named by the string `deflt`), --top-k and --top-p on d. */
-#define DRAW_ROWS(d, deflt) \
-    {"temperature", 't', O_FLOAT, &(d)->temp, 0, 100, 0, NULL, "X", "sharpen (<1) or flatten (>1) the distribution; 0 = always the likeliest (default " deflt ")", 0}, \
-    {"top-k", 0, O_INT, &(d)->top_k, 0, RNN_MAX_VOCAB, 0, NULL, "K", "draw only from the K likeliest symbols; 0 = all (default)", 0}, \
-    {"top-p", 0, O_FLOAT, &(d)->top_p, 0, 1, 1, NULL, "P", "draw only from the likeliest symbols holding P of the mass (default 1)", 0}
+/* The rows of -t/--temperature, --top-k and --top-p on d (their defaults: d's values when parsing starts). */
+#define DRAW_ROWS(d)                                                                                                \
+    OPT_FLOAT("temperature", 't', &(d)->temp, 0, 100, "X",                                                          \
+              "sharpen (<1) or flatten (>1) the distribution; 0 = always the likeliest (default {default})"),       \
+    OPT_INT("top-k", 0, &(d)->top_k, 0, RNN_MAX_VOCAB, "K",                                                        \
+            "draw only from the K likeliest symbols; 0 = all (default {default})"),                                 \
+    OPT_FLOAT_ABOVE("top-p", 0, &(d)->top_p, 0, 1, "P",                                                             \
+                    "draw only from the likeliest symbols holding P of the mass (default {default})")
 /* The row of --seed on d; `what` names what the same seed gives again. */
 #define SEED_ROW(d, what) \
-    {"seed", 0, O_U64, &(d)->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed: the same seed gives the same " what " (default: from the clock)", 0}
+    OPT_SEED("seed", &(d)->seed, "random seed: the same seed gives the same " what " (default: {default})", \
+             .computed = "from the clock")
 
-/* After parsing a table with SEED_ROW: a --seed not given comes from the clock and the process id. */
-void draw_seed(draw_args *d, const opt *o, int n);
+/* After parsing c, a table with SEED_ROW on d: a --seed not given comes from the clock and the process id. */
+void draw_seed(draw_args *d, const command *c);
+
+/* x's expansion as a string literal, for a number that is both a value and --help text. */
+#define STR(x) STR_(x)
+#define STR_(x) #x
 
 #endif

@@ -56,8 +56,7 @@ typedef struct {
     const char *model, *blank, *text;
     int top, passes, threads, precision;
     draw_args d;
-    opt opts[12];
-    command c;
+    command c;   /* the table, in cmd_fill's frame */
 } fill_args;
 
 /* Fills the blanks of text[0..len) with model m and prints the result (or the --top lines); a forward model is
@@ -99,70 +98,75 @@ out:
     return rc;
 }
 
-/* Parses fill's options into a (defaults first), with the checks that need no model: --top-k, --top-p and --seed
- * only with a temperature above 0 (fill takes the likeliest symbol unless -t says otherwise). 0, -1 (--help
- * printed) or 2 (usage error, reported); *npos FILE arguments into pos. */
-static int fill_parse(fill_args *a, int argc, char **argv, const char **pos, int *npos) {
-    *a = (fill_args){.model = "charrnn.ckpt", .blank = "_", .passes = 4, .threads = online_cpus(),
-                     .d = {.temp = 0, .top_p = 1.0}};
-    const opt opts[] = {
-        {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to fill with (default charrnn.ckpt): bidirectional, both sides; forward, the left side only", 0},
-        {"mask", 0, O_STR, &a->blank, 0, 0, 0, NULL, "C", "the character that marks a blank (default _); one that the text also uses needs another", 0},
-        {"blank", 0, O_STR, &a->blank, 0, 0, 0, NULL, "C", "the same as --mask (its former name)", 0},
-        {"text", 0, O_STR, &a->text, 0, 0, 0, NULL, "TEXT", "fill TEXT instead of reading FILE or standard input", 0},
-        {"top", 0, O_INT, &a->top, 1, 1000, 0, NULL, "N", "instead of the text: per blank a line of its position and N likeliest symbols with probabilities", 0},
-        {"passes", 0, O_INT, &a->passes, 1, 1000, 0, NULL, "N", "bidirectional, several blanks: at most N passes (drawing, -t > 0: exactly N), each re-filling every blank given the others (default 4)", 0},
-        DRAW_ROWS(&a->d, "0"),
-        SEED_ROW(&a->d, "fills"),
-        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 or bf16 products (default: the checkpoint's)", 0},
-        {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the result does not depend on it", 0},
-    };
-    _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "fill_args.opts fits the table");
-    memcpy(a->opts, opts, sizeof opts);
-    a->c = (command){"fill", "[options] [FILE]",
-                     "Replace every blank (_) of a text by its likeliest symbol (with -t, a drawn one) given both sides "
-                     "(a bidirectional model) or the left side (a forward model); the text comes from --text, FILE, "
-                     "or standard input ('-' or no FILE).",
-                     a->opts, (int)(sizeof opts / sizeof opts[0])};
-    int r = parse_args(&a->c, argc, argv, pos, 1, npos);
-    if (r) return r;
-    if (a->text && *npos) return usage_error(&a->c, "give either --text or a FILE, not both");
+/* The checks of fill's parsed options that need no model: --top-k, --top-p and --seed only with a temperature
+ * above 0 (fill takes the likeliest symbol unless -t says otherwise). 0 or 2 (usage error, reported). */
+static int fill_check(fill_args *a, int npos) {
+    const command *c = &a->c;
+    if (a->text && npos) return usage_error(c, "give either --text or a FILE, not both");
     static const char *const drawing[] = {"top-k", "top-p", "seed"};
     for (int i = 0; i < 3; i++)
-        if (a->d.temp == 0 && opt_seen(a->opts, a->c.nopts, drawing[i]))
-            return usage_error(&a->c, "--%s needs -t/--temperature above 0 (fill takes the likeliest symbol by default)",
+        if (a->d.temp == 0 && opt_seen(c, drawing[i]))
+            return usage_error(c, "--%s needs -t/--temperature above 0 (fill takes the likeliest symbol by default)",
                                drawing[i]);
-    draw_seed(&a->d, a->opts, a->c.nopts);
+    draw_seed(&a->d, c);
     return 0;
 }
 
-/* `charrnn fill`: options, the model, the text from --text, a FILE or standard input. */
-int cmd_fill(int argc, char **argv) {
-    fill_args a;
-    const char *pos[1];
-    int npos, r = fill_parse(&a, argc, argv, pos, &npos);
-    if (r || cli_args_only) return r < 0 ? 0 : r;
+/* The model (with --precision), the blank checked against its vocabulary, the text from --text or `path`, filled.
+ * Returns the exit code. */
+static int fill_run(fill_args *a, const char *path) {
     rnn_err err;
     rnn_model *m;
-    if (rnn_load(a.model, &m, NULL, err)) return fail("%s", err);
-    if (opt_seen(a.opts, a.c.nopts, "precision") && rnn_model_set_precision(m, a.precision, err)) {
+    if (rnn_load(a->model, &m, NULL, err)) return fail("%s", err);
+    if (opt_seen(&a->c, "precision") && rnn_model_set_precision(m, a->precision, err)) {
         rnn_model_free(m);
         return fail("%s", err);
     }
     int32_t one[5];
-    size_t blen = strlen(a.blank);
-    if (!blen || blen > 4 || rnn_decode(rnn_model_vocab(m), (const unsigned char *)a.blank, blen, one, NULL) != 1) {
+    size_t blen = strlen(a->blank);
+    if (!blen || blen > 4 || rnn_decode(rnn_model_vocab(m), (const unsigned char *)a->blank, blen, one, NULL) != 1) {
         rnn_model_free(m);
-        return usage_error(&a.c, "%s must be one character", opt_seen(a.opts, a.c.nopts, "blank") ? "--blank" : "--mask");
+        return usage_error(&a->c, "%s must be one character", opt_seen(&a->c, "blank") ? "--blank" : "--mask");
     }
     unsigned char *text = NULL;
     size_t len = 0;
-    if (a.text) r = fill_text(m, &a, (const unsigned char *)a.text, strlen(a.text));
-    else if (!(r = read_all(npos ? pos[0] : "-", &text, &len))) r = fill_text(m, &a, text, len);
+    int r;
+    if (a->text) r = fill_text(m, a, (const unsigned char *)a->text, strlen(a->text));
+    else if (!(r = read_all(path, &text, &len))) r = fill_text(m, a, text, len);
     free(text);
     rnn_model_free(m);
-    if (r) return r;
-    if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
-        return fail("cannot write output: %s", strerror(errno ? errno : EIO));
-    return 0;
+    return r;
+}
+
+/* `charrnn fill`: the defaults and the option table (in this frame for the whole run), parse, check, run. */
+int cmd_fill(int argc, char **argv) {
+    fill_args a = {.model = "charrnn.ckpt", .blank = "_", .passes = 4, .threads = online_cpus(),
+                   .d = {.temp = 0, .top_p = 1.0}};
+    opt opts[] = {
+        OPT_STR("model", 'm', &a.model, "FILE", "checkpoint to fill with (default {default}): bidirectional, both "
+                "sides; forward, the left side only"),
+        OPT_STR("mask", 0, &a.blank, "C",
+                "the character that marks a blank (default {default}); one that the text also uses needs another"),
+        OPT_STR("blank", 0, &a.blank, "C", "the same as --mask (its former name)"),
+        OPT_STR("text", 0, &a.text, "TEXT", "fill TEXT instead of reading FILE or standard input"),
+        OPT_INT("top", 0, &a.top, 1, 1000, "N", "instead of the text: per blank a line of its position and N "
+                "likeliest symbols with probabilities"),
+        OPT_INT("passes", 0, &a.passes, 1, 1000, "N", "bidirectional, several blanks: at most N passes (drawing, "
+                "-t > 0: exactly N), each re-filling every blank given the others (default {default})"),
+        DRAW_ROWS(&a.d),
+        SEED_ROW(&a.d, "fills"),
+        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P", "{choices} products (default: {default})",
+                   .computed = "the checkpoint's"),
+        OPT_INT("threads", 0, &a.threads, 1, 256, "N",
+                "worker threads (default: {default}); the result does not depend on it", .computed = "online CPUs"),
+    };
+    a.c = COMMAND("fill", "[options] [FILE]",
+                  "Replace every blank (_) of a text by its likeliest symbol (with -t, a drawn one) given both sides "
+                  "(a bidirectional model) or the left side (a forward model); the text comes from --text, FILE, "
+                  "or standard input ('-' or no FILE).", opts);
+    const char *pos[1];
+    int npos, r = parse_args(&a.c, argc, argv, pos, 1, &npos);
+    if (!r) r = fill_check(&a, npos);
+    if (r || cli_args_only) return r < 0 ? 0 : r;
+    return fill_run(&a, npos ? pos[0] : "-");
 }

@@ -96,11 +96,10 @@ int cmd_info(int argc, char **argv) {
     const char *model = "charrnn.ckpt";
     int as_json = 0;
     opt opts[] = {
-        {"model", 'm', O_STR, &model, 0, 0, 0, NULL, "FILE", "checkpoint to describe (default charrnn.ckpt)", 0},
-        {"json", 0, O_FLAG, &as_json, 0, 0, 0, NULL, NULL, "the same fields as one JSON object (numbers as numbers, null for none)", 0},
+        OPT_STR("model", 'm', &model, "FILE", "checkpoint to describe (default {default})"),
+        OPT_FLAG("json", 0, &as_json, "the same fields as one JSON object (numbers as numbers, null for none)"),
     };
-    command c = {"info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.", opts,
-                 (int)(sizeof opts / sizeof opts[0])};
+    command c = COMMAND("info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.", opts);
     const char *pos[1];
     int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
     if (r || cli_args_only) return r < 0 ? 0 : r;
@@ -112,6 +111,5 @@ int cmd_info(int argc, char **argv) {
     else info_text(model, m, rs);
     rnn_resume_free(rs);
     rnn_model_free(m);
-    if (fflush(stdout) != 0 || ferror(stdout)) return fail("cannot write output: %s", strerror(errno ? errno : EIO));
     return 0;
 }

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The --length default when a sample can end otherwise (--stop, --lines, --line-starts): a bound, not a length. */
+#define BOUNDED_LENGTH 10000
+
 /* The options of one `sample` run: the values, and the table that parses them into those values. */
 typedef struct {
     const char *model, *prime, *sep, *line_starts;
@@ -21,8 +24,7 @@ typedef struct {
     draw_args d;
     int threads, count, jsonl, stop_exclude, raw, precision;
     opt_list stops;
-    opt opts[17];
-    command c;
+    command c;   /* the table, in cmd_sample's frame */
 } sample_args;
 
 /* Bytes of one sample not written yet: all of a sample whose turn has not come; of the one being written, the
@@ -42,43 +44,18 @@ typedef struct {
     rnn_err err;
 } sample_session;
 
-/* Parses sample's options into a (defaults first), with the checks that need no model. 0, -1 (--help printed) or
- * 2 (usage error, reported). */
-static int sample_parse(sample_args *a, int argc, char **argv) {
-    *a = (sample_args){.model = "charrnn.ckpt", .sep = "\n", .n = 500, .d = {.temp = 1.0, .top_p = 1.0},
-                       .threads = online_cpus(), .count = 1};
-    const opt opts[] = {
-        {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to sample from (default charrnn.ckpt)", 0},
-        {"length", 'n', O_U64, &a->n, 0, 1e15, 0, NULL, "N", "generate exactly N symbols after the prime (default 500); with --stop, --lines or --line-starts at most N (default 10000)", 0},
-        DRAW_ROWS(&a->d, "1"),
-        {"prime", 0, O_STR, &a->prime, 0, 0, 0, NULL, "TEXT", "start from TEXT: it warms the state and is printed first", 0},
-        {"stop", 0, O_LIST, &a->stops, 0, 0, 0, NULL, "STR", "end a sample right after it generates STR (printed); repeatable", 0},
-        {"stop-exclude", 0, O_FLAG, &a->stop_exclude, 0, 0, 0, NULL, NULL, "leave the --stop string that ended a sample out", 0},
-        {"lines", 0, O_U64, &a->lines, 1, 1e15, 0, NULL, "N", "end a sample after its N-th generated newline", 0},
-        {"line-starts", 0, O_STR, &a->line_starts, 0, 0, 0, NULL, "TEXT", "generated line i begins with the i-th character of TEXT; ends after the last such line", 0},
-        {"count", 0, O_INT, &a->count, 1, 4096, 0, NULL, "K", "draw K independent samples at once (batched); sample i is the same for any K (default 1)", 0},
-        {"sep", 0, O_STR, &a->sep, 0, 0, 0, NULL, "STR", "written between samples (default a newline)", 0},
-        {"jsonl", 0, O_FLAG, &a->jsonl, 0, 0, 0, NULL, NULL, "one JSON object {\"i\":N,\"text\":\"...\"} per line and sample", 0},
-        {"raw", 0, O_FLAG, &a->raw, 0, 0, 0, NULL, NULL, "--bytes models: do not keep the output valid UTF-8", 0},
-        SEED_ROW(&a->d, "text"),
-        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 or bf16 products (default: the checkpoint's)", 0},
-        {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the text does not depend on it", 0},
-    };
-    _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "sample_args.opts fits the table");
-    memcpy(a->opts, opts, sizeof opts);
-    a->c = (command){"sample", "[options]", "Generate text from a trained checkpoint, streamed to standard output.",
-                     a->opts, (int)(sizeof opts / sizeof opts[0])};
-    const char *pos[1];
-    int npos, r = parse_args(&a->c, argc, argv, pos, 0, &npos);
-    if (r) return r;
+/* The checks of sample's parsed options that need no model, and the defaults that depend on other options. 0 or 2
+ * (usage error, reported). */
+static int sample_check(sample_args *a) {
     const command *c = &a->c;
     for (int i = 0; i < a->stops.n; i++)
         if (!*a->stops.v[i]) return usage_error(c, "invalid value '' for --stop: must not be empty");
     if (a->stop_exclude && !a->stops.n) return usage_error(c, "--stop-exclude needs --stop");
-    if (a->line_starts && !*a->line_starts) return usage_error(c, "invalid value '' for --line-starts: must not be empty");
-    if (a->jsonl && opt_seen(a->opts, c->nopts, "sep")) return usage_error(c, "--sep and --jsonl cannot be used together");
-    if (!opt_seen(a->opts, c->nopts, "length") && (a->stops.n || a->lines || a->line_starts)) a->n = 10000;
-    draw_seed(&a->d, a->opts, c->nopts);
+    if (a->line_starts && !*a->line_starts)
+        return usage_error(c, "invalid value '' for --line-starts: must not be empty");
+    if (a->jsonl && opt_seen(c, "sep")) return usage_error(c, "--sep and --jsonl cannot be used together");
+    if (!opt_seen(c, "length") && (a->stops.n || a->lines || a->line_starts)) a->n = BOUNDED_LENGTH;
+    draw_seed(&a->d, c);
     return 0;
 }
 
@@ -87,7 +64,7 @@ static int sample_parse(sample_args *a, int argc, char **argv) {
 static int sample_open(sample_session *s) {
     sample_args *a = s->a;
     if (rnn_load(a->model, &s->m, NULL, s->err)) return fail("%s", s->err);
-    if (opt_seen(a->opts, a->c.nopts, "precision") && rnn_model_set_precision(s->m, a->precision, s->err))
+    if (opt_seen(&a->c, "precision") && rnn_model_set_precision(s->m, a->precision, s->err))
         return fail("%s", s->err);
     rnn_gen_opts o = {.temperature = (float)a->d.temp, .top_k = a->d.top_k, .top_p = (float)a->d.top_p, .raw = a->raw,
                       .length = a->n, .stops = a->stops.v, .nstops = a->stops.n, .lines = a->lines,
@@ -188,7 +165,7 @@ static int sample_loop(sample_session *s) {
     return 0;
 }
 
-/* Frees the session; a failed write turns success into an error. Returns the exit code. */
+/* Frees the session (main checks standard output). Returns rc. */
 static int sample_end(sample_session *s, int rc) {
     if (s->text)
         for (int i = 0; i < s->a->count; i++) free(s->text[i].b);
@@ -196,17 +173,41 @@ static int sample_end(sample_session *s, int rc) {
     free(s->out);
     rnn_gen_free(s->g);
     rnn_model_free(s->m);
-    if (rc) return rc;
-    if (s->tty && s->last != '\n') putchar('\n');   /* the prompt starts on its own line; a pipe gets the bytes */
-    if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
-        return fail("cannot write output: %s", strerror(errno ? errno : EIO));
-    return 0;
+    if (!rc && s->tty && s->last != '\n') putchar('\n');   /* the prompt starts on its own line; a pipe gets the bytes */
+    return rc;
 }
 
-/* `charrnn sample`: parse, open (model, generator, prime), loop, end. */
+/* `charrnn sample`: the defaults and the option table (in this frame for the whole run), parse, check, open
+ * (model, generator, prime), loop, end. */
 int cmd_sample(int argc, char **argv) {
-    sample_args a;
-    int r = sample_parse(&a, argc, argv);
+    sample_args a = {.model = "charrnn.ckpt", .sep = "\n", .n = 500, .d = {.temp = 1.0, .top_p = 1.0},
+                     .threads = online_cpus(), .count = 1};
+    opt opts[] = {
+        OPT_STR("model", 'm', &a.model, "FILE", "checkpoint to sample from (default {default})"),
+        OPT_U64("length", 'n', &a.n, 0, 1e15, "N", "generate exactly N symbols after the prime (default {default}); "
+                "with --stop, --lines or --line-starts at most N (default " STR(BOUNDED_LENGTH) ")"),
+        DRAW_ROWS(&a.d),
+        OPT_STR("prime", 0, &a.prime, "TEXT", "start from TEXT: it warms the state and is printed first"),
+        OPT_LIST("stop", 0, &a.stops, "STR", "end a sample right after it generates STR (printed); repeatable"),
+        OPT_FLAG("stop-exclude", 0, &a.stop_exclude, "leave the --stop string that ended a sample out"),
+        OPT_U64("lines", 0, &a.lines, 1, 1e15, "N", "end a sample after its N-th generated newline"),
+        OPT_STR("line-starts", 0, &a.line_starts, "TEXT",
+                "generated line i begins with the i-th character of TEXT; ends after the last such line"),
+        OPT_INT("count", 0, &a.count, 1, 4096, "K", "draw K independent samples at once (batched); sample i is the "
+                "same for any K (default {default})"),
+        OPT_STR("sep", 0, &a.sep, "STR", "written between samples (default {default})", .computed = "a newline"),
+        OPT_FLAG("jsonl", 0, &a.jsonl, "one JSON object {\"i\":N,\"text\":\"...\"} per line and sample"),
+        OPT_FLAG("raw", 0, &a.raw, "--bytes models: do not keep the output valid UTF-8"),
+        SEED_ROW(&a.d, "text"),
+        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P", "{choices} products (default: {default})",
+                   .computed = "the checkpoint's"),
+        OPT_INT("threads", 0, &a.threads, 1, 256, "N",
+                "worker threads (default: {default}); the text does not depend on it", .computed = "online CPUs"),
+    };
+    a.c = COMMAND("sample", "[options]", "Generate text from a trained checkpoint, streamed to standard output.", opts);
+    const char *pos[1];
+    int npos, r = parse_args(&a.c, argc, argv, pos, 0, &npos);
+    if (!r) r = sample_check(&a);
     if (r || cli_args_only) return r < 0 ? 0 : r;
     sample_session s = {.a = &a, .tty = isatty(1), .last = '\n'};
     if (!s.tty) setvbuf(stdout, NULL, _IOLBF, 0);   /* line by line into pipes: streams, yet few writes */

@@ -33,22 +33,26 @@ static int score_parse(score_args *a, int argc, char **argv) {
     static const char *dash[1] = {"-"};
     *a = (score_args){.model = "charrnn.ckpt", .batch = 64, .threads = online_cpus()};
     opt opts[] = {
-        {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to score with (default charrnn.ckpt); a bidirectional one gives cloze losses", 0},
-        {"lines", 0, O_FLAG, &a->lines, 0, 0, 0, NULL, NULL, "one row per input line (each line scored on its own, from the zero state)", 0},
-        {"per-char", 0, O_FLAG, &a->per_char, 0, 0, 0, NULL, NULL, "one row per symbol: position, symbol, surprisal in bits, file", 0},
-        {"header", 0, O_FLAG, &a->header, 0, 0, 0, NULL, NULL, "print a header line naming the columns first", 0},
-        {"batch", 0, O_INT, &a->batch, 1, 4096, 0, NULL, "B", "lines scored at once with --lines (default 64); the scores do not depend on it", 0},
-        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 or bf16 products (default: the checkpoint's)", 0},
-        {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the scores do not depend on it", 0},
+        OPT_STR("model", 'm', &a->model, "FILE",
+                "checkpoint to score with (default {default}); a bidirectional one gives cloze losses"),
+        OPT_FLAG("lines", 0, &a->lines, "one row per input line (each line scored on its own, from the zero state)"),
+        OPT_FLAG("per-char", 0, &a->per_char, "one row per symbol: position, symbol, surprisal in bits, file"),
+        OPT_FLAG("header", 0, &a->header, "print a header line naming the columns first"),
+        OPT_INT("batch", 0, &a->batch, 1, 4096, "B",
+                "lines scored at once with --lines (default {default}); the scores do not depend on it"),
+        OPT_CHOICE("precision", 0, &a->precision, rnn_precision_names(), "P", "{choices} products (default: {default})",
+                   .computed = "the checkpoint's"),
+        OPT_INT("threads", 0, &a->threads, 1, 256, "N",
+                "worker threads (default: {default}); the scores do not depend on it", .computed = "online CPUs"),
     };
-    command c = {"score", "[options] [FILE...]",
-                 "Score text with a trained checkpoint: bits per character of each FILE ('-' or none: standard input).",
-                 opts, (int)(sizeof opts / sizeof opts[0])};
+    command c = COMMAND("score", "[options] [FILE...]",
+                        "Score text with a trained checkpoint: bits per character of each FILE ('-' or none: standard "
+                        "input).", opts);
     const char **pos = malloc(sizeof(char *) * (argc > 0 ? (size_t)argc : 1));
     if (!pos) return fail("out of memory");
     int npos, r = parse_args(&c, argc, argv, pos, argc, &npos);
     if (!r && a->lines && a->per_char) r = usage_error(&c, "--lines and --per-char cannot be combined");
-    a->precision_seen = opt_seen(opts, c.nopts, "precision");
+    a->precision_seen = opt_seen(&c, "precision");
     if (r || !npos) {
         free(pos);
         pos = NULL;
@@ -172,6 +176,5 @@ int cmd_score(int argc, char **argv) {
     rnn_scorer_free(sc);
     rnn_model_free(m);
     free(a.owned);
-    if (fflush(stdout) != 0 || ferror(stdout)) rc = fail("cannot write output: %s", strerror(errno ? errno : EIO));
     return rc;
 }

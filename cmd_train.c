@@ -19,6 +19,9 @@
 
 const char *cmd_argv0 = "charrnn";
 
+/* The step budget of a run given none (no --steps, --epochs or --time); STR(DEFAULT_STEPS) is its --help text. */
+#define DEFAULT_STEPS 2000
+
 static double now_sec(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -234,8 +237,7 @@ typedef struct {
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
     uint64_t seed, steps, eval_every, early_stop;
     const char *out, *logpath, *corpus, *init;
-    opt opts[30];
-    command c;
+    command c;   /* the table, in cmd_train's frame */
 } train_args;
 
 /* Everything one run holds, freed by train_end whatever happened. */
@@ -255,73 +257,17 @@ typedef struct {
     rnn_err err;
 } train_session;
 
-/* Parses train's options into a (defaults first). 0, -1 (--help printed) or 2 (usage error, reported). */
-static int train_parse(train_args *a, int argc, char **argv) {
-    rnn_config cfg;
-    rnn_config_default(&cfg);
-    *a = (train_args){.cell = cfg.cell, .layers = cfg.layers, .hidden = cfg.hidden, .batch = cfg.batch, .seq = cfg.seq,
-                      .optim = cfg.optim, .preview_n = 160, .threads = online_cpus(), .lr = cfg.lr,
-                      .lr_decay = cfg.lr_decay, .clip = cfg.clip, .dropout = cfg.dropout, .val = cfg.val_frac,
-                      .forget_bias = cfg.forget_bias, .seed = cfg.seed, .eval_every = 500, .out = "charrnn.ckpt"};
-    const opt opts[] = {
-        {"output", 'o', O_STR, &a->out, 0, 0, 0, NULL, "FILE", "checkpoint to write (default charrnn.ckpt); the best-by-validation model also goes to FILE's .best.ckpt", 0},
-        {"cell", 0, O_CHOICE, &a->cell, 0, 0, 0, cell_names, "KIND", "rnn (tanh, default), lstm or gru", 0},
-        {"bidirectional", 0, O_FLAG, &a->bidir, 0, 0, 0, NULL, NULL, "a forward and a backward RNN: predicts each symbol from both sides (for fill; cannot sample)", 0},
-        {"layers", 0, O_INT, &a->layers, 1, RNN_MAX_LAYERS, 0, NULL, "N", "stacked layers (default: sized to the corpus, up to 1 for rnn, 2 for lstm and gru)", 0},
-        {"hidden", 0, O_INT, &a->hidden, 1, RNN_MAX_HIDDEN, 0, NULL, "N", "hidden units per layer (default: sized to the corpus, up to 256 for rnn, 512 for lstm and gru)", 0},
-        {"batch", 0, O_INT, &a->batch, 1, 65536, 0, NULL, "B", "parallel streams per step (default 32)", 0},
-        {"seq", 0, O_INT, &a->seq, 1, 65536, 0, NULL, "T", "truncated-BPTT length in symbols (default 64)", 0},
-        {"optim", 0, O_CHOICE, &a->optim, 0, 0, 0, optim_names, "NAME", "adam (default), adagrad or sgd", 0},
-        {"lr", 0, O_FLOAT, &a->lr, 0, 100, 1, NULL, "X", "learning rate (default 0.002)", 0},
-        {"lr-decay", 0, O_FLOAT, &a->lr_decay, 0, 1, 1, NULL, "X", "multiply the learning rate by X after each epoch (default 1)", 0},
-        {"clip", 0, O_FLOAT, &a->clip, 0, 1e6, 0, NULL, "X", "clip the gradient's global norm to X; 0 = off (default 5)", 0},
-        {"dropout", 0, O_FLOAT, &a->dropout, 0, 0.99, 0, NULL, "P", "dropout between layers while training (default: sized to the corpus, 0 to 0.5)", 0},
-        {"forget-bias", 0, O_FLOAT, &a->forget_bias, -100, 100, 0, NULL, "X", "lstm: initial forget-gate bias (default 0, as PyTorch; 1 is a common choice)", 0},
-        {"val", 0, O_FLOAT, &a->val, 0, 0.9, 0, NULL, "F", "hold out the last F of the corpus for validation (default 0.1)", 0},
-        {"steps", 0, O_U64, &a->steps, 1, 1e15, 0, NULL, "N", "stop after N steps in total (default 2000 if no budget is given)", 0},
-        {"epochs", 0, O_FLOAT, &a->epochs, 0, 1e9, 1, NULL, "N", "stop after N passes over the training text in total", 0},
-        {"time", 0, O_FLOAT, &a->seconds, 0, 1e9, 1, NULL, "SECONDS", "stop after this much training time in total", 0},
-        {"eval-every", 0, O_U64, &a->eval_every, 0, 1e15, 0, NULL, "N", "validate and save every N steps; 0 = only at the end (default 500, or once per epoch if an epoch is shorter)", 0},
-        {"early-stop", 0, O_U64, &a->early_stop, 1, 1e15, 0, NULL, "N", "stop when N validations in a row have not improved on the best (default: never)", 0},
-        {"bytes", 0, O_FLAG, &a->bytes, 0, 0, 0, NULL, NULL, "symbols are bytes, not UTF-8 characters", 0},
-        {"seed", 0, O_U64, &a->seed, 0, 18446744073709551615.0, 0, NULL, "N", "random seed for initialisation and dropout (default 1234)", 0},
-        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 (default) or bf16: matrix products on bfloat16 inputs, FP32 sums (recorded in the checkpoint)", 0},
-        {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); results do not depend on it", 0},
-        {"resume", 0, O_FLAG, &a->resume, 0, 0, 0, NULL, NULL, "continue the run saved in the -o checkpoint exactly where it stopped", 0},
-        {"init", 0, O_STR, &a->init, 0, 0, 0, NULL, "FILE", "fine-tune: start from FILE's weights (its cell and shape), adding CORPUS's new symbols", 0},
-        {"force", 0, O_FLAG, &a->force, 0, 0, 0, NULL, NULL, "start over even if the -o checkpoint or its .best.ckpt exists (replaced at the first save)", 0},
-        {"log", 0, O_STR, &a->logpath, 0, 0, 0, NULL, "FILE", "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", 0},
-        {"preview", 0, O_INT, &a->preview_n, 0, 100000, 0, NULL, "N", "print an N-symbol sample to stderr at each validation; 0 = off (default 160)", 0},
-        {"progress", 0, O_CHOICE, &a->progress, 0, 0, 0, progress_names, "FORMAT", "text (default) or jsonl: one JSON object per progress, validation, start and end line", 0},
-        {"quiet", 'q', O_FLAG, &a->quiet, 0, 0, 0, NULL, NULL, "print nothing but errors", 0},
-    };
-    _Static_assert(sizeof opts / sizeof opts[0] == sizeof a->opts / sizeof a->opts[0], "train_args.opts fits the table");
-    memcpy(a->opts, opts, sizeof opts);
-    a->c = (command){"train", "[options] CORPUS",
-                     "Train a character-level RNN on the text file CORPUS ('-' reads standard input) and save it.",
-                     a->opts, (int)(sizeof opts / sizeof opts[0])};
-    const char *pos[1];
-    int npos, r = parse_args(&a->c, argc, argv, pos, 1, &npos);
-    if (r) return r;
-    if (npos != 1) return usage_error(&a->c, "expected one CORPUS file");
-    a->corpus = pos[0];
-    return 0;
-}
-
-/* The model's config from the options (gated cells get their own defaults), or with --resume the check that only
- * the budget, lr and runtime knobs were given: the checkpoint fixes the rest. 0 or 2 (usage error, reported). */
+/* The model's config from the options, or with --resume the check that only the options the table marks as
+ * changeable (R_CHANGE, R_REPEAT: the budget, lr and run-time knobs) were given: the checkpoint fixes the rest.
+ * 0 or 2 (usage error, reported). */
 static int train_config(train_args *a, rnn_config *cfg) {
     const command *c = &a->c;
     if (a->resume && a->init) return usage_error(c, "--init starts a new run from another model; it cannot be combined with --resume");
     if (a->resume && a->force) return usage_error(c, "--resume continues the checkpoint and --force starts over: give one");
     if (a->resume) {
-        for (int i = 0; i < c->nopts; i++) {
-            const char *n = a->opts[i].name;
-            if (a->opts[i].seen && strcmp(n, "output") && strcmp(n, "steps") && strcmp(n, "epochs") && strcmp(n, "time") &&
-                strcmp(n, "eval-every") && strcmp(n, "early-stop") && strcmp(n, "threads") && strcmp(n, "resume") && strcmp(n, "log") &&
-                strcmp(n, "preview") && strcmp(n, "quiet") && strcmp(n, "lr") && strcmp(n, "progress"))
-                return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it", n);
-        }
+        for (int i = 0; i < c->nopts; i++)
+            if (c->opts[i].seen && c->opts[i].resume == R_FIXED)
+                return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it", c->opts[i].name);
         return 0;
     }
     *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch, .seq = a->seq,
@@ -393,10 +339,9 @@ static int load_base(train_session *s, rnn_model **base) {
     train_args *a = s->a;
     if (rnn_load(a->init, base, NULL, s->err)) return fail("--init: %s", s->err);
     const rnn_config *b = rnn_model_config(*base);
-    const opt *o = a->opts;
-    int n = a->c.nopts;
-    if ((opt_seen(o, n, "cell") && a->cell != b->cell) || (opt_seen(o, n, "layers") && a->layers != b->layers) ||
-        (opt_seen(o, n, "hidden") && a->hidden != b->hidden))
+    const command *c = &a->c;
+    if ((opt_seen(c, "cell") && a->cell != b->cell) || (opt_seen(c, "layers") && a->layers != b->layers) ||
+        (opt_seen(c, "hidden") && a->hidden != b->hidden))
         return usage_error(&a->c, "--init '%s' is %s %d x %d: --cell, --layers and --hidden must agree with it or be left out",
                            a->init, rnn_cell_name(b->cell), b->layers, b->hidden);
     if (rnn_model_vocab(*base)->unit != (a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR))
@@ -407,7 +352,7 @@ static int load_base(train_session *s, rnn_model **base) {
     a->cell = b->cell;
     a->layers = b->layers;
     a->hidden = b->hidden;
-    if (!opt_seen(a->opts, a->c.nopts, "bidirectional")) a->bidir = b->bidir;   /* given: rnn_model_extend checks it */
+    if (!opt_seen(&a->c, "bidirectional")) a->bidir = b->bidir;   /* given: rnn_model_extend checks it */
     return 0;
 }
 
@@ -425,13 +370,12 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         v = merged;
     }
     if (!r) {
-        const opt *o = a->opts;
-        int n = a->c.nopts, given[3] = {base || opt_seen(o, n, "layers"), base || opt_seen(o, n, "hidden"),
-                                        opt_seen(o, n, "dropout")};
+        const command *c = &a->c;
+        int given[3] = {base || opt_seen(c, "layers"), base || opt_seen(c, "hidden"), opt_seen(c, "dropout")};
         double n_train = (double)rnn_encode(&v, s->text, len, s->ids, NULL) * (1 - a->val), epochs = INFINITY;
         if (a->epochs > 0) epochs = a->epochs;   /* the budget in passes: the first limit reached (2000 steps if none) */
         if (a->steps || (!(a->epochs > 0) && !(a->seconds > 0)))
-            epochs = fmin(epochs, (double)(a->steps ? a->steps : 2000) * a->batch * a->seq / n_train);
+            epochs = fmin(epochs, (double)(a->steps ? a->steps : DEFAULT_STEPS) * a->batch * a->seq / n_train);
         size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
         cfg->cell = a->cell;
         cfg->layers = a->layers;
@@ -566,8 +510,8 @@ static int train_start(train_session *s, size_t n) {
     rnn_budget *bud = rnn_trainer_budget(s->t);
     if (a->steps || a->epochs > 0 || a->seconds > 0)   /* a budget given now replaces the stored one whole */
         *bud = (rnn_budget){a->steps, a->epochs, a->seconds};
-    if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = 2000;
-    if (a->resume && opt_seen(a->opts, a->c.nopts, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);   /* e.g. after divergence */
+    if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = DEFAULT_STEPS;
+    if (a->resume && opt_seen(&a->c, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);   /* e.g. after divergence */
     if (a->logpath) {
         s->logf = fopen(a->logpath, "a");
         if (!s->logf) return fail("cannot open '%s': %s", a->logpath, strerror(errno));
@@ -575,7 +519,7 @@ static int train_start(train_session *s, size_t n) {
     }
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
-    if (!opt_seen(a->opts, a->c.nopts, "eval-every") && info.steps_per_epoch < a->eval_every)
+    if (!opt_seen(&a->c, "eval-every") && info.steps_per_epoch < a->eval_every)
         a->eval_every = info.steps_per_epoch;   /* validate at least once per epoch: small corpora overfit fast */
     if (!a->quiet) train_opening(s);
     struct sigaction sa;
@@ -633,7 +577,8 @@ static int train_loop(train_session *s) {
 }
 
 /* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, and the
- * options a resume would otherwise lose (those the checkpoint does not keep). Caller frees; NULL if out of memory. */
+ * options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep them).
+ * Caller frees; NULL if out of memory. */
 static char *resume_command(const train_args *a) {
     char *buf = NULL;
     size_t len = 0;
@@ -642,23 +587,21 @@ static char *resume_command(const train_args *a) {
     shell_word(f, cmd_argv0);
     fputs(" train --resume -o ", f);
     shell_word(f, a->out);
-    static const char *const kept[] = {"threads", "log", "eval-every", "preview", "progress", "quiet"};
-    for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
-        for (int i = 0; i < a->c.nopts; i++) {
-            const opt *o = &a->opts[i];
-            if (strcmp(o->name, kept[k]) || !o->seen) continue;
-            fprintf(f, " --%s", o->name);
-            char num[32];
-            const char *v = NULL;
-            if (o->kind == O_STR) v = *(const char *const *)o->dst;
-            else if (o->kind == O_CHOICE) v = o->choices[*(const int *)o->dst];
-            else if (o->kind == O_INT) snprintf(num, sizeof num, "%d", *(const int *)o->dst), v = num;
-            else if (o->kind == O_U64) snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)o->dst), v = num;
-            if (v) {
-                fputc(' ', f);
-                shell_word(f, v);
-            }
+    for (int i = 0; i < a->c.nopts; i++) {   /* in table order */
+        const opt *o = &a->c.opts[i];
+        if (o->resume != R_REPEAT || !o->seen) continue;
+        fprintf(f, " --%s", o->name);
+        char num[32];
+        const char *v = NULL;
+        if (o->kind == O_STR) v = *(const char *const *)o->dst;
+        else if (o->kind == O_CHOICE) v = o->choices[*(const int *)o->dst];
+        else if (o->kind == O_INT) snprintf(num, sizeof num, "%d", *(const int *)o->dst), v = num;
+        else if (o->kind == O_U64) snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)o->dst), v = num;
+        if (v) {
+            fputc(' ', f);
+            shell_word(f, v);
         }
+    }
     fputs(a->corpus[0] == '-' && a->corpus[1] ? " -- " : " ", f);   /* a corpus named like an option */
     shell_word(f, a->corpus);
     if (fclose(f)) {
@@ -767,19 +710,88 @@ static int train_end(train_session *s, int rc) {
     return rc;
 }
 
-/* `charrnn train`: parse, configure, load, start, loop, report. */
-int cmd_train(int argc, char **argv) {
-    train_args a;
-    int r = train_parse(&a, argc, argv);
-    if (r) return r < 0 ? 0 : r;
-    train_session s = {.a = &a, .bpath = best_path(a.out)};
+/* One run on parsed options: configure, load, start, loop, report. Returns the exit code. */
+static int train_run(train_args *a) {
+    train_session s = {.a = a, .bpath = best_path(a->out)};
     if (!s.bpath) return fail("out of memory");
     rnn_config cfg;
     rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */
-    if ((r = train_config(&a, &cfg)) || cli_args_only) return train_end(&s, r);
+    int r = train_config(a, &cfg);
+    if (r || cli_args_only) return train_end(&s, r);
     size_t n = 0;
-    int rc = train_load(&s, &cfg, &n);
-    if (!rc) rc = train_start(&s, n);
-    if (!rc) rc = train_report(&s, train_loop(&s));
-    return train_end(&s, rc);
+    r = train_load(&s, &cfg, &n);
+    if (!r) r = train_start(&s, n);
+    if (!r) r = train_report(&s, train_loop(&s));
+    return train_end(&s, r);
+}
+
+/* `charrnn train`: the defaults and the option table (in this frame for the whole run), parse, run. */
+int cmd_train(int argc, char **argv) {
+    rnn_config d;
+    rnn_config_default(&d);
+    train_args a = {.cell = d.cell, .layers = d.layers, .hidden = d.hidden, .batch = d.batch, .seq = d.seq,
+                    .optim = d.optim, .preview_n = 160, .threads = online_cpus(), .lr = d.lr, .lr_decay = d.lr_decay,
+                    .clip = d.clip, .dropout = d.dropout, .val = d.val_frac, .forget_bias = d.forget_bias,
+                    .seed = d.seed, .eval_every = 500, .out = "charrnn.ckpt"};
+    opt opts[] = {
+        OPT_STR("output", 'o', &a.out, "FILE", "checkpoint to write (default {default}); the best-by-validation "
+                "model also goes to FILE's .best.ckpt", .resume = R_CHANGE),
+        OPT_CHOICE("cell", 0, &a.cell, cell_names, "KIND", "{choices}; rnn is tanh"),
+        OPT_FLAG("bidirectional", 0, &a.bidir, "a forward and a backward RNN: predicts each symbol from both sides "
+                 "(for fill; cannot sample)"),
+        OPT_INT("layers", 0, &a.layers, 1, RNN_MAX_LAYERS, "N", "stacked layers (default: {default})",
+                .computed = "sized to the corpus, up to 1 for rnn, 2 for lstm and gru"),
+        OPT_INT("hidden", 0, &a.hidden, 1, RNN_MAX_HIDDEN, "N", "hidden units per layer (default: {default})",
+                .computed = "sized to the corpus, up to 256 for rnn, 512 for lstm and gru"),
+        OPT_INT("batch", 0, &a.batch, 1, 65536, "B", "parallel streams per step (default {default})"),
+        OPT_INT("seq", 0, &a.seq, 1, 65536, "T", "truncated-BPTT length in symbols (default {default})"),
+        OPT_CHOICE("optim", 0, &a.optim, optim_names, "NAME", "{choices}"),
+        OPT_FLOAT_ABOVE("lr", 0, &a.lr, 0, 100, "X", "learning rate (default {default})", .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("lr-decay", 0, &a.lr_decay, 0, 1, "X",
+                        "multiply the learning rate by X after each epoch (default {default})"),
+        OPT_FLOAT("clip", 0, &a.clip, 0, 1e6, "X", "clip the gradient's global norm to X; 0 = off (default {default})"),
+        OPT_FLOAT("dropout", 0, &a.dropout, 0, 0.99, "P", "dropout between layers while training (default: {default})",
+                  .computed = "sized to the corpus, 0 to 0.5"),
+        OPT_FLOAT("forget-bias", 0, &a.forget_bias, -100, 100, "X",
+                  "lstm: initial forget-gate bias (default {default}, as PyTorch; 1 is a common choice)"),
+        OPT_FLOAT("val", 0, &a.val, 0, 0.9, "F", "hold out the last F of the corpus for validation (default {default})"),
+        OPT_U64("steps", 0, &a.steps, 1, 1e15, "N", "stop after N steps in total (default {default})",
+                .computed = STR(DEFAULT_STEPS) " if no budget is given", .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("epochs", 0, &a.epochs, 0, 1e9, "N", "stop after N passes over the training text in total",
+                        .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("time", 0, &a.seconds, 0, 1e9, "SECONDS", "stop after this much training time in total",
+                        .resume = R_CHANGE),
+        OPT_U64("early-stop", 0, &a.early_stop, 1, 1e15, "N",
+                "stop when N validations in a row have not improved on the best (default: {default})",
+                .computed = "never", .resume = R_CHANGE),
+        OPT_FLAG("bytes", 0, &a.bytes, "symbols are bytes, not UTF-8 characters"),
+        OPT_SEED("seed", &a.seed, "random seed for initialisation and dropout (default {default})"),
+        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
+                   "{choices}: matrix products on bfloat16 inputs, FP32 sums (recorded in the checkpoint)"),
+        OPT_INT("threads", 0, &a.threads, 1, 256, "N", "worker threads (default: {default}); results do not depend on it",
+                .computed = "online CPUs", .resume = R_REPEAT),
+        OPT_FLAG("resume", 0, &a.resume, "continue the run saved in the -o checkpoint exactly where it stopped",
+                 .resume = R_CHANGE),
+        OPT_STR("init", 0, &a.init, "FILE",
+                "fine-tune: start from FILE's weights (its cell and shape), adding CORPUS's new symbols"),
+        OPT_FLAG("force", 0, &a.force,
+                 "start over even if the -o checkpoint or its .best.ckpt exists (replaced at the first save)"),
+        OPT_STR("log", 0, &a.logpath, "FILE",
+                "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", .resume = R_REPEAT),
+        OPT_U64("eval-every", 0, &a.eval_every, 0, 1e15, "N", "validate and save every N steps; 0 = only at the end "
+                "(default {default}, or once per epoch if an epoch is shorter)", .resume = R_REPEAT),
+        OPT_INT("preview", 0, &a.preview_n, 0, 100000, "N",
+                "print an N-symbol sample to stderr at each validation; 0 = off (default {default})", .resume = R_REPEAT),
+        OPT_CHOICE("progress", 0, &a.progress, progress_names, "FORMAT",
+                   "{choices}: one JSON object per progress, validation, start and end line", .resume = R_REPEAT),
+        OPT_FLAG("quiet", 'q', &a.quiet, "print nothing but errors", .resume = R_REPEAT),
+    };
+    a.c = COMMAND("train", "[options] CORPUS",
+                  "Train a character-level RNN on the text file CORPUS ('-' reads standard input) and save it.", opts);
+    const char *pos[1];
+    int npos, r = parse_args(&a.c, argc, argv, pos, 1, &npos);
+    if (r) return r < 0 ? 0 : r;
+    if (npos != 1) return usage_error(&a.c, "expected one CORPUS file");
+    a.corpus = pos[0];
+    return train_run(&a);
 }

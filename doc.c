@@ -55,7 +55,8 @@ void man_command(const command *c) {
             printf("\\fR");
         }
         putchar('\n');
-        roff(o ? o->help : "show this help and exit");
+        char help[512];
+        roff(o ? opt_help(o, help, sizeof help) : "show this help and exit");
         putchar('\n');
     }
 }

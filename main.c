@@ -61,7 +61,7 @@ static void print_usage(FILE *f) {
 static int cmd_help(int argc, char **argv) {
     if (argc == 0) {
         print_usage(stdout);
-        return fflush(stdout) ? 1 : 0;
+        return 0;
     }
     const subcommand *sc = find_subcommand(argv[0]);
     if (argc > 1 || !sc) {
@@ -85,7 +85,7 @@ static int cmd_describe(int man) {
     cli_describe = NULL;
     if (man) man_end();
     else bash_end();
-    return fflush(stdout) || ferror(stdout) ? fail("cannot write output: %s", strerror(errno ? errno : EIO)) : 0;
+    return 0;
 }
 
 /* A warning, naming the choices, for a CHARRNN_KERNEL value that the library does not know. */
@@ -100,13 +100,14 @@ static void check_kernel_env(void) {
     fprintf(stderr, "); using generic\n");
 }
 
-int main(int argc, char **argv) {
+/* Runs the command argv[1] names (or the general help, the version, the man page, the completion). Returns the
+ * exit code; standard output is left to main. */
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         print_usage(stderr);
         return 2;
     }
     const char *cmd = argv[1];
-    cmd_argv0 = argv[0];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) return cmd_help(0, NULL);
     if (!strcmp(cmd, "help")) return cmd_help(argc - 2, argv + 2);
     if (!strcmp(cmd, "--version")) {
@@ -129,3 +130,7 @@ int main(int argc, char **argv) {
     return 2;
 }
 
+int main(int argc, char **argv) {
+    cmd_argv0 = argv[0];
+    return finish_stdout(dispatch(argc, argv));
+}
