@@ -121,65 +121,38 @@ static double run_eta(const run_state *r, const rnn_budget *bud, const rnn_train
     return eta;
 }
 
-/* The progress line's fields in display order, and the order in which they are dropped when the line would not
- * fit the terminal: the epoch first, then the last validation loss (its own line shows it), then the rate, then
- * the ETA; the step and the loss stay. */
-enum { F_STEP, F_EPOCH, F_LOSS, F_VAL, F_RATE, F_ETA, NFIELDS };
-static const int drop_order[] = {F_EPOCH, F_VAL, F_RATE, F_ETA};
-
-/* Joins the fields not dropped with two spaces into line (room for n bytes); returns its length. */
-static size_t join_fields(char *line, size_t n, char f[NFIELDS][48], const int *keep) {
-    size_t len = 0;
-    line[0] = 0;
-    for (int i = 0; i < NFIELDS; i++)
-        if (keep[i]) len += (size_t)snprintf(line + len, n - len, "%s%s", len ? "  " : "", f[i]);
-    return len;
-}
-
-/* The progress line as text: with \r and erase-line on a terminal, fitted to its width (cols - 1 columns, so the
- * cursor never wraps); a plain line in a pipe. */
-static void progress_text(const run_state *r, const rnn_budget *bud, const rnn_train_info *info, double eta) {
-    const rnn_progress *p = rnn_model_progress(r->m);
-    char f[NFIELDS][48], etab[32], line[NFIELDS * 50];
-    fmt_eta(etab, sizeof etab, eta);
-    if (bud->steps) snprintf(f[F_STEP], 48, "step %llu/%llu", (unsigned long long)p->step, (unsigned long long)bud->steps);
-    else snprintf(f[F_STEP], 48, "step %llu", (unsigned long long)p->step);
-    snprintf(f[F_EPOCH], 48, "epoch %.2f", info->epoch);
-    snprintf(f[F_LOSS], 48, "loss %.4f", r->ema);
-    if (isnan(p->last_val)) snprintf(f[F_VAL], 48, "val -");
-    else snprintf(f[F_VAL], 48, "val %.4f", p->last_val);
-    snprintf(f[F_RATE], 48, "%.0f chars/s", run_rate(r));
-    snprintf(f[F_ETA], 48, "ETA %s", etab);
-    int keep[NFIELDS] = {1, 1, 1, 1, 1, 1}, cols = r->tty ? term_cols(2) : 0;
-    size_t len = join_fields(line, sizeof line, f, keep);
-    for (int d = 0; cols > 0 && len >= (size_t)cols && d < (int)(sizeof drop_order / sizeof *drop_order); d++) {
-        keep[drop_order[d]] = 0;
-        len = join_fields(line, sizeof line, f, keep);
-    }
-    if (cols > 1 && len >= (size_t)cols) line[cols - 1] = 0;   /* a very narrow terminal: cut */
-    fprintf(stderr, "%s%s%s", r->tty ? "\r\033[K" : "", line, r->tty ? "" : "\n");
-}
-
+/* The progress event: step, budget, epoch, smoothed loss, last validation loss, rate, ETA. As text the fields are
+ * joined by two spaces; on a terminal too narrow for the line they are dropped in the order of `drop` (the epoch
+ * first, then the last validation loss (its own line shows it), then the rate, then the ETA; the step and the loss
+ * stay). */
 static void show_progress(run_state *r, const rnn_budget *bud) {
     const rnn_progress *p = rnn_model_progress(r->m);
     rnn_train_info info;
     rnn_trainer_info(r->t, &info);
     double eta = run_eta(r, bud, &info);
-    if (!r->jsonl) {
-        progress_text(r, bud, &info, eta);
-    } else {
-        json_obj j;
-        json_begin(&j, stderr);
-        json_str(&j, "event", "progress");
-        json_u64(&j, "step", p->step);
-        if (bud->steps) json_u64(&j, "steps", bud->steps);
-        else json_str(&j, "steps", NULL);
-        json_num(&j, "epoch", info.epoch);
-        json_num(&j, "loss", r->ema);
-        json_float(&j, "val_loss", p->last_val);
-        json_num(&j, "chars_per_sec", run_rate(r));
-        json_num(&j, "eta_seconds", eta);
-        json_end(&j);
+    char etab[32], line[320];
+    fmt_eta(etab, sizeof etab, eta);
+    ev_field e[] = {
+        EV_U64("step", "step %llu", p->step),
+        {.key = "steps", .text = "/%llu", .none = "", .kind = EV_U64, .null = !bud->steps, .v.u = bud->steps},
+        EV_NUM("epoch", "  epoch %.2f", info.epoch),
+        EV_NUM("loss", "  loss %.4f", r->ema),
+        {.key = "val_loss", .text = "  val %.4f", .none = "  val -", .kind = EV_FLOAT, .v.d = p->last_val},
+        EV_NUM("chars_per_sec", "  %.0f chars/s", run_rate(r)),
+        {.key = "eta_seconds", .text = "  ETA %s", .shown = etab, .kind = EV_NUM, .v.d = eta},
+    };
+    enum { NE = sizeof e / sizeof *e };
+    static const int drop[] = {2, 4, 5, 6};   /* epoch, val_loss, chars_per_sec, eta_seconds */
+    if (r->jsonl) {
+        ev_json(stderr, "progress", e, NE);
+    } else {   /* on a terminal: \r and erase-line, fitted to cols - 1 columns (the cursor never wraps) */
+        unsigned skip = 0;
+        int cols = r->tty ? term_cols(2) : 0;
+        size_t len = ev_text(line, sizeof line, e, NE, skip);
+        for (int d = 0; cols > 0 && len >= (size_t)cols && d < (int)(sizeof drop / sizeof *drop); d++)
+            len = ev_text(line, sizeof line, e, NE, skip |= 1u << drop[d]);
+        if (cols > 1 && len >= (size_t)cols) line[cols - 1] = 0;   /* a very narrow terminal: cut */
+        fprintf(stderr, "%s%s%s", r->tty ? "\r\033[K" : "", line, r->tty ? "" : "\n");
     }
     fflush(stderr);
 }
@@ -203,20 +176,21 @@ static int evaluate(run_state *r, rnn_err err) {
         }
     }
     if (rnn_save(r->out, r->m, r->t, err)) return fail("%s", err);
+    ev_field e[] = {
+        EV_U64("step", "step %llu", p->step),
+        EV_NUM("val_loss", ": val %.4f nats/char", v),
+        EV_NUM("val_bits", " (%.3f bits/char)", v / log(2.0)),
+        EV_BOOL("best", ", best so far", best),
+        EV_STR("saved", "; saved %s", r->out),
+    };
+    char line[4400];
     if (!r->quiet && r->jsonl) {
-        json_obj j;
-        json_begin(&j, stderr);
-        json_str(&j, "event", "validation");
-        json_u64(&j, "step", p->step);
-        json_num(&j, "val_loss", v);
-        json_num(&j, "val_bits", v / log(2.0));
-        json_bool(&j, "best", best);
-        json_str(&j, "saved", r->out);
-        json_end(&j);
+        ev_json(stderr, "validation", e, (int)(sizeof e / sizeof *e));
     } else if (!r->quiet) {
-        if (!isnan(v))
-            fprintf(stderr, "step %llu: val %.4f nats/char (%.3f bits/char)%s; saved %s\n", (unsigned long long)p->step,
-                    v, v / log(2.0), best ? ", best so far" : "", r->out);
+        if (!isnan(v)) {   /* no validation split: no line */
+            ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+            fprintf(stderr, "%s\n", line);
+        }
         if (r->preview > 0) preview(r->m, r->preview);
     }
     if (r->stale >= STALE_WARN && !r->warned && !r->quiet) {   /* once per run */
@@ -448,32 +422,29 @@ static void train_opening(train_session *s) {
     rnn_trainer_info(s->t, &info);
     const char *unit = v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters";
     int threads = s->a->threads;
+    char nthreads[32], line[640];
+    snprintf(nthreads, sizeof nthreads, "%d thread%s", threads, threads == 1 ? "" : "s");
+    ev_field e[] = {
+        EV_BOOL(NULL, "bidirectional ", mc->bidir),   /* text only: the JSON start event has no direction */
+        EV_STR("cell", "%s", rnn_cell_name(mc->cell)),
+        EV_U64("layers", " %llu", (uint64_t)mc->layers),
+        EV_U64("hidden", " x %llu", (uint64_t)mc->hidden),
+        EV_U64("vocabulary", ", %llu symbols", (uint64_t)v->size),
+        EV_STR("unit", " (%s)", unit),
+        EV_U64("parameters", ", %llu parameters", rnn_model_nparams(m)),
+        EV_U64("train_symbols", "; %llu training", info.n_train),
+        EV_U64("val_symbols", " + %llu validation symbols", info.n_val),
+        EV_U64("steps_per_epoch", "; %llu steps per epoch; ", info.steps_per_epoch),
+        {.key = "eval_every", .text = "validating every %llu steps; ", .none = "", .kind = EV_U64,
+         .null = !info.n_val || !s->a->eval_every, .v.u = s->a->eval_every},
+        {.key = "threads", .text = "%s", .shown = nthreads, .kind = EV_U64, .v.u = (uint64_t)threads},
+    };
     if (s->a->progress == 1) {
-        json_obj j;
-        json_begin(&j, stderr);
-        json_str(&j, "event", "start");
-        json_str(&j, "cell", rnn_cell_name(mc->cell));
-        json_u64(&j, "layers", (uint64_t)mc->layers);
-        json_u64(&j, "hidden", (uint64_t)mc->hidden);
-        json_u64(&j, "vocabulary", (uint64_t)v->size);
-        json_str(&j, "unit", unit);
-        json_u64(&j, "parameters", rnn_model_nparams(m));
-        json_u64(&j, "train_symbols", info.n_train);
-        json_u64(&j, "val_symbols", info.n_val);
-        json_u64(&j, "steps_per_epoch", info.steps_per_epoch);
-        if (info.n_val && s->a->eval_every) json_u64(&j, "eval_every", s->a->eval_every);
-        else json_str(&j, "eval_every", NULL);
-        json_u64(&j, "threads", (uint64_t)threads);
-        json_end(&j);
+        ev_json(stderr, "start", e, (int)(sizeof e / sizeof *e));
         return;
     }
-    char line[640], every[64] = "";
-    if (info.n_val && s->a->eval_every)
-        snprintf(every, sizeof every, "validating every %llu steps; ", (unsigned long long)s->a->eval_every);
-    snprintf(line, sizeof line, "charrnn: %s%s %d x %d, %d symbols (%s), %zu parameters; %zu training + %zu validation "
-             "symbols; %llu steps per epoch; %s%d thread%s", mc->bidir ? "bidirectional " : "", rnn_cell_name(mc->cell), mc->layers, mc->hidden, v->size,
-             unit, rnn_model_nparams(m), info.n_train, info.n_val, (unsigned long long)info.steps_per_epoch, every,
-             threads, threads == 1 ? "" : "s");
+    memcpy(line, "charrnn: ", 9);
+    ev_text(line + 9, sizeof line - 9, e, (int)(sizeof e / sizeof *e), 0);
     print_wrapped(stderr, line, term_cols(2), 9);   /* on a terminal, wrapped under the text after "charrnn: " */
     const rnn_origin *o = rnn_model_origin(m);
     if (o && !s->a->resume)
@@ -616,19 +587,19 @@ static int train_interrupted(train_session *s) {
     rnn_progress *prog = rnn_model_progress(s->m);
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
-    char *cmd = resume_command(s->a);
+    char *cmd = resume_command(s->a), line[9000];
+    ev_field e[] = {
+        EV_U64("step", "charrnn: interrupted at step %llu", prog->step),
+        EV_NUM("epoch", " (epoch %.2f)", info.epoch),
+        EV_STR("saved", "; saved '%s'", s->a->out),
+        {.key = "resume", .text = ". Resume with: %s", .none = ". Resume with: charrnn train --resume", .kind = EV_STR,
+         .v.s = cmd},   /* NULL (out of memory): the short form */
+    };
     if (s->run.jsonl && !s->a->quiet) {
-        json_obj j;
-        json_begin(&j, stderr);
-        json_str(&j, "event", "interrupted");
-        json_u64(&j, "step", prog->step);
-        json_num(&j, "epoch", info.epoch);
-        json_str(&j, "saved", s->a->out);
-        json_str(&j, "resume", cmd);
-        json_end(&j);
+        ev_json(stderr, "interrupted", e, (int)(sizeof e / sizeof *e));
     } else {
-        fprintf(stderr, "charrnn: interrupted at step %llu (epoch %.2f); saved '%s'. Resume with: %s\n",
-                (unsigned long long)prog->step, info.epoch, s->a->out, cmd ? cmd : "charrnn train --resume");
+        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        fprintf(stderr, "%s\n", line);
     }
     free(cmd);
     return stop_signal == SIGINT ? 130 : 143;
@@ -640,21 +611,20 @@ static void train_summary(train_session *s, int early) {
     rnn_progress *prog = rnn_model_progress(s->m);
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
+    ev_field e[] = {
+        EV_U64("steps", "done: %llu steps", prog->step),
+        EV_NUM("epoch", ", epoch %.2f", info.epoch),
+        EV_NUM("loss", ", train loss %.4f", run->ema),
+        {.key = "val_loss", .text = ", val %.4f nats/char", .none = ", val -", .kind = EV_FLOAT, .v.d = prog->last_val},
+        EV_FLOAT("best_val_loss", NULL, prog->best_val),   /* JSON only: the text's "validation:" line has it */
+        EV_U64("evaluations", NULL, run->nevals),           /* JSON only: likewise */
+        EV_NUM("chars_per_sec", ", %.0f chars/s", run_rate(run)),
+        EV_NUM("seconds", ", %.1f s", run->t_loop),
+        EV_STR("saved", "; saved %s", s->a->out),
+        EV_BOOL("stopped_early", NULL, early),              /* JSON only: the text's "stopped early:" line */
+    };
     if (run->jsonl) {
-        json_obj j;
-        json_begin(&j, stderr);
-        json_str(&j, "event", "done");
-        json_u64(&j, "steps", prog->step);
-        json_num(&j, "epoch", info.epoch);
-        json_num(&j, "loss", run->ema);
-        json_float(&j, "val_loss", prog->last_val);
-        json_float(&j, "best_val_loss", prog->best_val);
-        json_u64(&j, "evaluations", run->nevals);
-        json_num(&j, "chars_per_sec", run_rate(run));
-        json_num(&j, "seconds", run->t_loop);
-        json_str(&j, "saved", s->a->out);
-        json_bool(&j, "stopped_early", early);
-        json_end(&j);
+        ev_json(stderr, "done", e, (int)(sizeof e / sizeof *e));
         return;
     }
     const char *earlier = run->best_step ? "" : ", from an earlier run";
@@ -665,10 +635,9 @@ static void train_summary(train_session *s, int early) {
         fprintf(stderr, "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
                 run->first_val, prog->last_val, (unsigned long long)run->nevals, prog->best_val,
                 prog->best_val / log(2.0), earlier);
-    char vb[32] = "-";
-    if (!isnan(prog->last_val)) snprintf(vb, sizeof vb, "%.4f nats/char", prog->last_val);
-    fprintf(stderr, "done: %llu steps, epoch %.2f, train loss %.4f, val %s, %.0f chars/s, %.1f s; saved %s\n",
-            (unsigned long long)prog->step, info.epoch, run->ema, vb, run_rate(run), run->t_loop, s->a->out);
+    char line[4400];
+    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+    fprintf(stderr, "%s\n", line);
     if (early)
         fprintf(stderr, "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the best "
                 "model (val %.4f) is in %s\n", (unsigned long long)run->stale, (unsigned long long)s->a->early_stop,
