@@ -1,7 +1,7 @@
-/* cli.c — the generic part of the command line: the option parser that reads a subcommand's table (see cli.h),
- * its --help printer, the error and usage-error reports, and the helpers several subcommands share (reading a
- * whole file or standard input, the default thread count). The same table is parsed and printed, so --help and
- * the parser cannot drift.
+/* cli.c — the generic part of the command line: the option parser that reads a subcommand's table (see
+ * cli.h), its --help printer, the error and usage-error reports, and the helpers several subcommands share
+ * (reading a whole file or standard input, the default thread count). The same table is parsed and printed,
+ * so --help and the parser cannot drift.
  * Must not know: any subcommand, the library. It only prints to stderr (errors) and stdout (--help). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -37,7 +37,8 @@ int opt_seen(const command *c, const char *name) {
     return 0;
 }
 
-/* The default of o as text into buf (n bytes): its `computed` text, else the value parse_args found in *dst. */
+/* The default of o as text into buf (n bytes): its `computed` text, else the value parse_args found in *dst.
+ * */
 static const char *default_text(const opt *o, char *buf, size_t n) {
     if (o->computed) return o->computed;
     switch (o->kind) {
@@ -83,7 +84,9 @@ void print_help(const command *c) {
     for (int i = 0; i < c->nopts; i++) {
         const opt *o = &c->opts[i];
         char left[64];
-        if (o->shrt) snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        if (o->shrt)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->name, o->arg ? " " : "",
+                     o->arg ? o->arg : "");
         else snprintf(left, sizeof left, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         char help[512];
         printf("  %-26s %s\n", left, opt_help(o, help, sizeof help));
@@ -101,8 +104,8 @@ int usage_error(const command *c, const char *fmt, ...) {
     return 2;
 }
 
-/* Whole decimal number, nothing else: an optional sign, digits, no spaces, no trailing junk. Returns 0, -1 (not a
- * whole number) or 1 (beyond 64 bits). */
+/* Whole decimal number, nothing else: an optional sign, digits, no spaces, no trailing junk. Returns 0, -1
+ * (not a whole number) or 1 (beyond 64 bits). */
 int parse_whole(const char *s, long double *out) {
     if (!*s) return -1;
     const char *p = s;
@@ -143,7 +146,8 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
     }
     if (o->kind == O_LIST) {
         opt_list *l = o->dst;
-        if (l->n == OPT_LIST_MAX) return usage_error(c, "too many %s options (at most %d)", shown, OPT_LIST_MAX);
+        if (l->n == OPT_LIST_MAX)
+            return usage_error(c, "too many %s options (at most %d)", shown, OPT_LIST_MAX);
         l->v[l->n++] = v;
         return 0;
     }
@@ -167,7 +171,9 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
         long double w;
         int e = parse_whole(v, &w);
         if (e < 0) return usage_error(c, "invalid value '%s' for %s: not a whole number", v, shown);
-        if (e > 0) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
+        if (e > 0)
+            return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min,
+                               max_text(o));
         if (o->kind == O_U64 && w >= o->min && w <= o->max) {   /* exact: a seed may use all 64 bits */
             *(uint64_t *)o->dst = strtoull(v[0] == '+' ? v + 1 : v, NULL, 10);
             return 0;
@@ -175,8 +181,12 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
         d = (double)w;
     }
     if (d < o->min || d > o->max || (o->min_open && d == o->min)) {
-        if (o->min_open) return usage_error(c, "invalid value '%s' for %s: must be > %g and <= %g", v, shown, o->min, o->max);
-        if (o->max >= 1e15) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
+        if (o->min_open)
+            return usage_error(c, "invalid value '%s' for %s: must be > %g and <= %g", v, shown, o->min,
+                               o->max);
+        if (o->max >= 1e15)
+            return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min,
+                               max_text(o));
         return usage_error(c, "invalid value '%s' for %s: must be %g..%g", v, shown, o->min, o->max);
     }
     if (o->kind == O_INT) *(int *)o->dst = (int)d;
@@ -246,7 +256,8 @@ int parse_args(const command *c, int argc, char **argv, const char **pos, int ma
     return 0;
 }
 
-/* ============================================================================================ shared helpers */
+/* ============================================================================================ shared helpers
+ * */
 /* The default --threads: one per online CPU, 1..256. */
 int online_cpus(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -261,8 +272,8 @@ const char *input_name(const char *path, char *buf, size_t n) {
 
 int finish_stdout(int rc) {
     int bad = fflush(stdout) != 0 || ferror(stdout), e = errno;   /* a write error's errno is still there */
-    /* a stdout that was never open (EBADF) and took no write is not an error; cli_args_only (the option fuzzer
-     * runs many commands in one process) keeps it open */
+    /* a stdout that was never open (EBADF) and took no write is not an error; cli_args_only (the option
+     * fuzzer runs many commands in one process) keeps it open */
     if (!bad && !cli_args_only && fclose(stdout) != 0 && errno != EBADF) bad = 1, e = errno;
     if (!bad) return rc;
     fail("cannot write output: %s", strerror(e ? e : EIO));

@@ -1,5 +1,5 @@
-/* cmd.c — what several commands share: the names of cells and optimizers as the options and reports spell them,
- * and the clock seed of sample and fill.
+/* cmd.c — what several commands share: the names of cells and optimizers as the options and reports spell
+ * them, and the clock seed of sample and fill.
  * Must not know: any one command's options beyond the draw rows (cmd.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"

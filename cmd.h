@@ -1,5 +1,6 @@
-/* cmd.h — what the command files (cmd_*.c) share: their entry points, which main.c's subcommand table lists, the
- * names of cells and optimizers, and the draw options of sample and fill (one set of table rows for both).
+/* cmd.h — what the command files (cmd_*.c) share: their entry points, which main.c's subcommand table lists,
+ * the names of cells and optimizers, and the draw options of sample and fill (one set of table rows for
+ * both).
  * Must not know: the library's internals. */
 #ifndef CMD_H
 #define CMD_H
@@ -8,8 +9,8 @@
 
 #include <stdint.h>
 
-/* Each command's entry point: argv after the subcommand name. Returns the exit code (0, 1 error, 2 usage error;
- * train also 130/143 when a signal stopped it after saving). */
+/* Each command's entry point: argv after the subcommand name. Returns the exit code (0, 1 error, 2 usage
+ * error; train also 130/143 when a signal stopped it after saving). */
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_fill(int argc, char **argv);
@@ -25,8 +26,9 @@ extern const char *const cell_names[];
 extern const char *const optim_names[];
 
 /* ============================================================================================ draws */
-/* How sample and fill draw a symbol (the library's draw: temperature, then top-k, top-p; the seed of its RNG): one
- * set of values, parsed and checked by the same table rows, DRAW_ROWS and SEED_ROW, in both commands. */
+/* How sample and fill draw a symbol (the library's draw: temperature, then top-k, top-p; the seed of its
+ * RNG): one set of values, parsed and checked by the same table rows, DRAW_ROWS and SEED_ROW, in both
+ * commands. */
 typedef struct {
     double temp, top_p;
     int top_k;
@@ -34,12 +36,13 @@ typedef struct {
 } draw_args;
 
 /* The rows of -t/--temperature, --top-k and --top-p on d (their defaults: d's values when parsing starts). */
-#define DRAW_ROWS(d)                                                                                                \
-    OPT_FLOAT("temperature", 't', &(d)->temp, 0, 100, "X",                                                          \
-              "sharpen (<1) or flatten (>1) the distribution; 0 = always the likeliest (default {default})"),       \
-    OPT_INT("top-k", 0, &(d)->top_k, 0, RNN_MAX_VOCAB, "K",                                                        \
-            "draw only from the K likeliest symbols; 0 = all (default {default})"),                                 \
-    OPT_FLOAT_ABOVE("top-p", 0, &(d)->top_p, 0, 1, "P",                                                             \
+#define DRAW_ROWS(d) \
+    OPT_FLOAT("temperature", 't', &(d)->temp, 0, 100, "X", \
+              "sharpen (<1) or flatten (>1) the distribution; 0 = always the likeliest " \
+              "(default {default})"), \
+    OPT_INT("top-k", 0, &(d)->top_k, 0, RNN_MAX_VOCAB, "K", \
+            "draw only from the K likeliest symbols; 0 = all (default {default})"), \
+    OPT_FLOAT_ABOVE("top-p", 0, &(d)->top_p, 0, 1, "P", \
                     "draw only from the likeliest symbols holding P of the mass (default {default})")
 /* The row of --seed on d; `what` names what the same seed gives again. */
 #define SEED_ROW(d, what) \

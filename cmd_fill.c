@@ -1,5 +1,6 @@
-/* cmd_fill.c — `charrnn fill`: its options, the blanks of a text (from --text, a file or standard input) filled
- * by a bidirectional model from both sides or by a forward model from the left, or their --top likeliest symbols.
+/* cmd_fill.c — `charrnn fill`: its options, the blanks of a text (from --text, a file or standard input)
+ * filled by a bidirectional model from both sides or by a forward model from the left, or their --top
+ * likeliest symbols.
  * Must not know: the library's internals (it includes rnn.h only), any other command. */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"
@@ -13,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --top: one line per blank: its position (0-based, in symbols), then the n likeliest symbols, each followed by
- * its probability, tab-separated, likeliest first (ties: vocabulary order). */
-static void print_top(const rnn_vocab *v, const float *probs, const unsigned char *blank, size_t nsym, int n) {
+/* --top: one line per blank: its position (0-based, in symbols), then the n likeliest symbols, each followed
+ * by its probability, tab-separated, likeliest first (ties: vocabulary order). */
+static void print_top(const rnn_vocab *v, const float *probs, const unsigned char *blank, size_t nsym,
+                      int n) {
     int V = v->size;
     n = n < V ? n : V;
     int *best = malloc(sizeof(int) * (size_t)n);
@@ -43,8 +45,8 @@ static void print_top(const rnn_vocab *v, const float *probs, const unsigned cha
 }
 
 /* The text with every blank replaced by its fill: the other bytes exactly as they came. */
-static void print_filled(const rnn_vocab *v, const unsigned char *text, const int32_t *ids, const size_t *ends,
-                         const unsigned char *blank, size_t nsym) {
+static void print_filled(const rnn_vocab *v, const unsigned char *text, const int32_t *ids,
+                         const size_t *ends, const unsigned char *blank, size_t nsym) {
     for (size_t i = 0, start = 0; i < nsym; start = ends[i++]) {
         unsigned char b[4];
         if (blank[i]) fwrite(b, 1, (size_t)rnn_symbol_bytes(v, ids[i], b), stdout);
@@ -59,8 +61,8 @@ typedef struct {
     command c;   /* the table, in cmd_fill's frame */
 } fill_args;
 
-/* Fills the blanks of text[0..len) with model m and prints the result (or the --top lines); a forward model is
- * said to fill from the left context only (on stderr). 0, or 1 (reported). */
+/* Fills the blanks of text[0..len) with model m and prints the result (or the --top lines); a forward model
+ * is said to fill from the left context only (on stderr). 0, or 1 (reported). */
 static int fill_text(const rnn_model *m, const fill_args *a, const unsigned char *text, size_t len) {
     const rnn_vocab *v = rnn_model_vocab(m);
     size_t blen = strlen(a->blank), nb = 0, unknown = 0;
@@ -76,13 +78,22 @@ static int fill_text(const rnn_model *m, const fill_args *a, const unsigned char
         nb += blank[i];
         unknown += !blank[i] && ids[i] < 0;
     }
-    if (!nb) { fail("no blank '%s' in the text (choose the blank character with --mask)", a->blank); goto out; }
+    if (!nb) {
+        fail("no blank '%s' in the text (choose the blank character with --mask)", a->blank);
+        goto out;
+    }
     if (!rnn_model_config(m)->bidir)
-        fprintf(stderr, "charrnn: '%s' is a forward model: blanks are filled from the left context only\n", a->model);
+        fprintf(stderr, "charrnn: '%s' is a forward model: blanks are filled from the left context only\n",
+                a->model);
     if (unknown)
-        fprintf(stderr, "charrnn: warning: %zu symbol%s of the text %s not in the model's vocabulary: read as no input, "
-                "printed unchanged\n", unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
-    if (a->top && !(probs = malloc(sizeof(float) * nb * (size_t)v->size))) { fail("out of memory"); goto out; }
+        fprintf(stderr,
+                "charrnn: warning: %zu symbol%s of the text %s not in the model's vocabulary: read as no "
+                "input, printed unchanged\n",
+                unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
+    if (a->top && !(probs = malloc(sizeof(float) * nb * (size_t)v->size))) {
+        fail("out of memory");
+        goto out;
+    }
     rnn_err err;
     rnn_fill_opts o = {.passes = a->passes, .temperature = (float)a->d.temp, .top_k = a->d.top_k,
                        .top_p = (float)a->d.top_p, .seed = a->d.seed};
@@ -106,14 +117,14 @@ static int fill_check(fill_args *a, int npos) {
     static const char *const drawing[] = {"top-k", "top-p", "seed"};
     for (int i = 0; i < 3; i++)
         if (a->d.temp == 0 && opt_seen(c, drawing[i]))
-            return usage_error(c, "--%s needs -t/--temperature above 0 (fill takes the likeliest symbol by default)",
-                               drawing[i]);
+            return usage_error(c, "--%s needs -t/--temperature above 0 (fill takes the likeliest symbol by "
+                               "default)", drawing[i]);
     draw_seed(&a->d, c);
     return 0;
 }
 
-/* The model (with --precision), the blank checked against its vocabulary, the text from --text or `path`, filled.
- * Returns the exit code. */
+/* The model (with --precision), the blank checked against its vocabulary, the text from --text or `path`,
+ * filled. Returns the exit code. */
 static int fill_run(fill_args *a, const char *path) {
     rnn_err err;
     rnn_model *m;
@@ -124,9 +135,11 @@ static int fill_run(fill_args *a, const char *path) {
     }
     int32_t one[5];
     size_t blen = strlen(a->blank);
-    if (!blen || blen > 4 || rnn_decode(rnn_model_vocab(m), (const unsigned char *)a->blank, blen, one, NULL) != 1) {
+    if (!blen || blen > 4 ||
+        rnn_decode(rnn_model_vocab(m), (const unsigned char *)a->blank, blen, one, NULL) != 1) {
         rnn_model_free(m);
-        return usage_error(&a->c, "%s must be one character", opt_seen(&a->c, "blank") ? "--blank" : "--mask");
+        return usage_error(&a->c, "%s must be one character",
+                           opt_seen(&a->c, "blank") ? "--blank" : "--mask");
     }
     unsigned char *text = NULL;
     size_t len = 0;
@@ -143,27 +156,33 @@ int cmd_fill(int argc, char **argv) {
     fill_args a = {.model = "charrnn.ckpt", .blank = "_", .passes = 4, .threads = online_cpus(),
                    .d = {.temp = 0, .top_p = 1.0}};
     opt opts[] = {
-        OPT_STR("model", 'm', &a.model, "FILE", "checkpoint to fill with (default {default}): bidirectional, both "
+        OPT_STR("model", 'm', &a.model, "FILE",
+                "checkpoint to fill with (default {default}): bidirectional, both "
                 "sides; forward, the left side only"),
         OPT_STR("mask", 0, &a.blank, "C",
-                "the character that marks a blank (default {default}); one that the text also uses needs another"),
+                "the character that marks a blank (default {default}); one that the text also uses needs "
+                "another"),
         OPT_STR("blank", 0, &a.blank, "C", "the same as --mask (its former name)"),
         OPT_STR("text", 0, &a.text, "TEXT", "fill TEXT instead of reading FILE or standard input"),
-        OPT_INT("top", 0, &a.top, 1, 1000, "N", "instead of the text: per blank a line of its position and N "
+        OPT_INT("top", 0, &a.top, 1, 1000, "N",
+                "instead of the text: per blank a line of its position and N "
                 "likeliest symbols with probabilities"),
-        OPT_INT("passes", 0, &a.passes, 1, 1000, "N", "bidirectional, several blanks: at most N passes (drawing, "
+        OPT_INT("passes", 0, &a.passes, 1, 1000, "N",
+                "bidirectional, several blanks: at most N passes (drawing, "
                 "-t > 0: exactly N), each re-filling every blank given the others (default {default})"),
         DRAW_ROWS(&a.d),
         SEED_ROW(&a.d, "fills"),
-        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P", "{choices} products (default: {default})",
-                   .computed = "the checkpoint's"),
+        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
+                   "{choices} products (default: {default})", .computed = "the checkpoint's"),
         OPT_INT("threads", 0, &a.threads, 1, 256, "N",
-                "worker threads (default: {default}); the result does not depend on it", .computed = "online CPUs"),
+                "worker threads (default: {default}); the result does not depend on it",
+                .computed = "online CPUs"),
     };
     a.c = COMMAND("fill", "[options] [FILE]",
-                  "Replace every blank (_) of a text by its likeliest symbol (with -t, a drawn one) given both sides "
-                  "(a bidirectional model) or the left side (a forward model); the text comes from --text, FILE, "
-                  "or standard input ('-' or no FILE).", opts);
+                  "Replace every blank (_) of a text by its likeliest symbol (with -t, a drawn one) given "
+                  "both sides (a bidirectional model) or the left side (a forward model); the text comes "
+                  "from --text, FILE, or standard input ('-' or no FILE).",
+                  opts);
     const char *pos[1];
     int npos, r = parse_args(&a.c, argc, argv, pos, 1, &npos);
     if (!r) r = fill_check(&a, npos);

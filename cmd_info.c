@@ -1,4 +1,5 @@
-/* cmd_info.c — `charrnn info`: a checkpoint's model, vocabulary and training so far, as text or one JSON object.
+/* cmd_info.c — `charrnn info`: a checkpoint's model, vocabulary and training so far, as text or one JSON
+ * object.
  * Must not know: the library's internals (it includes rnn.h only), any other command. */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"
@@ -18,26 +19,30 @@ static void info_text(const char *model, rnn_model *m, const rnn_resume *rs) {
     const rnn_vocab *v = rnn_model_vocab(m);
     const rnn_progress *p = rnn_model_progress(m);
     printf("checkpoint:  %s\n", model);
-    printf("cell:        %s\nlayers:      %d\nhidden:      %d\n", rnn_cell_name(k->cell), k->layers, k->hidden);
+    printf("cell:        %s\nlayers:      %d\nhidden:      %d\n", rnn_cell_name(k->cell), k->layers,
+           k->hidden);
     printf("direction:   %s\n", k->bidir ? "bidirectional (fill; val loss is the cloze loss)" : "forward");
     printf("vocabulary:  %d %s%s\n", v->size, v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters",
            v->unit == RNN_UNIT_BYTE && v->utf8 ? " (of valid UTF-8: samples stay valid UTF-8)" : "");
     printf("parameters:  %zu\n", rnn_model_nparams(m));
-    printf("precision:   %s\n", k->precision == RNN_PREC_BF16 ? "bf16 (bfloat16 products, FP32 sums)" : "fp32");
-    printf("training:    batch %d, seq %d, %s lr %g (decay %g), clip %g, dropout %g, val %g, seed %llu\n", k->batch,
-           k->seq, optim_names[k->optim], k->lr, k->lr_decay, k->clip, k->dropout, k->val_frac,
+    printf("precision:   %s\n",
+           k->precision == RNN_PREC_BF16 ? "bf16 (bfloat16 products, FP32 sums)" : "fp32");
+    printf("training:    batch %d, seq %d, %s lr %g (decay %g), clip %g, dropout %g, val %g, seed %llu\n",
+           k->batch, k->seq, optim_names[k->optim], k->lr, k->lr_decay, k->clip, k->dropout, k->val_frac,
            (unsigned long long)k->seed);
     if (k->cell == RNN_CELL_LSTM) printf("init:        forget-gate bias %g\n", k->forget_bias);
-    printf("steps:       %llu (%llu characters, %.1f s)\n", (unsigned long long)p->step, (unsigned long long)p->chars,
-           p->seconds);
+    printf("steps:       %llu (%llu characters, %.1f s)\n", (unsigned long long)p->step,
+           (unsigned long long)p->chars, p->seconds);
     if (isnan(p->last_val)) printf("val loss:    none\n");
-    else printf("val loss:    %.4f nats/char (%.3f bits/char); best %.4f\n", p->last_val, p->last_val / log(2.0), p->best_val);
+    else
+        printf("val loss:    %.4f nats/char (%.3f bits/char); best %.4f\n", p->last_val,
+               p->last_val / log(2.0), p->best_val);
     const rnn_origin *o = rnn_model_origin(m);
     if (o) {
         char bv[40] = "no validation";
         if (!isnan(o->best_val)) snprintf(bv, sizeof bv, "best val %.4f", o->best_val);
-        printf("origin:      fine-tuned from %s (%llu steps, %d symbols, %s)\n", o->name, (unsigned long long)o->step,
-               o->vocab_size, bv);
+        printf("origin:      fine-tuned from %s (%llu steps, %d symbols, %s)\n", o->name,
+               (unsigned long long)o->step, o->vocab_size, bv);
     }
     if (rs) printf("resumable:   yes (learning rate now %g)\n", rnn_resume_lr(rs));
     else printf("resumable:   no (weights only)\n");
@@ -97,9 +102,11 @@ int cmd_info(int argc, char **argv) {
     int as_json = 0;
     opt opts[] = {
         OPT_STR("model", 'm', &model, "FILE", "checkpoint to describe (default {default})"),
-        OPT_FLAG("json", 0, &as_json, "the same fields as one JSON object (numbers as numbers, null for none)"),
+        OPT_FLAG("json", 0, &as_json,
+                 "the same fields as one JSON object (numbers as numbers, null for none)"),
     };
-    command c = COMMAND("info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.", opts);
+    command c = COMMAND("info", "[options]", "Describe a checkpoint: model, vocabulary, training so far.",
+                        opts);
     const char *pos[1];
     int npos, r = parse_args(&c, argc, argv, pos, 0, &npos);
     if (r || cli_args_only) return r < 0 ? 0 : r;

@@ -1,6 +1,6 @@
-/* cmd_sample.c — `charrnn sample`: its options, the generator fed with the prime, the samples written in order
- * to standard output (text or JSON lines), with --stop, --lines, --line-starts and --count.
- * Must not know: the library's internals (it includes rnn.h only), any other command. */
+/* cmd_sample.c — `charrnn sample`: its options, the generator fed with the prime, the samples written in
+ * order to standard output (text or JSON lines), with --stop, --lines, --line-starts and --count. Must not
+ * know: the library's internals (it includes rnn.h only), any other command. */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"
 #include "cli.h"
@@ -14,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The --length default when a sample can end otherwise (--stop, --lines, --line-starts): a bound, not a length. */
+/* The --length default when a sample can end otherwise (--stop, --lines, --line-starts): a bound, not a
+ * length. */
 #define BOUNDED_LENGTH 10000
 
 /* The options of one `sample` run: the values, and the table that parses them into those values. */
@@ -44,8 +45,8 @@ typedef struct {
     rnn_err err;
 } sample_session;
 
-/* The checks of sample's parsed options that need no model, and the defaults that depend on other options. 0 or 2
- * (usage error, reported). */
+/* The checks of sample's parsed options that need no model, and the defaults that depend on other options. 0
+ * or 2 (usage error, reported). */
 static int sample_check(sample_args *a) {
     const command *c = &a->c;
     for (int i = 0; i < a->stops.n; i++)
@@ -59,16 +60,16 @@ static int sample_check(sample_args *a) {
     return 0;
 }
 
-/* The model, the generator (a --line-starts symbol outside the vocabulary is a usage error), the prime fed and
- * put at the head of every sample. 0, 1 or 2 after reporting. */
+/* The model, the generator (a --line-starts symbol outside the vocabulary is a usage error), the prime fed
+ * and put at the head of every sample. 0, 1 or 2 after reporting. */
 static int sample_open(sample_session *s) {
     sample_args *a = s->a;
     if (rnn_load(a->model, &s->m, NULL, s->err)) return fail("%s", s->err);
     if (opt_seen(&a->c, "precision") && rnn_model_set_precision(s->m, a->precision, s->err))
         return fail("%s", s->err);
-    rnn_gen_opts o = {.temperature = (float)a->d.temp, .top_k = a->d.top_k, .top_p = (float)a->d.top_p, .raw = a->raw,
-                      .length = a->n, .stops = a->stops.v, .nstops = a->stops.n, .lines = a->lines,
-                      .line_starts = a->line_starts};
+    rnn_gen_opts o = {.temperature = (float)a->d.temp, .top_k = a->d.top_k, .top_p = (float)a->d.top_p,
+                      .raw = a->raw, .length = a->n, .stops = a->stops.v, .nstops = a->stops.n,
+                      .lines = a->lines, .line_starts = a->line_starts};
     if (rnn_gen_check(s->m, &o, s->err)) return usage_error(&a->c, "--line-starts: %s", s->err);
     for (int i = 0; i < a->stops.n; i++)
         if (a->stop_exclude && strlen(a->stops.v[i]) > s->hold + 1) s->hold = strlen(a->stops.v[i]) - 1;
@@ -77,9 +78,11 @@ static int sample_open(sample_session *s) {
     if (!s->text || !s->out || !(s->g = rnn_gen_new(s->m, a->count, a->d.seed, a->threads, &o, s->err)))
         return fail("%s", s->text && s->out ? s->err : "out of memory");
     size_t len = a->prime ? strlen(a->prime) : 0, unknown;
-    if (rnn_gen_prime(s->g, (const unsigned char *)a->prime, len, &unknown, s->err)) return fail("%s", s->err);
+    if (rnn_gen_prime(s->g, (const unsigned char *)a->prime, len, &unknown, s->err))
+        return fail("%s", s->err);
     if (unknown)
-        fprintf(stderr, "charrnn: warning: %zu symbol%s of --prime %s not in the model's vocabulary and %s skipped\n",
+        fprintf(stderr,
+                "charrnn: warning: %zu symbol%s of --prime %s not in the model's vocabulary and %s skipped\n",
                 unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are", unknown == 1 ? "was" : "were");
     for (int i = 0; i < a->count; i++)
         if (len && !(s->text[i].b = malloc(s->text[i].cap = len))) return fail("out of memory");
@@ -103,9 +106,9 @@ static int pending_add(pending *p, const unsigned char *b, size_t n) {
     return 0;
 }
 
-/* s[0..n) (any bytes, NULs too) as the body of a JSON string: each character as out.c's json_char writes it, each
- * byte that is not part of valid UTF-8 as \ufffd (U+FFFD), since JSON text is UTF-8. (out.c must not know the
- * library's decoder, hence the decoding here.) */
+/* s[0..n) (any bytes, NULs too) as the body of a JSON string: each character as out.c's json_char writes it,
+ * each byte that is not part of valid UTF-8 as \ufffd (U+FFFD), since JSON text is UTF-8. (out.c must not
+ * know the library's decoder, hence the decoding here.) */
 static void json_sample_text(FILE *f, const unsigned char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -116,8 +119,8 @@ static void json_sample_text(FILE *f, const unsigned char *s, size_t n) {
     }
 }
 
-/* Writes what can be written, in sample order: the sample being written up to its held-back tail, and when it has
- * ended its last bytes and the separator (or its JSON line), then the next one. */
+/* Writes what can be written, in sample order: the sample being written up to its held-back tail, and when it
+ * has ended its last bytes and the separator (or its JSON line), then the next one. */
 static void sample_emit(sample_session *s) {
     const sample_args *a = s->a;
     while (s->cur < a->count) {
@@ -157,7 +160,8 @@ static int sample_loop(sample_session *s) {
         for (int i = 0; i < a->count; i++) {
             rnn_gen_out *o = &s->out[i];
             if (pending_add(&s->text[i], o->bytes, (size_t)o->nbytes)) return fail("out of memory");
-            if (o->nbytes && o->status == RNN_GEN_STOP && a->stop_exclude) s->text[i].n -= strlen(a->stops.v[o->stop]);
+            if (o->nbytes && o->status == RNN_GEN_STOP && a->stop_exclude)
+                s->text[i].n -= strlen(a->stops.v[o->stop]);
         }
         sample_emit(s);
         if (s->tty) fflush(stdout);
@@ -173,7 +177,8 @@ static int sample_end(sample_session *s, int rc) {
     free(s->out);
     rnn_gen_free(s->g);
     rnn_model_free(s->m);
-    if (!rc && s->tty && s->last != '\n') putchar('\n');   /* the prompt starts on its own line; a pipe gets the bytes */
+    /* the prompt starts on its own line; a pipe gets the bytes */
+    if (!rc && s->tty && s->last != '\n') putchar('\n');
     return rc;
 }
 
@@ -184,27 +189,33 @@ int cmd_sample(int argc, char **argv) {
                      .threads = online_cpus(), .count = 1};
     opt opts[] = {
         OPT_STR("model", 'm', &a.model, "FILE", "checkpoint to sample from (default {default})"),
-        OPT_U64("length", 'n', &a.n, 0, 1e15, "N", "generate exactly N symbols after the prime (default {default}); "
+        OPT_U64("length", 'n', &a.n, 0, 1e15, "N",
+                "generate exactly N symbols after the prime (default {default}); "
                 "with --stop, --lines or --line-starts at most N (default " STR(BOUNDED_LENGTH) ")"),
         DRAW_ROWS(&a.d),
         OPT_STR("prime", 0, &a.prime, "TEXT", "start from TEXT: it warms the state and is printed first"),
-        OPT_LIST("stop", 0, &a.stops, "STR", "end a sample right after it generates STR (printed); repeatable"),
+        OPT_LIST("stop", 0, &a.stops, "STR",
+                 "end a sample right after it generates STR (printed); repeatable"),
         OPT_FLAG("stop-exclude", 0, &a.stop_exclude, "leave the --stop string that ended a sample out"),
         OPT_U64("lines", 0, &a.lines, 1, 1e15, "N", "end a sample after its N-th generated newline"),
         OPT_STR("line-starts", 0, &a.line_starts, "TEXT",
                 "generated line i begins with the i-th character of TEXT; ends after the last such line"),
-        OPT_INT("count", 0, &a.count, 1, 4096, "K", "draw K independent samples at once (batched); sample i is the "
+        OPT_INT("count", 0, &a.count, 1, 4096, "K",
+                "draw K independent samples at once (batched); sample i is the "
                 "same for any K (default {default})"),
-        OPT_STR("sep", 0, &a.sep, "STR", "written between samples (default {default})", .computed = "a newline"),
+        OPT_STR("sep", 0, &a.sep, "STR", "written between samples (default {default})",
+                .computed = "a newline"),
         OPT_FLAG("jsonl", 0, &a.jsonl, "one JSON object {\"i\":N,\"text\":\"...\"} per line and sample"),
         OPT_FLAG("raw", 0, &a.raw, "--bytes models: do not keep the output valid UTF-8"),
         SEED_ROW(&a.d, "text"),
-        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P", "{choices} products (default: {default})",
-                   .computed = "the checkpoint's"),
+        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
+                   "{choices} products (default: {default})", .computed = "the checkpoint's"),
         OPT_INT("threads", 0, &a.threads, 1, 256, "N",
-                "worker threads (default: {default}); the text does not depend on it", .computed = "online CPUs"),
+                "worker threads (default: {default}); the text does not depend on it",
+                .computed = "online CPUs"),
     };
-    a.c = COMMAND("sample", "[options]", "Generate text from a trained checkpoint, streamed to standard output.", opts);
+    a.c = COMMAND("sample", "[options]",
+                  "Generate text from a trained checkpoint, streamed to standard output.", opts);
     const char *pos[1];
     int npos, r = parse_args(&a.c, argc, argv, pos, 0, &npos);
     if (!r) r = sample_check(&a);

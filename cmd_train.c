@@ -1,5 +1,5 @@
-/* cmd_train.c — `charrnn train`: its options, the sizing rule, the model (new, fine-tuned or resumed), the loop
- * with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint.
+/* cmd_train.c — `charrnn train`: its options, the sizing rule, the model (new, fine-tuned or resumed), the
+ * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint.
  * Must not know: the library's internals (it includes rnn.h only), any other command. */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"
@@ -19,7 +19,8 @@
 
 const char *cmd_argv0 = "charrnn";
 
-/* The step budget of a run given none (no --steps, --epochs or --time); STR(DEFAULT_STEPS) is its --help text. */
+/* The step budget of a run given none (no --steps, --epochs or --time); STR(DEFAULT_STEPS) is its --help
+ * text. */
 #define DEFAULT_STEPS 2000
 
 static double now_sec(void) {
@@ -41,7 +42,8 @@ static char *best_path(const char *out) {
 static volatile sig_atomic_t stop_signal = 0;
 
 static void on_signal(int sig) {
-    if (stop_signal) {   /* second signal: abort at once; the last checkpoint on disk is intact (atomic saves) */
+    /* second signal: abort at once; the last checkpoint on disk is intact (atomic saves) */
+    if (stop_signal) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
@@ -121,10 +123,10 @@ static double run_eta(const run_state *r, const rnn_budget *bud, const rnn_train
     return eta;
 }
 
-/* The progress event: step, budget, epoch, smoothed loss, last validation loss, rate, ETA. As text the fields are
- * joined by two spaces; on a terminal too narrow for the line they are dropped in the order of `drop` (the epoch
- * first, then the last validation loss (its own line shows it), then the rate, then the ETA; the step and the loss
- * stay). */
+/* The progress event: step, budget, epoch, smoothed loss, last validation loss, rate, ETA. As text the fields
+ * are joined by two spaces; on a terminal too narrow for the line they are dropped in the order of `drop`
+ * (the epoch first, then the last validation loss (its own line shows it), then the rate, then the ETA; the
+ * step and the loss stay). */
 static void show_progress(run_state *r, const rnn_budget *bud) {
     const rnn_progress *p = rnn_model_progress(r->m);
     rnn_train_info info;
@@ -162,7 +164,8 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
 static int evaluate(run_state *r, rnn_err err) {
     rnn_progress *p = rnn_model_progress(r->m);
     float before = p->best_val;
-    if (r->tty && !r->quiet && !r->jsonl) fputs("\r\033[K", stderr);   /* whatever follows starts on a clean line */
+    /* whatever follows starts on a clean line */
+    if (r->tty && !r->quiet && !r->jsonl) fputs("\r\033[K", stderr);
     double v = rnn_validate(r->t);
     int best = 0;
     if (!isnan(v)) {
@@ -197,8 +200,10 @@ static int evaluate(run_state *r, rnn_err err) {
         r->warned = 1;
         char at[48] = " from an earlier run";
         if (r->best_step) snprintf(at, sizeof at, " at step %llu", (unsigned long long)r->best_step);
-        fprintf(stderr, "charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
-                "overfitting — %s holds the best\n", (unsigned long long)r->stale, p->best_val, at, r->bpath);
+        fprintf(stderr,
+                "charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
+                "overfitting — %s holds the best\n",
+                (unsigned long long)r->stale, p->best_val, at, r->bpath);
     }
     if (r->logf) log_row(r, v);
     return 0;
@@ -206,7 +211,8 @@ static int evaluate(run_state *r, rnn_err err) {
 
 /* The options of one `train` run: the values, and the table that parses them into those values. */
 typedef struct {
-    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress, bidir;
+    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress,
+            bidir;
     int precision;
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
     uint64_t seed, steps, eval_every, early_stop;
@@ -232,46 +238,52 @@ typedef struct {
 } train_session;
 
 /* The model's config from the options, or with --resume the check that only the options the table marks as
- * changeable (R_CHANGE, R_REPEAT: the budget, lr and run-time knobs) were given: the checkpoint fixes the rest.
- * 0 or 2 (usage error, reported). */
+ * changeable (R_CHANGE, R_REPEAT: the budget, lr and run-time knobs) were given: the checkpoint fixes the
+ * rest. 0 or 2 (usage error, reported). */
 static int train_config(train_args *a, rnn_config *cfg) {
     const command *c = &a->c;
-    if (a->resume && a->init) return usage_error(c, "--init starts a new run from another model; it cannot be combined with --resume");
-    if (a->resume && a->force) return usage_error(c, "--resume continues the checkpoint and --force starts over: give one");
+    if (a->resume && a->init)
+        return usage_error(c,
+                           "--init starts a new run from another model; it cannot be combined with --resume");
+    if (a->resume && a->force)
+        return usage_error(c, "--resume continues the checkpoint and --force starts over: give one");
     if (a->resume) {
         for (int i = 0; i < c->nopts; i++)
             if (c->opts[i].seen && c->opts[i].resume == R_FIXED)
-                return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it", c->opts[i].name);
+                return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it",
+                                   c->opts[i].name);
         return 0;
     }
-    *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch, .seq = a->seq,
-                        .optim = a->optim, .lr = (float)a->lr, .lr_decay = (float)a->lr_decay, .clip = (float)a->clip,
-                        .dropout = (float)a->dropout, .val_frac = (float)a->val, .forget_bias = (float)a->forget_bias,
-                        .seed = a->seed, .bidir = a->bidir, .precision = a->precision};
+    *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch,
+                        .seq = a->seq, .optim = a->optim, .lr = (float)a->lr, .lr_decay = (float)a->lr_decay,
+                        .clip = (float)a->clip, .dropout = (float)a->dropout, .val_frac = (float)a->val,
+                        .forget_bias = (float)a->forget_bias, .seed = a->seed, .bidir = a->bidir,
+                        .precision = a->precision};
     rnn_err err;
     if (rnn_config_check(cfg, err)) return usage_error(c, "%s", err);
     return 0;
 }
 
-/* The sizing rule: the defaults of --layers, --hidden and --dropout for a corpus of n_train training symbols and
- * V distinct symbols when the budget is about `epochs` passes (INFINITY: no step or epoch limit) and `seconds` (0:
- * no --time), whichever ends first. Candidates, from the smallest to the cell's fixed default (which caps them); P
- * is the parameter count at this V:
+/* The sizing rule: the defaults of --layers, --hidden and --dropout for a corpus of n_train training symbols
+ * and V distinct symbols when the budget is about `epochs` passes (INFINITY: no step or epoch limit) and
+ * `seconds` (0: no --time), whichever ends first. Candidates, from the smallest to the cell's fixed default
+ * (which caps them); P is the parameter count at this V:
  *
  *   cell       candidates (layers x hidden)                  pick
  *   rnn        1x64  1x128  1x256                            the largest with P <= 2N, else the smallest
  *   lstm, gru  1x64  1x128  2x128  2x256  2x384  2x512       (candidates that disagree with a given
  *                                                             --layers/--hidden are skipped)
- *   dropout    0 with 1 layer or a budget under 3 epochs; else 0.5 if P > N and the budget is 10 epochs or more,
- *              0.25 if P > N/4, else 0 (measured: README "Sizes chosen for the corpus")
+ *   dropout    0 with 1 layer or a budget under 3 epochs; else 0.5 if P > N and the budget is 10 epochs or
+ * more, 0.25 if P > N/4, else 0 (measured: README "Sizes chosen for the corpus")
  *
- * A --time budget is turned into epochs at an assumed SIZE_RATE / P training characters per second, so that the
- * choice depends on the command line only, not on this machine's speed or --threads. Only the fields the user did
- * not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen and why into why[0..n) (""
- * if the user gave all three). */
-#define SIZE_RATE 1.3e10   /* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores */
-static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs, double seconds, char *why,
-                       size_t n) {
+ * A --time budget is turned into epochs at an assumed SIZE_RATE / P training characters per second, so that
+ * the choice depends on the command line only, not on this machine's speed or --threads. Only the fields the
+ * user did not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen and why into
+ * why[0..n) ("" if the user gave all three). */
+/* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores */
+#define SIZE_RATE 1.3e10
+static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs,
+                       double seconds, char *why, size_t n) {
     static const int cand[][2] = {{1, 64}, {1, 128}, {2, 128}, {2, 256}, {2, 384}, {2, 512}};
     why[0] = 0;
     if (given[0] && given[1] && given[2]) return;
@@ -290,25 +302,31 @@ static void size_model(train_args *a, const int given[3], size_t n_train, int V,
         c.hidden = list[i][1];
         if (pick < 0 || (double)rnn_param_count(&c, V) <= 2 * N) pick = i;
     }
-    if (!given[0]) a->layers = pick >= 0 ? list[pick][0] : a->cell == RNN_CELL_RNN ? 1 : 2;   /* given hidden off the list */
+    /* given hidden off the list */
+    if (!given[0]) a->layers = pick >= 0 ? list[pick][0] : a->cell == RNN_CELL_RNN ? 1 : 2;
     if (!given[1]) a->hidden = pick >= 0 ? list[pick][1] : a->hidden;
     c.layers = a->layers;
     c.hidden = a->hidden;
     double P = (double)rnn_param_count(&c, V);
-    double in_time = seconds > 0 ? seconds * SIZE_RATE / P / N : INFINITY;   /* the epochs --time buys, estimated */
+    /* the epochs --time buys, estimated */
+    double in_time = seconds > 0 ? seconds * SIZE_RATE / P / N : INFINITY;
     int by_time = in_time < epochs;
     if (by_time) epochs = in_time;
-    if (!given[2]) a->dropout = a->layers < 2 || epochs < 3 ? 0 : P > N && epochs >= 10 ? 0.5 : P > N / 4 ? 0.25 : 0;
+    if (!given[2])
+        a->dropout = a->layers < 2 || epochs < 3 ? 0 : P > N && epochs >= 10 ? 0.5 : P > N / 4 ? 0.25 : 0;
     char budget[64] = "", shape[48] = "";
     if (isfinite(epochs))
         snprintf(budget, sizeof budget, " and about %.1f epochs%s", epochs, by_time ? " in that time" : "");
-    if (!given[0] || !given[1]) snprintf(shape, sizeof shape, "%s %d x %d, ", rnn_cell_name(a->cell), a->layers, a->hidden);
-    snprintf(why, n, "%sdropout %g (sized for %.0fk training symbols%s, %.2fM parameters; give %s to choose)", shape,
-             a->dropout, N / 1000, budget, P / 1e6, given[0] && given[1] ? "--dropout" : "--hidden/--layers/--dropout");
+    if (!given[0] || !given[1])
+        snprintf(shape, sizeof shape, "%s %d x %d, ", rnn_cell_name(a->cell), a->layers, a->hidden);
+    snprintf(why, n, "%sdropout %g (sized for %.0fk training symbols%s, %.2fM parameters; give %s to choose)",
+             shape, a->dropout, N / 1000, budget, P / 1e6,
+             given[0] && given[1] ? "--dropout" : "--hidden/--layers/--dropout");
 }
 
-/* With --init: the base model, whose cell and shape the run takes (a --cell, --layers or --hidden that disagrees is
- * a usage error, a unit that disagrees an error). *base is the caller's. 0, 1 or 2 after reporting. */
+/* With --init: the base model, whose cell and shape the run takes (a --cell, --layers or --hidden that
+ * disagrees is a usage error, a unit that disagrees an error). *base is the caller's. 0, 1 or 2 after
+ * reporting. */
 static int load_base(train_session *s, rnn_model **base) {
     train_args *a = s->a;
     if (rnn_load(a->init, base, NULL, s->err)) return fail("--init: %s", s->err);
@@ -316,8 +334,10 @@ static int load_base(train_session *s, rnn_model **base) {
     const command *c = &a->c;
     if ((opt_seen(c, "cell") && a->cell != b->cell) || (opt_seen(c, "layers") && a->layers != b->layers) ||
         (opt_seen(c, "hidden") && a->hidden != b->hidden))
-        return usage_error(&a->c, "--init '%s' is %s %d x %d: --cell, --layers and --hidden must agree with it or be left out",
-                           a->init, rnn_cell_name(b->cell), b->layers, b->hidden);
+        return usage_error(
+                &a->c,
+                "--init '%s' is %s %d x %d: --cell, --layers and --hidden must agree with it or be left out",
+                a->init, rnn_cell_name(b->cell), b->layers, b->hidden);
     if (rnn_model_vocab(*base)->unit != (a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR))
         return fail("--init '%s' reads %s, but this run reads %s%s", a->init,
                     rnn_model_vocab(*base)->unit == RNN_UNIT_BYTE ? "bytes (--bytes)" : "UTF-8 characters",
@@ -330,13 +350,14 @@ static int load_base(train_session *s, rnn_model **base) {
     return 0;
 }
 
-/* A new model for the corpus text[0..len): sized by size_model where the user left sizes out, or with --init the
- * base extended to the corpus's vocabulary. 0, 1 or 2 after reporting. */
+/* A new model for the corpus text[0..len): sized by size_model where the user left sizes out, or with --init
+ * the base extended to the corpus's vocabulary. 0, 1 or 2 after reporting. */
 static int new_model(train_session *s, rnn_config *cfg, size_t len) {
     train_args *a = s->a;
     rnn_model *base = NULL;
     rnn_vocab v, merged;
-    if (rnn_vocab_build(&v, s->text, len, a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR, s->err)) return fail("%s", s->err);
+    if (rnn_vocab_build(&v, s->text, len, a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR, s->err))
+        return fail("%s", s->err);
     int r = a->init ? load_base(s, &base) : 0;
     if (!r && base) {
         r = rnn_vocab_merge(&merged, rnn_model_vocab(base), &v, NULL, s->err) ? fail("%s", s->err) : 0;
@@ -347,9 +368,11 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         const command *c = &a->c;
         int given[3] = {base || opt_seen(c, "layers"), base || opt_seen(c, "hidden"), opt_seen(c, "dropout")};
         double n_train = (double)rnn_encode(&v, s->text, len, s->ids, NULL) * (1 - a->val), epochs = INFINITY;
-        if (a->epochs > 0) epochs = a->epochs;   /* the budget in passes: the first limit reached (2000 steps if none) */
+        /* the budget in passes: the first limit reached (2000 steps if none) */
+        if (a->epochs > 0) epochs = a->epochs;
         if (a->steps || (!(a->epochs > 0) && !(a->seconds > 0)))
-            epochs = fmin(epochs, (double)(a->steps ? a->steps : DEFAULT_STEPS) * a->batch * a->seq / n_train);
+            epochs =
+                    fmin(epochs, (double)(a->steps ? a->steps : DEFAULT_STEPS) * a->batch * a->seq / n_train);
         size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
         cfg->cell = a->cell;
         cfg->layers = a->layers;
@@ -367,8 +390,9 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
 }
 
 /* Before any work: both checkpoint paths (-o and its .best) must be files rnn_save may replace; a fresh run
- * (no --resume) without --force refuses either one that exists at all (whatever it holds: a path that is taken is
- * never another run's to lose); then the stale temporaries of interrupted saves of both are removed. 0 or 1. */
+ * (no --resume) without --force refuses either one that exists at all (whatever it holds: a path that is
+ * taken is never another run's to lose); then the stale temporaries of interrupted saves of both are removed.
+ * 0 or 1. */
 static int train_guard(train_session *s) {
     const train_args *a = s->a;
     const char *paths[2] = {a->out, s->bpath};
@@ -376,18 +400,21 @@ static int train_guard(train_session *s) {
         struct stat st;
         if (rnn_save_check(paths[i], s->err)) return fail("%s", s->err);
         if (!a->resume && !a->force && lstat(paths[i], &st) == 0)
-            return fail("'%s' already exists: --resume continues it, --force starts over, or choose another -o", paths[i]);
+            return fail(
+                    "'%s' already exists: --resume continues it, --force starts over, or choose another -o",
+                    paths[i]);
     }
     for (int i = 0; i < 2; i++) {
         int k = rnn_save_clean(paths[i]);
         if (k && !a->quiet)
-            fprintf(stderr, "charrnn: removed %d stale temporary file%s of '%s'\n", k, k == 1 ? "" : "s", paths[i]);
+            fprintf(stderr, "charrnn: removed %d stale temporary file%s of '%s'\n", k, k == 1 ? "" : "s",
+                    paths[i]);
     }
     return 0;
 }
 
-/* The model (loaded with --resume, else new on the corpus's vocabulary) and the corpus as symbol ids in s->ids.
- * 0, or 1 or 2 after reporting. *n gets the symbol count. */
+/* The model (loaded with --resume, else new on the corpus's vocabulary) and the corpus as symbol ids in
+ * s->ids. 0, or 1 or 2 after reporting. *n gets the symbol count. */
 static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     train_args *a = s->a;
     if (train_guard(s)) return 1;
@@ -406,7 +433,8 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     size_t unknown;
     *n = rnn_encode(rnn_model_vocab(s->m), s->text, len, s->ids, &unknown);
     if (unknown)
-        return fail("%s has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was trained on",
+        return fail("%s has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was "
+                    "trained on",
                     s->cname, unknown);
     free(s->text);
     s->text = NULL;
@@ -445,23 +473,24 @@ static void train_opening(train_session *s) {
     }
     memcpy(line, "charrnn: ", 9);
     ev_text(line + 9, sizeof line - 9, e, (int)(sizeof e / sizeof *e), 0);
-    print_wrapped(stderr, line, term_cols(2), 9);   /* on a terminal, wrapped under the text after "charrnn: " */
+    /* on a terminal, wrapped under the text after "charrnn: " */
+    print_wrapped(stderr, line, term_cols(2), 9);
     const rnn_origin *o = rnn_model_origin(m);
     if (o && !s->a->resume)
-        fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n", o->name,
-                (unsigned long long)o->step, o->vocab_size, v->size - o->vocab_size,
+        fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n",
+                o->name, (unsigned long long)o->step, o->vocab_size, v->size - o->vocab_size,
                 v->size - o->vocab_size == 1 ? "" : "s", s->cname);
     if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
 }
 
-/* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new. Only
- * a fresh gated model (--init keeps the bias it has learned): the LSTM and GRU reach 0.12-0.19 nats/char lower
- * validation loss at 250 to 1000 steps from it (lstm 2x256, tinyshakespeare), the tanh RNN learns slower from it
- * (+0.06 at 2000 steps on data/fortunes.txt). Not for an LSTM on a corpus with fewer than UNIGRAM_MIN training
- * symbols per vocabulary entry, whose symbols are mostly rare (data/tang.txt: 10 per entry, 79% of them seen under
- * 10 times): there the LSTM memorises sooner from the unigram start and its best validation loss is worse (lstm
- * 1x64, three seeds: 5.08 against 4.87 from the zero bias); the GRU's is not (4.87 against 4.89). README "Learning
- * quality", "The unigram start on a small corpus". */
+/* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new.
+ * Only a fresh gated model (--init keeps the bias it has learned): the LSTM and GRU reach 0.12-0.19 nats/char
+ * lower validation loss at 250 to 1000 steps from it (lstm 2x256, tinyshakespeare), the tanh RNN learns
+ * slower from it (+0.06 at 2000 steps on data/fortunes.txt). Not for an LSTM on a corpus with fewer than
+ * UNIGRAM_MIN training symbols per vocabulary entry, whose symbols are mostly rare (data/tang.txt: 10 per
+ * entry, 79% of them seen under 10 times): there the LSTM memorises sooner from the unigram start and its
+ * best validation loss is worse (lstm 1x64, three seeds: 5.08 against 4.87 from the zero bias); the GRU's is
+ * not (4.87 against 4.89). README "Learning quality", "The unigram start on a small corpus". */
 #define UNIGRAM_MIN 100
 static int unigram_start(const train_session *s) {
     const train_args *a = s->a;
@@ -472,7 +501,8 @@ static int unigram_start(const train_session *s) {
     return cell != RNN_CELL_LSTM || info.n_train >= (size_t)UNIGRAM_MIN * (size_t)rnn_model_vocab(s->m)->size;
 }
 
-/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, or 1 after reporting. */
+/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, or 1 after
+ * reporting. */
 static int train_start(train_session *s, size_t n) {
     train_args *a = s->a;
     s->t = rnn_trainer_new(s->m, s->ids, n, a->threads, s->rs, s->err);
@@ -482,7 +512,8 @@ static int train_start(train_session *s, size_t n) {
     if (a->steps || a->epochs > 0 || a->seconds > 0)   /* a budget given now replaces the stored one whole */
         *bud = (rnn_budget){a->steps, a->epochs, a->seconds};
     if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = DEFAULT_STEPS;
-    if (a->resume && opt_seen(&a->c, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);   /* e.g. after divergence */
+    /* e.g. after divergence */
+    if (a->resume && opt_seen(&a->c, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);
     if (a->logpath) {
         s->logf = fopen(a->logpath, "a");
         if (!s->logf) return fail("cannot open '%s': %s", a->logpath, strerror(errno));
@@ -491,7 +522,8 @@ static int train_start(train_session *s, size_t n) {
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
     if (!opt_seen(&a->c, "eval-every") && info.steps_per_epoch < a->eval_every)
-        a->eval_every = info.steps_per_epoch;   /* validate at least once per epoch: small corpora overfit fast */
+        /* validate at least once per epoch: small corpora overfit fast */
+        a->eval_every = info.steps_per_epoch;
     if (!a->quiet) train_opening(s);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -501,15 +533,17 @@ static int train_start(train_session *s, size_t n) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (isatty(2)) term_watch_resize();
-    s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf, .quiet = a->quiet,
-                         .tty = isatty(2), .preview = a->preview_n, .jsonl = a->progress == 1, .ema = NAN, .first_val = NAN,
+    s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf,
+                         .quiet = a->quiet, .tty = isatty(2), .preview = a->preview_n,
+                         .jsonl = a->progress == 1, .ema = NAN, .first_val = NAN,
                          .start_step = rnn_model_progress(s->m)->step};
     if (s->logf) log_row(&s->run, NAN);   /* empty train_loss: a run starts here (plot breaks the curve) */
     return 0;
 }
 
-/* Steps until the budget is reached, --early-stop fires or a signal asks to stop, with progress, validation and log
- * rows on the way. 0, 1 (a save failed: reported), 2 (a step diverged: not reported yet) or 3 (stopped early). */
+/* Steps until the budget is reached, --early-stop fires or a signal asks to stop, with progress, validation
+ * and log rows on the way. 0, 1 (a save failed: reported), 2 (a step diverged: not reported yet) or 3
+ * (stopped early). */
 static int train_loop(train_session *s) {
     run_state *run = &s->run;
     const rnn_config *mc = rnn_model_config(s->m);
@@ -547,9 +581,9 @@ static int train_loop(train_session *s) {
     }
 }
 
-/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, and the
- * options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep them).
- * Caller frees; NULL if out of memory. */
+/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, and
+ * the options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep
+ * them). Caller frees; NULL if out of memory. */
 static char *resume_command(const train_args *a) {
     char *buf = NULL;
     size_t len = 0;
@@ -567,7 +601,8 @@ static char *resume_command(const train_args *a) {
         if (o->kind == O_STR) v = *(const char *const *)o->dst;
         else if (o->kind == O_CHOICE) v = o->choices[*(const int *)o->dst];
         else if (o->kind == O_INT) snprintf(num, sizeof num, "%d", *(const int *)o->dst), v = num;
-        else if (o->kind == O_U64) snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)o->dst), v = num;
+        else if (o->kind == O_U64)
+            snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)o->dst), v = num;
         if (v) {
             fputc(' ', f);
             shell_word(f, v);
@@ -592,8 +627,9 @@ static int train_interrupted(train_session *s) {
         EV_U64("step", "charrnn: interrupted at step %llu", prog->step),
         EV_NUM("epoch", " (epoch %.2f)", info.epoch),
         EV_STR("saved", "; saved '%s'", s->a->out),
-        {.key = "resume", .text = ". Resume with: %s", .none = ". Resume with: charrnn train --resume", .kind = EV_STR,
-         .v.s = cmd},   /* NULL (out of memory): the short form */
+        /* resume: NULL (out of memory) gives the short form */
+        {.key = "resume", .text = ". Resume with: %s", .none = ". Resume with: charrnn train --resume",
+         .kind = EV_STR, .v.s = cmd},
     };
     if (s->run.jsonl && !s->a->quiet) {
         ev_json(stderr, "interrupted", e, (int)(sizeof e / sizeof *e));
@@ -605,7 +641,8 @@ static int train_interrupted(train_session *s) {
     return stop_signal == SIGINT ? 130 : 143;
 }
 
-/* The end of a finished run: the validation summary and the done line (one JSON object with --progress jsonl). */
+/* The end of a finished run: the validation summary and the done line (one JSON object with --progress
+ * jsonl). */
 static void train_summary(train_session *s, int early) {
     run_state *run = &s->run;
     rnn_progress *prog = rnn_model_progress(s->m);
@@ -615,13 +652,14 @@ static void train_summary(train_session *s, int early) {
         EV_U64("steps", "done: %llu steps", prog->step),
         EV_NUM("epoch", ", epoch %.2f", info.epoch),
         EV_NUM("loss", ", train loss %.4f", run->ema),
-        {.key = "val_loss", .text = ", val %.4f nats/char", .none = ", val -", .kind = EV_FLOAT, .v.d = prog->last_val},
-        EV_FLOAT("best_val_loss", NULL, prog->best_val),   /* JSON only: the text's "validation:" line has it */
+        {.key = "val_loss", .text = ", val %.4f nats/char", .none = ", val -", .kind = EV_FLOAT,
+         .v.d = prog->last_val},
+        EV_FLOAT("best_val_loss", NULL, prog->best_val),   /* JSON only: the "validation:" line has it */
         EV_U64("evaluations", NULL, run->nevals),           /* JSON only: likewise */
         EV_NUM("chars_per_sec", ", %.0f chars/s", run_rate(run)),
         EV_NUM("seconds", ", %.1f s", run->t_loop),
         EV_STR("saved", "; saved %s", s->a->out),
-        EV_BOOL("stopped_early", NULL, early),              /* JSON only: the text's "stopped early:" line */
+        EV_BOOL("stopped_early", NULL, early),              /* JSON only: the "stopped early:" line */
     };
     if (run->jsonl) {
         ev_json(stderr, "done", e, (int)(sizeof e / sizeof *e));
@@ -629,23 +667,26 @@ static void train_summary(train_session *s, int early) {
     }
     const char *earlier = run->best_step ? "" : ", from an earlier run";
     if (run->nevals == 1)
-        fprintf(stderr, "validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s\n", prog->last_val,
-                prog->best_val, prog->best_val / log(2.0), earlier);
+        fprintf(stderr, "validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s\n",
+                prog->last_val, prog->best_val, prog->best_val / log(2.0), earlier);
     else if (run->nevals)
-        fprintf(stderr, "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
+        fprintf(stderr,
+                "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
                 run->first_val, prog->last_val, (unsigned long long)run->nevals, prog->best_val,
                 prog->best_val / log(2.0), earlier);
     char line[4400];
     ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
     fprintf(stderr, "%s\n", line);
     if (early)
-        fprintf(stderr, "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the best "
-                "model (val %.4f) is in %s\n", (unsigned long long)run->stale, (unsigned long long)s->a->early_stop,
-                prog->best_val, s->bpath);
+        fprintf(stderr,
+                "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the "
+                "best model (val %.4f) is in %s\n",
+                (unsigned long long)run->stale, (unsigned long long)s->a->early_stop, prog->best_val,
+                s->bpath);
 }
 
-/* After the loop (status as train_loop's): the divergence message, or the final save (and validation, unless the
- * last step was just validated), then the interruption message or the summary. Returns the exit code. */
+/* After the loop (status as train_loop's): the divergence message, or the final save (and validation, unless
+ * the last step was just validated), then the interruption message or the summary. Returns the exit code. */
 static int train_report(train_session *s, int status) {
     train_args *a = s->a;
     run_state *run = &s->run;
@@ -653,8 +694,9 @@ static int train_report(train_session *s, int status) {
     if (status == 1) return 1;
     if (run->tty && !a->quiet && !run->jsonl) fputs("\r\033[K", stderr);
     if (status == 2)
-        return fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step was applied. "
-                    "'%s' keeps the last saved state: resume it with a lower --lr, or restart with a lower --lr or --clip",
+        return fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step "
+                    "was applied. '%s' keeps the last saved state: resume it with a lower --lr, or restart "
+                    "with a lower --lr or --clip",
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
         if (rnn_save(a->out, s->m, s->t, s->err)) return fail("%s", s->err);
@@ -666,7 +708,8 @@ static int train_report(train_session *s, int status) {
     return 0;
 }
 
-/* Closes the log (a failed write turns success into an error) and frees the session. Returns the exit code. */
+/* Closes the log (a failed write turns success into an error) and frees the session. Returns the exit code.
+ * */
 static int train_end(train_session *s, int rc) {
     if (s->logf && (ferror(s->logf) | fclose(s->logf)) != 0 && rc == 0)
         rc = fail("cannot write '%s': %s", s->a->logpath, strerror(errno));
@@ -699,37 +742,45 @@ int cmd_train(int argc, char **argv) {
     rnn_config d;
     rnn_config_default(&d);
     train_args a = {.cell = d.cell, .layers = d.layers, .hidden = d.hidden, .batch = d.batch, .seq = d.seq,
-                    .optim = d.optim, .preview_n = 160, .threads = online_cpus(), .lr = d.lr, .lr_decay = d.lr_decay,
-                    .clip = d.clip, .dropout = d.dropout, .val = d.val_frac, .forget_bias = d.forget_bias,
-                    .seed = d.seed, .eval_every = 500, .out = "charrnn.ckpt"};
+                    .optim = d.optim, .preview_n = 160, .threads = online_cpus(), .lr = d.lr,
+                    .lr_decay = d.lr_decay, .clip = d.clip, .dropout = d.dropout, .val = d.val_frac,
+                    .forget_bias = d.forget_bias, .seed = d.seed, .eval_every = 500, .out = "charrnn.ckpt"};
     opt opts[] = {
-        OPT_STR("output", 'o', &a.out, "FILE", "checkpoint to write (default {default}); the best-by-validation "
-                "model also goes to FILE's .best.ckpt", .resume = R_CHANGE),
+        OPT_STR("output", 'o', &a.out, "FILE",
+                "checkpoint to write (default {default}); the best-by-validation "
+                "model also goes to FILE's .best.ckpt",
+                .resume = R_CHANGE),
         OPT_CHOICE("cell", 0, &a.cell, cell_names, "KIND", "{choices}; rnn is tanh"),
-        OPT_FLAG("bidirectional", 0, &a.bidir, "a forward and a backward RNN: predicts each symbol from both sides "
+        OPT_FLAG("bidirectional", 0, &a.bidir,
+                 "a forward and a backward RNN: predicts each symbol from both sides "
                  "(for fill; cannot sample)"),
         OPT_INT("layers", 0, &a.layers, 1, RNN_MAX_LAYERS, "N", "stacked layers (default: {default})",
                 .computed = "sized to the corpus, up to 1 for rnn, 2 for lstm and gru"),
-        OPT_INT("hidden", 0, &a.hidden, 1, RNN_MAX_HIDDEN, "N", "hidden units per layer (default: {default})",
+        OPT_INT("hidden", 0, &a.hidden, 1, RNN_MAX_HIDDEN, "N",
+                "hidden units per layer (default: {default})",
                 .computed = "sized to the corpus, up to 256 for rnn, 512 for lstm and gru"),
         OPT_INT("batch", 0, &a.batch, 1, 65536, "B", "parallel streams per step (default {default})"),
         OPT_INT("seq", 0, &a.seq, 1, 65536, "T", "truncated-BPTT length in symbols (default {default})"),
         OPT_CHOICE("optim", 0, &a.optim, optim_names, "NAME", "{choices}"),
-        OPT_FLOAT_ABOVE("lr", 0, &a.lr, 0, 100, "X", "learning rate (default {default})", .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("lr", 0, &a.lr, 0, 100, "X", "learning rate (default {default})",
+                        .resume = R_CHANGE),
         OPT_FLOAT_ABOVE("lr-decay", 0, &a.lr_decay, 0, 1, "X",
                         "multiply the learning rate by X after each epoch (default {default})"),
-        OPT_FLOAT("clip", 0, &a.clip, 0, 1e6, "X", "clip the gradient's global norm to X; 0 = off (default {default})"),
-        OPT_FLOAT("dropout", 0, &a.dropout, 0, 0.99, "P", "dropout between layers while training (default: {default})",
+        OPT_FLOAT("clip", 0, &a.clip, 0, 1e6, "X",
+                  "clip the gradient's global norm to X; 0 = off (default {default})"),
+        OPT_FLOAT("dropout", 0, &a.dropout, 0, 0.99, "P",
+                  "dropout between layers while training (default: {default})",
                   .computed = "sized to the corpus, 0 to 0.5"),
         OPT_FLOAT("forget-bias", 0, &a.forget_bias, -100, 100, "X",
                   "lstm: initial forget-gate bias (default {default}, as PyTorch; 1 is a common choice)"),
-        OPT_FLOAT("val", 0, &a.val, 0, 0.9, "F", "hold out the last F of the corpus for validation (default {default})"),
+        OPT_FLOAT("val", 0, &a.val, 0, 0.9, "F",
+                  "hold out the last F of the corpus for validation (default {default})"),
         OPT_U64("steps", 0, &a.steps, 1, 1e15, "N", "stop after N steps in total (default {default})",
                 .computed = STR(DEFAULT_STEPS) " if no budget is given", .resume = R_CHANGE),
-        OPT_FLOAT_ABOVE("epochs", 0, &a.epochs, 0, 1e9, "N", "stop after N passes over the training text in total",
-                        .resume = R_CHANGE),
-        OPT_FLOAT_ABOVE("time", 0, &a.seconds, 0, 1e9, "SECONDS", "stop after this much training time in total",
-                        .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("epochs", 0, &a.epochs, 0, 1e9, "N",
+                        "stop after N passes over the training text in total", .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("time", 0, &a.seconds, 0, 1e9, "SECONDS",
+                        "stop after this much training time in total", .resume = R_CHANGE),
         OPT_U64("early-stop", 0, &a.early_stop, 1, 1e15, "N",
                 "stop when N validations in a row have not improved on the best (default: {default})",
                 .computed = "never", .resume = R_CHANGE),
@@ -737,26 +788,35 @@ int cmd_train(int argc, char **argv) {
         OPT_SEED("seed", &a.seed, "random seed for initialisation and dropout (default {default})"),
         OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
                    "{choices}: matrix products on bfloat16 inputs, FP32 sums (recorded in the checkpoint)"),
-        OPT_INT("threads", 0, &a.threads, 1, 256, "N", "worker threads (default: {default}); results do not depend on it",
+        OPT_INT("threads", 0, &a.threads, 1, 256, "N",
+                "worker threads (default: {default}); results do not depend on it",
                 .computed = "online CPUs", .resume = R_REPEAT),
-        OPT_FLAG("resume", 0, &a.resume, "continue the run saved in the -o checkpoint exactly where it stopped",
+        OPT_FLAG("resume", 0, &a.resume,
+                 "continue the run saved in the -o checkpoint exactly where it stopped",
                  .resume = R_CHANGE),
         OPT_STR("init", 0, &a.init, "FILE",
                 "fine-tune: start from FILE's weights (its cell and shape), adding CORPUS's new symbols"),
         OPT_FLAG("force", 0, &a.force,
-                 "start over even if the -o checkpoint or its .best.ckpt exists (replaced at the first save)"),
+                 "start over even if the -o checkpoint or its .best.ckpt exists (replaced at the first "
+                 "save)"),
         OPT_STR("log", 0, &a.logpath, "FILE",
-                "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)", .resume = R_REPEAT),
-        OPT_U64("eval-every", 0, &a.eval_every, 0, 1e15, "N", "validate and save every N steps; 0 = only at the end "
-                "(default {default}, or once per epoch if an epoch is shorter)", .resume = R_REPEAT),
+                "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)",
+                .resume = R_REPEAT),
+        OPT_U64("eval-every", 0, &a.eval_every, 0, 1e15, "N",
+                "validate and save every N steps; 0 = only at the end "
+                "(default {default}, or once per epoch if an epoch is shorter)",
+                .resume = R_REPEAT),
         OPT_INT("preview", 0, &a.preview_n, 0, 100000, "N",
-                "print an N-symbol sample to stderr at each validation; 0 = off (default {default})", .resume = R_REPEAT),
+                "print an N-symbol sample to stderr at each validation; 0 = off (default {default})",
+                .resume = R_REPEAT),
         OPT_CHOICE("progress", 0, &a.progress, progress_names, "FORMAT",
-                   "{choices}: one JSON object per progress, validation, start and end line", .resume = R_REPEAT),
+                   "{choices}: one JSON object per progress, validation, start and end line",
+                   .resume = R_REPEAT),
         OPT_FLAG("quiet", 'q', &a.quiet, "print nothing but errors", .resume = R_REPEAT),
     };
     a.c = COMMAND("train", "[options] CORPUS",
-                  "Train a character-level RNN on the text file CORPUS ('-' reads standard input) and save it.", opts);
+                  "Train a character-level RNN on the text file CORPUS ('-' reads standard input) and save "
+                  "it.", opts);
     const char *pos[1];
     int npos, r = parse_args(&a.c, argc, argv, pos, 1, &npos);
     if (r) return r < 0 ? 0 : r;

@@ -1,11 +1,11 @@
 /* main.c — the charrnn command line's entry: the version, the subcommand table (dispatch, the command list of
- * --help, `help CMD`, the man page and the completion), and main. Each command lives in its own cmd_NAME.c (cmd.h);
- * the option parser is cli.c.
+ * --help, `help CMD`, the man page and the completion), and main. Each command lives in its own cmd_NAME.c
+ * (cmd.h); the option parser is cli.c.
  * Must not know: any command's options or work beyond its entry point; the library's internals (rnn.h only).
  *
  * Exit codes: 0 success, 1 error (one line on stderr), 2 usage error, 130/143 training stopped by
- * SIGINT/SIGTERM after saving. stdout carries only generated text (sample), the filled text (fill), the report
- * (info), the scores (score) or the SVG (plot).
+ * SIGINT/SIGTERM after saving. stdout carries only generated text (sample), the filled text (fill), the
+ * report (info), the scores (score) or the SVG (plot); main checks it once (finish_stdout).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -21,8 +21,8 @@
 #define VERSION_STRING "charrnn 1.0"
 
 /* ============================================================================================ main */
-/* The commands: the dispatch, the command list of --help, `help CMD`, the man page and the completion all read this
- * table. */
+/* The commands: the dispatch, the command list of --help, `help CMD`, the man page and the completion all
+ * read this table. */
 typedef struct {
     const char *name, *args, *line;
     int (*run)(int argc, char **argv);
@@ -32,8 +32,10 @@ static const subcommand subcommands[] = {
     {"train", "CORPUS", "learn from a text file and save a checkpoint (charrnn.ckpt)", cmd_train},
     {"sample", "", "generate text from a checkpoint to standard output", cmd_sample},
     {"info", "", "describe a checkpoint", cmd_info},
-    {"score", "[FILE]", "how likely a checkpoint finds a text: bits per character of files or lines", cmd_score},
-    {"fill", "[FILE]", "replace the blanks (_) of a text from both sides, or with a forward model from the left", cmd_fill},
+    {"score", "[FILE]", "how likely a checkpoint finds a text: bits per character of files or lines",
+     cmd_score},
+    {"fill", "[FILE]",
+     "replace the blanks (_) of a text from both sides, or with a forward model from the left", cmd_fill},
     {"plot", "LOG", "draw a --log CSV's loss curves as SVG on standard output", cmd_plot},
 };
 enum { NSUB = sizeof subcommands / sizeof subcommands[0] };
@@ -46,14 +48,16 @@ static const subcommand *find_subcommand(const char *name) {
 
 static void print_usage(FILE *f) {
     fprintf(f, "Usage: charrnn COMMAND [options]\n"
-               "A character-level recurrent neural network: learn the style of a text file, then write more of it.\n\n"
+               "A character-level recurrent neural network: learn the style of a text file, then write "
+               "more of it.\n\n"
                "Commands:\n");
     for (int i = 0; i < NSUB; i++) {
         char left[32];
         snprintf(left, sizeof left, "%s %s", subcommands[i].name, subcommands[i].args);
         fprintf(f, "  %-14s %s\n", left, subcommands[i].line);
     }
-    fprintf(f, "\nRun 'charrnn help COMMAND' or 'charrnn COMMAND --help' for a command's options. Exit status: 0 ok,\n"
+    fprintf(f, "\nRun 'charrnn help COMMAND' or 'charrnn COMMAND --help' for a command's options. Exit "
+               "status: 0 ok,\n"
                "1 error, 2 usage error, 130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
 }
 
@@ -100,8 +104,8 @@ static void check_kernel_env(void) {
     fprintf(stderr, "); using generic\n");
 }
 
-/* Runs the command argv[1] names (or the general help, the version, the man page, the completion). Returns the
- * exit code; standard output is left to main. */
+/* Runs the command argv[1] names (or the general help, the version, the man page, the completion). Returns
+ * the exit code; standard output is left to main. */
 static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         print_usage(stderr);

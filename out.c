@@ -1,5 +1,6 @@
 /* out.c — output formatting for the command line (see out.h): the JSON object writer, the terminal width and
- * shell quoting. Must not know: any subcommand, the library. */
+ * shell quoting.
+ * Must not know: any subcommand, the library. */
 #define _DEFAULT_SOURCE   /* TIOCGWINSZ and SIGWINCH (not in strict POSIX.1-2008) */
 #define _POSIX_C_SOURCE 200809L
 #include "out.h"
@@ -91,8 +92,8 @@ void json_end(json_obj *j) { fputs("}\n", j->f); }
 
 /* ---------------------------------------------------------------------------------------- events */
 static int ev_null(const ev_field *e) {
-    return e->null || ((e->kind == EV_NUM || e->kind == EV_FLOAT) && isnan(e->v.d)) || (e->kind == EV_STR && !e->v.s) ||
-           (e->kind == EV_BOOL && !e->v.b);
+    return e->null || ((e->kind == EV_NUM || e->kind == EV_FLOAT) && isnan(e->v.d)) ||
+           (e->kind == EV_STR && !e->v.s) || (e->kind == EV_BOOL && !e->v.b);
 }
 
 void ev_json(FILE *f, const char *name, const ev_field *e, int n) {
@@ -167,7 +168,8 @@ void print_wrapped(FILE *f, const char *s, int cols, int indent) {
         fprintf(f, "%s\n", s);
         return;
     }
-    while (*s) {   /* a piece runs up to a space after ',' or ';' (or the end): lines break only between pieces */
+    /* a piece runs up to a space after ',' or ';' (or the end): lines break only between pieces */
+    while (*s) {
         const char *e = s;
         while (*e && !(*e == ' ' && e > s && (e[-1] == ',' || e[-1] == ';'))) e++;
         int len = (int)(e - s);
@@ -189,7 +191,8 @@ void print_wrapped(FILE *f, const char *s, int cols, int indent) {
 void shell_word(FILE *f, const char *s) {
     int safe = *s != 0;
     for (const char *p = s; *p && safe; p++)
-        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_-./,:=+@%", *p);
+        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               strchr("_-./,:=+@%", *p);
     if (safe) { fputs(s, f); return; }
     fputc('\'', f);
     for (const char *p = s; *p; p++) {
