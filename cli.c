@@ -37,8 +37,8 @@ int opt_seen(const command *c, const char *name) {
     return 0;
 }
 
-/* The default of o as text into buf (n bytes): its `computed` text, else the value parse_args found in *dst.
- * */
+/* The default of o as text into buf (n bytes): its `computed` text, else the value parse_args found in
+ * *dst. */
 static const char *default_text(const opt *o, char *buf, size_t n) {
     if (o->computed) return o->computed;
     switch (o->kind) {
@@ -256,8 +256,8 @@ int parse_args(const command *c, int argc, char **argv, const char **pos, int ma
     return 0;
 }
 
-/* ============================================================================================ shared helpers
- * */
+/* ============================================================================================ shared
+ * helpers */
 /* The default --threads: one per online CPU, 1..256. */
 int online_cpus(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -49,6 +49,15 @@ typedef struct {
     OPT_SEED("seed", &(d)->seed, "random seed: the same seed gives the same " what " (default: {default})", \
              .computed = "from the clock")
 
+/* The last rows of every command that runs a trained checkpoint (sample, fill, score): --precision on p (its
+ * default: the checkpoint's) and --threads on t (one per online CPU); `what` says what does not depend on the
+ * thread count ("the text does"). */
+#define RUN_ROWS(p, t, what) \
+    OPT_CHOICE("precision", 0, p, rnn_precision_names(), "P", "{choices} products (default: {default})", \
+               .computed = "the checkpoint's"), \
+    OPT_INT("threads", 0, t, 1, 256, "N", "worker threads (default: {default}); " what " not depend on it", \
+            .computed = "online CPUs")
+
 /* After parsing c, a table with SEED_ROW on d: a --seed not given comes from the clock and the process id. */
 void draw_seed(draw_args *d, const command *c);
 

@@ -172,11 +172,7 @@ int cmd_fill(int argc, char **argv) {
                 "-t > 0: exactly N), each re-filling every blank given the others (default {default})"),
         DRAW_ROWS(&a.d),
         SEED_ROW(&a.d, "fills"),
-        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
-                   "{choices} products (default: {default})", .computed = "the checkpoint's"),
-        OPT_INT("threads", 0, &a.threads, 1, 256, "N",
-                "worker threads (default: {default}); the result does not depend on it",
-                .computed = "online CPUs"),
+        RUN_ROWS(&a.precision, &a.threads, "the result does"),
     };
     a.c = COMMAND("fill", "[options] [FILE]",
                   "Replace every blank (_) of a text by its likeliest symbol (with -t, a drawn one) given "

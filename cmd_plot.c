@@ -79,8 +79,8 @@ static int next_line(const char *buf, size_t len, size_t *off, char line[512]) {
     return 2;
 }
 
-/* Ends the current run of the training curve with a break point (y NaN), unless it is empty or already ended.
- * */
+/* Ends the current run of the training curve with a break point (y NaN), unless it is empty or already
+ * ended. */
 static int brk(series *tr, double step) {
     return tr->n && !isnan(tr->p[tr->n - 1].y) ? push(tr, step, NAN) : 0;
 }
@@ -130,8 +130,8 @@ int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *line
     return points ? PLOT_OK : PLOT_NO_DATA;
 }
 
-/* Reads all of f into a malloc'd buffer (NULL when out of memory); *err gets errno of a read error, else 0.
- * */
+/* Reads all of f into a malloc'd buffer (NULL when out of memory); *err gets errno of a read error, else
+ * 0. */
 static char *read_stream(FILE *f, size_t *len, int *err) {
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);

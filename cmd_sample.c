@@ -208,11 +208,7 @@ int cmd_sample(int argc, char **argv) {
         OPT_FLAG("jsonl", 0, &a.jsonl, "one JSON object {\"i\":N,\"text\":\"...\"} per line and sample"),
         OPT_FLAG("raw", 0, &a.raw, "--bytes models: do not keep the output valid UTF-8"),
         SEED_ROW(&a.d, "text"),
-        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
-                   "{choices} products (default: {default})", .computed = "the checkpoint's"),
-        OPT_INT("threads", 0, &a.threads, 1, 256, "N",
-                "worker threads (default: {default}); the text does not depend on it",
-                .computed = "online CPUs"),
+        RUN_ROWS(&a.precision, &a.threads, "the text does"),
     };
     a.c = COMMAND("sample", "[options]",
                   "Generate text from a trained checkpoint, streamed to standard output.", opts);

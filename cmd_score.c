@@ -43,11 +43,7 @@ static int score_parse(score_args *a, int argc, char **argv) {
         OPT_FLAG("header", 0, &a->header, "print a header line naming the columns first"),
         OPT_INT("batch", 0, &a->batch, 1, 4096, "B",
                 "lines scored at once with --lines (default {default}); the scores do not depend on it"),
-        OPT_CHOICE("precision", 0, &a->precision, rnn_precision_names(), "P",
-                   "{choices} products (default: {default})", .computed = "the checkpoint's"),
-        OPT_INT("threads", 0, &a->threads, 1, 256, "N",
-                "worker threads (default: {default}); the scores do not depend on it",
-                .computed = "online CPUs"),
+        RUN_ROWS(&a->precision, &a->threads, "the scores do"),
     };
     command c = COMMAND("score", "[options] [FILE...]",
                         "Score text with a trained checkpoint: bits per character of each FILE ('-' or none: "

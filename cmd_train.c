@@ -708,8 +708,8 @@ static int train_report(train_session *s, int status) {
     return 0;
 }
 
-/* Closes the log (a failed write turns success into an error) and frees the session. Returns the exit code.
- * */
+/* Closes the log (a failed write turns success into an error) and frees the session. Returns the exit
+ * code. */
 static int train_end(train_session *s, int rc) {
     if (s->logf && (ferror(s->logf) | fclose(s->logf)) != 0 && rc == 0)
         rc = fail("cannot write '%s': %s", s->a->logpath, strerror(errno));

@@ -62,8 +62,8 @@ void put_symbol(FILE *f, const unsigned char *p, size_t n);
 /* The width in columns of the terminal on fd, or 0 if fd is not a terminal or its width is unknown. The value
  * is cached and re-read after a SIGWINCH once term_watch_resize() has installed the handler. */
 int term_cols(int fd);
-/* Installs the SIGWINCH handler that makes term_cols re-read the width (no-op where SIGWINCH does not exist).
- * */
+/* Installs the SIGWINCH handler that makes term_cols re-read the width (no-op where SIGWINCH does not
+ * exist). */
 void term_watch_resize(void);
 
 /* Writes the line s (no newline in it) and a newline to f, wrapped to cols - 1 columns at the spaces that
