@@ -91,6 +91,7 @@ void json_bool(json_obj *j, const char *k, int v) {
 void json_end(json_obj *j) { fputs("}\n", j->f); }
 
 /* ---------------------------------------------------------------------------------------- events */
+/* Whether e has no value: null set, a NaN number, a NULL string or a false BOOL (its text is then `none`). */
 static int ev_null(const ev_field *e) {
     return e->null || ((e->kind == EV_NUM || e->kind == EV_FLOAT) && isnan(e->v.d)) ||
            (e->kind == EV_STR && !e->v.s) || (e->kind == EV_BOOL && !e->v.b);
