@@ -23,10 +23,10 @@ BUILD  ?= .
 
 LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_crc.c rnn_mat.c
 HDRS = rnn.h rnn_impl.h rnn_net.h rnn_rng.h rnn_mat.h
-# The command line: main.c dispatches; cli.c is the option parser, plot.c and score.c the plot and score subcommands, out.c the JSON,
-# terminal and shell-quoting helpers, doc.c the man page and completion writer.
-CLI  = main.c cli.c plot.c score.c out.c doc.c
-CLI_HDRS = cli.h plot.h score.h out.h doc.h
+# The command line: main.c dispatches; cmd_NAME.c is the subcommand NAME (cmd.c and cmd.h what they share); cli.c
+# is the option parser, out.c the JSON, terminal and shell-quoting helpers, doc.c the man page and completion writer.
+CLI  = main.c cmd.c cmd_train.c cmd_sample.c cmd_fill.c cmd_info.c cmd_score.c cmd_plot.c cli.c out.c doc.c
+CLI_HDRS = cmd.h cli.h plot.h out.h doc.h
 
 .DEFAULT_GOAL := $(BUILD)/charrnn
 
@@ -57,8 +57,8 @@ $(BUILD)/tests/test_rnn: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
 # Fuzz targets, one per reader: tests/fuzz_NAME.c (one LLVMFuzzerTestOneInput) with seeds in tests/fuzz/NAME/.
-# Every target links the library and the CLI files but main.c (fuzz_opts.c #includes main.c itself). Built with FUZZ_MAIN (the
-# default) it is a plain program replaying files and directories of inputs: `make fuzz-progs`, which test.sh runs
+# Every target links the library and the CLI files but main.c (fuzz_opts.c #includes main.c itself). Built with
+# FUZZ_MAIN (the default) it is a plain program replaying files and directories of inputs: `make fuzz-progs`, which test.sh runs
 # under the sanitizers. `make fuzz` builds them with clang's libFuzzer in build-fuzz/ and fuzzes each for
 # FUZZ_SECONDS, new inputs going to build-fuzz/corpus/NAME, crashes to tests/fuzz/NAME/crash-* (commit them with
 # the fix: test.sh replays them). To add a reader: CONTRIBUTING.md, "Add a reader".

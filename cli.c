@@ -1,7 +1,7 @@
-/* cli.c — the generic part of the command line: the option parser that reads a subcommand's table (see cli.h),
- * its --help printer, the error and usage-error reports, and the helpers several subcommands share (reading a
- * whole file or standard input, the default thread count). The same table is parsed and printed, so --help and
- * the parser cannot drift.
+/* cli.c — the generic part of the command line: the option parser that reads a subcommand's table (see
+ * cli.h), its --help printer, the error and usage-error reports, and the helpers several subcommands share
+ * (reading a whole file or standard input, the default thread count). The same table is parsed and printed,
+ * so --help and the parser cannot drift.
  * Must not know: any subcommand, the library. It only prints to stderr (errors) and stdout (--help). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -31,10 +31,52 @@ int fail(const char *fmt, ...) {
 
 void (*cli_describe)(const command *c) = NULL;
 
-int opt_seen(const opt *o, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(o[i].name, name)) return o[i].seen;
+int opt_seen(const command *c, const char *name) {
+    for (int i = 0; i < c->nopts; i++)
+        if (!strcmp(c->opts[i].name, name)) return c->opts[i].seen;
     return 0;
+}
+
+/* The default of o as text into buf (n bytes): its `computed` text, else the value parse_args found in
+ * *dst. */
+static const char *default_text(const opt *o, char *buf, size_t n) {
+    if (o->computed) return o->computed;
+    switch (o->kind) {
+    case O_INT: snprintf(buf, n, "%d", o->def.i); break;
+    case O_U64: snprintf(buf, n, "%llu", (unsigned long long)o->def.u); break;
+    case O_FLOAT: snprintf(buf, n, "%g", o->def.d); break;
+    case O_STR: snprintf(buf, n, "%s", o->def.s ? o->def.s : ""); break;
+    case O_CHOICE: snprintf(buf, n, "%s", o->choices[o->def.i]); break;
+    default: snprintf(buf, n, "-"); break;   /* flags and lists have no default to show */
+    }
+    return buf;
+}
+
+/* o's choices as "a, b or c", the default one followed by " (default)" unless o->computed names another. */
+static void choices_text(const opt *o, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; o->choices[i] && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s%s", i == 0 ? "" : o->choices[i + 1] ? ", " : " or ",
+                                o->choices[i], !o->computed && i == o->def.i ? " (default)" : "");
+}
+
+const char *opt_help(const opt *o, char *buf, size_t n) {
+    static const char *const keys[] = {"{default}", "{choices}"};
+    size_t len = 0;
+    buf[0] = 0;
+    for (const char *s = o->help; *s && len + 1 < n;) {
+        int k = !strncmp(s, keys[0], strlen(keys[0])) ? 0 : !strncmp(s, keys[1], strlen(keys[1])) ? 1 : -1;
+        char part[256];
+        const char *t = part;
+        if (k == 0) t = default_text(o, part, sizeof part);
+        else if (k == 1) choices_text(o, part, sizeof part);
+        else snprintf(part, sizeof part, "%c", *s);
+        snprintf(buf + len, n - len, "%s", t);
+        len += strlen(buf + len);
+        s += k < 0 ? 1 : strlen(keys[k]);
+    }
+    return buf;
 }
 
 void print_help(const command *c) {
@@ -42,9 +84,12 @@ void print_help(const command *c) {
     for (int i = 0; i < c->nopts; i++) {
         const opt *o = &c->opts[i];
         char left[64];
-        if (o->shrt) snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        if (o->shrt)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->name, o->arg ? " " : "",
+                     o->arg ? o->arg : "");
         else snprintf(left, sizeof left, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        printf("  %-26s %s\n", left, o->help);
+        char help[512];
+        printf("  %-26s %s\n", left, opt_help(o, help, sizeof help));
     }
     printf("  %-26s %s\n", "-h, --help", "show this help and exit");
 }
@@ -59,8 +104,8 @@ int usage_error(const command *c, const char *fmt, ...) {
     return 2;
 }
 
-/* Whole decimal number, nothing else: an optional sign, digits, no spaces, no trailing junk. Returns 0, -1 (not a
- * whole number) or 1 (beyond 64 bits). */
+/* Whole decimal number, nothing else: an optional sign, digits, no spaces, no trailing junk. Returns 0, -1
+ * (not a whole number) or 1 (beyond 64 bits). */
 int parse_whole(const char *s, long double *out) {
     if (!*s) return -1;
     const char *p = s;
@@ -101,7 +146,8 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
     }
     if (o->kind == O_LIST) {
         opt_list *l = o->dst;
-        if (l->n == OPT_LIST_MAX) return usage_error(c, "too many %s options (at most %d)", shown, OPT_LIST_MAX);
+        if (l->n == OPT_LIST_MAX)
+            return usage_error(c, "too many %s options (at most %d)", shown, OPT_LIST_MAX);
         l->v[l->n++] = v;
         return 0;
     }
@@ -125,7 +171,9 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
         long double w;
         int e = parse_whole(v, &w);
         if (e < 0) return usage_error(c, "invalid value '%s' for %s: not a whole number", v, shown);
-        if (e > 0) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
+        if (e > 0)
+            return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min,
+                               max_text(o));
         if (o->kind == O_U64 && w >= o->min && w <= o->max) {   /* exact: a seed may use all 64 bits */
             *(uint64_t *)o->dst = strtoull(v[0] == '+' ? v + 1 : v, NULL, 10);
             return 0;
@@ -133,8 +181,12 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
         d = (double)w;
     }
     if (d < o->min || d > o->max || (o->min_open && d == o->min)) {
-        if (o->min_open) return usage_error(c, "invalid value '%s' for %s: must be > %g and <= %g", v, shown, o->min, o->max);
-        if (o->max >= 1e15) return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min, max_text(o));
+        if (o->min_open)
+            return usage_error(c, "invalid value '%s' for %s: must be > %g and <= %g", v, shown, o->min,
+                               o->max);
+        if (o->max >= 1e15)
+            return usage_error(c, "invalid value '%s' for %s: must be %.0f..%s", v, shown, o->min,
+                               max_text(o));
         return usage_error(c, "invalid value '%s' for %s: must be %g..%g", v, shown, o->min, o->max);
     }
     if (o->kind == O_INT) *(int *)o->dst = (int)d;
@@ -147,6 +199,13 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
  * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos) {
     *npos = 0;
+    for (int i = 0; i < c->nopts; i++) {   /* the defaults, before any value is parsed (--help shows them) */
+        opt *o = &c->opts[i];
+        if (o->kind == O_INT || o->kind == O_CHOICE || o->kind == O_FLAG) o->def.i = *(const int *)o->dst;
+        else if (o->kind == O_U64) o->def.u = *(const uint64_t *)o->dst;
+        else if (o->kind == O_FLOAT) o->def.d = *(const double *)o->dst;
+        else if (o->kind == O_STR) o->def.s = *(const char *const *)o->dst;
+    }
     if (cli_describe) {
         cli_describe(c);
         return -1;
@@ -197,7 +256,8 @@ int parse_args(const command *c, int argc, char **argv, const char **pos, int ma
     return 0;
 }
 
-/* ============================================================================================ shared helpers */
+/* ============================================================================================ shared
+ * helpers */
 /* The default --threads: one per online CPU, 1..256. */
 int online_cpus(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -208,6 +268,16 @@ const char *input_name(const char *path, char *buf, size_t n) {
     if (!strcmp(path, "-")) snprintf(buf, n, "standard input");
     else snprintf(buf, n, "'%s'", path);
     return buf;
+}
+
+int finish_stdout(int rc) {
+    int bad = fflush(stdout) != 0 || ferror(stdout), e = errno;   /* a write error's errno is still there */
+    /* a stdout that was never open (EBADF) and took no write is not an error; cli_args_only (the option
+     * fuzzer runs many commands in one process) keeps it open */
+    if (!bad && !cli_args_only && fclose(stdout) != 0 && errno != EBADF) bad = 1, e = errno;
+    if (!bad) return rc;
+    fail("cannot write output: %s", strerror(e ? e : EIO));
+    return rc ? rc : 1;
 }
 
 /* Reads a whole file ("-" = stdin) into a malloc'd buffer the caller frees. Returns 0 or 1 (reported). */
@@ -231,9 +301,9 @@ int read_all(const char *path, unsigned char **out, size_t *len) {
         }
         n += fread(buf + n, 1, cap - n, f);
         if (n < cap) break;
-        unsigned char *nb = realloc(buf, cap * 2);
-        if (!nb) free(buf);
-        buf = nb;
+        unsigned char *grown = realloc(buf, cap * 2);
+        if (!grown) free(buf);
+        buf = grown;
         cap *= 2;
     }
     int bad = ferror(f), e = errno;

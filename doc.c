@@ -24,11 +24,13 @@ void man_begin(const char *version) {
            ".SH NAME\ncharrnn \\- character\\-level recurrent neural network text generator\n"
            ".SH SYNOPSIS\n.B charrnn\n.I COMMAND\n[\\fIoptions\\fR] [\\fIARGUMENTS\\fR]\n.br\n"
            ".B charrnn help\n.I COMMAND\n.br\n.B charrnn\n\\fB\\-\\-help\\fR | \\fB\\-\\-version\\fR\n"
-           ".SH DESCRIPTION\n.B charrnn\nlearns the style of a text file with a character\\-level recurrent neural "
-           "network (tanh RNN, LSTM or GRU cells, stacked layers) and then writes more text in that style. Text is "
-           "read as UTF\\-8; bytes that are not valid UTF\\-8 still round\\-trip. Progress and messages go to "
-           "standard error; standard output carries only the data asked for (generated text, a report, an SVG).\n"
-           ".PP\n\\fBcharrnn help\\fR \\fICOMMAND\\fR and \\fBcharrnn\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR show a "
+           ".SH DESCRIPTION\n.B charrnn\nlearns the style of a text file with a character\\-level recurrent "
+           "neural network (tanh RNN, LSTM or GRU cells, stacked layers) and then writes more text in that "
+           "style. Text is read as UTF\\-8; bytes that are not valid UTF\\-8 still round\\-trip. Progress "
+           "and messages go to standard error; standard output carries only the data asked for (generated "
+           "text, a report, an SVG).\n"
+           ".PP\n\\fBcharrnn help\\fR \\fICOMMAND\\fR and \\fBcharrnn\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR "
+           "show a "
            "command's options.\n.SH COMMANDS\n");
 }
 
@@ -55,49 +57,59 @@ void man_command(const command *c) {
             printf("\\fR");
         }
         putchar('\n');
-        roff(o ? o->help : "show this help and exit");
+        char help[512];
+        roff(o ? opt_help(o, help, sizeof help) : "show this help and exit");
         putchar('\n');
     }
 }
 
 void man_end(void) {
-    fputs(".SH OPTION SYNTAX\nOptions take the form \\fB\\-\\-name\\fR \\fIVALUE\\fR, \\fB\\-\\-name=\\fR\\fIVALUE\\fR, "
-          "\\fB\\-x\\fR \\fIVALUE\\fR or \\fB\\-x\\fR\\fIVALUE\\fR. \\fB\\-\\-\\fR ends the options. Numbers are checked: "
-          "a value out of range or with trailing characters is a usage error.\n"
+    fputs(".SH OPTION SYNTAX\nOptions take the form \\fB\\-\\-name\\fR \\fIVALUE\\fR, "
+          "\\fB\\-\\-name=\\fR\\fIVALUE\\fR, \\fB\\-x\\fR \\fIVALUE\\fR or \\fB\\-x\\fR\\fIVALUE\\fR. "
+          "\\fB\\-\\-\\fR ends the options. Numbers are checked: a value out of range or with trailing "
+          "characters is a usage error.\n"
           ".SH EXIT STATUS\n.TP\n0\nSuccess.\n.TP\n1\nError, reported as one line on standard error "
-          "(\\fBcharrnn: ...\\fR).\n.TP\n2\nUsage error (unknown option, bad value, missing argument): a message, then "
-          "\\fBTry 'charrnn COMMAND \\-\\-help'.\\fR\n.TP\n130\nTraining stopped by SIGINT, after saving.\n"
+          "(\\fBcharrnn: ...\\fR).\n.TP\n2\nUsage error (unknown option, bad value, missing argument): a "
+          "message, then \\fBTry 'charrnn COMMAND \\-\\-help'.\\fR\n.TP\n130\nTraining stopped by SIGINT, "
+          "after saving.\n"
           ".TP\n143\nTraining stopped by SIGTERM, after saving.\n"
           ".SH ENVIRONMENT\n.TP\n.B CHARRNN_KERNEL\nForces a lesser matrix micro\\-kernel: \\fBavx2\\fR or "
-          "\\fBgeneric\\fR (\\fBavx512\\fR, the default where the CPU has it, allows all). Another value is warned "
-          "about and acts as \\fBgeneric\\fR. Results do not depend on \\fB\\-\\-threads\\fR; another kernel can change the rounding.\n"
-          ".SH FILES\n.TP\n.I charrnn.ckpt\nThe default checkpoint: \\fBtrain\\fR writes it (with everything needed to "
-          "resume), \\fBsample\\fR and \\fBinfo\\fR read it.\n.TP\n.I FILE.best.ckpt\nThe best\\-by\\-validation weights "
-          "of a \\fBtrain \\-o\\fR \\fIFILE.ckpt\\fR run (\\fIFILE.best\\fR for names not ending in .ckpt).\n"
-          ".TP\n\\fILOG\\fR (\\fBtrain \\-\\-log\\fR)\nCSV with the columns step, seconds, train_loss, val_loss, lr, "
-          "chars_per_sec, appended to; \\fBplot\\fR draws it.\n"
+          "\\fBgeneric\\fR (\\fBavx512\\fR, the default where the CPU has it, allows all). Another value is "
+          "warned about and acts as \\fBgeneric\\fR. Results do not depend on \\fB\\-\\-threads\\fR; another "
+          "kernel can change the rounding.\n"
+          ".SH FILES\n.TP\n.I charrnn.ckpt\nThe default checkpoint: \\fBtrain\\fR writes it (with everything "
+          "needed to resume), \\fBsample\\fR and \\fBinfo\\fR read it.\n.TP\n.I FILE.best.ckpt\nThe "
+          "best\\-by\\-validation weights of a \\fBtrain \\-o\\fR \\fIFILE.ckpt\\fR run (\\fIFILE.best\\fR "
+          "for names not ending in .ckpt).\n"
+          ".TP\n\\fILOG\\fR (\\fBtrain \\-\\-log\\fR)\nCSV with the columns step, seconds, train_loss, "
+          "val_loss, lr, chars_per_sec, appended to; \\fBplot\\fR draws it.\n"
           ".SH EXAMPLES\n.nf\ncharrnn train data/fortunes.txt\ncharrnn sample \\-n 500 \\-\\-seed 1\n"
           "charrnn sample \\-n 2000 \\-\\-prime 'The ' \\-t 0.8 | tee out.txt\n"
-          "charrnn train data/tang.txt \\-o tang.ckpt \\-\\-log tang.csv\ncharrnn sample \\-m tang.best.ckpt\n"
+          "charrnn train data/tang.txt \\-o tang.ckpt \\-\\-log tang.csv\ncharrnn sample \\-m "
+          "tang.best.ckpt\n"
           "charrnn train data/fortunes.txt \\-\\-resume \\-\\-steps 4000\ncharrnn plot tang.csv > loss.svg\n"
           "charrnn info \\-\\-json | python3 \\-m json.tool\n.fi\n"
-          ".SH CHECKPOINT FORMAT\nA checkpoint is one little\\-endian file, never a struct dump: a 128\\-byte header "
-          "(magic \\fBCHRN\\fR, format version, header size, flags, cell, layers, hidden size, vocabulary size and "
-          "unit, the training settings and progress), the vocabulary table (the UTF\\-8 bytes of each symbol), the "
-          "parameters as float32, the training state if the file is resumable (optimizer moments, RNG state, data "
-          "position, budget), and a CRC\\-32 of everything before it. The reader checks every field's range "
-          "before allocating, the exact size and the CRC, and says which check failed. Writes go to a temporary "
-          "file in the same directory, are synced, then renamed over the old file. README.md documents every byte.\n"
+          ".SH CHECKPOINT FORMAT\nA checkpoint is one little\\-endian file, never a struct dump: a "
+          "128\\-byte header (magic \\fBCHRN\\fR, format version, header size, flags, cell, layers, hidden "
+          "size, vocabulary size and unit, the training settings and progress), the vocabulary table (the "
+          "UTF\\-8 bytes of each symbol), the parameters as float32, the training state if the file is "
+          "resumable (optimizer moments, RNG state, data position, budget), and a CRC\\-32 of everything "
+          "before it. The reader checks every field's range before allocating, the exact size and the CRC, "
+          "and says which check failed. Writes go to a temporary file in the same directory, are synced, "
+          "then renamed over the old file. README.md documents every byte.\n"
           ".SH SEE ALSO\nREADME.md in the source distribution; the C library: \\fBrnn.h\\fR, "
           "\\fBpkg\\-config \\-\\-cflags \\-\\-libs charrnn\\fR.\n", stdout);
 }
 
 /* ---------------------------------------------------------------------------------------- bash completion */
 void bash_begin(const char *const *names, int n) {
-    printf("# bash completion for charrnn. Generated by 'charrnn --completion bash' from the option tables; do not edit.\n"
-           "# Install as .../bash-completion/completions/charrnn or source it. In zsh: autoload -U bashcompinit &&\n"
+    printf("# bash completion for charrnn. Generated by 'charrnn --completion bash' from the option tables; "
+           "do not edit.\n"
+           "# Install as .../bash-completion/completions/charrnn or source it. In zsh: autoload -U "
+           "bashcompinit &&\n"
            "# bashcompinit, then source it.\n"
-           "_charrnn_files() {   # _charrnn_files CUR [GLOB]: files (only those matching GLOB) and directories\n"
+           "_charrnn_files() {   # _charrnn_files CUR [GLOB]: files (only those matching GLOB) and "
+           "directories\n"
            "    local IFS=$'\\n'\n"
            "    if [ -n \"${2-}\" ]; then\n"
            "        COMPREPLY+=($(compgen -f -X \"!$2\" -- \"$1\") $(compgen -d -- \"$1\"))\n"
@@ -114,7 +126,8 @@ void bash_begin(const char *const *names, int n) {
            "        return 0\n    fi\n"
            "    local opts=\"\" pos=0\n"
            "    case ${COMP_WORDS[1]} in\n"
-           "    help) [ \"$COMP_CWORD\" -eq 2 ] && COMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return 0 ;;\n");
+           "    help) [ \"$COMP_CWORD\" -eq 2 ] && "
+           "COMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return 0 ;;\n");
 }
 
 /* The "-x|--name" pattern of option o. */
@@ -135,7 +148,8 @@ void bash_command(const command *c) {
             for (int k = 0; o->choices[k]; k++) printf("%s%s", k ? " " : "", o->choices[k]);
             printf("\" -- \"$cur\")); return 0 ;;\n");
         } else if (o->kind == O_STR && o->arg && !strcmp(o->arg, "FILE"))
-            printf(") _charrnn_files \"$cur\"%s; return 0 ;;\n", strstr(o->help, "checkpoint") ? " '*.ckpt'" : "");
+            printf(") _charrnn_files \"$cur\"%s; return 0 ;;\n",
+                   strstr(o->help, "checkpoint") ? " '*.ckpt'" : "");
         else
             printf(") return 0 ;;\n");   /* a number or a text: nothing to offer */
     }

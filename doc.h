@@ -11,7 +11,8 @@
 /* The man page: the header, NAME, SYNOPSIS and DESCRIPTION, then a COMMANDS section filled by man_command. */
 void man_begin(const char *version);
 void man_command(const command *c);
-/* The fixed sections: option syntax, exit status, environment, files, examples, checkpoint format, see also. */
+/* The fixed sections: option syntax, exit status, environment, files, examples, checkpoint format, see
+ * also. */
 void man_end(void);
 
 /* The bash completion script; names[0..n) are the commands (for the first word and `charrnn help CMD`). */

@@ -1,5 +1,6 @@
 /* out.c — output formatting for the command line (see out.h): the JSON object writer, the terminal width and
- * shell quoting. Must not know: any subcommand, the library. */
+ * shell quoting.
+ * Must not know: any subcommand, the library. */
 #define _DEFAULT_SOURCE   /* TIOCGWINSZ and SIGWINCH (not in strict POSIX.1-2008) */
 #define _POSIX_C_SOURCE 200809L
 #include "out.h"
@@ -89,6 +90,48 @@ void json_bool(json_obj *j, const char *k, int v) {
 
 void json_end(json_obj *j) { fputs("}\n", j->f); }
 
+/* ---------------------------------------------------------------------------------------- events */
+/* Whether e has no value: null set, a NaN number, a NULL string or a false BOOL (its text is then `none`). */
+static int ev_null(const ev_field *e) {
+    return e->null || ((e->kind == EV_NUM || e->kind == EV_FLOAT) && isnan(e->v.d)) ||
+           (e->kind == EV_STR && !e->v.s) || (e->kind == EV_BOOL && !e->v.b);
+}
+
+void ev_json(FILE *f, const char *name, const ev_field *e, int n) {
+    json_obj j;
+    json_begin(&j, f);
+    json_str(&j, "event", name);
+    for (int i = 0; i < n; i++) {
+        if (!e[i].key) continue;
+        if (e[i].null) json_str(&j, e[i].key, NULL);
+        else if (e[i].kind == EV_U64) json_u64(&j, e[i].key, e[i].v.u);
+        else if (e[i].kind == EV_NUM) json_num(&j, e[i].key, e[i].v.d);
+        else if (e[i].kind == EV_FLOAT) json_float(&j, e[i].key, (float)e[i].v.d);
+        else if (e[i].kind == EV_STR) json_str(&j, e[i].key, e[i].v.s);
+        else json_bool(&j, e[i].key, e[i].v.b);
+    }
+    json_end(&j);
+}
+
+size_t ev_text(char *buf, size_t size, const ev_field *e, int n, unsigned skip) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len + 1 < size; i++) {
+        const ev_field *x = &e[i];
+        if (!x->text || (skip >> i & 1)) continue;
+        char *p = buf + len;
+        size_t room = size - len;
+        if (ev_null(x) && (x->none || x->kind == EV_BOOL)) snprintf(p, room, "%s", x->none ? x->none : "");
+        else if (x->shown) snprintf(p, room, x->text, x->shown);
+        else if (x->kind == EV_U64) snprintf(p, room, x->text, (unsigned long long)x->v.u);
+        else if (x->kind == EV_STR) snprintf(p, room, x->text, x->v.s);
+        else if (x->kind == EV_BOOL) snprintf(p, room, "%s", x->text);
+        else snprintf(p, room, x->text, x->v.d);
+        len += strlen(p);
+    }
+    return len;
+}
+
 /* ---------------------------------------------------------------------------------------- terminal */
 static volatile sig_atomic_t resized = 1;   /* 1: read the width at the next term_cols */
 
@@ -126,7 +169,8 @@ void print_wrapped(FILE *f, const char *s, int cols, int indent) {
         fprintf(f, "%s\n", s);
         return;
     }
-    while (*s) {   /* a piece runs up to a space after ',' or ';' (or the end): lines break only between pieces */
+    /* a piece runs up to a space after ',' or ';' (or the end): lines break only between pieces */
+    while (*s) {
         const char *e = s;
         while (*e && !(*e == ' ' && e > s && (e[-1] == ',' || e[-1] == ';'))) e++;
         int len = (int)(e - s);
@@ -148,7 +192,8 @@ void print_wrapped(FILE *f, const char *s, int cols, int indent) {
 void shell_word(FILE *f, const char *s) {
     int safe = *s != 0;
     for (const char *p = s; *p && safe; p++)
-        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_-./,:=+@%", *p);
+        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               strchr("_-./,:=+@%", *p);
     if (safe) { fputs(s, f); return; }
     fputc('\'', f);
     for (const char *p = s; *p; p++) {

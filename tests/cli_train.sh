@@ -258,7 +258,7 @@ cli_train_sizing() {
 }
 
 # a fresh gated model starts its output bias at the unigram, except an LSTM on a corpus with under 100 training symbols
-# per vocabulary entry (main.c unigram_start); seen in the first validation, after one step at a negligible learning
+# per vocabulary entry (cmd_train.c unigram_start); seen in the first validation, after one step at a negligible learning
 # rate: the unigram's cross-entropy (about 0.64 here) or the uniform one's (log 40 = 3.69)
 cli_train_unigram() {
     local blocks row file cell want why v

@@ -1,7 +1,8 @@
 /* tests/fuzz_opts.c — fuzz target: the whole command line up to the point where a command would touch a file:
- * main()'s dispatch and every subcommand's option table and checks (cli.c's parse_args, set_value, train_config,
- * plot's argument check), with cli_args_only set so that nothing is opened, read, trained or written.
- * main.c is compiled into this file with main() renamed, so its option tables are the real ones.
+ * main()'s dispatch and every subcommand's option table and checks (cli.c's parse_args, set_value, the cmd_*.c
+ * parsers and train_config, plot's argument check), with cli_args_only set so that nothing is opened, read,
+ * trained or written. main.c is compiled into this file with main() renamed; the cmd_*.c files are linked as they
+ * are (the Makefile links every CLI file but main.c), so the option tables are the real ones.
  * Input: byte 0 picks argv[1] from `commands` (the last choice: argv[1] is the first piece of the input); the rest,
  * split on NUL bytes, is the argument list (at most 64). Properties: no crash, leak or out-of-bounds read; the exit
  * code is 0, 1 or 2. Seeds: tests/fuzz/opts/. To cover a new subcommand, add its name to `commands`. */

@@ -1,10 +1,11 @@
-/* score.c — `charrnn score`: how likely a trained model finds a text. One row per file (or per line with
- * --lines, or per symbol with --per-char) on standard output, tab-separated; the columns and number formats are
- * documented in README.md ("Scoring"). The scoring itself is the library's (rnn_score_streams, rnn_gen.c); this
- * file reads the files, cuts them into streams (a whole file, or its lines) and prints the table.
+/* cmd_score.c — `charrnn score`: how likely a trained model finds a text. One row per file (or per line with
+ * --lines, or per symbol with --per-char) on standard output, tab-separated; the columns and number formats
+ * are documented in README.md ("Scoring"). The scoring itself is the library's (rnn_score_streams,
+ * rnn_gen.c); this file reads the files, cuts them into streams (a whole file, or its lines) and prints the
+ * table.
  * Must not know: the library's internals (it includes rnn.h only). */
 #define _POSIX_C_SOURCE 200809L
-#include "score.h"
+#include "cmd.h"
 
 #include "cli.h"
 #include "out.h"
@@ -27,28 +28,31 @@ typedef struct {
 /* What a row sums: the surprisal of its scored symbols, how many were scored and how many were unknown. */
 typedef struct { double nats; size_t chars, unknown; } tally;
 
-/* Parses score's argv (after "score") into *a; a->files points into argv or at a static "-". 0, 2 (usage error,
- * reported) or -1 (--help printed). After 0 the caller frees a->owned. */
+/* Parses score's argv (after "score") into *a; a->files points into argv or at a static "-". 0, 2 (usage
+ * error, reported) or -1 (--help printed). After 0 the caller frees a->owned. */
 static int score_parse(score_args *a, int argc, char **argv) {
     static const char *dash[1] = {"-"};
     *a = (score_args){.model = "charrnn.ckpt", .batch = 64, .threads = online_cpus()};
     opt opts[] = {
-        {"model", 'm', O_STR, &a->model, 0, 0, 0, NULL, "FILE", "checkpoint to score with (default charrnn.ckpt); a bidirectional one gives cloze losses", 0},
-        {"lines", 0, O_FLAG, &a->lines, 0, 0, 0, NULL, NULL, "one row per input line (each line scored on its own, from the zero state)", 0},
-        {"per-char", 0, O_FLAG, &a->per_char, 0, 0, 0, NULL, NULL, "one row per symbol: position, symbol, surprisal in bits, file", 0},
-        {"header", 0, O_FLAG, &a->header, 0, 0, 0, NULL, NULL, "print a header line naming the columns first", 0},
-        {"batch", 0, O_INT, &a->batch, 1, 4096, 0, NULL, "B", "lines scored at once with --lines (default 64); the scores do not depend on it", 0},
-        {"precision", 0, O_CHOICE, &a->precision, 0, 0, 0, rnn_precision_names(), "P", "fp32 or bf16 products (default: the checkpoint's)", 0},
-        {"threads", 0, O_INT, &a->threads, 1, 256, 0, NULL, "N", "worker threads (default: online CPUs); the scores do not depend on it", 0},
+        OPT_STR("model", 'm', &a->model, "FILE",
+                "checkpoint to score with (default {default}); a bidirectional one gives cloze losses"),
+        OPT_FLAG("lines", 0, &a->lines,
+                 "one row per input line (each line scored on its own, from the zero state)"),
+        OPT_FLAG("per-char", 0, &a->per_char,
+                 "one row per symbol: position, symbol, surprisal in bits, file"),
+        OPT_FLAG("header", 0, &a->header, "print a header line naming the columns first"),
+        OPT_INT("batch", 0, &a->batch, 1, 4096, "B",
+                "lines scored at once with --lines (default {default}); the scores do not depend on it"),
+        RUN_ROWS(&a->precision, &a->threads, "the scores do"),
     };
-    command c = {"score", "[options] [FILE...]",
-                 "Score text with a trained checkpoint: bits per character of each FILE ('-' or none: standard input).",
-                 opts, (int)(sizeof opts / sizeof opts[0])};
+    command c = COMMAND("score", "[options] [FILE...]",
+                        "Score text with a trained checkpoint: bits per character of each FILE ('-' or none: "
+                        "standard input).", opts);
     const char **pos = malloc(sizeof(char *) * (argc > 0 ? (size_t)argc : 1));
     if (!pos) return fail("out of memory");
     int npos, r = parse_args(&c, argc, argv, pos, argc, &npos);
     if (!r && a->lines && a->per_char) r = usage_error(&c, "--lines and --per-char cannot be combined");
-    a->precision_seen = opt_seen(opts, c.nopts, "precision");
+    a->precision_seen = opt_seen(&c, "precision");
     if (r || !npos) {
         free(pos);
         pos = NULL;
@@ -140,7 +144,8 @@ int cmd_score(int argc, char **argv) {
     if (cli_args_only) { free(a.owned); return 0; }
     rnn_err err;
     rnn_model *m;
-    if (rnn_load(a.model, &m, NULL, err) || (a.precision_seen && rnn_model_set_precision(m, a.precision, err))) {
+    if (rnn_load(a.model, &m, NULL, err) ||
+        (a.precision_seen && rnn_model_set_precision(m, a.precision, err))) {
         rnn_model_free(m);
         free(a.owned);
         return fail("%s", err);
@@ -152,16 +157,20 @@ int cmd_score(int argc, char **argv) {
         return fail("%s", err);
     }
     if (rnn_model_config(m)->bidir)
-        fprintf(stderr, "charrnn: '%s' is a bidirectional model: these are cloze losses (each symbol given both sides), "
-                "not a likelihood of the text\n", a.model);
+        fprintf(stderr,
+                "charrnn: '%s' is a bidirectional model: these are cloze losses (each symbol given both "
+                "sides), not a likelihood of the text\n",
+                a.model);
     if (a.header)
-        puts(a.per_char ? "position\tsymbol\tbits\tname" : "bits_per_char\tnats_per_char\tperplexity\tchars\tunknown\tname");
+        puts(a.per_char ? "position\tsymbol\tbits\tname"
+                        : "bits_per_char\tnats_per_char\tperplexity\tchars\tunknown\tname");
     int rc = 0;
     tally total = {0, 0, 0};
     for (int i = 0; i < a.nfiles; i++) {
         unsigned char *text;
         size_t len;
-        if (read_all(a.files[i], &text, &len)) { rc = 1; continue; }   /* reported; the other files still count */
+        /* reported; the other files still count */
+        if (read_all(a.files[i], &text, &len)) { rc = 1; continue; }
         if (score_text(sc, rnn_model_vocab(m), &a, a.files[i], text, len, &total)) rc = 1;
         free(text);
     }
@@ -172,6 +181,5 @@ int cmd_score(int argc, char **argv) {
     rnn_scorer_free(sc);
     rnn_model_free(m);
     free(a.owned);
-    if (fflush(stdout) != 0 || ferror(stdout)) rc = fail("cannot write output: %s", strerror(errno ? errno : EIO));
     return rc;
 }

@@ -1,7 +1,8 @@
-/* plot.c — `charrnn plot LOG > loss.svg`: the training and validation loss curves of a `train --log` CSV as a
- * self-contained SVG (axes, ticks, labels, legend) that any browser renders. Part of the command line: it
- * prints errors as "charrnn: ..." and returns the exit code. The parser (plot_parse) works on bytes in memory.
- * Must not know: the library; the log's columns are the only contract with `train --log` (main.c). */
+/* cmd_plot.c — `charrnn plot LOG > loss.svg`: the training and validation loss curves of a `train --log` CSV
+ * as a self-contained SVG (axes, ticks, labels, legend) that any browser renders. Part of the command line:
+ * it prints errors as "charrnn: ..." and returns the exit code. The parser (plot_parse) works on bytes in
+ * memory.
+ * Must not know: the library; the log's columns are the only contract with `train --log` (cmd_train.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "plot.h"
 
 #define HEADER "step,seconds,train_loss,val_loss,lr,chars_per_sec"
@@ -35,9 +37,10 @@ static double nice_step(double span, int n) {
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
-/* The curve s as one <polyline> per run of points: a break point (y NaN) ends one and the next starts after it. */
-static void polyline(const series *s, double (*sx)(double, const double *), double (*sy)(double, const double *),
-                     const double *k, const char *color, int dots) {
+/* The curve s as one <polyline> per run of points: a break point (y NaN) ends one and the next starts after
+ * it. */
+static void polyline(const series *s, double (*sx)(double, const double *),
+                     double (*sy)(double, const double *), const double *k, const char *color, int dots) {
     for (size_t i = 0; i < s->n;) {
         while (i < s->n && isnan(s->p[i].y)) i++;
         if (i == s->n) break;
@@ -48,15 +51,16 @@ static void polyline(const series *s, double (*sx)(double, const double *), doub
     if (dots)
         for (size_t i = 0; i < s->n; i++)
             if (!isnan(s->p[i].y))
-                printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", sx(s->p[i].x, k), sy(s->p[i].y, k), color);
+                printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", sx(s->p[i].x, k),
+                       sy(s->p[i].y, k), color);
 }
 
 /* k = {x0, x1, y0, y1, left, top, width, height} */
 static double to_x(double x, const double *k) { return k[4] + (x - k[0]) / (k[1] - k[0]) * k[6]; }
 static double to_y(double y, const double *k) { return k[5] + k[7] - (y - k[2]) / (k[3] - k[2]) * k[7]; }
 
-/* The next line of buf[*off..len) into line: 0 at the end, 1 for a line, 2 for a line longer than 511 bytes (its
- * first 511 in line, the rest skipped, so that line numbers stay true). */
+/* The next line of buf[*off..len) into line: 0 at the end, 1 for a line, 2 for a line longer than 511 bytes
+ * (its first 511 in line, the rest skipped, so that line numbers stay true). */
 static int next_line(const char *buf, size_t len, size_t *off, char line[512]) {
     if (*off >= len) return 0;
     size_t k = 0;
@@ -75,7 +79,8 @@ static int next_line(const char *buf, size_t len, size_t *off, char line[512]) {
     return 2;
 }
 
-/* Ends the current run of the training curve with a break point (y NaN), unless it is empty or already ended. */
+/* Ends the current run of the training curve with a break point (y NaN), unless it is empty or already
+ * ended. */
 static int brk(series *tr, double step) {
     return tr->n && !isnan(tr->p[tr->n - 1].y) ? push(tr, step, NAN) : 0;
 }
@@ -125,7 +130,8 @@ int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *line
     return points ? PLOT_OK : PLOT_NO_DATA;
 }
 
-/* Reads all of f into a malloc'd buffer (NULL when out of memory); *err gets errno of a read error, else 0. */
+/* Reads all of f into a malloc'd buffer (NULL when out of memory); *err gets errno of a read error, else
+ * 0. */
 static char *read_stream(FILE *f, size_t *len, int *err) {
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
@@ -161,23 +167,31 @@ static void draw_svg(const series *tr, const series *va) {
     y1 = ceil(y1 / ys) * ys;
     const double W = 820, H = 500, k[8] = {x0, x1, y0, y1, 70, 40, W - 100, H - 100};
     printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-           "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+           "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
+           "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
            W, H, W, H);
-    printf("<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">charrnn training: loss per character</text>\n", W / 2);
+    printf("<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">charrnn training: loss per "
+           "character</text>\n",
+           W / 2);
     for (int i = 0; y0 + i * ys <= y1 + ys / 2 && i < 50; i++) {   /* counted: no float loop can stall */
         double y = y0 + i * ys, py = to_y(y, k);
         printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", k[4], py, k[4] + k[6], py, k[4] - 6, py + 4, y);
+               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+               k[4], py, k[4] + k[6], py, k[4] - 6, py + 4, y);
     }
     for (int i = 0; ceil(x0 / xs) * xs + i * xs <= x1 + xs / 1e6 && i < 50; i++) {
         double x = ceil(x0 / xs) * xs + i * xs, px = to_x(x, k);
         printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", px, k[5], px, k[5] + k[7], px, k[5] + k[7] + 16, x);
+               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
+               px, k[5], px, k[5] + k[7], px, k[5] + k[7] + 16, x);
     }
-    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n", k[4], k[5], k[6], k[7]);
+    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n",
+           k[4], k[5], k[6], k[7]);
     printf("<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">step</text>\n", k[4] + k[6] / 2, H - 22);
-    printf("<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">loss (nats/char)</text>\n", k[5] + k[7] / 2);
+    printf("<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">loss "
+           "(nats/char)</text>\n",
+           k[5] + k[7] / 2);
     polyline(tr, to_x, to_y, k, "#1f77b4", 0);
     polyline(va, to_x, to_y, k, "#ff7f0e", 1);
     size_t best = 0;   /* the first lowest validation loss: the model the .best.ckpt file holds */
@@ -188,21 +202,24 @@ static void draw_svg(const series *tr, const series *va) {
                "stroke-width=\"2\"><title>best validation: %.4f at step %.0f</title></circle>\n",
                to_x(va->p[best].x, k), to_y(va->p[best].y, k), va->p[best].y, va->p[best].x);
     double lx = k[4] + k[6] - 220, ly = k[5] + 12;
-    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"210\" height=\"%d\" fill=\"white\" stroke=\"#999\"/>\n", lx, ly,
-           va->n ? 65 : 46);
+    printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"210\" height=\"%d\" fill=\"white\" stroke=\"#999\"/>\n", lx,
+           ly, va->n ? 65 : 46);
     if (va->n)
         printf("<circle cx=\"%.0f\" cy=\"%.0f\" r=\"6\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\"/>"
-               "<text x=\"%.0f\" y=\"%.0f\">best: %.4f at step %.0f</text>\n", lx + 21, ly + 53, lx + 40, ly + 57,
-               va->p[best].y, va->p[best].x);
+               "<text x=\"%.0f\" y=\"%.0f\">best: %.4f at step %.0f</text>\n",
+               lx + 21, ly + 53, lx + 40, ly + 57, va->p[best].y, va->p[best].x);
     printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#1f77b4\" stroke-width=\"2\"/>"
-           "<text x=\"%.0f\" y=\"%.0f\">training (smoothed)</text>\n", lx + 8, ly + 15, lx + 34, ly + 15, lx + 40, ly + 19);
+           "<text x=\"%.0f\" y=\"%.0f\">training (smoothed)</text>\n",
+           lx + 8, ly + 15, lx + 34, ly + 15, lx + 40, ly + 19);
     printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#ff7f0e\" stroke-width=\"2\"/>"
-           "<text x=\"%.0f\" y=\"%.0f\">validation</text>\n</svg>\n", lx + 8, ly + 34, lx + 34, ly + 34, lx + 40, ly + 38);
+           "<text x=\"%.0f\" y=\"%.0f\">validation</text>\n</svg>\n",
+           lx + 8, ly + 34, lx + 34, ly + 34, lx + 40, ly + 38);
 }
 
 int cmd_plot(int argc, char **argv) {
     command c = {"plot", "LOG",
-                 "Draw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG on standard output.",
+                 "Draw the loss curves of a 'charrnn train --log LOG' CSV ('-' reads standard input) as SVG "
+                 "on standard output.",
                  NULL, 0};
     const char *pos[1];
     int npos, r = parse_args(&c, argc, argv, pos, 1, &npos);
@@ -223,16 +240,14 @@ int cmd_plot(int argc, char **argv) {
     if (rerr) fail("cannot read %s: %s", name, strerror(rerr));
     else if (e == PLOT_OOM) fail("out of memory");
     else if (len == 0) fail("%s is empty", name);
-    else if (e == PLOT_NOT_LOG) fail("%s is not a charrnn training log (its first line is not '%s')", name, HEADER);
+    else if (e == PLOT_NOT_LOG)
+        fail("%s is not a charrnn training log (its first line is not '%s')", name, HEADER);
     else if (e == PLOT_BAD_ROW) fail("%s line %zu is not a log row", name, lineno);
     else if (e == PLOT_BAD_VAL) fail("%s line %zu has a bad val_loss", name, lineno);
     else if (e == PLOT_NO_DATA) fail("%s has no data rows", name);
     else {
         draw_svg(&tr, &va);
-        if (fflush(stdout) != 0 || ferror(stdout))
-            fprintf(stderr, "charrnn: cannot write output: %s\n", strerror(errno ? errno : EIO));
-        else
-            rc = 0;
+        rc = 0;
     }
     free(buf);
     free(tr.p);

@@ -1,0 +1,826 @@
+/* cmd_train.c — `charrnn train`: its options, the sizing rule, the model (new, fine-tuned or resumed), the
+ * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint.
+ * Must not know: the library's internals (it includes rnn.h only), any other command. */
+#define _POSIX_C_SOURCE 200809L
+#include "cmd.h"
+#include "cli.h"
+#include "out.h"
+#include "rnn.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cmd_argv0 = "charrnn";
+
+/* The step budget of a run given none (no --steps, --epochs or --time); STR(DEFAULT_STEPS) is its --help
+ * text. */
+#define DEFAULT_STEPS 2000
+
+static double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "x.ckpt" -> "x.best.ckpt"; anything else -> "x.best". Caller frees. */
+static char *best_path(const char *out) {
+    size_t n = strlen(out);
+    char *p = malloc(n + 8);
+    if (!p) return NULL;
+    if (n > 5 && !strcmp(out + n - 5, ".ckpt")) snprintf(p, n + 8, "%.*s.best.ckpt", (int)(n - 5), out);
+    else snprintf(p, n + 8, "%s.best", out);
+    return p;
+}
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_signal(int sig) {
+    /* second signal: abort at once; the last checkpoint on disk is intact (atomic saves) */
+    if (stop_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
+
+static const char *const progress_names[] = {"text", "jsonl", NULL};
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) { snprintf(buf, n, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* Writes a preview sample of n symbols to stderr (temperature 0.8, fixed seed). */
+static void preview(const rnn_model *m, int n) {
+    rnn_err err;
+    rnn_sampler *s = rnn_sampler_new(m, 42, 1, err);
+    if (!s) return;
+    fputs("  | ", stderr);
+    for (int i = 0; i < n; i++) {
+        int32_t id = rnn_sampler_next(s, 0.8f, 0, 1.0f);
+        unsigned char b[4];
+        int k = rnn_symbol_bytes(rnn_model_vocab(m), id, b);
+        for (int j = 0; j < k; j++) {
+            fputc(b[j], stderr);
+            if (b[j] == '\n') fputs("  | ", stderr);
+        }
+        rnn_sampler_feed(s, id);
+    }
+    fputc('\n', stderr);
+    rnn_sampler_free(s);
+}
+
+/* What one training run tracks beyond the model's own progress. */
+typedef struct {
+    rnn_model *m;
+    rnn_trainer *t;
+    const char *out, *bpath;
+    FILE *logf;
+    int quiet, tty, preview, jsonl;   /* jsonl: --progress jsonl, one JSON object per line instead of text */
+    double t_loop, ema, first_val;   /* this run's training-loop seconds, smoothed loss, first validation */
+    uint64_t run_chars, start_step, best_step, nevals;
+    uint64_t stale;                  /* validations since the best one (counted in this run) */
+    int warned;                      /* the "has not improved" line was printed */
+} run_state;
+
+/* Validations without improvement after which training says, once, that the model may be overfitting. */
+#define STALE_WARN 3
+
+static double run_rate(const run_state *r) { return r->t_loop > 0 ? r->run_chars / r->t_loop : 0; }
+
+/* One CSV row; val NaN leaves the val_loss column empty. */
+static void log_row(run_state *r, double val) {
+    rnn_progress *p = rnn_model_progress(r->m);
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    fprintf(r->logf, "%llu,%.3f,", (unsigned long long)p->step, p->seconds);
+    if (!isnan(r->ema)) fprintf(r->logf, "%.5f", r->ema);   /* empty before the run's first step */
+    fputc(',', r->logf);
+    if (!isnan(val)) fprintf(r->logf, "%.5f", val);
+    fprintf(r->logf, ",%.6g,%.0f\n", info.lr, run_rate(r));
+}
+
+/* The seconds left until the first budget is reached, NaN if unknown yet. */
+static double run_eta(const run_state *r, const rnn_budget *bud, const rnn_train_info *info) {
+    const rnn_progress *p = rnn_model_progress(r->m);
+    double done = (double)(p->step - r->start_step), eta = NAN;
+    if (bud->steps && done > 0) eta = (double)(bud->steps - p->step) * r->t_loop / done;
+    if (bud->epochs > 0 && done > 0) {
+        double e = (bud->epochs - info->epoch) * info->steps_per_epoch * r->t_loop / done;
+        eta = isnan(eta) || e < eta ? e : eta;
+    }
+    if (bud->seconds > 0 && (isnan(eta) || bud->seconds - p->seconds < eta)) eta = bud->seconds - p->seconds;
+    return eta;
+}
+
+/* The progress event: step, budget, epoch, smoothed loss, last validation loss, rate, ETA. As text the fields
+ * are joined by two spaces; on a terminal too narrow for the line they are dropped in the order of `drop`
+ * (the epoch first, then the last validation loss (its own line shows it), then the rate, then the ETA; the
+ * step and the loss stay). */
+static void show_progress(run_state *r, const rnn_budget *bud) {
+    const rnn_progress *p = rnn_model_progress(r->m);
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    double eta = run_eta(r, bud, &info);
+    char etab[32], line[320];
+    fmt_eta(etab, sizeof etab, eta);
+    ev_field e[] = {
+        EV_U64("step", "step %llu", p->step),
+        {.key = "steps", .text = "/%llu", .none = "", .kind = EV_U64, .null = !bud->steps, .v.u = bud->steps},
+        EV_NUM("epoch", "  epoch %.2f", info.epoch),
+        EV_NUM("loss", "  loss %.4f", r->ema),
+        {.key = "val_loss", .text = "  val %.4f", .none = "  val -", .kind = EV_FLOAT, .v.d = p->last_val},
+        EV_NUM("chars_per_sec", "  %.0f chars/s", run_rate(r)),
+        {.key = "eta_seconds", .text = "  ETA %s", .shown = etab, .kind = EV_NUM, .v.d = eta},
+    };
+    enum { NE = sizeof e / sizeof *e };
+    static const int drop[] = {2, 4, 5, 6};   /* epoch, val_loss, chars_per_sec, eta_seconds */
+    if (r->jsonl) {
+        ev_json(stderr, "progress", e, NE);
+    } else {   /* on a terminal: \r and erase-line, fitted to cols - 1 columns (the cursor never wraps) */
+        unsigned skip = 0;
+        int cols = r->tty ? term_cols(2) : 0;
+        size_t len = ev_text(line, sizeof line, e, NE, skip);
+        for (int d = 0; cols > 0 && len >= (size_t)cols && d < (int)(sizeof drop / sizeof *drop); d++)
+            len = ev_text(line, sizeof line, e, NE, skip |= 1u << drop[d]);
+        if (cols > 1 && len >= (size_t)cols) line[cols - 1] = 0;   /* a very narrow terminal: cut */
+        fprintf(stderr, "%s%s%s", r->tty ? "\r\033[K" : "", line, r->tty ? "" : "\n");
+    }
+    fflush(stderr);
+}
+
+/* Validates (if there is a validation split), saves the best-by-validation model when it improved, saves the
+ * resumable checkpoint, reports and logs. Returns 0, or 1 after printing a save error. */
+static int evaluate(run_state *r, rnn_err err) {
+    rnn_progress *p = rnn_model_progress(r->m);
+    float before = p->best_val;
+    /* whatever follows starts on a clean line */
+    if (r->tty && !r->quiet && !r->jsonl) fputs("\r\033[K", stderr);
+    double v = rnn_validate(r->t);
+    int best = 0;
+    if (!isnan(v)) {
+        r->nevals++;
+        if (isnan(r->first_val)) r->first_val = v;
+        best = isnan(before) || p->best_val < before;   /* strictly better than any earlier validation */
+        r->stale = best ? 0 : r->stale + 1;
+        if (best) {
+            r->best_step = p->step;
+            if (rnn_save(r->bpath, r->m, NULL, err)) return fail("%s", err);
+        }
+    }
+    if (rnn_save(r->out, r->m, r->t, err)) return fail("%s", err);
+    ev_field e[] = {
+        EV_U64("step", "step %llu", p->step),
+        EV_NUM("val_loss", ": val %.4f nats/char", v),
+        EV_NUM("val_bits", " (%.3f bits/char)", v / log(2.0)),
+        EV_BOOL("best", ", best so far", best),
+        EV_STR("saved", "; saved %s", r->out),
+    };
+    char line[4400];
+    if (!r->quiet && r->jsonl) {
+        ev_json(stderr, "validation", e, (int)(sizeof e / sizeof *e));
+    } else if (!r->quiet) {
+        if (!isnan(v)) {   /* no validation split: no line */
+            ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+            fprintf(stderr, "%s\n", line);
+        }
+        if (r->preview > 0) preview(r->m, r->preview);
+    }
+    if (r->stale >= STALE_WARN && !r->warned && !r->quiet) {   /* once per run */
+        r->warned = 1;
+        char at[48] = " from an earlier run";
+        if (r->best_step) snprintf(at, sizeof at, " at step %llu", (unsigned long long)r->best_step);
+        fprintf(stderr,
+                "charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
+                "overfitting — %s holds the best\n",
+                (unsigned long long)r->stale, p->best_val, at, r->bpath);
+    }
+    if (r->logf) log_row(r, v);
+    return 0;
+}
+
+/* The options of one `train` run: the values, and the table that parses them into those values. */
+typedef struct {
+    int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress,
+            bidir;
+    int precision;
+    double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs;
+    uint64_t seed, steps, eval_every, early_stop;
+    const char *out, *logpath, *corpus, *init;
+    command c;   /* the table, in cmd_train's frame */
+} train_args;
+
+/* Everything one run holds, freed by train_end whatever happened. */
+typedef struct {
+    train_args *a;
+    rnn_model *m;
+    rnn_resume *rs;
+    rnn_trainer *t;
+    unsigned char *text;
+    int32_t *ids;
+    FILE *logf;
+    char *bpath;
+    const char *cname;       /* the corpus as named in messages (input_name), in cname_buf */
+    char cname_buf[4200];
+    char sized[256];         /* what the sizing rule chose and why, for the start-up line; "" if nothing */
+    run_state run;
+    rnn_err err;
+} train_session;
+
+/* The model's config from the options, or with --resume the check that only the options the table marks as
+ * changeable (R_CHANGE, R_REPEAT: the budget, lr and run-time knobs) were given: the checkpoint fixes the
+ * rest. 0 or 2 (usage error, reported). */
+static int train_config(train_args *a, rnn_config *cfg) {
+    const command *c = &a->c;
+    if (a->resume && a->init)
+        return usage_error(c,
+                           "--init starts a new run from another model; it cannot be combined with --resume");
+    if (a->resume && a->force)
+        return usage_error(c, "--resume continues the checkpoint and --force starts over: give one");
+    if (a->resume) {
+        for (int i = 0; i < c->nopts; i++)
+            if (c->opts[i].seen && c->opts[i].resume == R_FIXED)
+                return usage_error(c, "--%s cannot change when resuming: the checkpoint fixes it",
+                                   c->opts[i].name);
+        return 0;
+    }
+    *cfg = (rnn_config){.cell = a->cell, .layers = a->layers, .hidden = a->hidden, .batch = a->batch,
+                        .seq = a->seq, .optim = a->optim, .lr = (float)a->lr, .lr_decay = (float)a->lr_decay,
+                        .clip = (float)a->clip, .dropout = (float)a->dropout, .val_frac = (float)a->val,
+                        .forget_bias = (float)a->forget_bias, .seed = a->seed, .bidir = a->bidir,
+                        .precision = a->precision};
+    rnn_err err;
+    if (rnn_config_check(cfg, err)) return usage_error(c, "%s", err);
+    return 0;
+}
+
+/* The sizing rule: the defaults of --layers, --hidden and --dropout for a corpus of n_train training symbols
+ * and V distinct symbols when the budget is about `epochs` passes (INFINITY: no step or epoch limit) and
+ * `seconds` (0: no --time), whichever ends first. Candidates, from the smallest to the cell's fixed default
+ * (which caps them); P is the parameter count at this V:
+ *
+ *   cell       candidates (layers x hidden)                  pick
+ *   rnn        1x64  1x128  1x256                            the largest with P <= 2N, else the smallest
+ *   lstm, gru  1x64  1x128  2x128  2x256  2x384  2x512       (candidates that disagree with a given
+ *                                                             --layers/--hidden are skipped)
+ *   dropout    0 with 1 layer or a budget under 3 epochs; else 0.5 if P > N and the budget is 10 epochs or
+ * more, 0.25 if P > N/4, else 0 (measured: README "Sizes chosen for the corpus")
+ *
+ * A --time budget is turned into epochs at an assumed SIZE_RATE / P training characters per second, so that
+ * the choice depends on the command line only, not on this machine's speed or --threads. Only the fields the
+ * user did not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen and why into
+ * why[0..n) ("" if the user gave all three). */
+/* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores */
+#define SIZE_RATE 1.3e10
+static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs,
+                       double seconds, char *why, size_t n) {
+    static const int cand[][2] = {{1, 64}, {1, 128}, {2, 128}, {2, 256}, {2, 384}, {2, 512}};
+    why[0] = 0;
+    if (given[0] && given[1] && given[2]) return;
+    int ncand = a->cell == RNN_CELL_RNN ? 0 : 6, pick = -1;
+    static const int rnn_cand[][2] = {{1, 64}, {1, 128}, {1, 256}};
+    const int (*list)[2] = ncand ? cand : rnn_cand;
+    if (!ncand) ncand = 3;
+    double N = (double)n_train;
+    rnn_config c;
+    rnn_config_default(&c);
+    c.cell = a->cell;
+    c.bidir = a->bidir;   /* a bidirectional model has two stacks: it is sized by its own count */
+    for (int i = 0; i < ncand; i++) {
+        if ((given[0] && list[i][0] != a->layers) || (given[1] && list[i][1] != a->hidden)) continue;
+        c.layers = list[i][0];
+        c.hidden = list[i][1];
+        if (pick < 0 || (double)rnn_param_count(&c, V) <= 2 * N) pick = i;
+    }
+    /* given hidden off the list */
+    if (!given[0]) a->layers = pick >= 0 ? list[pick][0] : a->cell == RNN_CELL_RNN ? 1 : 2;
+    if (!given[1]) a->hidden = pick >= 0 ? list[pick][1] : a->hidden;
+    c.layers = a->layers;
+    c.hidden = a->hidden;
+    double P = (double)rnn_param_count(&c, V);
+    /* the epochs --time buys, estimated */
+    double in_time = seconds > 0 ? seconds * SIZE_RATE / P / N : INFINITY;
+    int by_time = in_time < epochs;
+    if (by_time) epochs = in_time;
+    if (!given[2])
+        a->dropout = a->layers < 2 || epochs < 3 ? 0 : P > N && epochs >= 10 ? 0.5 : P > N / 4 ? 0.25 : 0;
+    char budget[64] = "", shape[48] = "";
+    if (isfinite(epochs))
+        snprintf(budget, sizeof budget, " and about %.1f epochs%s", epochs, by_time ? " in that time" : "");
+    if (!given[0] || !given[1])
+        snprintf(shape, sizeof shape, "%s %d x %d, ", rnn_cell_name(a->cell), a->layers, a->hidden);
+    snprintf(why, n, "%sdropout %g (sized for %.0fk training symbols%s, %.2fM parameters; give %s to choose)",
+             shape, a->dropout, N / 1000, budget, P / 1e6,
+             given[0] && given[1] ? "--dropout" : "--hidden/--layers/--dropout");
+}
+
+/* With --init: the base model, whose cell and shape the run takes (a --cell, --layers or --hidden that
+ * disagrees is a usage error, a unit that disagrees an error). *base is the caller's. 0, 1 or 2 after
+ * reporting. */
+static int load_base(train_session *s, rnn_model **base) {
+    train_args *a = s->a;
+    if (rnn_load(a->init, base, NULL, s->err)) return fail("--init: %s", s->err);
+    const rnn_config *b = rnn_model_config(*base);
+    const command *c = &a->c;
+    if ((opt_seen(c, "cell") && a->cell != b->cell) || (opt_seen(c, "layers") && a->layers != b->layers) ||
+        (opt_seen(c, "hidden") && a->hidden != b->hidden))
+        return usage_error(
+                &a->c,
+                "--init '%s' is %s %d x %d: --cell, --layers and --hidden must agree with it or be left out",
+                a->init, rnn_cell_name(b->cell), b->layers, b->hidden);
+    if (rnn_model_vocab(*base)->unit != (a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR))
+        return fail("--init '%s' reads %s, but this run reads %s%s", a->init,
+                    rnn_model_vocab(*base)->unit == RNN_UNIT_BYTE ? "bytes (--bytes)" : "UTF-8 characters",
+                    a->bytes ? "bytes (--bytes)" : "UTF-8 characters",
+                    a->bytes ? ": leave out --bytes" : ": give --bytes");
+    a->cell = b->cell;
+    a->layers = b->layers;
+    a->hidden = b->hidden;
+    if (!opt_seen(&a->c, "bidirectional")) a->bidir = b->bidir;   /* given: rnn_model_extend checks it */
+    return 0;
+}
+
+/* A new model for the corpus text[0..len): sized by size_model where the user left sizes out, or with --init
+ * the base extended to the corpus's vocabulary. 0, 1 or 2 after reporting. */
+static int new_model(train_session *s, rnn_config *cfg, size_t len) {
+    train_args *a = s->a;
+    rnn_model *base = NULL;
+    rnn_vocab v, merged;
+    if (rnn_vocab_build(&v, s->text, len, a->bytes ? RNN_UNIT_BYTE : RNN_UNIT_CHAR, s->err))
+        return fail("%s", s->err);
+    int r = a->init ? load_base(s, &base) : 0;
+    if (!r && base) {
+        r = rnn_vocab_merge(&merged, rnn_model_vocab(base), &v, NULL, s->err) ? fail("%s", s->err) : 0;
+        rnn_vocab_free(&v);
+        v = merged;
+    }
+    if (!r) {
+        const command *c = &a->c;
+        int given[3] = {base || opt_seen(c, "layers"), base || opt_seen(c, "hidden"), opt_seen(c, "dropout")};
+        double n_train = (double)rnn_encode(&v, s->text, len, s->ids, NULL) * (1 - a->val), epochs = INFINITY;
+        /* the budget in passes: the first limit reached (2000 steps if none) */
+        if (a->epochs > 0) epochs = a->epochs;
+        if (a->steps || (!(a->epochs > 0) && !(a->seconds > 0)))
+            epochs =
+                    fmin(epochs, (double)(a->steps ? a->steps : DEFAULT_STEPS) * a->batch * a->seq / n_train);
+        size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
+        cfg->cell = a->cell;
+        cfg->layers = a->layers;
+        cfg->hidden = a->hidden;
+        cfg->dropout = (float)a->dropout;
+        cfg->bidir = a->bidir;
+        s->m = base ? rnn_model_extend(base, a->init, cfg, &v, s->err) : rnn_model_new(cfg, &v, s->err);
+        if (!s->m) r = fail("%s", s->err);
+    }
+    if (!r && a->dropout > 0 && a->layers == 1 && !a->quiet)
+        fprintf(stderr, "charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing\n");
+    rnn_vocab_free(&v);
+    rnn_model_free(base);
+    return r;
+}
+
+/* Before any work: both checkpoint paths (-o and its .best) must be files rnn_save may replace; a fresh run
+ * (no --resume) without --force refuses either one that exists at all (whatever it holds: a path that is
+ * taken is never another run's to lose); then the stale temporaries of interrupted saves of both are removed.
+ * 0 or 1. */
+static int train_guard(train_session *s) {
+    const train_args *a = s->a;
+    const char *paths[2] = {a->out, s->bpath};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (rnn_save_check(paths[i], s->err)) return fail("%s", s->err);
+        if (!a->resume && !a->force && lstat(paths[i], &st) == 0)
+            return fail(
+                    "'%s' already exists: --resume continues it, --force starts over, or choose another -o",
+                    paths[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        int k = rnn_save_clean(paths[i]);
+        if (k && !a->quiet)
+            fprintf(stderr, "charrnn: removed %d stale temporary file%s of '%s'\n", k, k == 1 ? "" : "s",
+                    paths[i]);
+    }
+    return 0;
+}
+
+/* The model (loaded with --resume, else new on the corpus's vocabulary) and the corpus as symbol ids in
+ * s->ids. 0, or 1 or 2 after reporting. *n gets the symbol count. */
+static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
+    train_args *a = s->a;
+    if (train_guard(s)) return 1;
+    if (a->resume) {
+        if (rnn_load(a->out, &s->m, &s->rs, s->err)) return fail("%s", s->err);
+        if (!s->rs) return fail("'%s' holds no training state to resume", a->out);
+    }
+    size_t len = 0;
+    if (read_all(a->corpus, &s->text, &len)) return 1;
+    s->cname = input_name(a->corpus, s->cname_buf, sizeof s->cname_buf);
+    if (len == 0) return fail("%s is empty", s->cname);
+    s->ids = malloc(sizeof(int32_t) * len);
+    if (!s->ids) return fail("out of memory");
+    int r;
+    if (!s->m && (r = new_model(s, cfg, len))) return r;
+    size_t unknown;
+    *n = rnn_encode(rnn_model_vocab(s->m), s->text, len, s->ids, &unknown);
+    if (unknown)
+        return fail("%s has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was "
+                    "trained on",
+                    s->cname, unknown);
+    free(s->text);
+    s->text = NULL;
+    return 0;
+}
+
+/* The opening line on stderr: the model, the data, the threads (a JSON object with --progress jsonl). */
+static void train_opening(train_session *s) {
+    const rnn_model *m = s->m;
+    const rnn_config *mc = rnn_model_config(m);
+    const rnn_vocab *v = rnn_model_vocab(m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    const char *unit = v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters";
+    int threads = s->a->threads;
+    char nthreads[32], line[640];
+    snprintf(nthreads, sizeof nthreads, "%d thread%s", threads, threads == 1 ? "" : "s");
+    ev_field e[] = {
+        EV_BOOL(NULL, "bidirectional ", mc->bidir),   /* text only: the JSON start event has no direction */
+        EV_STR("cell", "%s", rnn_cell_name(mc->cell)),
+        EV_U64("layers", " %llu", (uint64_t)mc->layers),
+        EV_U64("hidden", " x %llu", (uint64_t)mc->hidden),
+        EV_U64("vocabulary", ", %llu symbols", (uint64_t)v->size),
+        EV_STR("unit", " (%s)", unit),
+        EV_U64("parameters", ", %llu parameters", rnn_model_nparams(m)),
+        EV_U64("train_symbols", "; %llu training", info.n_train),
+        EV_U64("val_symbols", " + %llu validation symbols", info.n_val),
+        EV_U64("steps_per_epoch", "; %llu steps per epoch; ", info.steps_per_epoch),
+        {.key = "eval_every", .text = "validating every %llu steps; ", .none = "", .kind = EV_U64,
+         .null = !info.n_val || !s->a->eval_every, .v.u = s->a->eval_every},
+        {.key = "threads", .text = "%s", .shown = nthreads, .kind = EV_U64, .v.u = (uint64_t)threads},
+    };
+    if (s->a->progress == 1) {
+        ev_json(stderr, "start", e, (int)(sizeof e / sizeof *e));
+        return;
+    }
+    memcpy(line, "charrnn: ", 9);
+    ev_text(line + 9, sizeof line - 9, e, (int)(sizeof e / sizeof *e), 0);
+    /* on a terminal, wrapped under the text after "charrnn: " */
+    print_wrapped(stderr, line, term_cols(2), 9);
+    const rnn_origin *o = rnn_model_origin(m);
+    if (o && !s->a->resume)
+        fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n",
+                o->name, (unsigned long long)o->step, o->vocab_size, v->size - o->vocab_size,
+                v->size - o->vocab_size == 1 ? "" : "s", s->cname);
+    if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
+}
+
+/* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new.
+ * Only a fresh gated model (--init keeps the bias it has learned): the LSTM and GRU reach 0.12-0.19 nats/char
+ * lower validation loss at 250 to 1000 steps from it (lstm 2x256, tinyshakespeare), the tanh RNN learns
+ * slower from it (+0.06 at 2000 steps on data/fortunes.txt). Not for an LSTM on a corpus with fewer than
+ * UNIGRAM_MIN training symbols per vocabulary entry, whose symbols are mostly rare (data/tang.txt: 10 per
+ * entry, 79% of them seen under 10 times): there the LSTM memorises sooner from the unigram start and its
+ * best validation loss is worse (lstm 1x64, three seeds: 5.08 against 4.87 from the zero bias); the GRU's is
+ * not (4.87 against 4.89). README "Learning quality", "The unigram start on a small corpus". */
+#define UNIGRAM_MIN 100
+static int unigram_start(const train_session *s) {
+    const train_args *a = s->a;
+    int cell = rnn_model_config(s->m)->cell;
+    if (a->resume || a->init || cell == RNN_CELL_RNN) return 0;
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    return cell != RNN_CELL_LSTM || info.n_train >= (size_t)UNIGRAM_MIN * (size_t)rnn_model_vocab(s->m)->size;
+}
+
+/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, or 1 after
+ * reporting. */
+static int train_start(train_session *s, size_t n) {
+    train_args *a = s->a;
+    s->t = rnn_trainer_new(s->m, s->ids, n, a->threads, s->rs, s->err);
+    if (!s->t) return fail("%s: %s", s->cname, s->err);
+    if (unigram_start(s)) rnn_trainer_fit_output_bias(s->t);
+    rnn_budget *bud = rnn_trainer_budget(s->t);
+    if (a->steps || a->epochs > 0 || a->seconds > 0)   /* a budget given now replaces the stored one whole */
+        *bud = (rnn_budget){a->steps, a->epochs, a->seconds};
+    if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = DEFAULT_STEPS;
+    /* e.g. after divergence */
+    if (a->resume && opt_seen(&a->c, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);
+    if (a->logpath) {
+        s->logf = fopen(a->logpath, "a");
+        if (!s->logf) return fail("cannot open '%s': %s", a->logpath, strerror(errno));
+        if (ftell(s->logf) == 0) fprintf(s->logf, "step,seconds,train_loss,val_loss,lr,chars_per_sec\n");
+    }
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    if (!opt_seen(&a->c, "eval-every") && info.steps_per_epoch < a->eval_every)
+        /* validate at least once per epoch: small corpora overfit fast */
+        a->eval_every = info.steps_per_epoch;
+    if (!a->quiet) train_opening(s);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;   /* a save in progress is not cut short by EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (isatty(2)) term_watch_resize();
+    s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf,
+                         .quiet = a->quiet, .tty = isatty(2), .preview = a->preview_n,
+                         .jsonl = a->progress == 1, .ema = NAN, .first_val = NAN,
+                         .start_step = rnn_model_progress(s->m)->step};
+    if (s->logf) log_row(&s->run, NAN);   /* empty train_loss: a run starts here (plot breaks the curve) */
+    return 0;
+}
+
+/* Steps until the budget is reached, --early-stop fires or a signal asks to stop, with progress, validation
+ * and log rows on the way. 0, 1 (a save failed: reported), 2 (a step diverged: not reported yet) or 3
+ * (stopped early). */
+static int train_loop(train_session *s) {
+    run_state *run = &s->run;
+    const rnn_config *mc = rnn_model_config(s->m);
+    rnn_progress *prog = rnn_model_progress(s->m);
+    const rnn_budget *bud = rnn_trainer_budget(s->t);
+    uint64_t eval_every = s->a->eval_every;
+    double last_show = 0, last_log = 0;
+    rnn_train_info info;
+    for (;;) {
+        rnn_trainer_info(s->t, &info);
+        if ((bud->steps && prog->step >= bud->steps) || (bud->epochs > 0 && info.epoch >= bud->epochs) ||
+            (bud->seconds > 0 && prog->seconds >= bud->seconds) || stop_signal)
+            return 0;
+        double t0 = now_sec();
+        double loss = rnn_train_step(s->t);
+        double dt = now_sec() - t0;
+        run->t_loop += dt;
+        prog->seconds += dt;
+        if (!isfinite(loss)) return 2;
+        run->run_chars += (uint64_t)mc->batch * mc->seq;
+        run->ema = isnan(run->ema) ? loss : 0.98 * run->ema + 0.02 * loss;
+        int eval_now = eval_every && prog->step % eval_every == 0;
+        double tnow = now_sec();
+        if (!run->quiet && (eval_now || tnow - last_show >= (run->tty && !run->jsonl ? 0.25 : 5.0))) {
+            show_progress(run, bud);
+            last_show = tnow;
+        }
+        if (eval_now) {
+            if (evaluate(run, s->err)) return 1;
+            if (s->a->early_stop && run->stale >= s->a->early_stop) return 3;
+        } else if (s->logf && tnow - last_log >= 5.0) {
+            log_row(run, NAN);
+            last_log = tnow;
+        }
+    }
+}
+
+/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, and
+ * the options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep
+ * them). Caller frees; NULL if out of memory. */
+static char *resume_command(const train_args *a) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    shell_word(f, cmd_argv0);
+    fputs(" train --resume -o ", f);
+    shell_word(f, a->out);
+    for (int i = 0; i < a->c.nopts; i++) {   /* in table order */
+        const opt *o = &a->c.opts[i];
+        if (o->resume != R_REPEAT || !o->seen) continue;
+        fprintf(f, " --%s", o->name);
+        char num[32];
+        const char *v = NULL;
+        if (o->kind == O_STR) v = *(const char *const *)o->dst;
+        else if (o->kind == O_CHOICE) v = o->choices[*(const int *)o->dst];
+        else if (o->kind == O_INT) snprintf(num, sizeof num, "%d", *(const int *)o->dst), v = num;
+        else if (o->kind == O_U64)
+            snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)o->dst), v = num;
+        if (v) {
+            fputc(' ', f);
+            shell_word(f, v);
+        }
+    }
+    fputs(a->corpus[0] == '-' && a->corpus[1] ? " -- " : " ", f);   /* a corpus named like an option */
+    shell_word(f, a->corpus);
+    if (fclose(f)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The end of an interrupted run (already saved): the message with the resume command. Returns 130 or 143. */
+static int train_interrupted(train_session *s) {
+    rnn_progress *prog = rnn_model_progress(s->m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    char *cmd = resume_command(s->a), line[9000];
+    ev_field e[] = {
+        EV_U64("step", "charrnn: interrupted at step %llu", prog->step),
+        EV_NUM("epoch", " (epoch %.2f)", info.epoch),
+        EV_STR("saved", "; saved '%s'", s->a->out),
+        /* resume: NULL (out of memory) gives the short form */
+        {.key = "resume", .text = ". Resume with: %s", .none = ". Resume with: charrnn train --resume",
+         .kind = EV_STR, .v.s = cmd},
+    };
+    if (s->run.jsonl && !s->a->quiet) {
+        ev_json(stderr, "interrupted", e, (int)(sizeof e / sizeof *e));
+    } else {
+        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        fprintf(stderr, "%s\n", line);
+    }
+    free(cmd);
+    return stop_signal == SIGINT ? 130 : 143;
+}
+
+/* The end of a finished run: the validation summary and the done line (one JSON object with --progress
+ * jsonl). */
+static void train_summary(train_session *s, int early) {
+    run_state *run = &s->run;
+    rnn_progress *prog = rnn_model_progress(s->m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    ev_field e[] = {
+        EV_U64("steps", "done: %llu steps", prog->step),
+        EV_NUM("epoch", ", epoch %.2f", info.epoch),
+        EV_NUM("loss", ", train loss %.4f", run->ema),
+        {.key = "val_loss", .text = ", val %.4f nats/char", .none = ", val -", .kind = EV_FLOAT,
+         .v.d = prog->last_val},
+        EV_FLOAT("best_val_loss", NULL, prog->best_val),   /* JSON only: the "validation:" line has it */
+        EV_U64("evaluations", NULL, run->nevals),           /* JSON only: likewise */
+        EV_NUM("chars_per_sec", ", %.0f chars/s", run_rate(run)),
+        EV_NUM("seconds", ", %.1f s", run->t_loop),
+        EV_STR("saved", "; saved %s", s->a->out),
+        EV_BOOL("stopped_early", NULL, early),              /* JSON only: the "stopped early:" line */
+    };
+    if (run->jsonl) {
+        ev_json(stderr, "done", e, (int)(sizeof e / sizeof *e));
+        return;
+    }
+    const char *earlier = run->best_step ? "" : ", from an earlier run";
+    if (run->nevals == 1)
+        fprintf(stderr, "validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s\n",
+                prog->last_val, prog->best_val, prog->best_val / log(2.0), earlier);
+    else if (run->nevals)
+        fprintf(stderr,
+                "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
+                run->first_val, prog->last_val, (unsigned long long)run->nevals, prog->best_val,
+                prog->best_val / log(2.0), earlier);
+    char line[4400];
+    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+    fprintf(stderr, "%s\n", line);
+    if (early)
+        fprintf(stderr,
+                "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the "
+                "best model (val %.4f) is in %s\n",
+                (unsigned long long)run->stale, (unsigned long long)s->a->early_stop, prog->best_val,
+                s->bpath);
+}
+
+/* After the loop (status as train_loop's): the divergence message, or the final save (and validation, unless
+ * the last step was just validated), then the interruption message or the summary. Returns the exit code. */
+static int train_report(train_session *s, int status) {
+    train_args *a = s->a;
+    run_state *run = &s->run;
+    rnn_progress *prog = rnn_model_progress(s->m);
+    if (status == 1) return 1;
+    if (run->tty && !a->quiet && !run->jsonl) fputs("\r\033[K", stderr);
+    if (status == 2)
+        return fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step "
+                    "was applied. '%s' keeps the last saved state: resume it with a lower --lr, or restart "
+                    "with a lower --lr or --clip",
+                    (unsigned long long)prog->step + 1, a->out);
+    if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
+        if (rnn_save(a->out, s->m, s->t, s->err)) return fail("%s", s->err);
+        return train_interrupted(s);
+    }
+    if (status != 3 && (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step))
+        if (evaluate(run, s->err)) return 1;   /* the end of the run was not just validated and saved */
+    if (!a->quiet) train_summary(s, status == 3);
+    return 0;
+}
+
+/* Closes the log (a failed write turns success into an error) and frees the session. Returns the exit
+ * code. */
+static int train_end(train_session *s, int rc) {
+    if (s->logf && (ferror(s->logf) | fclose(s->logf)) != 0 && rc == 0)
+        rc = fail("cannot write '%s': %s", s->a->logpath, strerror(errno));
+    rnn_trainer_free(s->t);
+    rnn_resume_free(s->rs);
+    rnn_model_free(s->m);
+    free(s->ids);
+    free(s->text);
+    free(s->bpath);
+    return rc;
+}
+
+/* One run on parsed options: configure, load, start, loop, report. Returns the exit code. */
+static int train_run(train_args *a) {
+    train_session s = {.a = a, .bpath = best_path(a->out)};
+    if (!s.bpath) return fail("out of memory");
+    rnn_config cfg;
+    rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */
+    int r = train_config(a, &cfg);
+    if (r || cli_args_only) return train_end(&s, r);
+    size_t n = 0;
+    r = train_load(&s, &cfg, &n);
+    if (!r) r = train_start(&s, n);
+    if (!r) r = train_report(&s, train_loop(&s));
+    return train_end(&s, r);
+}
+
+/* `charrnn train`: the defaults and the option table (in this frame for the whole run), parse, run. */
+int cmd_train(int argc, char **argv) {
+    rnn_config d;
+    rnn_config_default(&d);
+    train_args a = {.cell = d.cell, .layers = d.layers, .hidden = d.hidden, .batch = d.batch, .seq = d.seq,
+                    .optim = d.optim, .preview_n = 160, .threads = online_cpus(), .lr = d.lr,
+                    .lr_decay = d.lr_decay, .clip = d.clip, .dropout = d.dropout, .val = d.val_frac,
+                    .forget_bias = d.forget_bias, .seed = d.seed, .eval_every = 500, .out = "charrnn.ckpt"};
+    opt opts[] = {
+        OPT_STR("output", 'o', &a.out, "FILE",
+                "checkpoint to write (default {default}); the best-by-validation "
+                "model also goes to FILE's .best.ckpt",
+                .resume = R_CHANGE),
+        OPT_CHOICE("cell", 0, &a.cell, cell_names, "KIND", "{choices}; rnn is tanh"),
+        OPT_FLAG("bidirectional", 0, &a.bidir,
+                 "a forward and a backward RNN: predicts each symbol from both sides "
+                 "(for fill; cannot sample)"),
+        OPT_INT("layers", 0, &a.layers, 1, RNN_MAX_LAYERS, "N", "stacked layers (default: {default})",
+                .computed = "sized to the corpus, up to 1 for rnn, 2 for lstm and gru"),
+        OPT_INT("hidden", 0, &a.hidden, 1, RNN_MAX_HIDDEN, "N",
+                "hidden units per layer (default: {default})",
+                .computed = "sized to the corpus, up to 256 for rnn, 512 for lstm and gru"),
+        OPT_INT("batch", 0, &a.batch, 1, 65536, "B", "parallel streams per step (default {default})"),
+        OPT_INT("seq", 0, &a.seq, 1, 65536, "T", "truncated-BPTT length in symbols (default {default})"),
+        OPT_CHOICE("optim", 0, &a.optim, optim_names, "NAME", "{choices}"),
+        OPT_FLOAT_ABOVE("lr", 0, &a.lr, 0, 100, "X", "learning rate (default {default})",
+                        .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("lr-decay", 0, &a.lr_decay, 0, 1, "X",
+                        "multiply the learning rate by X after each epoch (default {default})"),
+        OPT_FLOAT("clip", 0, &a.clip, 0, 1e6, "X",
+                  "clip the gradient's global norm to X; 0 = off (default {default})"),
+        OPT_FLOAT("dropout", 0, &a.dropout, 0, 0.99, "P",
+                  "dropout between layers while training (default: {default})",
+                  .computed = "sized to the corpus, 0 to 0.5"),
+        OPT_FLOAT("forget-bias", 0, &a.forget_bias, -100, 100, "X",
+                  "lstm: initial forget-gate bias (default {default}, as PyTorch; 1 is a common choice)"),
+        OPT_FLOAT("val", 0, &a.val, 0, 0.9, "F",
+                  "hold out the last F of the corpus for validation (default {default})"),
+        OPT_U64("steps", 0, &a.steps, 1, 1e15, "N", "stop after N steps in total (default {default})",
+                .computed = STR(DEFAULT_STEPS) " if no budget is given", .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("epochs", 0, &a.epochs, 0, 1e9, "N",
+                        "stop after N passes over the training text in total", .resume = R_CHANGE),
+        OPT_FLOAT_ABOVE("time", 0, &a.seconds, 0, 1e9, "SECONDS",
+                        "stop after this much training time in total", .resume = R_CHANGE),
+        OPT_U64("early-stop", 0, &a.early_stop, 1, 1e15, "N",
+                "stop when N validations in a row have not improved on the best (default: {default})",
+                .computed = "never", .resume = R_CHANGE),
+        OPT_FLAG("bytes", 0, &a.bytes, "symbols are bytes, not UTF-8 characters"),
+        OPT_SEED("seed", &a.seed, "random seed for initialisation and dropout (default {default})"),
+        OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
+                   "{choices}: matrix products on bfloat16 inputs, FP32 sums (recorded in the checkpoint)"),
+        OPT_INT("threads", 0, &a.threads, 1, 256, "N",
+                "worker threads (default: {default}); results do not depend on it",
+                .computed = "online CPUs", .resume = R_REPEAT),
+        OPT_FLAG("resume", 0, &a.resume,
+                 "continue the run saved in the -o checkpoint exactly where it stopped",
+                 .resume = R_CHANGE),
+        OPT_STR("init", 0, &a.init, "FILE",
+                "fine-tune: start from FILE's weights (its cell and shape), adding CORPUS's new symbols"),
+        OPT_FLAG("force", 0, &a.force,
+                 "start over even if the -o checkpoint or its .best.ckpt exists (replaced at the first "
+                 "save)"),
+        OPT_STR("log", 0, &a.logpath, "FILE",
+                "append metrics as CSV (step,seconds,train_loss,val_loss,lr,chars_per_sec)",
+                .resume = R_REPEAT),
+        OPT_U64("eval-every", 0, &a.eval_every, 0, 1e15, "N",
+                "validate and save every N steps; 0 = only at the end "
+                "(default {default}, or once per epoch if an epoch is shorter)",
+                .resume = R_REPEAT),
+        OPT_INT("preview", 0, &a.preview_n, 0, 100000, "N",
+                "print an N-symbol sample to stderr at each validation; 0 = off (default {default})",
+                .resume = R_REPEAT),
+        OPT_CHOICE("progress", 0, &a.progress, progress_names, "FORMAT",
+                   "{choices}: one JSON object per progress, validation, start and end line",
+                   .resume = R_REPEAT),
+        OPT_FLAG("quiet", 'q', &a.quiet, "print nothing but errors", .resume = R_REPEAT),
+    };
+    a.c = COMMAND("train", "[options] CORPUS",
+                  "Train a character-level RNN on the text file CORPUS ('-' reads standard input) and save "
+                  "it.", opts);
+    const char *pos[1];
+    int npos, r = parse_args(&a.c, argc, argv, pos, 1, &npos);
+    if (r) return r < 0 ? 0 : r;
+    if (npos != 1) return usage_error(&a.c, "expected one CORPUS file");
+    a.corpus = pos[0];
+    return train_run(&a);
+}
