@@ -1,6 +1,6 @@
 /* cmd_score.c — `charrnn score`: how likely a trained model finds a text. One row per file (or per line with
  * --lines, or per symbol with --per-char) on standard output, tab-separated; the columns and number formats
- * are documented in README.md ("Scoring"). The scoring itself is the library's (rnn_score_streams,
+ * are documented in docs/commands.md ("score"). The scoring itself is the library's (rnn_score_streams,
  * rnn_gen.c); this file reads the files, cuts them into streams (a whole file, or its lines) and prints the
  * table.
  * Must not know: the library's internals (it includes rnn.h only). */

@@ -274,7 +274,8 @@ static int train_config(train_args *a, rnn_config *cfg) {
  *   lstm, gru  1x64  1x128  2x128  2x256  2x384  2x512       (candidates that disagree with a given
  *                                                             --layers/--hidden are skipped)
  *   dropout    0 with 1 layer or a budget under 3 epochs; else 0.5 if P > N and the budget is 10 epochs or
- * more, 0.25 if P > N/4, else 0 (measured: README "Sizes chosen for the corpus")
+ * more, 0.25 if P > N/4, else 0 (rule: docs/commands.md "train", "Sizes chosen for the corpus"; measured:
+ * docs/quality.md "Dropout follows the budget")
  *
  * A --time budget is turned into epochs at an assumed SIZE_RATE / P training characters per second, so that
  * the choice depends on the command line only, not on this machine's speed or --threads. Only the fields the
@@ -490,7 +491,7 @@ static void train_opening(train_session *s) {
  * UNIGRAM_MIN training symbols per vocabulary entry, whose symbols are mostly rare (data/tang.txt: 10 per
  * entry, 79% of them seen under 10 times): there the LSTM memorises sooner from the unigram start and its
  * best validation loss is worse (lstm 1x64, three seeds: 5.08 against 4.87 from the zero bias); the GRU's is
- * not (4.87 against 4.89). README "Learning quality", "The unigram start on a small corpus". */
+ * not (4.87 against 4.89). docs/quality.md "The unigram start on a small corpus". */
 #define UNIGRAM_MIN 100
 static int unigram_start(const train_session *s) {
     const train_args *a = s->a;

@@ -96,8 +96,9 @@ void man_end(void) {
           "resumable (optimizer moments, RNG state, data position, budget), and a CRC\\-32 of everything "
           "before it. The reader checks every field's range before allocating, the exact size and the CRC, "
           "and says which check failed. Writes go to a temporary file in the same directory, are synced, "
-          "then renamed over the old file. README.md documents every byte.\n"
-          ".SH SEE ALSO\nREADME.md in the source distribution; the C library: \\fBrnn.h\\fR, "
+          "then renamed over the old file. docs/format.md documents every byte.\n"
+          ".SH SEE ALSO\nREADME.md and docs/ in the source distribution (docs/commands.md for every option "
+          "in full); the C library: \\fBrnn.h\\fR, "
           "\\fBpkg\\-config \\-\\-cflags \\-\\-libs charrnn\\fR.\n", stdout);
 }
 

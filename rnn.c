@@ -100,7 +100,7 @@ size_t rnn_param_count(const rnn_config *c, int V) { return rnn__param_layout(c,
 
 /* How many leading gate blocks of a layer's b stand for two of PyTorch's biases (rnn__param_twins): the tanh RNN's one,
  * the GRU's r and z (PyTorch adds b_hn inside r * (...), so n's is bhn apart); none for the LSTM, which keeps one
- * bias per gate (measured: README "Learning quality"). */
+ * bias per gate (measured: docs/quality.md "2000 steps against PyTorch"). */
 static size_t twin_blocks(int cell) { return cell == RNN_CELL_RNN ? 1 : cell == RNN_CELL_GRU ? 2 : 0; }
 
 size_t rnn__param_twins(const rnn_config *c, const param_view *v, const float *base, param_range *out) {
@@ -137,12 +137,13 @@ oom:
 rnn_model *rnn_model_new(const rnn_config *c, const rnn_vocab *vocab, rnn_err err) {
     rnn_model *m = rnn__model_alloc(c, vocab, err);
     if (!m) return NULL;
-    /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs). The tanh RNN and the GRU
-     * start their biases as PyTorch's, drawn after all weights layer by layer: each entry uniform in +-1/sqrt(H),
-     * an entry that stands for two of PyTorch's (twin_blocks, rnn__param_twins) the sum of two such draws. The LSTM's are
-     * 0, the forget gate's at c->forget_bias (default 0: measured, 1 learns far slower here; README "Speed and
-     * quality"). The tanh RNN's output bias is uniform in +-1/sqrt(D*H), as nn.Linear's; the gated cells' is 0, and
-     * charrnn train mostly sets it to the unigram (rnn_trainer_fit_output_bias; main.c unigram_start says when). */
+    /* Weights uniform in +-1/sqrt(H) (as PyTorch's RNN/LSTM/GRU and Linear on H inputs). The tanh RNN and
+     * the GRU start their biases as PyTorch's, drawn after all weights layer by layer: each entry uniform in
+     * +-1/sqrt(H), an entry that stands for two of PyTorch's (twin_blocks, rnn__param_twins) the sum of two
+     * such draws. The LSTM's are 0, the forget gate's at c->forget_bias (default 0: measured, 1 learns far
+     * slower here; docs/quality.md "2000 steps against PyTorch"). The tanh RNN's output bias is uniform in
+     * +-1/sqrt(D*H), as nn.Linear's; the gated cells' is 0, and charrnn train mostly sets it to the unigram
+     * (rnn_trainer_fit_output_bias; cmd_train.c unigram_start says when). */
     uint64_t rng = c->seed;
     param_view v;
     rnn__param_layout(c, m->vocab.size, m->params, &v);

@@ -10,7 +10,7 @@
  *   rnn_train.c — the trainer: data streams, optimizers, clipping, budgets, validation.
  *   rnn_gen.c   — generation: the sampler, the batched generator (K samples at once), the scorer (a cloze
  *                 scorer for bidirectional models), and the filler (both sides, or a forward model's left side).
- *   rnn_ckpt.c  — the checkpoint file format (documented byte by byte in README.md).
+ *   rnn_ckpt.c  — the checkpoint file format (byte by byte: docs/format.md).
  *   rnn_crc.c   — the CRC-32 (rnn_crc32); rnn_rng.h the splitmix64 RNG (private).
  *   rnn_mat.c   — the matrix-multiply kernel and the thread pool (private header rnn_mat.h).
  * Private headers: rnn_impl.h (the model and resume structures), rnn_net.h (the model's internals).
@@ -74,8 +74,9 @@ int  rnn_utf8_next(const unsigned char *s, size_t n, uint32_t *sym);
 /* ---------------------------------------------------------------------------------------- model */
 enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 };
 enum { RNN_OPT_ADAM = 0, RNN_OPT_ADAGRAD = 1, RNN_OPT_SGD = 2 };
-/* The precision of the matrix products (README "Precision"): FP32, or bfloat16 inputs with FP32 accumulation.
- * Weights, gradients, optimizer state, the cells, softmax and the loss are FP32 either way. */
+/* The precision of the matrix products (docs/performance.md "Precision: bfloat16 products"): FP32, or
+ * bfloat16 inputs with FP32 accumulation. Weights, gradients, optimizer state, the cells, softmax and the
+ * loss are FP32 either way. */
 enum { RNN_PREC_FP32 = 0, RNN_PREC_BF16 = 1 };
 
 /* Everything that fixes the model's shape and how it was trained. Stored in the checkpoint. */
@@ -93,12 +94,13 @@ typedef struct {
     float val_frac;    /* tail fraction of the corpus held out for validation, 0 <= f < 1 */
     float forget_bias; /* LSTM: initial forget-gate bias (used when the model is made), -100..100 */
     uint64_t seed;     /* initialisation and dropout */
-    int bidir;         /* 0: forward (next-symbol) model; 1: bidirectional (cloze) model, README "Bidirectional" */
+    int bidir;         /* 0: forward (next-symbol) model; 1: bidirectional (cloze) model (docs/commands.md
+                        * "Bidirectional models and fill (the cloze test)") */
     int precision;     /* RNN_PREC_*: the products of training, and of sampling/scoring unless overridden
                         * (checkpoint flags bit 3) */
 } rnn_config;
 
-/* Fills `c` with the defaults documented in README.md. */
+/* Fills `c` with the defaults `charrnn train --help` shows (docs/commands.md "train"). */
 void rnn_config_default(rnn_config *c);
 /* Checks every field's range; -1 with a message naming the field. */
 int  rnn_config_check(const rnn_config *c, rnn_err err);
@@ -129,7 +131,8 @@ typedef struct {
 } rnn_progress;
 rnn_progress *rnn_model_progress(rnn_model *m);   /* owned by the model; main adds training seconds */
 
-/* Where a fine-tuned model started (rnn_model_extend); stored in its checkpoints (README, "Origin record"). */
+/* Where a fine-tuned model started (rnn_model_extend); stored in its checkpoints (docs/format.md "Origin
+ * record"). */
 #define RNN_MAX_ORIGIN_NAME 4096
 typedef struct {
     char *name;            /* the base checkpoint's file name as given, 1..RNN_MAX_ORIGIN_NAME bytes, no NUL; owned */
@@ -168,9 +171,9 @@ void rnn_trainer_free(rnn_trainer *t);
 /* For a model that has not been trained yet: sets the output bias to the centred log frequencies of the
  * symbols in the training split (each count + 0.5), so the first prediction is the unigram model instead of
  * the uniform one. The hidden layers then see only the part of the gradient that depends on the context, not
- * the large common "predict frequent symbols" part (README "Learning quality"). charrnn train calls it for
- * fresh LSTM and GRU runs, except an LSTM on a corpus of mostly rare symbols, and never for the tanh RNN (each
- * measured; main.c unigram_start); the library never does it on its own. */
+ * the large common "predict frequent symbols" part (docs/quality.md "The unigram start"). charrnn train
+ * calls it for fresh LSTM and GRU runs, except an LSTM on a corpus of mostly rare symbols, and never for the
+ * tanh RNN (each measured; cmd_train.c unigram_start); the library never does it on its own. */
 void rnn_trainer_fit_output_bias(rnn_trainer *t);
 
 /* One optimizer step on the next B x T chunk. Returns the chunk's mean loss (nats/char); a non-finite value
@@ -179,7 +182,8 @@ double rnn_train_step(rnn_trainer *t);
 /* Mean loss (nats/char) over the whole validation tail, as one stream with carried state. NaN if there is no
  * validation data. Records it in the model's progress (last/best). Does not disturb training state.
  * Bidirectional: the cloze loss (each symbol predicted from both sides) in windows of 256 symbols, each with
- * a backward margin of 64 (README "Bidirectional"); not a likelihood of the text. */
+ * a backward margin of 64 (docs/commands.md "Bidirectional models and fill (the cloze test)", "Chunk
+ * boundaries"; measured: docs/quality.md "Bidirectional models"); not a likelihood of the text. */
 double rnn_validate(rnn_trainer *t);
 
 /* When training stops: the first limit reached (0 = no limit of that kind). Totals since the model was made,

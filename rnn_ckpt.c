@@ -1,11 +1,12 @@
 /* rnn_ckpt.c — the checkpoint file: writing it atomically, reading it with every check.
  *
- * The format (version 2; version 1 is read too) is specified byte by byte in README.md ("Checkpoint format"); this file is its only
- * implementation. Every field is written and read explicitly, little-endian, whatever the host; nothing is a
- * struct dump. The reader checks, in this order: magic, version, minimum size, header size, flags, every
- * dimension's range, the training settings, the parameter count, the vocabulary-table size, the exact file size,
- * the CRC-32, then the vocabulary table and that every value is finite; each
- * failure names the file and the check. rnn_load is that list, one named function per check.
+ * The format (version 2; version 1 is read too) is specified byte by byte in docs/format.md ("Checkpoint
+ * format (version 2)"); this file is its only implementation. Every field is written and read explicitly,
+ * little-endian, whatever the host; nothing is a struct dump. The reader checks, in this order: magic,
+ * version, minimum size, header size, flags, every dimension's range, the training settings, the parameter
+ * count, the vocabulary-table size, the exact file size, the CRC-32, then the vocabulary table and that every
+ * value is finite; each failure names the file and the check. rnn_load is that list, one named function per
+ * check.
  *
  * Owns: rnn_save (refusing targets that are not regular files, writing through symlinks, a locked temporary),
  * rnn_save_check, rnn_save_clean (stale temporaries of exactly rnn_save's pattern), rnn_load, rnn_load_mem (the
@@ -148,7 +149,7 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
         e[0] = (unsigned char)rnn_symbol_bytes(&m->vocab, i, e + 1);
         wbytes(w, e, 1 + (size_t)e[0]);
     }
-    if (o) {   /* the origin record (README, "Origin record") */
+    if (o) {   /* the origin record (docs/format.md "Origin record") */
         unsigned char g[ORIGIN_FIXED];
         put64(g + O_STEP, o->step);
         put32(g + O_VOCAB_SIZE, (uint32_t)o->vocab_size);
@@ -374,7 +375,8 @@ static int parse_vocab(rnn_vocab *v, const unsigned char *p, size_t size, int V,
     return off == size ? 0 : -1;
 }
 
-/* ---- rnn_load, as a sequence of named checks that mirror README.md's "Reader's checks, in order" one to one.
+/* ---- rnn_load, as a sequence of named checks that mirror docs/format.md's "Reader's checks, in order" one
+ * to one.
  * Each returns 0, or -1 after writing the reason into err. */
 typedef struct {
     const char *path;
@@ -634,9 +636,9 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
 }
 #undef FAIL
 
-/* The checks 1-14 on the source ld (a file or memory), in README's order. The header first: nothing is allocated
- * for the body until the header has said how big it must be (check 10), so a huge or endless file (/dev/zero) is
- * refused, not read. */
+/* The checks 1-14 on the source ld (a file or memory), in docs/format.md's order ("Reader's checks, in
+ * order"). The header first: nothing is allocated for the body until the header has said how big it must be
+ * (check 10), so a huge or endless file (/dev/zero) is refused, not read. */
 static int load_from(loading *ld, rnn_model **out, rnn_resume **resume, rnn_err err) {
     rnn_model *m = NULL;
     rnn_resume *r = NULL;

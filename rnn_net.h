@@ -28,9 +28,10 @@ size_t rnn__param_layout(const rnn_config *c, int V, float *base, param_view *v)
 
 /* The tensors that each stand for two of PyTorch's: the tanh RNN's bias b is nn.RNN's b_ih + b_hh, and the GRU's
  * b holds b_ir + b_hr and b_iz + b_hz in its r and z blocks (its n block is b_in alone; b_hn is bhn): two tensors
- * that always get the same gradient. To take PyTorch's step (README "Learning quality"), such a range moves at
- * twice the learning rate and its gradient counts twice in the clipping norm. Writes them to out (room for
- * RNN_MAX_TWINS) as ranges of the flat buffer that v views from base, in ascending order; returns how many. */
+ * that always get the same gradient. To take PyTorch's step (docs/quality.md "The tanh RNN's bias
+ * parametrisation" and "The GRU at 2000 steps"), such a range moves at twice the learning rate and its
+ * gradient counts twice in the clipping norm. Writes them to out (room for RNN_MAX_TWINS) as ranges of the
+ * flat buffer that v views from base, in ascending order; returns how many. */
 typedef struct { size_t offset, count; } param_range;
 #define RNN_MAX_TWINS (2 * RNN_MAX_LAYERS)
 size_t rnn__param_twins(const rnn_config *c, const param_view *v, const float *base, param_range *out);

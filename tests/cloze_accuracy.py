@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cloze accuracy (README "Cloze accuracy"): not part of ./test.sh, a measurement.
+"""Cloze accuracy (docs/quality.md "Cloze accuracy"): not part of ./test.sh, a measurement.
 
   cloze_accuracy.py make CORPUS DIR   DIR/tail.txt = CORPUS's validation tail (train --val 0.1: the last 10% of its
                                       characters); DIR/mask1.txt = 10% of them replaced by '_' at random positions,
