@@ -44,7 +44,8 @@ $(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(BUILD)/libcharrnn.a rnn.h
 	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(CLI) $(BUILD)/libcharrnn.a $(LDFLAGS) $(LDLIBS)
 
 # The unit-test program (gradient checks, round trips, determinism); test.sh builds and runs it. One file per
-# library area (tests/test_<area>.c), the registry and helpers in tests/test_main.c.
+# library area (tests/test_<area>.c); tests/tests.def lists the tests, tests/test.h holds the helpers,
+# tests/test_main.c the registry.
 TESTS = tests/test_main.c tests/test_mat.c tests/test_text.c tests/test_model.c tests/test_train.c tests/test_gen.c \
         tests/test_ckpt.c
 # Built from objects, so that a change to one file (test.sh's mutation checks: one mutant each) recompiles that file only.
