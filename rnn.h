@@ -129,7 +129,7 @@ typedef struct {
     float    last_val;     /* last validation loss in nats/char, NaN if none */
     float    best_val;     /* best validation loss so far, NaN if none */
 } rnn_progress;
-rnn_progress *rnn_model_progress(rnn_model *m);   /* owned by the model; main adds training seconds */
+rnn_progress *rnn_model_progress(rnn_model *m);   /* owned by the model; charrnn train adds its seconds */
 
 /* Where a fine-tuned model started (rnn_model_extend); stored in its checkpoints (docs/format.md "Origin
  * record"). */
