@@ -77,6 +77,8 @@ void man_end(void) {
           "\\fBgeneric\\fR (\\fBavx512\\fR, the default where the CPU has it, allows all). Another value is "
           "warned about and acts as \\fBgeneric\\fR. Results do not depend on \\fB\\-\\-threads\\fR; another "
           "kernel can change the rounding.\n"
+          ".TP\n.B CHARRNN_BLOCKING\nMC_TILES,NC: the matrix products' block sizes, by default sized from the "
+          "CPU's L2 cache; for measuring. Results do not depend on it.\n"
           ".SH FILES\n.TP\n.I charrnn.ckpt\nThe default checkpoint: \\fBtrain\\fR writes it (with everything "
           "needed to resume), \\fBsample\\fR and \\fBinfo\\fR read it.\n.TP\n.I FILE.best.ckpt\nThe "
           "best\\-by\\-validation weights of a \\fBtrain \\-o\\fR \\fIFILE.ckpt\\fR run (\\fIFILE.best\\fR "
