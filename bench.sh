@@ -17,7 +17,7 @@
 # and PyTorch then runs under --autocast bf16 (its mixed precision). Corpus: ../shared/corpora/tinyshakespeare.txt
 # if present, else data/fortunes.txt. Peak FLOPS: ../shared/bench/peak.c if present (compiled here), else not
 # shown. The read loop is a C program of its own (written and compiled here) rather than a charrnn option: it
-# measures the machine the way the issue's "plain read loop" does, and keeps benchmark code out of the binary.
+# measures the machine, not charrnn, and keeps benchmark code out of the binary.
 set -u
 cd "$(dirname "$0")" || exit 1
 THREADS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
