@@ -260,6 +260,8 @@ static int train_config(train_args *a, rnn_config *cfg) {
                            "--init starts a new run from another model; it cannot be combined with --resume");
     if (a->resume && a->force)
         return usage_error(c, "--resume continues the checkpoint and --force starts over: give one");
+    if (a->early_stop && !a->resume && a->val == 0)
+        return usage_error(c, "--early-stop needs validation: it cannot be combined with --val 0");
     if (a->resume) {
         for (int i = 0; i < c->nopts; i++)
             if (c->opts[i].seen && c->opts[i].resume == R_FIXED)
@@ -483,6 +485,8 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     if (a->resume) {
         if (rnn_load(a->out, &s->m, &s->rs, s->err)) return fail("%s", s->err);
         if (!s->rs) return fail("'%s' holds no training state to resume", a->out);
+        if (a->early_stop && rnn_model_config(s->m)->val_frac == 0)
+            return usage_error(&a->c, "--early-stop needs validation: '%s' was trained with --val 0", a->out);
     }
     size_t len = 0;
     if (read_all(a->corpus, &s->text, &len)) return 1;
@@ -501,6 +505,16 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     free(s->text);
     s->text = NULL;
     return 0;
+}
+
+/* Whether the run's budget is reached: its step count, its epochs or its training time. */
+static int budget_reached(const train_session *s) {
+    const rnn_budget *bud = rnn_trainer_budget(s->t);
+    const rnn_progress *prog = rnn_model_progress(s->m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    return (bud->steps && prog->step >= bud->steps) || (bud->epochs > 0 && info.epoch >= bud->epochs) ||
+           (bud->seconds > 0 && prog->seconds >= bud->seconds);
 }
 
 /* The opening line on stderr: the model, the data, the threads (a JSON object with --progress jsonl). */
@@ -545,6 +559,44 @@ static void train_opening(train_session *s) {
     if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
 }
 
+/* The budget's limits as text after "of" (e.g. "2000 steps", "2000 steps or 3 epochs"), into buf. */
+static const char *budget_text(const rnn_budget *bud, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    if (bud->steps) len += (size_t)snprintf(buf + len, n - len, "%llu steps", (unsigned long long)bud->steps);
+    if (bud->epochs > 0 && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "%s%g epochs", len ? " or " : "", bud->epochs);
+    if (bud->seconds > 0 && len < n)
+        snprintf(buf + len, n - len, "%s%g s of training", len ? " or " : "", bud->seconds);
+    return buf;
+}
+
+/* With --resume: where the run resumes and where it ends, "charrnn: resuming at step N of M" (the budget's
+ * limits as budget_text writes them), or the JSON event `resume`. */
+static void resume_line(train_session *s) {
+    const rnn_progress *p = rnn_model_progress(s->m);
+    const rnn_budget *bud = rnn_trainer_budget(s->t);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    char of[128];
+    ev_field e[] = {
+        EV_U64("step", "charrnn: resuming at step %llu", p->step),
+        {.key = "epoch", .text = NULL, .kind = EV_NUM, .v.d = info.epoch},
+        {.key = "seconds", .text = NULL, .kind = EV_NUM, .v.d = p->seconds},
+        {.key = "steps", .text = NULL, .kind = EV_U64, .null = !bud->steps, .v.u = bud->steps},
+        {.key = "epochs", .text = NULL, .kind = EV_NUM, .null = !(bud->epochs > 0), .v.d = bud->epochs},
+        {.key = "time", .text = NULL, .kind = EV_NUM, .null = !(bud->seconds > 0), .v.d = bud->seconds},
+        {.key = NULL, .text = " of %s", .shown = budget_text(bud, of, sizeof of), .kind = EV_STR},
+    };
+    char line[256];
+    if (s->a->progress == 1) {
+        ev_json(stderr, "resume", e, (int)(sizeof e / sizeof *e));
+        return;
+    }
+    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+    fprintf(stderr, "%s\n", line);
+}
+
 /* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new.
  * Only a fresh gated model (--init keeps the bias it has learned): the LSTM and GRU reach 0.12-0.19 nats/char
  * lower validation loss at 250 to 1000 steps from it (lstm 2x256, tinyshakespeare), the tanh RNN learns
@@ -563,8 +615,8 @@ static int unigram_start(const train_session *s) {
     return cell != RNN_CELL_LSTM || info.n_train >= (size_t)UNIGRAM_MIN * (size_t)rnn_model_vocab(s->m)->size;
 }
 
-/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, or 1 after
- * reporting. */
+/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, 1 after
+ * reporting, or -1 with --resume when the budget is already reached (nothing said, opened or written yet). */
 static int train_start(train_session *s, size_t n) {
     train_args *a = s->a;
     s->t = rnn_trainer_new(s->m, s->ids, n, a->threads, s->rs, s->err);
@@ -576,6 +628,7 @@ static int train_start(train_session *s, size_t n) {
     if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = DEFAULT_STEPS;
     /* e.g. after divergence */
     if (a->resume && opt_seen(&a->c, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);
+    if (a->resume && budget_reached(s)) return -1;   /* nothing to train: resume_nothing says so */
     if (a->logpath) {
         s->logf = fopen(a->logpath, "a");
         if (!s->logf) return fail("cannot open '%s': %s", a->logpath, strerror(errno));
@@ -587,6 +640,7 @@ static int train_start(train_session *s, size_t n) {
         /* validate at least once per epoch: small corpora overfit fast */
         a->eval_every = info.steps_per_epoch;
     if (!a->quiet) train_opening(s);
+    if (!a->quiet && a->resume) resume_line(s);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -612,12 +666,8 @@ static int train_loop(train_session *s) {
     const rnn_budget *bud = rnn_trainer_budget(s->t);
     uint64_t eval_every = s->a->eval_every;
     double last_show = 0, last_log = 0;
-    rnn_train_info info;
     for (;;) {
-        rnn_trainer_info(s->t, &info);
-        if ((bud->steps && prog->step >= bud->steps) || (bud->epochs > 0 && info.epoch >= bud->epochs) ||
-            (bud->seconds > 0 && prog->seconds >= bud->seconds) || stop_signal)
-            return 0;
+        if (budget_reached(s) || stop_signal) return 0;
         double t0 = now_sec();
         double loss = rnn_train_step(s->t);
         double dt = now_sec() - t0;
@@ -642,10 +692,11 @@ static int train_loop(train_session *s) {
     }
 }
 
-/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, and
- * the options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep
- * them). Caller frees; NULL if out of memory. */
-static char *resume_command(const train_args *a) {
+/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, the
+ * options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep
+ * them), then `extra` (NULL: none; written as it is, e.g. " --steps 3000") before the corpus. Caller frees;
+ * NULL if out of memory. */
+static char *resume_command(const train_args *a, const char *extra) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -669,6 +720,7 @@ static char *resume_command(const train_args *a) {
             shell_word(f, v);
         }
     }
+    if (extra) fputs(extra, f);
     fputs(a->corpus[0] == '-' && a->corpus[1] ? " -- " : " ", f);   /* a corpus named like an option */
     shell_word(f, a->corpus);
     if (fclose(f)) {
@@ -683,7 +735,7 @@ static int train_interrupted(train_session *s) {
     rnn_progress *prog = rnn_model_progress(s->m);
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
-    char *cmd = resume_command(s->a), line[9000];
+    char *cmd = resume_command(s->a, NULL), line[9000];
     ev_field e[] = {
         EV_U64("step", "charrnn: interrupted at step %llu", prog->step),
         EV_NUM("epoch", " (epoch %.2f)", info.epoch),
@@ -700,6 +752,36 @@ static int train_interrupted(train_session *s) {
     }
     free(cmd);
     return stop_signal == SIGINT ? 130 : 143;
+}
+
+/* `train --resume` on a checkpoint whose budget is reached: says so, that the budget options are totals, and
+ * the command that trains 1000 more steps (the JSON event `budget_reached` with --progress jsonl); the
+ * checkpoint is not rewritten. Returns 0. */
+static int resume_nothing(train_session *s) {
+    const rnn_progress *p = rnn_model_progress(s->m);
+    char of[128], more[48], *cmd;
+    budget_text(rnn_trainer_budget(s->t), of, sizeof of);
+    snprintf(more, sizeof more, " --steps %llu", (unsigned long long)p->step + 1000);
+    cmd = resume_command(s->a, more);
+    const char *shown = cmd ? cmd : "charrnn train --resume";   /* NULL: out of memory */
+    ev_field e[] = {
+        EV_STR("checkpoint", "charrnn: '%s'", s->a->out),
+        EV_U64("step", " is at step %llu", p->step),
+        {.key = NULL, .text = ", its budget of %s is reached: nothing to train", .shown = of, .kind = EV_STR},
+        EV_STR(NULL, ". --steps, --epochs and --time are totals, not additions; to train 1000 more steps: %s",
+               shown),
+        EV_STR("resume", NULL, shown),
+    };
+    char line[9000];
+    if (s->a->quiet) {
+    } else if (s->a->progress == 1) {
+        ev_json(stderr, "budget_reached", e, (int)(sizeof e / sizeof *e));
+    } else {
+        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        fprintf(stderr, "%s\n", line);
+    }
+    free(cmd);
+    return 0;
 }
 
 /* The end of a finished run: the validation summary and the done line (one JSON object with --progress
@@ -824,7 +906,8 @@ static int train_run(train_args *a) {
     size_t n = 0;
     r = train_load(&s, &cfg, &n);
     if (!r) r = train_start(&s, n);
-    if (!r) r = train_report(&s, train_loop(&s));
+    if (r < 0) r = resume_nothing(&s);
+    else if (!r) r = train_report(&s, train_loop(&s));
     return train_end(&s, r);
 }
 

@@ -372,6 +372,41 @@ cli_train_guard() {
     check "similar names and a FIFO of the pattern survive" bash -c "ls ${keep[*]} '$G.tmp.FiFo00' >/dev/null && test -p '$G.tmp.FiFo00'"
 }
 
+# Resuming a finished run: says the budget is reached, that budgets are totals and the command that adds more,
+# exit 0, checkpoint and log untouched; a resumed run says where it resumes (text and JSON). --early-stop needs a
+# validation split.
+cli_train_budget() {
+    local R="$W/budget.ckpt" L="$W/budget.csv" sum
+    cr train data/fortunes.txt --hidden 8 --batch 2 --seq 8 --steps 30 --preview 0 --threads 1 -q -o "$R"
+    expect "budget: a 30-step run" 0
+    sum=$(cksum <"$R")
+    : >"$L"
+    cr train data/fortunes.txt --resume -o "$R" --threads 1 --log "$L"
+    expect "budget: resuming a finished run" 0 "charrnn: '$R' is at step 30, its budget of 30 steps is reached: nothing to train. --steps, --epochs and --time are totals, not additions; to train 1000 more steps: $BIN train --resume -o $R --threads 1 --log $L --steps 1030 data/fortunes.txt"
+    check "budget: one line, nothing else" test "$(wc -l <"$TMP/err")" -eq 1
+    check "budget: the checkpoint is not rewritten, the log not written" test "$(cksum <"$R")" = "$sum" -a ! -s "$L"
+    cr train data/fortunes.txt --resume -o "$R" --steps 20 --epochs 0.0001 --progress jsonl
+    expect "budget: a smaller --steps is a total too" 0
+    check "budget: as JSON" test "$(cat "$TMP/err")" = "{\"event\":\"budget_reached\",\"checkpoint\":\"$R\",\"step\":30,\"resume\":\"$BIN train --resume -o $R --progress jsonl --steps 1030 data/fortunes.txt\"}"
+    cr train data/fortunes.txt --resume -o "$R" -q
+    check "budget: -q says nothing" test $RC -eq 0 -a ! -s "$TMP/err"
+    local hint
+    hint=$("$BIN" train data/fortunes.txt --resume -o "$R" 2>&1 | sed -n 's/.*to train 1000 more steps: //p')
+    eval "$hint -q --preview 0"
+    check "budget: the printed command trains 1000 more steps" test $? -eq 0 -a "$("$BIN" info -m "$R" | sed -n 's/^steps: *\([0-9]*\).*/\1/p')" = 1030
+    cr train data/fortunes.txt --resume -o "$R" --steps 1040 --eval-every 0 --preview 0
+    expect "budget: resuming says where" 0
+    check "budget: 'resuming at step 1030 of 1040 steps'" test "$(sed -n 2p "$TMP/err")" = "charrnn: resuming at step 1030 of 1040 steps"
+    cr train data/fortunes.txt --resume -o "$R" --steps 1045 --time 1000 --eval-every 0 --progress jsonl
+    check "budget: the resume event" grep -qE '^\{"event":"resume","step":1040,"epoch":[0-9.e-]+,"seconds":[0-9.e-]+,"steps":1045,"epochs":null,"time":1000\}$' "$TMP/err"
+    check "budget: JSON lines" json_lines "$TMP/err"
+    cr train data/fortunes.txt --val 0 --early-stop 3 -o "$W/never.ckpt"
+    expect "--early-stop with --val 0" 2 "charrnn train: --early-stop needs validation: it cannot be combined with --val 0"
+    cr train data/fortunes.txt --hidden 8 --batch 2 --seq 8 --steps 2 --val 0 --threads 1 -q -o "$W/v0.ckpt"
+    cr train data/fortunes.txt --resume -o "$W/v0.ckpt" --early-stop 2
+    expect "--early-stop resuming a --val 0 run" 2 "charrnn train: --early-stop needs validation: '$W/v0.ckpt' was trained with --val 0"
+}
+
 # A save that cannot work is refused before training (one line, exit 1, nothing created); a save that fails later
 # does not stop the run, and its end puts the run in NAME.rescued.ckpt (never overwriting) in the current directory.
 cli_train_savefail() {
