@@ -249,7 +249,8 @@ static int names_model_with_m(const command *c) {
 }
 
 /* The usage error for the positional argument a that c does not take: with a hint to -m when the command
- * reads its checkpoint with -m and a looks like one (an existing file, or a name ending in .ckpt). Returns 2. */
+ * reads its checkpoint with -m and a looks like one (an existing file, or a name ending in .ckpt).
+ * Returns 2. */
 static int unexpected_argument(const command *c, const char *a) {
     struct stat st;
     size_t n = strlen(a);

@@ -23,6 +23,6 @@ void draw_seed(draw_args *d, const command *c) {
 int default_model_missing(const char *path) {
     struct stat st;
     if (strcmp(path, DEFAULT_MODEL) || stat(path, &st) == 0 || errno != ENOENT) return 0;
-    return fail("cannot open '%s': %s; train one with 'charrnn train CORPUS', or name another with -m FILE", path,
-                strerror(ENOENT));
+    return fail("cannot open '%s': %s; train one with 'charrnn train CORPUS', or name another with -m FILE",
+                path, strerror(ENOENT));
 }

@@ -444,9 +444,9 @@ static int probe_log(const char *path) {
 
 /* Before any work: both checkpoint paths (-o and its .best) must be files rnn_save may replace; a fresh run
  * (no --resume) without --force refuses either one that exists at all (whatever it holds: a path that is
- * taken is never another run's to lose); every save the run will make (both paths, the --log) is tried, so that a
- * typo in -o is refused before training rather than after it; then the stale temporaries of interrupted saves
- * of both are removed. 0 or 1. */
+ * taken is never another run's to lose); every save the run will make (both paths, the --log) is tried, so
+ * that a typo in -o is refused before training rather than after it; then the stale temporaries of
+ * interrupted saves of both are removed. 0 or 1. */
 static int train_guard(train_session *s) {
     const train_args *a = s->a;
     const char *paths[2] = {a->out, s->bpath};

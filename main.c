@@ -144,7 +144,8 @@ static int dispatch(int argc, char **argv) {
     }
     const char *near = near_subcommand(cmd);
     if (near) {   /* one line and the way to the list, not the whole usage */
-        fprintf(stderr, "charrnn: unknown command '%s'; did you mean '%s'?\nTry 'charrnn --help'.\n", cmd, near);
+        fprintf(stderr, "charrnn: unknown command '%s'; did you mean '%s'?\nTry 'charrnn --help'.\n", cmd,
+                near);
         return 2;
     }
     fprintf(stderr, "charrnn: unknown command '%s'\n", cmd);

@@ -122,6 +122,13 @@ cli_misc_docs() {
     for s in "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "CHECKPOINT FORMAT"; do
         check "the man page has $s" grep -q "^\.SH $s" "$TMP/out"
     done
+    sed -n '/^\.SH FILES/,/^\.SH /p' "$TMP/out" >"$W/man-files"
+    sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TMP/out" >"$W/man-examples"
+    check "man FILES: sample, info, score and fill read charrnn.ckpt" grep -qF '\fBsample\fR, \fBinfo\fR, \fBscore\fR and \fBfill\fR read it' "$W/man-files"
+    check "man FILES: the rescued checkpoint" grep -qF 'NAME.rescued.ckpt' "$W/man-files"
+    for sub in train sample info plot score fill; do
+        check "man EXAMPLES: $sub" grep -q "^charrnn $sub " "$W/man-examples"
+    done
     if command -v groff >/dev/null 2>&1; then
         check "groff formats the man page without warnings" bash -c "groff -man -ww -z '$TMP/out' 2>&1 | (! grep .)"
     fi
