@@ -432,10 +432,14 @@ static int probe_save(const char *path) {
 }
 
 /* Whether the --log file can be appended to: opened for appending (O_CREAT | O_EXCL first, so that a file this
- * check creates is removed again and a run that fails before training leaves none). 0 or an errno value. */
+ * check creates is removed again and a run that fails before training leaves none). Anything but a regular
+ * file (a FIFO, /dev/stdout, a pipe from the shell) is left to the real open: opening it now could block or
+ * end its reader's input. 0 or an errno value. */
 static int probe_log(const char *path) {
+    struct stat st;
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, 0644), made = fd >= 0;
-    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 && errno == EEXIST && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY);
     if (fd < 0) return errno;
     close(fd);
     if (made) unlink(path);
