@@ -195,6 +195,71 @@ int set_value(const command *c, opt *o, const char *shown, const char *v) {
     return 0;
 }
 
+/* The optimal string alignment distance (edits: insert, delete, substitute, swap two neighbours) between
+ * a[0..n) and b, capped at 9 (names longer than 63 bytes count as far). */
+static int edit_distance(const char *a, size_t n, const char *b) {
+    size_t m = strlen(b);
+    if (n > 63 || m > 63) return 9;
+    int d[64][64];
+    for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m] > 9 ? 9 : d[n][m];
+}
+
+const char *closest_name(const char *s, size_t n, const char *const *names, int count) {
+    const char *best = NULL;
+    int nprefix = 0, bestd = n < 6 ? 1 : 2, tie = 0;
+    for (int i = 0; i < count; i++)
+        if (n && strlen(names[i]) > n && !strncmp(names[i], s, n)) nprefix++, best = names[i];
+    if (nprefix) return nprefix == 1 ? best : NULL;
+    for (int i = 0; i < count; i++) {
+        int d = edit_distance(s, n, names[i]);
+        if (d < bestd || (d == bestd && !best)) tie = 0, bestd = d, best = names[i];
+        else if (d == bestd) tie = 1;
+    }
+    return tie ? NULL : best;
+}
+
+/* The usage error for the unknown long option a (its name a[2..2+len)): with "; did you mean '--NAME'?" when
+ * one of c's options is close (closest_name). Returns 2. */
+static int unknown_option(const command *c, const char *a, size_t len) {
+    const char *names[256];
+    int n = 0;
+    for (int k = 0; k < c->nopts && n < 255; k++) names[n++] = c->opts[k].name;
+    names[n++] = "help";
+    const char *near = closest_name(a + 2, len, names, n);
+    if (near) return usage_error(c, "unknown option '%.*s'; did you mean '--%s'?", (int)(len + 2), a, near);
+    return usage_error(c, "unknown option '%.*s'", (int)(len + 2), a);
+}
+
+/* Whether the table has -m/--model (a command that reads a checkpoint and takes no FILE). */
+static int names_model_with_m(const command *c) {
+    for (int k = 0; k < c->nopts; k++)
+        if (c->opts[k].shrt == 'm' && !strcmp(c->opts[k].name, "model")) return 1;
+    return 0;
+}
+
+/* The usage error for the positional argument a that c does not take: with a hint to -m when the command
+ * reads its checkpoint with -m and a looks like one (an existing file, or a name ending in .ckpt).
+ * Returns 2. */
+static int unexpected_argument(const command *c, const char *a) {
+    struct stat st;
+    size_t n = strlen(a);
+    int ckpt_like = (n > 5 && !strcmp(a + n - 5, ".ckpt")) || (stat(a, &st) == 0 && S_ISREG(st.st_mode));
+    if (ckpt_like && names_model_with_m(c))
+        return usage_error(c, "unexpected argument '%s': a checkpoint is named with -m (use -m %s)", a, a);
+    return usage_error(c, "unexpected argument '%s'", a);
+}
+
 /* Parses argv[0..argc) (after the subcommand name) against c's table. Positionals go to pos[] (up to maxpos).
  * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos) {
@@ -214,7 +279,7 @@ int parse_args(const command *c, int argc, char **argv, const char **pos, int ma
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
-            if (*npos >= maxpos) return usage_error(c, "unexpected argument '%s'", a);
+            if (*npos >= maxpos) return unexpected_argument(c, a);
             pos[(*npos)++] = a;
             continue;
         }
@@ -228,7 +293,7 @@ int parse_args(const command *c, int argc, char **argv, const char **pos, int ma
             size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
             for (int k = 0; k < c->nopts; k++)
                 if (strlen(c->opts[k].name) == len && !strncmp(c->opts[k].name, a + 2, len)) o = &c->opts[k];
-            if (!o) return usage_error(c, "unknown option '%.*s'", (int)(len + 2), a);
+            if (!o) return unknown_option(c, a, len);
             snprintf(shown, sizeof shown, "--%s", o->name);
             if (eq) {
                 if (o->kind == O_FLAG) return usage_error(c, "option '%s' takes no value", shown);

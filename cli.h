@@ -108,6 +108,11 @@ int parse_whole(const char *s, long double *out);
 int parse_real(const char *s, double *out);
 /* Checks and stores the value v of option o (shown as `shown`). 0 or 2 (usage error, reported). */
 int set_value(const command *c, opt *o, const char *shown, const char *v);
+/* The one of names[0..count) that s[0..n) most likely misspells, for a "did you mean" hint: the only name
+ * that s is a proper prefix of, else the only name within 1 edit (2 when s has 6 bytes or more; a swap of two
+ * neighbours is one edit). NULL if none, or if several are as close (an option name must match exactly:
+ * prefixes are never accepted, only suggested). */
+const char *closest_name(const char *s, size_t n, const char *const *names, int count);
 /* Parses argv[0..argc) (after the subcommand name) against c's table. Positionals go to pos[] (up to maxpos).
  * Returns 0, 2 (usage error, reported) or -1 (--help was printed: exit 0). */
 int parse_args(const command *c, int argc, char **argv, const char **pos, int maxpos, int *npos);

@@ -61,6 +61,12 @@ typedef struct {
 /* After parsing c, a table with SEED_ROW on d: a --seed not given comes from the clock and the process id. */
 void draw_seed(draw_args *d, const command *c);
 
+/* The checkpoint sample, info, score and fill read when -m is not given. */
+#define DEFAULT_MODEL "charrnn.ckpt"
+/* Before loading `path`: if it is DEFAULT_MODEL and does not exist, reports that with the ways out (train one,
+ * or -m) and returns 1; else returns 0 (rnn_load then reports any other failure). */
+int default_model_missing(const char *path);
+
 /* x's expansion as a string literal, for a number that is both a value and --help text. */
 #define STR(x) STR_(x)
 #define STR_(x) #x

@@ -128,6 +128,7 @@ static int fill_check(fill_args *a, int npos) {
 static int fill_run(fill_args *a, const char *path) {
     rnn_err err;
     rnn_model *m;
+    if (default_model_missing(a->model)) return 1;
     if (rnn_load(a->model, &m, NULL, err)) return fail("%s", err);
     if (opt_seen(&a->c, "precision") && rnn_model_set_precision(m, a->precision, err)) {
         rnn_model_free(m);
@@ -153,7 +154,7 @@ static int fill_run(fill_args *a, const char *path) {
 
 /* `charrnn fill`: the defaults and the option table (in this frame for the whole run), parse, check, run. */
 int cmd_fill(int argc, char **argv) {
-    fill_args a = {.model = "charrnn.ckpt", .blank = "_", .passes = 4, .threads = online_cpus(),
+    fill_args a = {.model = DEFAULT_MODEL, .blank = "_", .passes = 4, .threads = online_cpus(),
                    .d = {.temp = 0, .top_p = 1.0}};
     opt opts[] = {
         OPT_STR("model", 'm', &a.model, "FILE",

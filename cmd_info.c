@@ -98,7 +98,7 @@ static void info_json(const char *model, rnn_model *m, const rnn_resume *rs) {
 }
 
 int cmd_info(int argc, char **argv) {
-    const char *model = "charrnn.ckpt";
+    const char *model = DEFAULT_MODEL;
     int as_json = 0;
     opt opts[] = {
         OPT_STR("model", 'm', &model, "FILE", "checkpoint to describe (default {default})"),
@@ -113,6 +113,7 @@ int cmd_info(int argc, char **argv) {
     rnn_err err;
     rnn_model *m;
     rnn_resume *rs;
+    if (default_model_missing(model)) return 1;
     if (rnn_load(model, &m, &rs, err)) return fail("%s", err);
     if (as_json) info_json(model, m, rs);
     else info_text(model, m, rs);

@@ -45,6 +45,20 @@ typedef struct {
     rnn_err err;
 } sample_session;
 
+/* A warning for each --stop string holding a backslash escape (\n, \t, \r) written literally: charrnn takes
+ * STR as it is, so '\n' is two characters and rarely what was meant. */
+static void warn_escapes(const sample_args *a) {
+    for (int i = 0; i < a->stops.n; i++) {
+        const char *p = a->stops.v[i];
+        while ((p = strchr(p, '\\')) && p[1] != 'n' && p[1] != 't' && p[1] != 'r') p++;
+        if (p)
+            fprintf(stderr,
+                    "charrnn: warning: --stop '%s' holds a backslash and '%c', not a control character: "
+                    "in bash, $'\\%c' is one\n",
+                    a->stops.v[i], p[1], p[1]);
+    }
+}
+
 /* The checks of sample's parsed options that need no model, and the defaults that depend on other options. 0
  * or 2 (usage error, reported). */
 static int sample_check(sample_args *a) {
@@ -64,6 +78,7 @@ static int sample_check(sample_args *a) {
  * and put at the head of every sample. 0, 1 or 2 after reporting. */
 static int sample_open(sample_session *s) {
     sample_args *a = s->a;
+    if (default_model_missing(a->model)) return 1;
     if (rnn_load(a->model, &s->m, NULL, s->err)) return fail("%s", s->err);
     if (opt_seen(&a->c, "precision") && rnn_model_set_precision(s->m, a->precision, s->err))
         return fail("%s", s->err);
@@ -185,7 +200,7 @@ static int sample_end(sample_session *s, int rc) {
 /* `charrnn sample`: the defaults and the option table (in this frame for the whole run), parse, check, open
  * (model, generator, prime), loop, end. */
 int cmd_sample(int argc, char **argv) {
-    sample_args a = {.model = "charrnn.ckpt", .sep = "\n", .n = 500, .d = {.temp = 1.0, .top_p = 1.0},
+    sample_args a = {.model = DEFAULT_MODEL, .sep = "\n", .n = 500, .d = {.temp = 1.0, .top_p = 1.0},
                      .threads = online_cpus(), .count = 1};
     opt opts[] = {
         OPT_STR("model", 'm', &a.model, "FILE", "checkpoint to sample from (default {default})"),
@@ -195,7 +210,8 @@ int cmd_sample(int argc, char **argv) {
         DRAW_ROWS(&a.d),
         OPT_STR("prime", 0, &a.prime, "TEXT", "start from TEXT: it warms the state and is printed first"),
         OPT_LIST("stop", 0, &a.stops, "STR",
-                 "end a sample right after it generates STR (printed); repeatable"),
+                 "end a sample right after it generates STR (printed); repeatable; a newline is $'\\n' in "
+                 "bash, not '\\n'"),
         OPT_FLAG("stop-exclude", 0, &a.stop_exclude, "leave the --stop string that ended a sample out"),
         OPT_U64("lines", 0, &a.lines, 1, 1e15, "N", "end a sample after its N-th generated newline"),
         OPT_STR("line-starts", 0, &a.line_starts, "TEXT",
@@ -216,6 +232,7 @@ int cmd_sample(int argc, char **argv) {
     int npos, r = parse_args(&a.c, argc, argv, pos, 0, &npos);
     if (!r) r = sample_check(&a);
     if (r || cli_args_only) return r < 0 ? 0 : r;
+    warn_escapes(&a);
     sample_session s = {.a = &a, .tty = isatty(1), .last = '\n'};
     if (!s.tty) setvbuf(stdout, NULL, _IOLBF, 0);   /* line by line into pipes: streams, yet few writes */
     r = sample_open(&s);

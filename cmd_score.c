@@ -32,7 +32,7 @@ typedef struct { double nats; size_t chars, unknown; } tally;
  * error, reported) or -1 (--help printed). After 0 the caller frees a->owned. */
 static int score_parse(score_args *a, int argc, char **argv) {
     static const char *dash[1] = {"-"};
-    *a = (score_args){.model = "charrnn.ckpt", .batch = 64, .threads = online_cpus()};
+    *a = (score_args){.model = DEFAULT_MODEL, .batch = 64, .threads = online_cpus()};
     opt opts[] = {
         OPT_STR("model", 'm', &a->model, "FILE",
                 "checkpoint to score with (default {default}); a bidirectional one gives cloze losses"),
@@ -144,6 +144,10 @@ int cmd_score(int argc, char **argv) {
     if (cli_args_only) { free(a.owned); return 0; }
     rnn_err err;
     rnn_model *m;
+    if (default_model_missing(a.model)) {
+        free(a.owned);
+        return 1;
+    }
     if (rnn_load(a.model, &m, NULL, err) ||
         (a.precision_seen && rnn_model_set_precision(m, a.precision, err))) {
         rnn_model_free(m);

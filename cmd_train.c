@@ -1,13 +1,14 @@
 /* cmd_train.c — `charrnn train`: its options, the sizing rule, the model (new, fine-tuned or resumed), the
  * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint.
  * Must not know: the library's internals (it includes rnn.h only), any other command. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* POSIX 2008 with realpath */
 #include "cmd.h"
 #include "cli.h"
 #include "out.h"
 #include "rnn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,8 @@ typedef struct {
     uint64_t run_chars, start_step, best_step, nevals;
     uint64_t stale;                  /* validations since the best one (counted in this run) */
     int warned;                      /* the "has not improved" line was printed */
+    int unsaved;                     /* the last save of -o failed: the run's state is on no disk yet */
+    int save_warned;                 /* the "cannot write ... training goes on" line was printed */
 } run_state;
 
 /* Validations without improvement after which training says, once, that the model may be overfitting. */
@@ -159,9 +162,18 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
     fflush(stderr);
 }
 
+/* A save of `path` that failed with err: said once per run (training goes on; the next save tries again, and
+ * the end of the run saves the state elsewhere if -o still cannot be written: rescue_save). */
+static void save_failed(run_state *r, const char *err) {
+    if (r->save_warned) return;
+    r->save_warned = 1;
+    fprintf(stderr, "charrnn: %s; training goes on and tries again at the next save\n", err);
+}
+
 /* Validates (if there is a validation split), saves the best-by-validation model when it improved, saves the
- * resumable checkpoint, reports and logs. Returns 0, or 1 after printing a save error. */
-static int evaluate(run_state *r, rnn_err err) {
+ * resumable checkpoint, reports and logs. A failed save does not stop the run (save_failed); r->unsaved says
+ * whether -o now holds this state. */
+static void evaluate(run_state *r, rnn_err err) {
     rnn_progress *p = rnn_model_progress(r->m);
     float before = p->best_val;
     /* whatever follows starts on a clean line */
@@ -175,16 +187,18 @@ static int evaluate(run_state *r, rnn_err err) {
         r->stale = best ? 0 : r->stale + 1;
         if (best) {
             r->best_step = p->step;
-            if (rnn_save(r->bpath, r->m, NULL, err)) return fail("%s", err);
+            if (rnn_save(r->bpath, r->m, NULL, err)) save_failed(r, err);
         }
     }
-    if (rnn_save(r->out, r->m, r->t, err)) return fail("%s", err);
+    r->unsaved = rnn_save(r->out, r->m, r->t, err) != 0;
+    if (r->unsaved) save_failed(r, err);
     ev_field e[] = {
         EV_U64("step", "step %llu", p->step),
         EV_NUM("val_loss", ": val %.4f nats/char", v),
         EV_NUM("val_bits", " (%.3f bits/char)", v / log(2.0)),
         EV_BOOL("best", ", best so far", best),
-        EV_STR("saved", "; saved %s", r->out),
+        {.key = "saved", .text = "; saved %s", .none = "; not saved", .kind = EV_STR,
+         .v.s = r->unsaved ? NULL : r->out},
     };
     char line[4400];
     if (!r->quiet && r->jsonl) {
@@ -206,7 +220,6 @@ static int evaluate(run_state *r, rnn_err err) {
                 (unsigned long long)r->stale, p->best_val, at, r->bpath);
     }
     if (r->logf) log_row(r, v);
-    return 0;
 }
 
 /* The options of one `train` run: the values, and the table that parses them into those values. */
@@ -247,6 +260,8 @@ static int train_config(train_args *a, rnn_config *cfg) {
                            "--init starts a new run from another model; it cannot be combined with --resume");
     if (a->resume && a->force)
         return usage_error(c, "--resume continues the checkpoint and --force starts over: give one");
+    if (a->early_stop && !a->resume && a->val == 0)
+        return usage_error(c, "--early-stop needs validation: it cannot be combined with --val 0");
     if (a->resume) {
         for (int i = 0; i < c->nopts; i++)
             if (c->opts[i].seen && c->opts[i].resume == R_FIXED)
@@ -390,10 +405,52 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
     return r;
 }
 
+/* Whether a save to `path` can create its temporary beside the file it replaces (rnn_save's pattern, path +
+ * ".tmp." + six characters, so that rnn_save_clean removes one left by a crash): made and removed at once.
+ * Catches what no stat can: a missing parent, an unwritable directory, a read-only file system, a file used as
+ * a directory. 0, or an errno value. */
+static int probe_save(const char *path) {
+    char *target = NULL, *tmp;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) target = realpath(path, NULL);   /* written through */
+    const char *t = target ? target : path;
+    size_t len = strlen(t);
+    if (!(tmp = malloc(len + 12))) {
+        free(target);
+        return ENOMEM;
+    }
+    memcpy(tmp, t, len);
+    memcpy(tmp + len, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp), e = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    free(tmp);
+    free(target);
+    return e;
+}
+
+/* Whether the --log file can be appended to: opened for appending (O_CREAT | O_EXCL first, so that a file this
+ * check creates is removed again and a run that fails before training leaves none). Anything but a regular
+ * file (a FIFO, /dev/stdout, a pipe from the shell) is left to the real open: opening it now could block or
+ * end its reader's input. 0 or an errno value. */
+static int probe_log(const char *path) {
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, 0644), made = fd >= 0;
+    if (fd < 0 && errno == EEXIST && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY);
+    if (fd < 0) return errno;
+    close(fd);
+    if (made) unlink(path);
+    return 0;
+}
+
 /* Before any work: both checkpoint paths (-o and its .best) must be files rnn_save may replace; a fresh run
  * (no --resume) without --force refuses either one that exists at all (whatever it holds: a path that is
- * taken is never another run's to lose); then the stale temporaries of interrupted saves of both are removed.
- * 0 or 1. */
+ * taken is never another run's to lose); every save the run will make (both paths, the --log) is tried, so
+ * that a typo in -o is refused before training rather than after it; then the stale temporaries of
+ * interrupted saves of both are removed. 0 or 1. */
 static int train_guard(train_session *s) {
     const train_args *a = s->a;
     const char *paths[2] = {a->out, s->bpath};
@@ -405,6 +462,16 @@ static int train_guard(train_session *s) {
                     "'%s' already exists: --resume continues it, --force starts over, or choose another -o",
                     paths[i]);
     }
+    for (int i = 0; i < 2; i++) {   /* the saves this run will make, tried now rather than after training */
+        int e = probe_save(paths[i]);
+        if (e)
+            return fail("cannot write '%s': %s; nothing was trained: choose another -o", paths[i],
+                        strerror(e));
+    }
+    int e = a->logpath ? probe_log(a->logpath) : 0;
+    if (e)
+        return fail("cannot write '%s': %s; nothing was trained: choose another --log", a->logpath,
+                    strerror(e));
     for (int i = 0; i < 2; i++) {
         int k = rnn_save_clean(paths[i]);
         if (k && !a->quiet)
@@ -422,6 +489,8 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     if (a->resume) {
         if (rnn_load(a->out, &s->m, &s->rs, s->err)) return fail("%s", s->err);
         if (!s->rs) return fail("'%s' holds no training state to resume", a->out);
+        if (a->early_stop && rnn_model_config(s->m)->val_frac == 0)
+            return usage_error(&a->c, "--early-stop needs validation: '%s' was trained with --val 0", a->out);
     }
     size_t len = 0;
     if (read_all(a->corpus, &s->text, &len)) return 1;
@@ -440,6 +509,16 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     free(s->text);
     s->text = NULL;
     return 0;
+}
+
+/* Whether the run's budget is reached: its step count, its epochs or its training time. */
+static int budget_reached(const train_session *s) {
+    const rnn_budget *bud = rnn_trainer_budget(s->t);
+    const rnn_progress *prog = rnn_model_progress(s->m);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    return (bud->steps && prog->step >= bud->steps) || (bud->epochs > 0 && info.epoch >= bud->epochs) ||
+           (bud->seconds > 0 && prog->seconds >= bud->seconds);
 }
 
 /* The opening line on stderr: the model, the data, the threads (a JSON object with --progress jsonl). */
@@ -484,6 +563,44 @@ static void train_opening(train_session *s) {
     if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
 }
 
+/* The budget's limits as text after "of" (e.g. "2000 steps", "2000 steps or 3 epochs"), into buf. */
+static const char *budget_text(const rnn_budget *bud, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    if (bud->steps) len += (size_t)snprintf(buf + len, n - len, "%llu steps", (unsigned long long)bud->steps);
+    if (bud->epochs > 0 && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "%s%g epochs", len ? " or " : "", bud->epochs);
+    if (bud->seconds > 0 && len < n)
+        snprintf(buf + len, n - len, "%s%g s of training", len ? " or " : "", bud->seconds);
+    return buf;
+}
+
+/* With --resume: where the run resumes and where it ends, "charrnn: resuming at step N of M" (the budget's
+ * limits as budget_text writes them), or the JSON event `resume`. */
+static void resume_line(train_session *s) {
+    const rnn_progress *p = rnn_model_progress(s->m);
+    const rnn_budget *bud = rnn_trainer_budget(s->t);
+    rnn_train_info info;
+    rnn_trainer_info(s->t, &info);
+    char of[128];
+    ev_field e[] = {
+        EV_U64("step", "charrnn: resuming at step %llu", p->step),
+        {.key = "epoch", .text = NULL, .kind = EV_NUM, .v.d = info.epoch},
+        {.key = "seconds", .text = NULL, .kind = EV_NUM, .v.d = p->seconds},
+        {.key = "steps", .text = NULL, .kind = EV_U64, .null = !bud->steps, .v.u = bud->steps},
+        {.key = "epochs", .text = NULL, .kind = EV_NUM, .null = !(bud->epochs > 0), .v.d = bud->epochs},
+        {.key = "time", .text = NULL, .kind = EV_NUM, .null = !(bud->seconds > 0), .v.d = bud->seconds},
+        {.key = NULL, .text = " of %s", .shown = budget_text(bud, of, sizeof of), .kind = EV_STR},
+    };
+    char line[256];
+    if (s->a->progress == 1) {
+        ev_json(stderr, "resume", e, (int)(sizeof e / sizeof *e));
+        return;
+    }
+    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+    fprintf(stderr, "%s\n", line);
+}
+
 /* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new.
  * Only a fresh gated model (--init keeps the bias it has learned): the LSTM and GRU reach 0.12-0.19 nats/char
  * lower validation loss at 250 to 1000 steps from it (lstm 2x256, tinyshakespeare), the tanh RNN learns
@@ -502,8 +619,8 @@ static int unigram_start(const train_session *s) {
     return cell != RNN_CELL_LSTM || info.n_train >= (size_t)UNIGRAM_MIN * (size_t)rnn_model_vocab(s->m)->size;
 }
 
-/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, or 1 after
- * reporting. */
+/* The trainer, its budget and lr, the log file, the opening line and the signal handlers. 0, 1 after
+ * reporting, or -1 with --resume when the budget is already reached (nothing said, opened or written yet). */
 static int train_start(train_session *s, size_t n) {
     train_args *a = s->a;
     s->t = rnn_trainer_new(s->m, s->ids, n, a->threads, s->rs, s->err);
@@ -515,6 +632,7 @@ static int train_start(train_session *s, size_t n) {
     if (!bud->steps && !(bud->epochs > 0) && !(bud->seconds > 0)) bud->steps = DEFAULT_STEPS;
     /* e.g. after divergence */
     if (a->resume && opt_seen(&a->c, "lr")) rnn_trainer_set_lr(s->t, (float)a->lr);
+    if (a->resume && budget_reached(s)) return -1;   /* nothing to train: resume_nothing says so */
     if (a->logpath) {
         s->logf = fopen(a->logpath, "a");
         if (!s->logf) return fail("cannot open '%s': %s", a->logpath, strerror(errno));
@@ -526,6 +644,7 @@ static int train_start(train_session *s, size_t n) {
         /* validate at least once per epoch: small corpora overfit fast */
         a->eval_every = info.steps_per_epoch;
     if (!a->quiet) train_opening(s);
+    if (!a->quiet && a->resume) resume_line(s);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -543,8 +662,7 @@ static int train_start(train_session *s, size_t n) {
 }
 
 /* Steps until the budget is reached, --early-stop fires or a signal asks to stop, with progress, validation
- * and log rows on the way. 0, 1 (a save failed: reported), 2 (a step diverged: not reported yet) or 3
- * (stopped early). */
+ * and log rows on the way. 0, 2 (a step diverged: not reported yet) or 3 (stopped early). */
 static int train_loop(train_session *s) {
     run_state *run = &s->run;
     const rnn_config *mc = rnn_model_config(s->m);
@@ -552,12 +670,8 @@ static int train_loop(train_session *s) {
     const rnn_budget *bud = rnn_trainer_budget(s->t);
     uint64_t eval_every = s->a->eval_every;
     double last_show = 0, last_log = 0;
-    rnn_train_info info;
     for (;;) {
-        rnn_trainer_info(s->t, &info);
-        if ((bud->steps && prog->step >= bud->steps) || (bud->epochs > 0 && info.epoch >= bud->epochs) ||
-            (bud->seconds > 0 && prog->seconds >= bud->seconds) || stop_signal)
-            return 0;
+        if (budget_reached(s) || stop_signal) return 0;
         double t0 = now_sec();
         double loss = rnn_train_step(s->t);
         double dt = now_sec() - t0;
@@ -573,7 +687,7 @@ static int train_loop(train_session *s) {
             last_show = tnow;
         }
         if (eval_now) {
-            if (evaluate(run, s->err)) return 1;
+            evaluate(run, s->err);
             if (s->a->early_stop && run->stale >= s->a->early_stop) return 3;
         } else if (s->logf && tnow - last_log >= 5.0) {
             log_row(run, NAN);
@@ -582,10 +696,11 @@ static int train_loop(train_session *s) {
     }
 }
 
-/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, and
- * the options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep
- * them). Caller frees; NULL if out of memory. */
-static char *resume_command(const train_args *a) {
+/* The command that resumes this run, as a shell reads it: argv[0] as invoked, every word shell-quoted, the
+ * options a resume would otherwise lose (given, and R_REPEAT in the table: the checkpoint does not keep
+ * them), then `extra` (NULL: none; written as it is, e.g. " --steps 3000") before the corpus. Caller frees;
+ * NULL if out of memory. */
+static char *resume_command(const train_args *a, const char *extra) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -609,6 +724,7 @@ static char *resume_command(const train_args *a) {
             shell_word(f, v);
         }
     }
+    if (extra) fputs(extra, f);
     fputs(a->corpus[0] == '-' && a->corpus[1] ? " -- " : " ", f);   /* a corpus named like an option */
     shell_word(f, a->corpus);
     if (fclose(f)) {
@@ -623,7 +739,7 @@ static int train_interrupted(train_session *s) {
     rnn_progress *prog = rnn_model_progress(s->m);
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
-    char *cmd = resume_command(s->a), line[9000];
+    char *cmd = resume_command(s->a, NULL), line[9000];
     ev_field e[] = {
         EV_U64("step", "charrnn: interrupted at step %llu", prog->step),
         EV_NUM("epoch", " (epoch %.2f)", info.epoch),
@@ -640,6 +756,36 @@ static int train_interrupted(train_session *s) {
     }
     free(cmd);
     return stop_signal == SIGINT ? 130 : 143;
+}
+
+/* `train --resume` on a checkpoint whose budget is reached: says so, that the budget options are totals, and
+ * the command that trains 1000 more steps (the JSON event `budget_reached` with --progress jsonl); the
+ * checkpoint is not rewritten. Returns 0. */
+static int resume_nothing(train_session *s) {
+    const rnn_progress *p = rnn_model_progress(s->m);
+    char of[128], more[48], *cmd;
+    budget_text(rnn_trainer_budget(s->t), of, sizeof of);
+    snprintf(more, sizeof more, " --steps %llu", (unsigned long long)p->step + 1000);
+    cmd = resume_command(s->a, more);
+    const char *shown = cmd ? cmd : "charrnn train --resume";   /* NULL: out of memory */
+    ev_field e[] = {
+        EV_STR("checkpoint", "charrnn: '%s'", s->a->out),
+        EV_U64("step", " is at step %llu", p->step),
+        {.key = NULL, .text = ", its budget of %s is reached: nothing to train", .shown = of, .kind = EV_STR},
+        EV_STR(NULL, ". --steps, --epochs and --time are totals, not additions; to train 1000 more steps: %s",
+               shown),
+        EV_STR("resume", NULL, shown),
+    };
+    char line[9000];
+    if (s->a->quiet) {
+    } else if (s->a->progress == 1) {
+        ev_json(stderr, "budget_reached", e, (int)(sizeof e / sizeof *e));
+    } else {
+        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        fprintf(stderr, "%s\n", line);
+    }
+    free(cmd);
+    return 0;
 }
 
 /* The end of a finished run: the validation summary and the done line (one JSON object with --progress
@@ -686,13 +832,42 @@ static void train_summary(train_session *s, int early) {
                 s->bpath);
 }
 
+/* Saves the run (the model and its training state) to a new file named after -o, "NAME.rescued.ckpt" (then
+ * "NAME.rescued-2.ckpt" ... while taken: nothing is overwritten), in the current directory, else in $TMPDIR
+ * (/tmp if unset), when -o cannot be written at the end of a run; err holds why -o failed. Says where in one
+ * line. Returns 1 (the exit code: the run is not where it was asked to be). */
+static int rescue_save(train_session *s, const char *why) {
+    const char *base = strrchr(s->a->out, '/') ? strrchr(s->a->out, '/') + 1 : s->a->out;
+    size_t bl = strlen(base);
+    if (bl > 5 && !strcmp(base + bl - 5, ".ckpt")) bl -= 5;
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *dirs[2] = {NULL, tmpdir};
+    char path[4400], e2[RNN_ERRLEN];
+    for (int d = 0; d < 2; d++)
+        for (int k = 1; k < 100; k++) {
+            char nth[16] = "";
+            if (k > 1) snprintf(nth, sizeof nth, "-%d", k);
+            snprintf(path, sizeof path, "%s%s%.*s.rescued%s.ckpt", dirs[d] ? dirs[d] : "", dirs[d] ? "/" : "",
+                     (int)bl, bl ? base : "charrnn", nth);
+            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, 0644);   /* claimed: never overwrites */
+            if (fd < 0 && errno == EEXIST) continue;
+            if (fd < 0) break;   /* this directory cannot take it: the next one */
+            close(fd);
+            if (rnn_save(path, s->m, s->t, e2) == 0)
+                return fail("%s; the run is saved in '%s' instead", why, path);
+            unlink(path);
+            break;
+        }
+    return fail("%s; nor could the run be saved in the current directory or '%s': it is lost", why, tmpdir);
+}
+
 /* After the loop (status as train_loop's): the divergence message, or the final save (and validation, unless
- * the last step was just validated), then the interruption message or the summary. Returns the exit code. */
+ * the last step was just validated), then the interruption message or the summary. If -o cannot be written
+ * then, the run goes to rescue_save. Returns the exit code. */
 static int train_report(train_session *s, int status) {
     train_args *a = s->a;
     run_state *run = &s->run;
     rnn_progress *prog = rnn_model_progress(s->m);
-    if (status == 1) return 1;
     if (run->tty && !a->quiet && !run->jsonl) fputs("\r\033[K", stderr);
     if (status == 2)
         return fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step "
@@ -700,11 +875,12 @@ static int train_report(train_session *s, int status) {
                     "with a lower --lr or --clip",
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
-        if (rnn_save(a->out, s->m, s->t, s->err)) return fail("%s", s->err);
+        if (rnn_save(a->out, s->m, s->t, s->err)) return rescue_save(s, s->err);
         return train_interrupted(s);
     }
     if (status != 3 && (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step))
-        if (evaluate(run, s->err)) return 1;   /* the end of the run was not just validated and saved */
+        evaluate(run, s->err);   /* the end of the run was not just validated and saved */
+    if (run->unsaved) return rescue_save(s, s->err);
     if (!a->quiet) train_summary(s, status == 3);
     return 0;
 }
@@ -734,7 +910,8 @@ static int train_run(train_args *a) {
     size_t n = 0;
     r = train_load(&s, &cfg, &n);
     if (!r) r = train_start(&s, n);
-    if (!r) r = train_report(&s, train_loop(&s));
+    if (r < 0) r = resume_nothing(&s);
+    else if (!r) r = train_report(&s, train_loop(&s));
     return train_end(&s, r);
 }
 

@@ -46,6 +46,13 @@ static const subcommand *find_subcommand(const char *name) {
     return NULL;
 }
 
+/* The subcommand `name` most likely misspells (closest_name), or NULL. */
+static const char *near_subcommand(const char *name) {
+    const char *names[NSUB];
+    for (int i = 0; i < NSUB; i++) names[i] = subcommands[i].name;
+    return closest_name(name, strlen(name), names, NSUB);
+}
+
 static void print_usage(FILE *f) {
     fprintf(f, "Usage: charrnn COMMAND [options]\n"
                "A character-level recurrent neural network: learn the style of a text file, then write "
@@ -56,6 +63,9 @@ static void print_usage(FILE *f) {
         snprintf(left, sizeof left, "%s %s", subcommands[i].name, subcommands[i].args);
         fprintf(f, "  %-14s %s\n", left, subcommands[i].line);
     }
+    fprintf(f, "\nOptions:\n"
+               "  -h, --help     show this help and exit\n"
+               "  -V, --version  print the version and exit\n");
     fprintf(f, "\nRun 'charrnn help COMMAND' or 'charrnn COMMAND --help' for a command's options. Exit "
                "status: 0 ok,\n"
                "1 error, 2 usage error, 130/143 training interrupted by SIGINT/SIGTERM (after saving).\n");
@@ -70,6 +80,9 @@ static int cmd_help(int argc, char **argv) {
     const subcommand *sc = find_subcommand(argv[0]);
     if (argc > 1 || !sc) {
         if (argc > 1) fprintf(stderr, "charrnn help: expected one COMMAND\n");
+        else if (near_subcommand(argv[0]))
+            fprintf(stderr, "charrnn help: unknown command '%s'; did you mean '%s'?\n", argv[0],
+                    near_subcommand(argv[0]));
         else fprintf(stderr, "charrnn help: unknown command '%s'\n", argv[0]);
         fprintf(stderr, "Try 'charrnn --help'.\n");
         return 2;
@@ -114,7 +127,7 @@ static int dispatch(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) return cmd_help(0, NULL);
     if (!strcmp(cmd, "help")) return cmd_help(argc - 2, argv + 2);
-    if (!strcmp(cmd, "--version")) {
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
         puts(VERSION_STRING);
         return 0;
     }
@@ -128,6 +141,12 @@ static int dispatch(int argc, char **argv) {
     if (sc) {
         check_kernel_env();
         return sc->run(argc - 2, argv + 2);
+    }
+    const char *near = near_subcommand(cmd);
+    if (near) {   /* one line and the way to the list, not the whole usage */
+        fprintf(stderr, "charrnn: unknown command '%s'; did you mean '%s'?\nTry 'charrnn --help'.\n", cmd,
+                near);
+        return 2;
     }
     fprintf(stderr, "charrnn: unknown command '%s'\n", cmd);
     print_usage(stderr);

@@ -31,9 +31,33 @@ void json_char(FILE *f, uint32_t c, const unsigned char *raw, size_t k) {
     else fwrite(raw, 1, k, f);
 }
 
+/* The length (2..4) of the strictly valid UTF-8 sequence at p (no overlong form, no surrogate, at most
+ * U+10FFFF), or 0 if the lead byte p[0] (>= 0x80) does not start one. Reads no further than a NUL. */
+static size_t utf8_seq(const unsigned char *p) {
+    size_t k = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                              : 0;
+    if (!k) return 0;
+    unsigned lo = 0x80, hi = 0xbf;   /* the second byte's range */
+    if (p[0] == 0xe0) lo = 0xa0;
+    else if (p[0] == 0xed) hi = 0x9f;
+    else if (p[0] == 0xf0) lo = 0x90;
+    else if (p[0] == 0xf4) hi = 0x8f;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return k;
+}
+
 void json_string(FILE *f, const char *s) {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) json_char(f, *p, p, 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t k = *p < 0x80 ? 1 : utf8_seq(p);
+        if (k) json_char(f, *p, p, k);   /* the code point matters only below 0x80: the escapes */
+        else fputs("\\ufffd", f);       /* a byte of no valid sequence: U+REPLACEMENT CHARACTER */
+        p += k ? k : 1;
+    }
     fputc('"', f);
 }
 

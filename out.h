@@ -20,7 +20,9 @@ void json_float(json_obj *j, const char *key, float v);
 void json_u64(json_obj *j, const char *key, uint64_t v);
 void json_bool(json_obj *j, const char *key, int v);
 void json_end(json_obj *j);
-/* s as a JSON string literal (quotes included): each byte as json_char writes it (UTF-8 stays UTF-8). */
+/* s as a JSON string literal (quotes included): each character as json_char writes it (valid UTF-8 stays as it
+ * is); each byte that is not part of a strictly valid UTF-8 sequence (a name that is not UTF-8) becomes
+ * \ufffd, U+FFFD, so that the output is always UTF-8 and so JSON. */
 void json_string(FILE *f, const char *s);
 /* One character of a JSON string's body, c its code point and raw[0..k) its bytes: '"' and '\' escaped, the
  * control characters U+0000..U+001F as \n \t \r \b \f or \u00XX, DEL as \u007f, anything else as raw. The one

@@ -63,3 +63,22 @@ cli_info_bad_checkpoints() {
     cr info -m "$W/long.ckpt"; check "trailing junk refused" grep -q "unexpected bytes after its end" "$TMP/err"
     cr info -m data; expect "directory as checkpoint" 1 "charrnn: cannot read 'data': Is a directory"
 }
+
+# Names that are not UTF-8 (a checkpoint's, an origin's, train's -o) are written into JSON as U+FFFD per byte of
+# an invalid sequence (\ufffd), valid UTF-8 as it is: every line is JSON a strict parser reads.
+cli_info_json_names() {
+    fixture small
+    local bad="$W/bad"$'\xff\xc3('"é.ckpt" want="$W/bad"$'\ufffd\ufffd'"(é.ckpt"
+    cp "$M" "$bad"
+    cr info --json -m "$bad"; expect "info --json of a checkpoint named in invalid UTF-8" 0
+    check "info --json: strict JSON" json_lines "$TMP/out"
+    check "info --json: each byte of an invalid sequence is U+FFFD" python3 -c 'import json, sys
+assert json.loads(open(sys.argv[1], encoding="utf-8").read())["checkpoint"] == sys.argv[2]' "$TMP/out" "$want"
+    cr train data/fortunes.txt --init "$bad" --steps 1 --eval-every 1 --preview 0 --threads 1 -o "$bad.2.ckpt" \
+        --progress jsonl
+    expect "train --progress jsonl with -o and --init named in invalid UTF-8" 0
+    check "train --progress jsonl: strict JSON lines" json_lines "$TMP/err"
+    cr info --json -m "$bad.2.ckpt"
+    check "info --json of a model fine-tuned from a base named in invalid UTF-8: strict JSON" json_lines "$TMP/out"
+    check "info --json: the origin as U+FFFD" grep -qF '\ufffd\ufffd(' "$TMP/out"
+}

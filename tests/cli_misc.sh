@@ -32,6 +32,51 @@ cli_misc_usage() {
     done
 }
 
+# Help and version to a full disk fail like every other output; the habits of other tools get a way forward:
+# -V, a did-you-mean for a misspelt command or option (names stay exact), -m for a checkpoint given as an argument,
+# the way to a checkpoint when charrnn.ckpt is missing, a warning for a literal \n in --stop.
+cli_misc_habits() {
+    local a
+    for a in "--help" "train --help" "help score" "--version" "-V"; do
+        printf '%s\n' "$a (to /dev/full)" >>"$TMP/ran.log"
+        # shellcheck disable=SC2086
+        "$BIN" $a >/dev/full 2>"$TMP/err"
+        RC=$?
+        expect "'charrnn $a > /dev/full'" 1 "charrnn: cannot write output: No space left on device"
+    done
+    cr -V; expect "-V" 0
+    check "-V prints the version" test "$(cat "$TMP/out")" = "$("$BIN" --version)"
+    cr --help
+    check "--help lists -V and --version" grep -qx -- "  -V, --version  print the version and exit" "$TMP/out"
+    cr trian; expect "a misspelt command" 2 "charrnn: unknown command 'trian'; did you mean 'train'?"
+    check "a misspelt command: two lines, no usage" test "$(wc -l <"$TMP/err")" -eq 2 -a "$(tail -n 1 "$TMP/err")" = "Try 'charrnn --help'."
+    cr smaple; expect "a misspelt command (two letters swapped)" 2 "charrnn: unknown command 'smaple'; did you mean 'sample'?"
+    cr help scroe; expect "help of a misspelt command" 2 "charrnn help: unknown command 'scroe'; did you mean 'score'?"
+    cr sample --temp 0.5; expect "an option's prefix is refused, and named" 2 "charrnn sample: unknown option '--temp'; did you mean '--temperature'?"
+    cr sample --temperatur=0.5; expect "an option one letter short" 2 "charrnn sample: unknown option '--temperatur'; did you mean '--temperature'?"
+    cr train --stpes 10 data/fortunes.txt; expect "a misspelt option" 2 "charrnn train: unknown option '--stpes'; did you mean '--steps'?"
+    cr train --t 1 data/fortunes.txt; expect "an ambiguous prefix: no hint" 2 "charrnn train: unknown option '--t'"
+    cr sample m.ckpt; expect "sample with a checkpoint as argument" 2 "charrnn sample: unexpected argument 'm.ckpt': a checkpoint is named with -m (use -m m.ckpt)"
+    cr info README.md; expect "info with a file as argument" 2 "charrnn info: unexpected argument 'README.md': a checkpoint is named with -m (use -m README.md)"
+    mkdir -p "$W/habits"
+    for a in sample info score fill; do
+        printf '%s\n' "$a (no charrnn.ckpt)" >>"$TMP/ran.log"
+        (cd "$W/habits" && exec "$BIN" $a </dev/null >"$TMP/out" 2>"$TMP/err")
+        RC=$?
+        expect "$a without charrnn.ckpt says how to get one" 1 "charrnn: cannot open 'charrnn.ckpt': No such file or directory; train one with 'charrnn train CORPUS', or name another with -m FILE"
+    done
+    cr info -m "$W/habits/charrnn.ckpt"
+    expect "a missing -m FILE: the plain message" 1 "charrnn: cannot open '$W/habits/charrnn.ckpt': No such file or directory"
+    fixture small
+    cr sample -m "$M" -n 5 --seed 1 --stop '\n'
+    expect "--stop '\\n' warns" 0 "charrnn: warning: --stop '\n' holds a backslash and 'n', not a control character: in bash, \$'\\n' is one"
+    check "--stop '\\n': the sample is still written" test "$(wc -c <"$TMP/out")" -ge 5
+    cr sample -m "$M" -n 5 --seed 1 --stop $'\n'
+    check "--stop \$'\\n': no warning" test $RC -eq 0 -a ! -s "$TMP/err"
+    cr sample --help
+    check "sample --help says \$'\\n'" grep -qF "a newline is \$'\\n' in bash" "$TMP/out"
+}
+
 # fixture help: each command's --help (help-COMMAND) and the flags it shows (flags-COMMAND)
 fixture_help() {
     local sub
@@ -76,6 +121,13 @@ cli_misc_docs() {
     check "the man page shows every --help flag${missing:+ (missing:$missing)}" test -z "$missing"
     for s in "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "CHECKPOINT FORMAT"; do
         check "the man page has $s" grep -q "^\.SH $s" "$TMP/out"
+    done
+    sed -n '/^\.SH FILES/,/^\.SH /p' "$TMP/out" >"$W/man-files"
+    sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$TMP/out" >"$W/man-examples"
+    check "man FILES: sample, info, score and fill read charrnn.ckpt" grep -qF '\fBsample\fR, \fBinfo\fR, \fBscore\fR and \fBfill\fR read it' "$W/man-files"
+    check "man FILES: the rescued checkpoint" grep -qF 'NAME.rescued.ckpt' "$W/man-files"
+    for sub in train sample info plot score fill; do
+        check "man EXAMPLES: $sub" grep -q "^charrnn $sub " "$W/man-examples"
     done
     if command -v groff >/dev/null 2>&1; then
         check "groff formats the man page without warnings" bash -c "groff -man -ww -z '$TMP/out' 2>&1 | (! grep .)"

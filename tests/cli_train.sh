@@ -372,6 +372,98 @@ cli_train_guard() {
     check "similar names and a FIFO of the pattern survive" bash -c "ls ${keep[*]} '$G.tmp.FiFo00' >/dev/null && test -p '$G.tmp.FiFo00'"
 }
 
+# Resuming a finished run: says the budget is reached, that budgets are totals and the command that adds more,
+# exit 0, checkpoint and log untouched; a resumed run says where it resumes (text and JSON). --early-stop needs a
+# validation split.
+cli_train_budget() {
+    local R="$W/budget.ckpt" L="$W/budget.csv" sum
+    cr train data/fortunes.txt --hidden 8 --batch 2 --seq 8 --steps 30 --preview 0 --threads 1 -q -o "$R"
+    expect "budget: a 30-step run" 0
+    sum=$(cksum <"$R")
+    : >"$L"
+    cr train data/fortunes.txt --resume -o "$R" --threads 1 --log "$L"
+    expect "budget: resuming a finished run" 0 "charrnn: '$R' is at step 30, its budget of 30 steps is reached: nothing to train. --steps, --epochs and --time are totals, not additions; to train 1000 more steps: $BIN train --resume -o $R --threads 1 --log $L --steps 1030 data/fortunes.txt"
+    check "budget: one line, nothing else" test "$(wc -l <"$TMP/err")" -eq 1
+    check "budget: the checkpoint is not rewritten, the log not written" test "$(cksum <"$R")" = "$sum" -a ! -s "$L"
+    cr train data/fortunes.txt --resume -o "$R" --steps 20 --epochs 0.0001 --progress jsonl
+    expect "budget: a smaller --steps is a total too" 0
+    check "budget: as JSON" test "$(cat "$TMP/err")" = "{\"event\":\"budget_reached\",\"checkpoint\":\"$R\",\"step\":30,\"resume\":\"$BIN train --resume -o $R --progress jsonl --steps 1030 data/fortunes.txt\"}"
+    cr train data/fortunes.txt --resume -o "$R" -q
+    check "budget: -q says nothing" test $RC -eq 0 -a ! -s "$TMP/err"
+    local hint
+    hint=$("$BIN" train data/fortunes.txt --resume -o "$R" 2>&1 | sed -n 's/.*to train 1000 more steps: //p')
+    eval "$hint -q --preview 0"
+    check "budget: the printed command trains 1000 more steps" test $? -eq 0 -a "$("$BIN" info -m "$R" | sed -n 's/^steps: *\([0-9]*\).*/\1/p')" = 1030
+    cr train data/fortunes.txt --resume -o "$R" --steps 1040 --eval-every 0 --preview 0
+    expect "budget: resuming says where" 0
+    check "budget: 'resuming at step 1030 of 1040 steps'" test "$(sed -n 2p "$TMP/err")" = "charrnn: resuming at step 1030 of 1040 steps"
+    cr train data/fortunes.txt --resume -o "$R" --steps 1045 --time 1000 --eval-every 0 --progress jsonl
+    check "budget: the resume event" grep -qE '^\{"event":"resume","step":1040,"epoch":[0-9.e-]+,"seconds":[0-9.e-]+,"steps":1045,"epochs":null,"time":1000\}$' "$TMP/err"
+    check "budget: JSON lines" json_lines "$TMP/err"
+    cr train data/fortunes.txt --val 0 --early-stop 3 -o "$W/never.ckpt"
+    expect "--early-stop with --val 0" 2 "charrnn train: --early-stop needs validation: it cannot be combined with --val 0"
+    cr train data/fortunes.txt --hidden 8 --batch 2 --seq 8 --steps 2 --val 0 --threads 1 -q -o "$W/v0.ckpt"
+    cr train data/fortunes.txt --resume -o "$W/v0.ckpt" --early-stop 2
+    expect "--early-stop resuming a --val 0 run" 2 "charrnn train: --early-stop needs validation: '$W/v0.ckpt' was trained with --val 0"
+}
+
+# A save that cannot work is refused before training (one line, exit 1, nothing created); a save that fails later
+# does not stop the run, and its end puts the run in NAME.rescued.ckpt (never overwriting) in the current directory.
+cli_train_savefail() {
+    local g=(--hidden 8 --batch 2 --seq 8 --steps 2 --eval-every 1 --preview 0 --threads 1 -q) S="$W/savefail"
+    mkdir -p "$S"
+    cr train data/fortunes.txt "${g[@]}" -o "$S/nodir/x.ckpt"
+    expect "save: a missing directory in -o is refused before training" 1 "charrnn: cannot write '$S/nodir/x.ckpt': No such file or directory; nothing was trained: choose another -o"
+    check "save: nothing left behind" test -z "$(ls -A "$S")"
+    touch "$S/file"
+    cr train data/fortunes.txt "${g[@]}" -o "$S/file/x.ckpt"
+    expect "save: a file used as a directory in -o" 1 "charrnn: cannot write '$S/file/x.ckpt': Not a directory; nothing was trained: choose another -o"
+    cr train data/fortunes.txt "${g[@]}" -o "$S/x.ckpt" --log "$S/nodir/l.csv"
+    expect "save: a --log in a missing directory" 1 "charrnn: cannot write '$S/nodir/l.csv': No such file or directory; nothing was trained: choose another --log"
+    check "save: no checkpoint and no log created" test "$(ls -A "$S")" = file
+    mkdir "$S/ro"
+    if [ "$(id -u)" = 0 ] && mount --bind "$S/ro" "$S/ro" 2>/dev/null; then   # root writes anywhere but here
+        if mount -o remount,bind,ro "$S/ro" 2>/dev/null; then
+            cr train data/fortunes.txt "${g[@]}" -o "$S/ro/x.ckpt"
+            expect "save: a read-only file system" 1 "charrnn: cannot write '$S/ro/x.ckpt': Read-only file system; nothing was trained: choose another -o"
+            cr train data/fortunes.txt "${g[@]}" -o "$S/x.ckpt" --log "$S/ro/l.csv"
+            expect "save: a --log on a read-only file system" 1 "charrnn: cannot write '$S/ro/l.csv': Read-only file system; nothing was trained: choose another --log"
+        else
+            echo "# (read-only bind mount not possible here: not checked)"
+        fi
+        umount "$S/ro"
+    elif [ "$(id -u)" != 0 ]; then
+        chmod 555 "$S/ro"
+        cr train data/fortunes.txt "${g[@]}" -o "$S/ro/x.ckpt"
+        expect "save: an unwritable directory" 1 "charrnn: cannot write '$S/ro/x.ckpt': Permission denied; nothing was trained: choose another -o"
+        chmod 755 "$S/ro"
+    fi
+    check "save: nothing created in the refused directory" test -z "$(ls -A "$S/ro")"
+    # later: the directory of -o goes away after the first save (renamed: atomic, unlike rm -r of a directory being
+    # written); the run goes on, says so once, and at the interrupt saves the run in the current directory, beside a
+    # rescued file of an earlier run that it must not overwrite
+    mkdir "$S/d" "$S/cwd"
+    echo keep >"$S/cwd/x.rescued.ckpt"
+    printf '%s\n' "train (save fails mid-run)" >>"$TMP/ran.log"
+    (cd "$S/cwd" && exec "$BIN" train "$ROOT/data/fortunes.txt" --hidden 8 --batch 2 --seq 8 --steps 1000000 \
+        --eval-every 20 --preview 0 --threads 1 -o "$S/d/x.ckpt" >"$S/late.out" 2>"$S/late.err") &
+    local pid=$!
+    until_seen "$S/late.err" '; saved ' && mv "$S/d" "$S/d-gone"
+    until_seen "$S/late.err" 'tries again at the next save$'
+    kill -INT $pid
+    wait $pid
+    RC=$?
+    check "save fails mid-run: exit 1 after the interrupt" test $RC -eq 1
+    check "save fails mid-run: said once" test "$(grep -c 'training goes on' "$S/late.err")" -eq 1
+    check "save fails mid-run: the validation lines say 'not saved'" grep -q '; not saved$' "$S/late.err"
+    check "save fails mid-run: the last line names the rescued file" test "$(tail -n 1 "$S/late.err")" = "charrnn: cannot write '$S/d/x.ckpt': No such file or directory; the run is saved in 'x.rescued-2.ckpt' instead"
+    check "save fails mid-run: the earlier rescued file is untouched" test "$(cat "$S/cwd/x.rescued.ckpt")" = keep
+    cr info -m "$S/cwd/x.rescued-2.ckpt"
+    check "save fails mid-run: the rescued run loads" grep -q '^steps: *[1-9]' "$TMP/out"
+    cr train data/fortunes.txt --resume --steps 1 -q -o "$S/cwd/x.rescued-2.ckpt"
+    check "save fails mid-run: the rescued run resumes" test $RC -eq 0
+}
+
 # SIGKILL at random moments of a tiny run that validates and saves every step: the checkpoint always loads, and
 # the run, resumed after each kill until it reaches its step count, ends bit for bit where an uninterrupted run ends
 cli_train_crash() {
