@@ -35,7 +35,7 @@ declare -A ABOUT=(
 declare -A NEEDS=([build]="plain san clang" [unit]=plain [kernels]=plain [cli]=plain [sanitize]=san [mutations]=""
                   [fuzz]=san [install]=plain)
 # the library tests that depend on the micro-kernel (the kernels section's default list)
-KERNEL_TESTS=(gemm gemm-bf16 gemm-rows gemm-blocking bf16-paths gen-batch gradcheck-lstm gradcheck-gru threads
+KERNEL_TESTS=(gemm gemm-bf16 gemm-rows gemm-blocking bf16-paths gen-batch crc32 gradcheck-lstm gradcheck-gru threads
               torch-parity-rnn torch-parity-lstm torch-parity-gru score)
 
 # The command-line tests, one file per command (tests/cli_NAME.sh, functions cli_NAME_*), and install.sh.
