@@ -312,7 +312,7 @@ typedef struct {
  * before it and the backward state after the symbols after it, each from zero. A text of n <= 2048 symbols is one
  * stream per direction: blank i sees the states after ids[0..i) and after ids(i..n). A longer one is cut into
  * W = ceil(n / 2048) windows [j n / W, (j + 1) n / W) that run as the rows of one batch: a blank i in window
- * [a, b) sees the states after ids[max(0, a - 256)..i) and after ids(i..min(n, b + 256)), a margin of 256 symbols
+ * [a, b) sees the states after ids[max(0, a - 128)..i) and after ids(i..min(n, b + 128)), a margin of 128 symbols
  * on the window's outer sides (the rule depends on n alone; docs/commands.md "Bidirectional models and fill (the
  * cloze test)"). Several blanks: pass 1 reads the other blanks as "no input"; every further pass re-fills all blanks
  * given the others' current fills; taking the likeliest, it stops after a pass that changed nothing. A forward

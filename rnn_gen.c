@@ -518,7 +518,7 @@ struct filler {
 /* The fill's window rule (rnn.h rnn_fill): texts longer than FILL_WINDOW symbols are cut into
  * W = ceil(n / FILL_WINDOW) windows of about equal length, each read from FILL_MARGIN symbols before it (forward)
  * and after it (backward), FILL_ROWS windows to a batch of FILL_STEPS / FILL_ROWS steps per chunk. */
-enum { FILL_CHUNK = 256, FILL_WINDOW = 2048, FILL_MARGIN = 256, FILL_ROWS = 64, FILL_STEPS = 1024 };
+enum { FILL_CHUNK = 256, FILL_WINDOW = 2048, FILL_MARGIN = 128, FILL_ROWS = 64, FILL_STEPS = 1024 };
 
 /* Feeds in[0..T) (T <= FILL_CHUNK) to the one-stream stack pl on w: slot t of the top layer holds the state after
  * in[0..t), and slot T becomes the carried state after the call only if carry is set. */

@@ -252,7 +252,7 @@ static long window_alone(const rig *r, size_t n, size_t W, size_t margin, const 
 
 /* The fill's window rule (rnn.h rnn_fill): a text of up to 2048 symbols is one stream per direction (rnn__debug_fill
  * with window 0, the fill as it always was); a longer one is cut into W = ceil(n / 2048) windows
- * [j n / W, (j + 1) n / W), each read from zero 256 symbols before and after it, run as rows of one batch. Checked
+ * [j n / W, (j + 1) n / W), each read from zero 128 symbols before and after it, run as rows of one batch. Checked
  * bit for bit: 2048 symbols against the one stream; 6000 symbols (3 windows) on 1 and 3 threads, and each window's
  * blanks after one pass against a fill of that window and its margins alone (as one window); the same with
  * windows of 300 and margins of 8, where the blanks at the window bounds are close enough to a margin's start to
@@ -273,7 +273,7 @@ int test_fill_windows(void) {
         if (!(nb = fill_with(&r, N, 4, k ? 3 : 1, 0, 0, 0, ids[k], blank, probs[k]))) bad = -1;
     if (!bad && !same_fill(ids[0], probs[0], ids[1], probs[1], N, nb, V)) bad = 2;
     if (!bad && !fill_with(&r, N, 1, 1, 0, 0, 0, ids[0], blank, probs[0])) bad = -1;
-    if (!bad && (win = window_alone(&r, N, 3, 256, blank, ids[0], probs[0])) != -1) bad = win == -2 ? -1 : 3;
+    if (!bad && (win = window_alone(&r, N, 3, 128, blank, ids[0], probs[0])) != -1) bad = win == -2 ? -1 : 3;
     if (!bad && !fill_with(&r, N, 1, 1, 300, 8, 64, ids[0], blank, probs[0])) bad = -1;
     if (!bad && (win = window_alone(&r, N, 20, 8, blank, ids[0], probs[0])) != -1) bad = win == -2 ? -1 : 4;
     for (int k = 0; k < 3 && !bad; k++) {
@@ -292,7 +292,7 @@ int test_fill_windows(void) {
     if (bad > 4) FAILF("windows of 300: %d to a batch differ from 64", bad == 5 ? 5 : 1);
     snprintf(detail, sizeof detail, "bidirectional lstm 2x24: 2048 symbols (%zu blanks) == one stream; 6000 symbols "
              "(%zu blanks): 3 windows, 1 == 3 threads; each window == itself alone with its margins (3 windows, "
-             "margin 256; 20, margin 8); 20 windows batched 64 == 5 == 1", nb1, nb);
+             "margin 128; 20, margin 8); 20 windows batched 64 == 5 == 1", nb1, nb);
     return 0;
 }
 
