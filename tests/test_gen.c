@@ -219,7 +219,8 @@ static size_t fill_with(const rig *r, size_t n, int passes, int threads, size_t 
 }
 
 /* Whether two fills of n symbols with nb blanks gave the same ids and the same bits of every probability. */
-static int same_fill(const int32_t *a, const float *pa, const int32_t *b, const float *pb, size_t n, size_t nb, int V) {
+static int same_fill(const int32_t *a, const float *pa, const int32_t *b, const float *pb, size_t n, size_t nb,
+                     int V) {
     return !memcmp(a, b, sizeof(int32_t) * n) && !memcmp(pa, pb, sizeof(float) * nb * (size_t)V);
 }
 
@@ -235,7 +236,8 @@ static long window_alone(const rig *r, size_t n, size_t W, size_t margin, const 
     float *sp = malloc(sizeof(float) * n * V);
     long bad = -1;
     for (size_t j = 0, k0 = 0; j < W && bad == -1; j++) {
-        size_t a = j * n / W, b = (j + 1) * n / W, s = a > margin ? a - margin : 0, e = n - b > margin ? b + margin : n;
+        size_t a = j * n / W, b = (j + 1) * n / W;
+        size_t s = a > margin ? a - margin : 0, e = n - b > margin ? b + margin : n;
         size_t ks = 0, kb = 0;   /* blanks before the substring and in the window; k0: before the window */
         for (size_t i = 0; i < b; i++) ks += blank[i] && i < s, kb += blank[i] && i >= a;
         memcpy(sid, r->ids + s, sizeof(int32_t) * (e - s));
