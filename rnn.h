@@ -308,9 +308,13 @@ typedef struct {
 
 /* The cloze test. ids[0..n) is a text as symbol ids; blank[i] != 0 marks position i as a blank (its id is ignored on
  * entry); a non-blank ids[i] < 0 is a symbol the vocabulary lacks, read as "no input" (the first layer sees only its
- * bias there). A bidirectional model fills each blank given everything on both sides of it: the forward state
- * after ids[0..i) and the backward state after ids(i..n), each from zero at the text's end, so nothing depends on
- * windows. Several blanks: pass 1 reads the other blanks as "no input"; every further pass re-fills all blanks
+ * bias there). A bidirectional model fills each blank given both sides of it: the forward state after the symbols
+ * before it and the backward state after the symbols after it, each from zero. A text of n <= 2048 symbols is one
+ * stream per direction: blank i sees the states after ids[0..i) and after ids(i..n). A longer one is cut into
+ * W = ceil(n / 2048) windows [j n / W, (j + 1) n / W) that run as the rows of one batch: a blank i in window
+ * [a, b) sees the states after ids[max(0, a - 128)..i) and after ids(i..min(n, b + 128)), a margin of 128 symbols
+ * on the window's outer sides (the rule depends on n alone; docs/commands.md "Bidirectional models and fill (the
+ * cloze test)"). Several blanks: pass 1 reads the other blanks as "no input"; every further pass re-fills all blanks
  * given the others' current fills; taking the likeliest, it stops after a pass that changed nothing. A forward
  * model fills from the left context only, in one pass left to right: each blank from the state after ids[0..i),
  * the blanks before it already filled. On success the blanks' ids hold the fills, *passes_done (may be NULL) the

@@ -3,8 +3,9 @@
  * K samples as K rows of the batched forward pass, with stop strings, line limits, forced line starts and valid
  * UTF-8 from byte models (`charrnn sample`); the scorer runs many independent streams at once through the batched
  * path and reports every symbol's surprisal (a bidirectional model's: given both sides, the cloze scorer); the
- * filler runs each direction of a bidirectional model over a whole text and fills its blanks from both sides, or a
- * forward model left to right from the left side, taking the likeliest symbol or the sampler's draw.
+ * filler runs each direction of a bidirectional model over a text (a long one as windows with margins, the rows
+ * of one batch) and fills its blanks from both sides, or a forward model left to right from the left side, taking
+ * the likeliest symbol or the sampler's draw.
  *
  * Owns: rnn_sampler_*, rnn_gen_*, rnn_scorer_*, rnn_score_streams, rnn_fill.
  * Must not know: training (gradients, optimizers, streams), the file format. */
@@ -491,22 +492,33 @@ int rnn_gen_step(rnn_gen *g, rnn_gen_out *out) {
 const float *rnn__gen_debug_logits(const rnn_gen *g, int i) { return g->w.logits + (size_t)i * g->m->vocab.size; }
 
 /* ============================================================================================ filler */
-/* The directions of a model run over a whole text one stack at a time, for the fill and the cloze scorer: the
- * state from zero, carried through chunks of the workspace, with the top layer's state recorded where wanted. */
+/* The directions of a model run over a text for the fill and the cloze scorer: the state from zero, carried
+ * through chunks of the workspace, with the top layer's state recorded where wanted. A short text (or a forward
+ * model, or the cloze scorer) is one stream per direction; a long one is cut into windows that run as the rows of
+ * one batch (fill_rows). */
 struct filler {
     net n;
     net dir[2];          /* bidirectional on 2+ threads: each direction's view on its own one-thread pool (no
                           * worker threads), so that fill runs the two directions side by side; pools NULL else */
-    workspace w[2];      /* (FILL_CHUNK, 1) stacks without `back`: [0] forward, [1] backward (bidirectional only) */
+    workspace w[2];      /* (FILL_CHUNK, 1), windowed (steps, rows): stacks without `back`: [0] forward, [1]
+                          * backward (bidirectional only) */
     int32_t *in;         /* (n) the inputs of this pass: the text, blanks at their current fill (or -1) */
     size_t *pos;         /* (nb) blank positions, ascending */
     float *hs[2];        /* (nb, H) each blank's forward / backward top state (bidirectional only) */
     float *logits;       /* (nb, V) */
     prob_id *cand;       /* (V) draw's scratch */
     uint64_t rng;        /* the draws' RNG */
+    /* windows (fill_windows): win = 0 is one stream per direction over the whole text */
+    size_t win, margin;  /* the window length asked for and the margin */
+    size_t nwin;         /* W windows: window j is [j n / W, (j + 1) n / W) */
+    size_t *wk;          /* (W + 1) window j's blanks are k in [wk[j], wk[j + 1]) */
+    int rows;            /* windows per batch */
 };
 
-enum { FILL_CHUNK = 256 };
+/* The fill's window rule (rnn.h rnn_fill): texts longer than FILL_WINDOW symbols are cut into
+ * W = ceil(n / FILL_WINDOW) windows of about equal length, each read from FILL_MARGIN symbols before it (forward)
+ * and after it (backward), FILL_ROWS windows to a batch of FILL_STEPS / FILL_ROWS steps per chunk. */
+enum { FILL_CHUNK = 256, FILL_WINDOW = 2048, FILL_MARGIN = 128, FILL_ROWS = 64, FILL_STEPS = 1024 };
 
 /* Feeds in[0..T) (T <= FILL_CHUNK) to the one-stream stack pl on w: slot t of the top layer holds the state after
  * in[0..t), and slot T becomes the carried state after the call only if carry is set. */
@@ -539,11 +551,74 @@ static int32_t fill_pick(filler *f, float *z, const rnn_fill_opts *o) {
     return id;
 }
 
+/* Where window j of the text begins (j = W: n). */
+static size_t win_bound(const filler *f, size_t n, size_t j) {
+    return (size_t)((unsigned long long)j * n / f->nwin);
+}
+
+/* Direction d of the windows ws[0..B) (each with blanks) as B rows of one batch: row b reads window ws[b] from
+ * the zero state, starting f->margin symbols before it (d = 0; at most from the text's start) or after it
+ * (d = 1, reading right to left; at most from the text's end), and stores each of the window's blanks' top states
+ * as fill_direction does. A row that has met its last blank reads "no input" until the longest row ends. Every
+ * row sums exactly as it would alone (the pool sums one-row products as the GEMM). */
+static void fill_rows(filler *f, int d, size_t n, const size_t *ws, int B) {
+    const net *nt = f->dir[d].pool ? &f->dir[d] : &f->n;
+    workspace *w = &f->w[d];
+    int L = nt->c->layers, H = nt->c->hidden;
+    size_t start[FILL_ROWS], len[FILL_ROWS], cur[FILL_ROWS], steps = 0;   /* row b's first input, inputs needed
+                                                                           * and next blank */
+    for (int b = 0; b < B; b++) {
+        size_t a = win_bound(f, n, ws[b]), e = win_bound(f, n, ws[b] + 1);
+        size_t k0 = f->wk[ws[b]], k1 = f->wk[ws[b] + 1] - 1;
+        start[b] = d ? (n - e > f->margin ? e + f->margin : n) : (a > f->margin ? a - f->margin : 0);
+        len[b] = d ? start[b] - f->pos[k0] : f->pos[k1] - start[b] + 1;
+        cur[b] = d ? k1 : k0;
+        steps = len[b] > steps ? len[b] : steps;
+    }
+    rnn__ws_set_batch(w, nt->c, B);
+    rnn__zero_state(w, L, (size_t)B * H);
+    for (size_t at = 0; at < steps;) {
+        int T = (int)(steps - at < (size_t)w->Tmax ? steps - at : (size_t)w->Tmax);
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < B; b++) {
+                size_t s = at + (size_t)t;
+                w->x[(size_t)t * B + b] = s >= len[b] ? -1 : f->in[d ? start[b] - 1 - s : start[b] + s];
+            }
+        rnn__stack_forward(nt, d ? nt->p.lb : nt->p.l, w, T, 0, NULL);
+        for (int b = 0; b < B; b++)   /* the states this chunk holds in slots 0..T-1 */
+            for (size_t k; (k = cur[b]) >= f->wk[ws[b]] && k < f->wk[ws[b] + 1];) {
+                size_t s = d ? start[b] - 1 - f->pos[k] : f->pos[k] - start[b];
+                if (s >= at + (size_t)T) break;
+                memcpy(f->hs[d] + k * H, w->h[L - 1] + ((s - at) * B + b) * H, sizeof(float) * H);
+                cur[b] = d ? k - 1 : k + 1;   /* k = 0 going down wraps to SIZE_MAX: past the window */
+            }
+        rnn__carry_state(w, L, (size_t)B * H, T);
+        at += (size_t)T;
+    }
+}
+
+/* Direction d over the windows, the windows with blanks f->rows to a batch. */
+static void fill_windows(filler *f, int d, size_t n) {
+    size_t ws[FILL_ROWS];
+    int B = 0;
+    for (size_t j = 0; j < f->nwin; j++) {
+        if (f->wk[j + 1] > f->wk[j]) ws[B++] = j;
+        if (B == f->rows || (B && j + 1 == f->nwin)) {
+            fill_rows(f, d, n, ws, B);
+            B = 0;
+        }
+    }
+}
+
 /* Runs direction d over the text (d = 1: right to left) and stores in f->hs[d] row k the top state after the
  * symbols before (d = 0) or after (d = 1) blank k: after s = pos[k] (or n - 1 - pos[k]) symbols read. The blanks
  * are met in reading order (ascending k forward, descending backward), so each chunk looks only at its own: linear
  * in the text and the blanks. */
 static void fill_direction(filler *f, int d, size_t n, size_t nb) {
+    if (f->win) {
+        fill_windows(f, d, n);
+        return;
+    }
     const net *nt = f->dir[d].pool ? &f->dir[d] : &f->n;
     workspace *w = &f->w[d];
     int L = nt->c->layers, H = nt->c->hidden;
@@ -625,47 +700,71 @@ static void filler_free(filler *f) {
     free(f->hs[1]);
     free(f->logits);
     free(f->cand);
+    free(f->wk);
 }
 
-/* The stacks of m (both directions if bidirectional), packed, on a pool of `threads`; the forward one's workspace
- * with logits for V_out symbols (0: none). 0, or -1 when out of memory. */
-static int stacks_init(filler *f, const rnn_model *m, int V_out, int threads) {
+/* The stacks of m (both directions if bidirectional), packed, on a pool of `threads`, in workspaces of T steps x B
+ * rows; the forward one's with logits for V_out symbols (0: none). 0, or -1 when out of memory. */
+static int stacks_init(filler *f, const rnn_model *m, int V_out, int threads, int T, int B) {
     rnn_config one = m->cfg;
     one.bidir = 0;   /* each direction's workspace is a plain stack's */
     rnn__net_for_model(&f->n, m, threads);
     if (!f->n.pool || !(f->cand = malloc(sizeof(prob_id) * (size_t)f->n.V))) return -1;
     for (int d = 0; d < 1 + m->cfg.bidir; d++) {
-        if (rnn__ws_init(&f->w[d], &one, d ? 0 : V_out, FILL_CHUNK, 1, 0, f->n.pool)) return -1;
+        if (rnn__ws_init(&f->w[d], &one, d ? 0 : V_out, T, B, 0, f->n.pool)) return -1;
         if (d) rnn__pack_stack(&f->n, f->n.p.lb, &f->w[1]);
         else rnn__pack_weights(&f->n, &f->w[0]);   /* with logits: Wy's forward rows too */
     }
     return 0;
 }
 
-/* The filler's buffers for a text of n symbols with nb blanks. 0, or -1 when out of memory. */
+/* The filler's buffers for a text of n symbols with nb blanks, in windows as f->win, f->rows say (f->nwin set
+ * here). 0, or -1 when out of memory. */
 static int filler_init(filler *f, const rnn_model *m, size_t n, size_t nb, int threads) {
     size_t H = (size_t)m->cfg.hidden, D = m->cfg.bidir ? nb * H : 1;
+    f->nwin = f->win ? (n + f->win - 1) / f->win : 1;
+    int B = f->win ? (f->nwin < (size_t)f->rows ? (int)f->nwin : f->rows) : 1;
+    int T = f->win ? (FILL_STEPS / B < FILL_CHUNK ? FILL_STEPS / B : FILL_CHUNK) : FILL_CHUNK;
     f->in = malloc(sizeof(int32_t) * n);
     f->pos = malloc(sizeof(size_t) * nb);
     f->hs[0] = malloc(sizeof(float) * D);
     f->hs[1] = malloc(sizeof(float) * D);
     f->logits = malloc(sizeof(float) * nb * (size_t)m->vocab.size);
-    if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits || stacks_init(f, m, 0, threads)) return -1;
+    f->wk = malloc(sizeof(size_t) * (f->nwin + 1));
+    if (!f->in || !f->pos || !f->hs[0] || !f->hs[1] || !f->logits || !f->wk ||
+        stacks_init(f, m, 0, threads, T, B)) return -1;
     for (int d = 0; d < 2 && m->cfg.bidir && threads >= 2; d++) {   /* the directions side by side (fill_pass) */
         rnn__net_for_model(&f->dir[d], m, 1);
         if (!f->dir[d].pool) return -1;
+        rnn__mat_pool_set_gemm_rows(f->dir[d].pool, f->win != 0);
     }
+    rnn__mat_pool_set_gemm_rows(f->n.pool, f->win != 0);   /* a row alone sums as in a batch */
     return 0;
 }
 
-int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,
-             int threads, float *probs, int *passes_done, rnn_err err) {
+/* Window j's blanks (f->wk) from the blank positions f->pos[0..nb). */
+static void window_blanks(filler *f, size_t n, size_t nb) {
+    size_t k = 0;
+    for (size_t j = 0; j <= f->nwin; j++) {
+        size_t a = j < f->nwin ? win_bound(f, n, j) : n;
+        while (k < nb && f->pos[k] < a) k++;
+        f->wk[j] = k;
+    }
+}
+
+/* rnn_fill with windows of about `win` symbols (0: one stream per direction, the whole text) read with `margin`
+ * symbols on their outer side, `rows` (1..FILL_ROWS) windows to a batch. */
+static int fill_run(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,
+                    int threads, size_t win, size_t margin, int rows, float *probs, int *passes_done, rnn_err err) {
     size_t nb = 0;
     for (size_t i = 0; i < n; i++) nb += blank[i] != 0;
     if (passes_done) *passes_done = 0;
     if (!nb) return 0;
     filler f;
     memset(&f, 0, sizeof f);
+    f.win = m->cfg.bidir ? win : 0;   /* a forward model reads its fills on: one stream */
+    f.margin = margin;
+    f.rows = rows < 1 ? 1 : rows > FILL_ROWS ? FILL_ROWS : rows;
     if (filler_init(&f, m, n, nb, threads)) {
         filler_free(&f);
         snprintf(err, RNN_ERRLEN, "out of memory");
@@ -676,6 +775,7 @@ int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_
         f.in[i] = blank[i] ? -1 : ids[i];   /* pass 1: the other blanks are "no input" */
         if (blank[i]) f.pos[k++] = i;
     }
+    window_blanks(&f, n, nb);
     float *out = probs ? probs : f.logits;
     int p = 0, drawing = o->temperature > 0;
     if (!m->cfg.bidir) {
@@ -691,6 +791,17 @@ int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_
     if (passes_done) *passes_done = p;
     filler_free(&f);
     return 0;
+}
+
+int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,
+             int threads, float *probs, int *passes_done, rnn_err err) {
+    return fill_run(m, ids, blank, n, o, threads, n > FILL_WINDOW ? FILL_WINDOW : 0, FILL_MARGIN, FILL_ROWS, probs,
+                    passes_done, err);
+}
+
+int rnn__debug_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,
+                    int threads, size_t window, size_t margin, int rows, float *probs, rnn_err err) {
+    return fill_run(m, ids, blank, n, o, threads, window, margin, rows, probs, NULL, err);
 }
 
 /* ============================================================================================ cloze scorer */
@@ -749,7 +860,7 @@ static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t 
 static int cloze_init(rnn_scorer *s, int threads) {
     filler *f = s->cloze = calloc(1, sizeof *f);
     if (!f || !(f->hs[0] = malloc(sizeof(float) * FILL_CHUNK * (size_t)s->m->cfg.hidden))) return -1;
-    return stacks_init(f, s->m, s->m->vocab.size, threads);
+    return stacks_init(f, s->m, s->m->vocab.size, threads, FILL_CHUNK, 1);
 }
 
 static void cloze_free(filler *f) {

@@ -91,6 +91,11 @@ double rnn__debug_stream_loss(const rnn_model *m, const int32_t *ids, size_t cou
  * of `margin` <= rnn_bidi_margin(window) symbols (validation uses 256 and rnn_bidi_margin(256)). */
 double rnn__debug_cloze_loss(const rnn_model *m, const int32_t *ids, size_t count, int window, int margin,
                             int threads);
+/* rnn_fill with its window rule replaced: windows of about `window` >= 1 symbols (W = ceil(n / window) windows,
+ * even W = 1), each read from zero `margin` symbols before (forward) and after it (backward), `rows` (1 to 64)
+ * windows to a batch; the sums as in every windowed fill (window 0: one stream, as rnn_fill on a short text). */
+int rnn__debug_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_t n, const rnn_fill_opts *o,
+                    int threads, size_t window, size_t margin, int rows, float *probs, rnn_err err);
 /* The named tensors of the flat parameter buffer, in layout order. */
 typedef struct { const char *name; int layer; size_t offset, count; } rnn_tensor;
 int rnn__param_tensors(const rnn_model *m, rnn_tensor *out, int max);

@@ -1,6 +1,7 @@
 /* tests/test_gen.c — generation (rnn_gen.c): the same validation loss and sampled text on 1 and 3 threads; the
  * scorer against the stream loss, across batches and threads, with unknown symbols; the batched generator's
- * samples independent of K and threads; byte models' constrained output always valid UTF-8. */
+ * samples independent of K and threads; byte models' constrained output always valid UTF-8; the fill's windows of a
+ * long text, bit for bit against each window alone. */
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
 #include "rnn_net.h"
@@ -192,6 +193,108 @@ int test_fill_blanks(void) {
     if (bad) FAILF("fill failed");
     snprintf(detail, sizeof detail, "bidirectional lstm 2x24, %d symbols, %d blanks across 4 chunks: each blank's pass-1 "
              "distribution == its fill alone (max difference %.2g), 3 threads == 1", N, NB, worst);
+    return 0;
+}
+
+/* The blanks of the window tests: every 29th symbol, both sides of the bounds of windows of 300 and of 2000 (the
+ * default rule's on 6000 symbols), the first and the last symbol. */
+static void window_blanks(unsigned char *blank, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        blank[i] = i % 29 == 3 || i % 300 < 2 || i % 300 == 299 || i % 2000 < 2 || i % 2000 == 1999 || i == n - 1;
+}
+
+/* Fills r's first n ids (blanks: window_blanks) into ids, probs with the rule window/margin/rows of
+ * rnn__debug_fill (rows 0: rnn_fill's own rule). The blank count, or 0 if the fill failed. */
+static size_t fill_with(const rig *r, size_t n, int passes, int threads, size_t window, size_t margin, int rows,
+                        int32_t *ids, unsigned char *blank, float *probs) {
+    rnn_fill_opts o = likeliest;
+    o.passes = passes;
+    rnn_err err;
+    size_t nb = 0;
+    memcpy(ids, r->ids, sizeof(int32_t) * n);
+    window_blanks(blank, n);
+    for (size_t i = 0; i < n; i++) nb += blank[i];
+    if (!rows) return rnn_fill(r->m, ids, blank, n, &o, threads, probs, NULL, err) ? 0 : nb;
+    return rnn__debug_fill(r->m, ids, blank, n, &o, threads, window, margin, rows, probs, err) ? 0 : nb;
+}
+
+/* Whether two fills of n symbols with nb blanks gave the same ids and the same bits of every probability. */
+static int same_fill(const int32_t *a, const float *pa, const int32_t *b, const float *pb, size_t n, size_t nb,
+                     int V) {
+    return !memcmp(a, b, sizeof(int32_t) * n) && !memcmp(pa, pb, sizeof(float) * nb * (size_t)V);
+}
+
+/* Each of the W windows of a one-pass fill of r's first n ids (fill_with: its fills ids, probs) against a fill of
+ * that window and its margins alone, as one window: the window that differs, or -1 if none (-2: a fill failed). */
+static long window_alone(const rig *r, size_t n, size_t W, size_t margin, const unsigned char *blank,
+                         const int32_t *ids, const float *probs) {
+    int V = rnn_model_vocab(r->m)->size;
+    rnn_fill_opts o = likeliest;
+    o.passes = 1;
+    rnn_err err;
+    int32_t *sid = malloc(sizeof(int32_t) * n);
+    float *sp = malloc(sizeof(float) * n * V);
+    long bad = -1;
+    for (size_t j = 0, k0 = 0; j < W && bad == -1; j++) {
+        size_t a = j * n / W, b = (j + 1) * n / W;
+        size_t s = a > margin ? a - margin : 0, e = n - b > margin ? b + margin : n;
+        size_t ks = 0, kb = 0;   /* blanks before the substring and in the window; k0: before the window */
+        for (size_t i = 0; i < b; i++) ks += blank[i] && i < s, kb += blank[i] && i >= a;
+        memcpy(sid, r->ids + s, sizeof(int32_t) * (e - s));
+        if (!sp || !sid || rnn__debug_fill(r->m, sid, blank + s, e - s, &o, 1, e - s, 0, 1, sp, err)) bad = -2;
+        else if (memcmp(sp + (k0 - ks) * V, probs + k0 * V, sizeof(float) * kb * V)) bad = (long)j;
+        for (size_t i = a; i < b && bad == -1; i++)
+            if (blank[i] && sid[i - s] != ids[i]) bad = (long)j;
+        k0 += kb;
+    }
+    free(sid);
+    free(sp);
+    return bad;
+}
+
+/* The fill's window rule (rnn.h rnn_fill): a text of up to 2048 symbols is one stream per direction (rnn__debug_fill
+ * with window 0, the fill as it always was); a longer one is cut into W = ceil(n / 2048) windows
+ * [j n / W, (j + 1) n / W), each read from zero 128 symbols before and after it, run as rows of one batch. Checked
+ * bit for bit: 2048 symbols against the one stream; 6000 symbols (3 windows) on 1 and 3 threads, and each window's
+ * blanks after one pass against a fill of that window and its margins alone (as one window); the same with
+ * windows of 300 and margins of 8, where the blanks at the window bounds are close enough to a margin's start to
+ * see a shift by one symbol; windows of 300 batched 64, 5 and 1 to a batch, 4 passes. */
+int test_fill_windows(void) {
+    rig r;
+    if (fill_rig(&r, 1)) return 1;
+    enum { N = 6000 };
+    int V = rnn_model_vocab(r.m)->size, bad = 0;
+    int32_t *ids[2] = {malloc(sizeof(int32_t) * N), malloc(sizeof(int32_t) * N)};
+    unsigned char *blank = malloc(N);
+    float *probs[2] = {malloc(sizeof(float) * N * V), malloc(sizeof(float) * N * V)};
+    long win = -1;
+    size_t nb1 = fill_with(&r, 2048, 4, 1, 0, 0, 0, ids[0], blank, probs[0]), nb = 0;
+    if (!nb1 || !fill_with(&r, 2048, 4, 1, 0, 0, 1, ids[1], blank, probs[1])) bad = -1;
+    else if (!same_fill(ids[0], probs[0], ids[1], probs[1], 2048, nb1, V)) bad = 1;
+    for (int k = 0; k < 2 && !bad; k++)
+        if (!(nb = fill_with(&r, N, 4, k ? 3 : 1, 0, 0, 0, ids[k], blank, probs[k]))) bad = -1;
+    if (!bad && !same_fill(ids[0], probs[0], ids[1], probs[1], N, nb, V)) bad = 2;
+    if (!bad && !fill_with(&r, N, 1, 1, 0, 0, 0, ids[0], blank, probs[0])) bad = -1;
+    if (!bad && (win = window_alone(&r, N, 3, 128, blank, ids[0], probs[0])) != -1) bad = win == -2 ? -1 : 3;
+    if (!bad && !fill_with(&r, N, 1, 1, 300, 8, 64, ids[0], blank, probs[0])) bad = -1;
+    if (!bad && (win = window_alone(&r, N, 20, 8, blank, ids[0], probs[0])) != -1) bad = win == -2 ? -1 : 4;
+    for (int k = 0; k < 3 && !bad; k++) {
+        int rows[3] = {64, 5, 1};
+        if (!fill_with(&r, N, 4, 1, 300, 40, rows[k], ids[k > 0], blank, probs[k > 0])) bad = -1;
+        else if (k && !same_fill(ids[0], probs[0], ids[1], probs[1], N, nb, V)) bad = 4 + k;
+    }
+    rig_free(&r);
+    free(ids[0]); free(ids[1]); free(blank); free(probs[0]); free(probs[1]);
+    if (bad == -1) FAILF("fill failed");
+    if (bad == 1) FAILF("2048 symbols: rnn_fill differs from the one-stream fill");
+    if (bad == 2) FAILF("6000 symbols: 3 threads differ from 1");
+    if (bad == 3 || bad == 4)
+        FAILF("windows of %d: window %ld's blanks differ from a fill of the window and its margins alone",
+              bad == 3 ? 2000 : 300, win);
+    if (bad > 4) FAILF("windows of 300: %d to a batch differ from 64", bad == 5 ? 5 : 1);
+    snprintf(detail, sizeof detail, "bidirectional lstm 2x24: 2048 symbols (%zu blanks) == one stream; 6000 symbols "
+             "(%zu blanks): 3 windows, 1 == 3 threads; each window == itself alone with its margins (3 windows, "
+             "margin 128; 20, margin 8); 20 windows batched 64 == 5 == 1", nb1, nb);
     return 0;
 }
 
