@@ -1,7 +1,7 @@
 /* cmd_train.c — `charrnn train`: its options, the sizing rule, the model (new, fine-tuned or resumed), the
  * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint.
  * Must not know: the library's internals (it includes rnn.h only), any other command. */
-#define _XOPEN_SOURCE 700   /* POSIX 2008 with realpath */
+#define _POSIX_C_SOURCE 200809L
 #include "cmd.h"
 #include "cli.h"
 #include "out.h"
@@ -405,32 +405,6 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
     return r;
 }
 
-/* Whether a save to `path` can create its temporary beside the file it replaces (rnn_save's pattern, path +
- * ".tmp." + six characters, so that rnn_save_clean removes one left by a crash): made and removed at once.
- * Catches what no stat can: a missing parent, an unwritable directory, a read-only file system, a file used as
- * a directory. 0, or an errno value. */
-static int probe_save(const char *path) {
-    char *target = NULL, *tmp;
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) target = realpath(path, NULL);   /* written through */
-    const char *t = target ? target : path;
-    size_t len = strlen(t);
-    if (!(tmp = malloc(len + 12))) {
-        free(target);
-        return ENOMEM;
-    }
-    memcpy(tmp, t, len);
-    memcpy(tmp + len, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp), e = fd < 0 ? errno : 0;
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    free(target);
-    return e;
-}
-
 /* Whether the --log file can be appended to: opened for appending (O_CREAT | O_EXCL first, so that a file this
  * check creates is removed again and a run that fails before training leaves none). Anything but a regular
  * file (a FIFO, /dev/stdout, a pipe from the shell) is left to the real open: opening it now could block or
@@ -463,10 +437,7 @@ static int train_guard(train_session *s) {
                     paths[i]);
     }
     for (int i = 0; i < 2; i++) {   /* the saves this run will make, tried now rather than after training */
-        int e = probe_save(paths[i]);
-        if (e)
-            return fail("cannot write '%s': %s; nothing was trained: choose another -o", paths[i],
-                        strerror(e));
+        if (rnn_save_probe(paths[i], s->err)) return fail("%s; nothing was trained: choose another -o", s->err);
     }
     int e = a->logpath ? probe_log(a->logpath) : 0;
     if (e)

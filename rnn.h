@@ -334,6 +334,10 @@ int rnn_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank, size_
 int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err err);
 /* Whether rnn_save would accept `path` (the rule above): 0, or -1 with the reason in err. Nothing is written. */
 int rnn_save_check(const char *path, rnn_err err);
+/* rnn_save_check, then whether rnn_save could create its temporary beside the file (made and removed at once):
+ * catches what no stat can, a missing parent, an unwritable directory, a read-only file system, a file used as a
+ * directory. 0, or -1 with "cannot write 'path': reason" in err. */
+int rnn_save_probe(const char *path, rnn_err err);
 /* Removes the temporaries that interrupted saves of `path` left: the files of exactly rnn_save's pattern for it
  * (the target's name + ".tmp." + six letters or digits, in its directory) that are regular files and that no
  * running save holds locked. Nothing else is touched. Returns how many were removed. */

@@ -292,18 +292,42 @@ static int write_temp(int fd, const char *target, const rnn_model *m, const rnn_
     return e;
 }
 
+/* Creates rnn_save's temporary for `target` (target + ".tmp." + six characters, beside it, the pattern
+ * rnn_save_clean knows) and returns its descriptor, with its malloc'd name in *tmp (the caller frees it); or -1
+ * with "cannot write 'path': reason" in err and *tmp NULL. */
+static int make_temp(const char *path, const char *target, char **tmp, rnn_err err) {
+    size_t len = strlen(target);
+    *tmp = malloc(len + 16);
+    if (!*tmp) { snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path); return -1; }
+    memcpy(*tmp, target, len);
+    memcpy(*tmp + len, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return fd;
+}
+
+int rnn_save_probe(const char *path, rnn_err err) {
+    char *target = save_target(path, err), *tmp;
+    if (!target) return -1;
+    int fd = make_temp(path, target, &tmp, err);
+    free(target);
+    if (fd < 0) return -1;
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return 0;
+}
+
 int rnn_save(const char *path, const rnn_model *m, const rnn_trainer *t, rnn_err err) {
     char *target = save_target(path, err);
     if (!target) return -1;
-    size_t len = strlen(target);
-    char *tmp = malloc(len + 16);
-    if (!tmp) { snprintf(err, RNN_ERRLEN, "cannot write '%s': out of memory", path); free(target); return -1; }
-    memcpy(tmp, target, len);
-    memcpy(tmp + len, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
+    char *tmp;
+    int fd = make_temp(path, target, &tmp, err);
     if (fd < 0) {
-        snprintf(err, RNN_ERRLEN, "cannot write '%s': %s", path, strerror(errno));
-        free(tmp);
         free(target);
         return -1;
     }
