@@ -122,7 +122,7 @@ rnn_model *rnn__model_alloc(const rnn_config *c, const rnn_vocab *vocab, rnn_err
     if (!m) goto oom;
     m->cfg = *c;
     m->nparams = np;
-    m->params = malloc(sizeof(float) * np);
+    m->params = rnn__big_calloc(sizeof(float) * np);
     m->vocab = *vocab;
     m->vocab.sym = malloc(sizeof(uint32_t) * vocab->size);
     if (!m->params || !m->vocab.sym) { rnn_model_free(m); goto oom; }
@@ -316,7 +316,7 @@ int rnn__ws_init(workspace *w, const rnn_config *c, int V, int Tmax, int B, int 
         }
 #undef GIVE
         if (!pass) {
-            w->block = calloc(1, off);
+            w->block = rnn__big_calloc(off);
             if (!w->block) return -1;
         }
     }

@@ -1,5 +1,6 @@
 /* rnn_mat.c — the GEMM kernel, the thread pool and vector math. See rnn_mat.h for the contracts. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* MADV_HUGEPAGE */
 #include "rnn.h"   /* rnn_kernel_names */
 #include "rnn_mat.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -118,6 +120,21 @@ static ukernel pick_kernel(void) {
         return (ukernel){"avx2", 6, 16, kern_avx2, 1, 1};
 #endif
     return g;
+}
+
+/* ------------------------------------------------------------------------------------ big buffers */
+enum { BIG_PAGE = 2u << 20 };   /* a transparent huge page on x86-64 */
+
+void *rnn__big_calloc(size_t bytes) {
+    if (bytes < BIG_PAGE) return calloc(1, bytes ? bytes : 1);
+    size_t n = (bytes + BIG_PAGE - 1) / BIG_PAGE * BIG_PAGE;
+    void *p = NULL;
+    if (posix_memalign(&p, BIG_PAGE, n)) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE);   /* advice only: without huge pages the buffer works the same */
+#endif
+    memset(p, 0, n);
+    return p;
 }
 
 /* ------------------------------------------------------------------------------------ thread pool */

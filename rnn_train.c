@@ -134,12 +134,12 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     t->n.pool = t->pool;
     rnn__param_layout(c, t->n.V, m->params, &t->n.p);
     t->ntwin = rnn__param_twins(c, &t->n.p, m->params, t->twin);
-    t->grad = calloc(m->nparams, sizeof(float));
+    t->grad = rnn__big_calloc(m->nparams * sizeof(float));
     if (!t->grad) return -1;
     rnn__param_layout(c, t->n.V, t->grad, &t->n.g);
     int nm = rnn_optim_moments(c->optim);
-    if (nm >= 1 && !(t->m2 = calloc(m->nparams, sizeof(float)))) return -1;
-    if (nm >= 2 && !(t->m1 = calloc(m->nparams, sizeof(float)))) return -1;
+    if (nm >= 1 && !(t->m2 = rnn__big_calloc(m->nparams * sizeof(float)))) return -1;
+    if (nm >= 2 && !(t->m1 = rnn__big_calloc(m->nparams * sizeof(float)))) return -1;
     if (!(t->norm_partial = calloc(m->nparams / NORM_BLOCK + 1, sizeof(double)))) return -1;
     t->nstate = (size_t)c->layers * B * c->hidden * rnn_state_per_unit(c->cell);
     t->state = calloc(t->nstate, sizeof(float));
