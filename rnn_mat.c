@@ -729,14 +729,18 @@ RNN_CLONES static void gemv_panels(const mat_packed *B, int NR, int t0, int t1, 
                     for (int j = 0; j < (NRC); j++) a[q * (NRC) + j] += xk * b[(size_t)q * kc * (NRC) + j];   \
             }                                                                                                 \
         }                                                                                                     \
-        for (int j = 0; j < (G) * (NRC) && t * (NRC) + j < N; j++)                                            \
-            y[t * (NRC) + j] = accumulate ? y[t * (NRC) + j] + a[j] : a[j];                                   \
+        int nj = N - t * (NRC) < (G) * (NRC) ? N - t * (NRC) : (G) * (NRC);   /* a bound, not an exit: */      \
+        if (accumulate) for (int j = 0; j < nj; j++) y[t * (NRC) + j] += a[j];   /* the sums vectorise */     \
+        else for (int j = 0; j < nj; j++) y[t * (NRC) + j] = a[j];                                             \
     }
-    if (NR == 32) {
+    if (NR == 32) {   /* G panels at once: G independent chains of additions */
         GEMV_PANELS(32, 4)
+        GEMV_PANELS(32, 2)
         GEMV_PANELS(32, 1)
     } else {   /* every kernel's NR is 32 or 16 */
         GEMV_PANELS(16, 8)
+        GEMV_PANELS(16, 4)
+        GEMV_PANELS(16, 2)
         GEMV_PANELS(16, 1)
     }
 #undef GEMV_PANELS
@@ -749,7 +753,9 @@ RNN_CLONES static void gemv_panels_bf16(const mat_packed *B, int NR, int t0, int
     int K = B->K, N = B->N, npad = ceil_div(N, NR) * NR, t = t0;
 #define GEMV16_PANELS(NRC, G)                                                                                 \
     for (; t + (G) <= t1; t += (G)) {                                                                         \
-        float s[(G) * (NRC)] = {0}, a[(G) * (NRC)];                                                               \
+        float s[(G) * (NRC)] = {0}, a[(G) * (NRC)];   /* s: y (accumulate) or +0, then + each block's sum */      \
+        int nj = N - t * (NRC) < (G) * (NRC) ? N - t * (NRC) : (G) * (NRC);                                     \
+        if (accumulate) for (int j = 0; j < nj; j++) s[j] = y[t * (NRC) + j];                                  \
         for (int pc = 0; pc < K; pc += MAT_KC) {                                                              \
             int kc = K - pc < MAT_KC ? K - pc : MAT_KC;                                                       \
             const float *b = B->data + (size_t)pc * npad + (size_t)t * kc * (NRC);                           \
@@ -759,16 +765,16 @@ RNN_CLONES static void gemv_panels_bf16(const mat_packed *B, int NR, int t0, int
                 for (int q = 0; q < (G); q++)                                                                 \
                     for (int j = 0; j < (NRC); j++) a[q * (NRC) + j] += xk * b[(size_t)q * kc * (NRC) + j];   \
             }                                                                                                 \
-            for (int j = 0; j < (G) * (NRC); j++)                                                             \
-                s[j] = pc ? s[j] + a[j] : accumulate && t * (NRC) + j < N ? y[t * (NRC) + j] + a[j] : a[j];   \
+            for (int j = 0; j < (G) * (NRC); j++) s[j] += a[j];   /* +0 + a == a: a is never -0 */            \
         }                                                                                                     \
-        for (int j = 0; j < (G) * (NRC) && t * (NRC) + j < N; j++) y[t * (NRC) + j] = s[j];                   \
+        for (int j = 0; j < nj; j++) y[t * (NRC) + j] = s[j];                                                 \
     }
     if (NR == 32) {
         GEMV16_PANELS(32, 2)
         GEMV16_PANELS(32, 1)
     } else {
         GEMV16_PANELS(16, 4)
+        GEMV16_PANELS(16, 2)
         GEMV16_PANELS(16, 1)
     }
 #undef GEMV16_PANELS
