@@ -58,7 +58,7 @@ cli_info_bad_checkpoints() {
     cp "$M" "$W/future.ckpt"
     printf '\x07' | dd of="$W/future.ckpt" bs=1 seek=4 conv=notrunc status=none
     cr info -m "$W/future.ckpt"
-    expect "future-version checkpoint" 1 "charrnn: '$W/future.ckpt' is checkpoint format version 7; this charrnn reads versions 1 to 2 (written by a newer charrnn)"
+    expect "future-version checkpoint" 1 "charrnn: '$W/future.ckpt' is checkpoint format version 7; this charrnn reads versions 1 to 3 (written by a newer charrnn)"
     cat "$M" data/tang.txt >"$W/long.ckpt"
     cr info -m "$W/long.ckpt"; check "trailing junk refused" grep -q "unexpected bytes after its end" "$TMP/err"
     cr info -m data; expect "directory as checkpoint" 1 "charrnn: cannot read 'data': Is a directory"

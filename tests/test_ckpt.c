@@ -68,8 +68,10 @@ out:
 
 /* ---------------------------------------------------------------------------------------------- resume */
 /* N steps, save (with training state), load, resume for M more == N + M straight, bit for bit; across an
- * epoch boundary with learning-rate decay and dropout. */
-static int resume_exact(int cell, int bidir) {
+ * epoch boundary with learning-rate decay and dropout. With `sc` (NULL: the library's default, constant) both
+ * runs have that schedule over the budget `bud` (NULL: none): the averaged weights and the trained ones, kept in
+ * the training state, must both agree. */
+static int resume_exact_sched(int cell, int bidir, const rnn_schedule *sc, const rnn_budget *bud) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -82,13 +84,20 @@ static int resume_exact(int cell, int bidir) {
     const int N = 17, M = 13;
     rig a, b;
     if (rig_make(&a, &c, text, len, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
-    for (int i = 0; i < N + M; i++) rnn_train_step(a.t);
     if (rig_make(&b, &c, text, len, RNN_UNIT_CHAR, 1)) { free(text); rig_free(&a); return 1; }
+    rnn_err err;
+    if (sc && (rnn_trainer_set_schedule(a.t, sc, err) || rnn_trainer_set_schedule(b.t, sc, err))) {
+        rig_free(&a);
+        rig_free(&b);
+        free(text);
+        FAILF("set_schedule: %s", err);
+    }
+    if (bud) *rnn_trainer_budget(a.t) = *rnn_trainer_budget(b.t) = *bud;
+    for (int i = 0; i < N + M; i++) rnn_train_step(a.t);
     for (int i = 0; i < N; i++) rnn_train_step(b.t);
     char path[] = "/tmp/charrnn-test-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
-    rnn_err err;
     int rc = 1;
     rnn_model *m = NULL;
     rnn_resume *rs = NULL;
@@ -103,12 +112,26 @@ static int resume_exact(int cell, int bidir) {
         snprintf(detail, sizeof detail, "%s: resumed weights differ from uninterrupted training", rnn_cell_name(cell));
         goto out;
     }
+    struct rnn_resume ra, rb;   /* the trained weights (averaging) and the schedule, as a checkpoint holds them */
+    rnn__trainer_snapshot(a.t, &ra);
+    rnn__trainer_snapshot(t, &rb);
+    if ((ra.raw == NULL) != (rb.raw == NULL) || (ra.raw && memcmp(ra.raw, rb.raw, sizeof(float) * np)) ||
+        ra.sched.kind != rb.sched.kind || ra.sched.warmup != rb.sched.warmup || ra.sched.ema != rb.sched.ema ||
+        ra.sched.floor != rb.sched.floor || ra.lr != rb.lr) {
+        snprintf(detail, sizeof detail, "resumed trained weights or schedule differ from uninterrupted training");
+        goto out;
+    }
+    if (sc && sc->ema > 0 && !memcmp(ra.raw, rnn_model_params(a.m), sizeof(float) * np)) {
+        snprintf(detail, sizeof detail, "the averaged weights are the trained ones");
+        goto out;
+    }
     /* A different corpus is refused. */
     rnn_trainer *t2 = rnn_trainer_new(m, b.ids + 1, b.n - 1, 1, rs, err);
     if (t2) { rnn_trainer_free(t2); snprintf(detail, sizeof detail, "resume on another corpus was accepted"); goto out; }
     if (rnn_model_config(m)->bidir != bidir) { snprintf(detail, sizeof detail, "direction lost in the checkpoint"); goto out; }
-    snprintf(detail, sizeof detail, "%s%s: %d + %d steps (over epoch ends, lr decay, dropout) == %d straight, bit for bit",
-             bidir ? "bidirectional " : "", rnn_cell_name(cell), N, M, N + M);
+    snprintf(detail, sizeof detail, "%s%s: %d + %d steps (over epoch ends, lr decay, dropout%s) == %d straight, bit for bit",
+             bidir ? "bidirectional " : "", rnn_cell_name(cell), N, M,
+             sc ? ", schedule, averaged weights" : "", N + M);
     rc = 0;
 out:
     unlink(path);
@@ -121,10 +144,22 @@ out:
     return rc;
 }
 
+static int resume_exact(int cell, int bidir) { return resume_exact_sched(cell, bidir, NULL, NULL); }
+
 int test_resume_rnn(void) { return resume_exact(RNN_CELL_RNN, 0); }
 int test_resume_lstm(void) { return resume_exact(RNN_CELL_LSTM, 0); }
 int test_resume_gru(void) { return resume_exact(RNN_CELL_GRU, 0); }
 int test_resume_bidir(void) { return resume_exact(RNN_CELL_LSTM, 1); }
+/* Cosine over a 30-step budget with 5 warm-up steps and averaged weights; then linear over 2.5 epochs. */
+int test_resume_sched(void) {
+    rnn_schedule sc = {.kind = RNN_SCHED_COSINE, .warmup = 5, .floor = 0.1f, .ema = 0.9f};
+    rnn_budget bud = {.steps = 30};
+    int rc = resume_exact_sched(RNN_CELL_LSTM, 0, &sc, &bud);
+    if (rc) return rc;
+    sc = (rnn_schedule){.kind = RNN_SCHED_LINEAR, .warmup = 3, .floor = 0, .ema = 0.5f};
+    bud = (rnn_budget){.epochs = 2.5};
+    return resume_exact_sched(RNN_CELL_GRU, 0, &sc, &bud);
+}
 
 
 static size_t get_vocab_bytes(const unsigned char *h) {
@@ -149,7 +184,7 @@ static int patch_file(const char *path, size_t off, const unsigned char *bytes, 
     return fclose(f) || r ? -1 : 0;
 }
 
-/* The origin record: written as version 2 with origin_bytes at 124, read back exactly; a version-1 file (whose
+/* The origin record (since version 2): written (as version 3) with origin_bytes at 124, read back exactly; a version-1 file (whose
  * byte 124 was reserved and unchecked) reads with no origin; a corrupt record is refused by name. */
 int test_origin_record(void) {
     rnn_err err;
@@ -176,7 +211,7 @@ int test_origin_record(void) {
     unsigned char h[128] = {0};
     if (f) { if (fread(h, 1, 128, f) != 128) h[4] = 0; fclose(f); }
     if (!o || strcmp(o->name, "dir/base model.ckpt") || o->step != 3 || o->vocab_size != 5 ||
-        o->best_val != r.m->prog.best_val || h[4] != 2 || h[124] != 20 + 19 || h[125] ||
+        o->best_val != r.m->prog.best_val || h[4] != 3 || h[124] != 20 + 19 || h[125] ||
         memcmp(back->params, e->params, 4 * e->nparams))
         { snprintf(detail, sizeof detail, "origin, version or origin_bytes wrong after save/load"); goto out; }
     size_t rec = 128 + get_vocab_bytes(h);
@@ -191,7 +226,7 @@ int test_origin_record(void) {
         patch_file(path, 124, junk, 4) ||
         rnn_load(path, &back, NULL, err) || rnn_model_origin(back))
         { snprintf(detail, sizeof detail, "a version-1 file did not read as one without origin: %s", err); goto out; }
-    snprintf(detail, sizeof detail, "version 2, origin_bytes 39, name/steps/vocabulary/best val exact; corrupt record "
+    snprintf(detail, sizeof detail, "version 3, origin_bytes 39, name/steps/vocabulary/best val exact; corrupt record "
              "refused; version 1 (byte 124 ignored) reads without origin");
     rc = 0;
 out:
