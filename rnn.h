@@ -157,7 +157,7 @@ rnn_model *rnn_model_extend(const rnn_model *base, const char *base_name, const 
 typedef struct rnn_trainer rnn_trainer;
 typedef struct rnn_resume rnn_resume;   /* training state read from a checkpoint; see rnn_load */
 void rnn_resume_free(rnn_resume *r);
-float rnn_resume_lr(const rnn_resume *r);   /* the learning rate the run had reached */
+float rnn_resume_lr(const rnn_resume *r);   /* the (peak) learning rate the run had reached */
 
 /* Prepares training of `m` (borrowed; must outlive the trainer) on the symbol ids `ids[0..n)` (copied), split
  * into a training head and a validation tail as the config says. `threads` >= 1 sizes the thread pool.
@@ -230,6 +230,8 @@ double rnn_schedule_factor(const rnn_schedule *s, uint64_t step, double progress
  * schedule, a trainer that is resumed or has stepped, out of memory). */
 int rnn_trainer_set_schedule(rnn_trainer *t, const rnn_schedule *s, rnn_err err);
 void rnn_trainer_schedule(const rnn_trainer *t, rnn_schedule *out);
+/* The schedule a checkpoint's training state holds (a version 1 or 2 file: rnn_schedule_default's). */
+void rnn_resume_schedule(const rnn_resume *r, rnn_schedule *out);
 
 typedef struct {
     uint64_t steps_per_epoch;  /* chunks in one pass over the training streams */

@@ -61,6 +61,7 @@ static uint32_t ids_crc(const int32_t *ids, size_t n) {
 }
 
 float rnn_resume_lr(const rnn_resume *r) { return r->lr; }
+void rnn_resume_schedule(const rnn_resume *r, rnn_schedule *out) { *out = r->sched; }
 
 /* The carried state into slot 0 of the workspace (zeros when `fresh`: the start of an epoch). */
 static void state_load(const rnn_trainer *t, workspace *w, int fresh) {

@@ -434,6 +434,10 @@ cli_train_schedule() {
         check "schedule: ${budget[*]} ${avg[*]}: resumed == straight, byte for byte but the training time" \
             test "$diff" -eq 0 -a "$(wc -c <"$W/sci$k.ckpt")" -eq "$n"
     done
+    cr info -m "$W/sch1.ckpt"
+    check "schedule: info shows it" grep -qx "schedule:    cosine to 0.2 of the peak, warm-up 20 steps; averaged weights (decay 0.9)" "$TMP/out"
+    cr info -m "$W/sch2.ckpt"
+    check "schedule: info shows it (no averaging)" grep -qx "schedule:    linear to 0.2 of the peak, warm-up 20 steps; no averaging" "$TMP/out"
     cr train data/fortunes.txt --hidden 8 --batch 2 --seq 8 --steps 30 --preview 0 --threads 1 -q --lr-schedule cosine \
         -o "$W/st.ckpt"
     cr train data/fortunes.txt --resume --steps 60 --eval-every 0 --preview 0 -o "$W/st.ckpt"
