@@ -23,12 +23,14 @@ const char *cmd_argv0 = "charrnn";
 /* The step budget of a run given none (no --steps, --epochs or --time); STR(DEFAULT_STEPS) is its --help
  * text. */
 #define DEFAULT_STEPS 2000
-/* The defaults of --lr-schedule, --lr-floor, --warmup and --ema (measured per step: docs/quality.md "The
- * learning-rate schedule and averaged weights"). */
+/* The defaults of --lr-schedule, --lr-floor, --warmup and --ema, measured per step (docs/quality.md "The
+ * learning-rate schedule and averaged weights"): at the default lr, the averaged weights of a constant lr beat
+ * every decaying schedule (fortunes rnn 1.8036 against 1.8458 constant and 1.9179 cosine to 0.1; C headers
+ * 0.5417 against 0.6202 and 0.6186), and a warm-up only cost (Adam's bias correction already starts gently). */
 #define DEFAULT_SCHEDULE RNN_SCHED_CONSTANT
 #define DEFAULT_FLOOR 0.1
 #define DEFAULT_WARMUP 0
-#define DEFAULT_EMA 0.0
+#define DEFAULT_EMA 0.99
 
 static double now_sec(void) {
     struct timespec ts;

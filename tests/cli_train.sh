@@ -295,8 +295,9 @@ cli_train_finetune() {
     cr info -m "$W/ft.ckpt"
     check "info shows the origin" grep -q "^origin: *fine-tuned from $W/tiny.ckpt (300 steps, 70 symbols, best val $bv)$" "$TMP/out"
     check "info: the fine-tuned run counts its own steps" grep -q "^steps: *30 " "$TMP/out"
+    bv=$("$BIN" info -m "$W/tiny.ckpt" --json | sed -n 's/.*"best_val_loss":\([0-9.e-]*\),.*/\1/p')   # as JSON writes it
     cr info -m "$W/ft.ckpt" --json
-    check "info --json shows the origin" grep -qF "\"origin\":\"$W/tiny.ckpt\",\"origin_steps\":300,\"origin_vocabulary\":70,\"origin_best_val_loss\":$bv" "$TMP/out"
+    check "info --json shows the origin" grep -qF "\"origin\":\"$W/tiny.ckpt\",\"origin_steps\":300,\"origin_vocabulary\":70,\"origin_best_val_loss\":$bv," "$TMP/out"
     cr info -m "$W/ft.best.ckpt"; check "the best checkpoint keeps the origin" grep -q "^origin: *fine-tuned from" "$TMP/out"
     cr train "$W/de.txt" --resume --steps 40 -q -o "$W/ft.ckpt"; expect "resume a fine-tuned run" 0
     cr info -m "$W/tiny.ckpt"; check "a model trained from scratch has no origin" bash -c "! grep -q '^origin:' '$TMP/out'"
@@ -423,11 +424,11 @@ cli_train_schedule() {
         printf '%s\n' "train ${budget[*]} ${avg[*]} (SIGINT)" >>"$TMP/ran.log"
         "$BIN" train data/fortunes.txt "${sc[@]}" "${budget[@]}" "${avg[@]}" -o "$W/sci$k.ckpt" >"$W/sci.out" 2>"$W/sci.err" &
         local pid=$!
-        until_seen "$W/sci.err" ' threads?$' && sleep 0.3   # the handlers go in right after the opening line
+        until_seen "$W/sci.err" '^step 50: val'   # a validation: well inside the run, the handlers in place
         kill -INT $pid
         wait $pid
         check "schedule: ${budget[*]}: interrupted (exit 130)" test $? -eq 130
-        cr train data/fortunes.txt --resume --threads 2 -q -o "$W/sci$k.ckpt"; expect "schedule: resumed" 0
+        cr train data/fortunes.txt --resume --eval-every 50 --threads 2 -q -o "$W/sci$k.ckpt"; expect "schedule: resumed" 0
         local n diff
         n=$(wc -c <"$W/sch$k.ckpt")
         diff=$(cmp -l "$W/sch$k.ckpt" "$W/sci$k.ckpt" 2>&1 | awk -v n="$n" '$1 < 105 || ($1 > 112 && $1 <= n - 4)' | wc -l)
