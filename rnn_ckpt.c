@@ -1,8 +1,8 @@
 /* rnn_ckpt.c — the checkpoint file: writing it atomically, reading it with every check.
  *
  * The format (version 3; versions 1 and 2 are read too) is specified byte by byte in docs/format.md
- * ("Checkpoint format (version 3)"); this file is its only implementation. Every field is written and read explicitly,
- * little-endian, whatever the host; nothing is a struct dump. The reader checks, in this order: magic,
+ * ("Checkpoint format (version 3)"); this file is its only implementation. Every field is written and read
+ * explicitly, little-endian, whatever the host; nothing is a struct dump. The reader checks, in this order: magic,
  * version, minimum size, header size, flags, every dimension's range, the training settings, the parameter
  * count, the vocabulary-table size, the exact file size, the CRC-32, then the vocabulary table and that every
  * value is finite; each failure names the file and the check. rnn_load is that list, one named function per
@@ -37,8 +37,8 @@
 #define FLAG_BIDIR 2u      /* version 2: a bidirectional model */
 #define FLAG_UTF8 4u       /* version 2: the corpus was valid UTF-8 (rnn_vocab.utf8) */
 #define FLAG_BF16 8u       /* version 2: bfloat16 products (rnn_config.precision); older readers refuse the bit */
-#define FLAG_AVERAGED 16u  /* version 3, with bit 0: the parameters are the averaged weights, the training state
-                            * holds the trained ones (rnn_schedule.ema > 0) */
+#define FLAG_AVERAGED 16u  /* version 3, with bit 0: the parameters are the averaged weights, the training
+                            * state holds the trained ones (rnn_schedule.ema > 0) */
 
 /* Byte offsets of the fixed-size records' fields: the one list that the writer (write_body) and the reader
  * (the checks below) both use. u32/f32 fields take 4 bytes, u64/f64 fields 8; the comments name the types. */
@@ -57,7 +57,7 @@ enum {   /* the origin record (ORIGIN_FIXED bytes, then the name) */
 enum {   /* the training-state header (TRAIN_HEADER_SIZE bytes); 44..47 are reserved (written 0, not read) */
     T_CHUNK = 0, T_EPOCH = 8, T_RNG = 16, T_LR = 24, T_MOMENTS = 28,          /* u64 x 3, f32, u32 */
     T_N_IDS = 32, T_IDS_CRC = 40, T_STEPS = 48, T_EPOCHS = 56, T_SECONDS = 64, /* u64, u32, u64, f64, f64 */
-    T_SCHEDULE = 72, T_FLOOR = 76, T_WARMUP = 80, T_EMA = 88                  /* version 3: u32, f32, u64, f32 */
+    T_SCHEDULE = 72, T_FLOOR = 76, T_WARMUP = 80, T_EMA = 88   /* version 3: u32, f32, u64, f32 */
 };
 _Static_assert(H_ORIGIN_BYTES + 4 == HEADER_SIZE && O_NAME_LEN + 4 == ORIGIN_FIXED &&
                T_SECONDS + 8 == TRAIN_HEADER_SIZE_V2 && T_EMA + 4 == TRAIN_HEADER_SIZE,
@@ -672,8 +672,9 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
         FAIL("'%s' has a bad training budget", path);
     rnn_schedule_default(&r->sched);
     if (ld->version >= 3) {
-        r->sched = (rnn_schedule){.kind = (int)(get32(p + T_SCHEDULE) & 0xFFFF), .floor = u2f(get32(p + T_FLOOR)),
-                                  .warmup = get64(p + T_WARMUP), .ema = u2f(get32(p + T_EMA))};
+        r->sched = (rnn_schedule){.kind = (int)(get32(p + T_SCHEDULE) & 0xFFFF),
+                                  .floor = u2f(get32(p + T_FLOOR)), .warmup = get64(p + T_WARMUP),
+                                  .ema = u2f(get32(p + T_EMA))};
         rnn_err why;
         if (get32(p + T_SCHEDULE) > 0xFFFF || rnn_schedule_check(&r->sched, why))
             FAIL("'%s' has a bad learning-rate schedule (%.100s)", path, why);
@@ -695,7 +696,8 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
         rfloats(r->raw, p, np);
     }
     if (!(r->lr > 0) || !isfinite(r->lr) || (r->m1 && !all_finite(r->m1, np)) ||
-        (r->m2 && !all_finite(r->m2, np)) || !all_finite(r->state, ld->nstate) || (r->raw && !all_finite(r->raw, np)))
+        (r->m2 && !all_finite(r->m2, np)) || !all_finite(r->state, ld->nstate) ||
+        (r->raw && !all_finite(r->raw, np)))
         FAIL("'%s' holds non-finite training state", path);
     return 0;
 }

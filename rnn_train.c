@@ -226,7 +226,8 @@ static int apply_resume(rnn_trainer *t, const rnn_resume *resume, rnn_err err) {
     t->sched = resume->sched;
     t->fixed = 1;
     if (t->sched.ema > 0 && (!resume->raw || use_weights(t, resume->raw))) {
-        snprintf(err, RNN_ERRLEN, resume->raw ? "out of memory" : "the checkpoint's training state does not fit its model");
+        snprintf(err, RNN_ERRLEN, "%s",
+                 resume->raw ? "out of memory" : "the checkpoint's training state does not fit its model");
         return -1;
     }
     return 0;
@@ -280,7 +281,8 @@ int rnn_schedule_check(const rnn_schedule *s, rnn_err err) {
 double rnn_schedule_factor(const rnn_schedule *s, uint64_t step, double p) {
     double warm = step < s->warmup ? (double)(step + 1) / ((double)s->warmup + 1) : 1, f = s->floor;
     p = p > 0 ? (p < 1 ? p : 1) : 0;   /* NaN: 0 */
-    if (s->kind == RNN_SCHED_COSINE) return warm * (f + (1 - f) * 0.5 * (1 + cos(3.14159265358979323846 * p)));
+    if (s->kind == RNN_SCHED_COSINE)
+        return warm * (f + (1 - f) * 0.5 * (1 + cos(3.14159265358979323846 * p)));
     if (s->kind == RNN_SCHED_LINEAR) return warm * (f + (1 - f) * (1 - p));
     return warm;
 }
