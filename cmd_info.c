@@ -44,8 +44,18 @@ static void info_text(const char *model, rnn_model *m, const rnn_resume *rs) {
         printf("origin:      fine-tuned from %s (%llu steps, %d symbols, %s)\n", o->name,
                (unsigned long long)o->step, o->vocab_size, bv);
     }
-    if (rs) printf("resumable:   yes (learning rate now %g)\n", rnn_resume_lr(rs));
-    else printf("resumable:   no (weights only)\n");
+    if (rs) {
+        rnn_schedule sc;
+        rnn_resume_schedule(rs, &sc);
+        printf("schedule:    %s", rnn_schedule_names()[sc.kind]);
+        if (sc.kind != RNN_SCHED_CONSTANT) printf(" to %g of the peak", sc.floor);
+        printf(", warm-up %llu steps; ", (unsigned long long)sc.warmup);
+        if (sc.ema > 0) printf("averaged weights (decay %g)\n", sc.ema);
+        else printf("no averaging\n");
+        printf("resumable:   yes (learning rate now %g)\n", rnn_resume_lr(rs));
+    } else {
+        printf("resumable:   no (weights only)\n");
+    }
 }
 
 /* The same report as one JSON object: every field of info_text, numbers as numbers, null where info_text says
@@ -94,6 +104,13 @@ static void info_json(const char *model, rnn_model *m, const rnn_resume *rs) {
     json_bool(&j, "resumable", rs != NULL);
     if (rs) json_float(&j, "lr_now", rnn_resume_lr(rs));
     else json_str(&j, "lr_now", NULL);
+    rnn_schedule sc;   /* the training state's: null for a weights-only file */
+    if (rs) rnn_resume_schedule(rs, &sc);
+    json_str(&j, "lr_schedule", rs ? rnn_schedule_names()[sc.kind] : NULL);
+    json_float(&j, "lr_floor", rs ? sc.floor : NAN);
+    if (rs) json_u64(&j, "warmup", sc.warmup);
+    else json_str(&j, "warmup", NULL);
+    json_float(&j, "ema", rs ? sc.ema : NAN);
     json_end(&j);
 }
 

@@ -1,5 +1,6 @@
 /* cmd_plot.c — `charrnn plot LOG > loss.svg`: the training and validation loss curves of a `train --log` CSV
- * as a self-contained SVG (axes, ticks, labels, legend) that any browser renders. Part of the command line:
+ * as a self-contained SVG (axes, ticks, labels, legend) that any browser renders, and the learning rate on a
+ * second axis when it changes over the log (a schedule, --lr-decay). Part of the command line:
  * it prints errors as "charrnn: ..." and returns the exit code. The parser (plot_parse) works on bytes in
  * memory.
  * Must not know: the library; the log's columns are the only contract with `train --log` (cmd_train.c). */
@@ -85,7 +86,7 @@ static int brk(series *tr, double step) {
     return tr->n && !isnan(tr->p[tr->n - 1].y) ? push(tr, step, NAN) : 0;
 }
 
-int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *lineno) {
+int plot_parse(const char *buf, size_t len, series *tr, series *va, series *lr, size_t *lineno) {
     char line[512];
     size_t off = 0, points = 0;
     *lineno = 1;
@@ -98,7 +99,7 @@ int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *line
             if (brk(tr, tr->n ? tr->p[tr->n - 1].x : 0)) return PLOT_OOM;
             continue;
         }
-        char *fields[6], *s = line;
+        char *fields[6] = {0}, *s = line;
         int nf = 0;
         for (; nf < 6; nf++) {
             fields[nf] = s;
@@ -126,6 +127,8 @@ int plot_parse(const char *buf, size_t len, series *tr, series *va, size_t *line
             if (push(va, step, vl)) return PLOT_OOM;
             points++;
         }
+        double rate = lr && nf >= 5 && fields[4][0] ? strtod(fields[4], &e3) : NAN;   /* unreadable: no point */
+        if (lr && !isnan(rate) && !*e3 && isfinite(rate) && rate >= 0 && push(lr, step, rate)) return PLOT_OOM;
     }
     return points ? PLOT_OK : PLOT_NO_DATA;
 }
@@ -149,8 +152,32 @@ static char *read_stream(FILE *f, size_t *len, int *err) {
     return buf;
 }
 
-/* The SVG of the two curves on stdout. */
-static void draw_svg(const series *tr, const series *va) {
+/* The learning rate lr (if it changes) as a dashed line on a second axis at the right, from 0 to its largest
+ * value; k is the loss axes' mapping, whose x it shares. Returns whether it drew it (the legend then lists it). */
+static int draw_lr(const series *lr, const double *k) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < lr->n; i++) lo = fmin(lo, lr->p[i].y), hi = fmax(hi, lr->p[i].y);
+    if (!(hi > lo)) return 0;
+    double ls = nice_step(hi, 4), kl[8];
+    memcpy(kl, k, sizeof kl);
+    kl[2] = 0;
+    kl[3] = ceil(hi / ls) * ls;
+    for (int i = 0; i * ls <= kl[3] + ls / 2 && i < 50; i++)
+        printf("<text x=\"%.1f\" y=\"%.1f\" fill=\"#2ca02c\">%g</text>\n", k[4] + k[6] + 6,
+               to_y(i * ls, kl) + 4, i * ls);
+    printf("<text transform=\"translate(%.0f %.0f) rotate(90)\" text-anchor=\"middle\" fill=\"#2ca02c\">"
+           "learning rate</text>\n", k[4] + k[6] + 52, k[5] + k[7] / 2);
+    printf("<polyline class=\"lr\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"1.2\" "
+           "stroke-dasharray=\"5,3\" points=\"");
+    for (size_t i = 0; i < lr->n; i++)   /* (a run's start row may lie before the first loss: left out) */
+        if (lr->p[i].x >= k[0] && lr->p[i].x <= k[1])
+            printf("%.1f,%.1f ", to_x(lr->p[i].x, kl), to_y(lr->p[i].y, kl));
+    printf("\"/>\n");
+    return 1;
+}
+
+/* The SVG of the two curves (and the learning rate's, draw_lr) on stdout. */
+static void draw_svg(const series *tr, const series *va, const series *lr) {
     const pt first = tr->n ? tr->p[0] : va->p[0];
     double x0 = first.x, x1 = first.x, y0 = first.y, y1 = first.y;
     const series *all[2] = {tr, va};
@@ -165,7 +192,7 @@ static void draw_svg(const series *tr, const series *va) {
     double ys = nice_step(y1 - y0, 6), xs = nice_step(x1 - x0, 8);
     y0 = floor(y0 / ys) * ys;
     y1 = ceil(y1 / ys) * ys;
-    const double W = 820, H = 500, k[8] = {x0, x1, y0, y1, 70, 40, W - 100, H - 100};
+    const double W = 820, H = 500, k[8] = {x0, x1, y0, y1, 70, 40, W - 140, H - 100};
     printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -192,6 +219,7 @@ static void draw_svg(const series *tr, const series *va) {
     printf("<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">loss "
            "(nats/char)</text>\n",
            k[5] + k[7] / 2);
+    int with_lr = draw_lr(lr, k);
     polyline(tr, to_x, to_y, k, "#1f77b4", 0);
     polyline(va, to_x, to_y, k, "#ff7f0e", 1);
     size_t best = 0;   /* the first lowest validation loss: the model the .best.ckpt file holds */
@@ -203,11 +231,16 @@ static void draw_svg(const series *tr, const series *va) {
                to_x(va->p[best].x, k), to_y(va->p[best].y, k), va->p[best].y, va->p[best].x);
     double lx = k[4] + k[6] - 220, ly = k[5] + 12;
     printf("<rect x=\"%.0f\" y=\"%.0f\" width=\"210\" height=\"%d\" fill=\"white\" stroke=\"#999\"/>\n", lx,
-           ly, va->n ? 65 : 46);
+           ly, (va->n ? 65 : 46) + (with_lr ? 19 : 0));
     if (va->n)
         printf("<circle cx=\"%.0f\" cy=\"%.0f\" r=\"6\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\"/>"
                "<text x=\"%.0f\" y=\"%.0f\">best: %.4f at step %.0f</text>\n",
                lx + 21, ly + 53, lx + 40, ly + 57, va->p[best].y, va->p[best].x);
+    double lry = ly + (va->n ? 72 : 53);
+    if (with_lr)
+        printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#2ca02c\" stroke-width=\"2\" "
+               "stroke-dasharray=\"5,3\"/><text x=\"%.0f\" y=\"%.0f\">learning rate (right axis)</text>\n",
+               lx + 8, lry, lx + 34, lry, lx + 40, lry + 4);
     printf("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#1f77b4\" stroke-width=\"2\"/>"
            "<text x=\"%.0f\" y=\"%.0f\">training (smoothed)</text>\n",
            lx + 8, ly + 15, lx + 34, ly + 15, lx + 40, ly + 19);
@@ -235,8 +268,8 @@ int cmd_plot(int argc, char **argv) {
     int rerr, rc = 1;
     char *buf = read_stream(f, &len, &rerr);
     if (!is_stdin) fclose(f);
-    series tr = {0}, va = {0};
-    int e = buf ? plot_parse(buf, len, &tr, &va, &lineno) : PLOT_OOM;
+    series tr = {0}, va = {0}, lr = {0};
+    int e = buf ? plot_parse(buf, len, &tr, &va, &lr, &lineno) : PLOT_OOM;
     if (rerr) fail("cannot read %s: %s", name, strerror(rerr));
     else if (e == PLOT_OOM) fail("out of memory");
     else if (len == 0) fail("%s is empty", name);
@@ -246,11 +279,12 @@ int cmd_plot(int argc, char **argv) {
     else if (e == PLOT_BAD_VAL) fail("%s line %zu has a bad val_loss", name, lineno);
     else if (e == PLOT_NO_DATA) fail("%s has no data rows", name);
     else {
-        draw_svg(&tr, &va);
+        draw_svg(&tr, &va, &lr);
         rc = 0;
     }
     free(buf);
     free(tr.p);
     free(va.p);
+    free(lr.p);
     return rc;
 }

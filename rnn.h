@@ -157,7 +157,7 @@ rnn_model *rnn_model_extend(const rnn_model *base, const char *base_name, const 
 typedef struct rnn_trainer rnn_trainer;
 typedef struct rnn_resume rnn_resume;   /* training state read from a checkpoint; see rnn_load */
 void rnn_resume_free(rnn_resume *r);
-float rnn_resume_lr(const rnn_resume *r);   /* the learning rate the run had reached */
+float rnn_resume_lr(const rnn_resume *r);   /* the (peak) learning rate the run had reached */
 
 /* Prepares training of `m` (borrowed; must outlive the trainer) on the symbol ids `ids[0..n)` (copied), split
  * into a training head and a validation tail as the config says. `threads` >= 1 sizes the thread pool.
@@ -194,13 +194,51 @@ typedef struct {
     double seconds;     /* total training-loop seconds */
 } rnn_budget;
 rnn_budget *rnn_trainer_budget(rnn_trainer *t);   /* owned by the trainer; set from resume state if any */
-/* Replaces the current learning rate (a deliberate change when resuming, e.g. after divergence). */
+/* Replaces the current (peak) learning rate (a deliberate change when resuming, e.g. after divergence); the
+ * schedule's factor still applies. */
 void rnn_trainer_set_lr(rnn_trainer *t, float lr);
+
+/* The learning-rate schedule and the averaged weights of a run (docs/commands.md "train", "The learning-rate
+ * schedule and averaged weights"). Step s (0-based, counted since the model was made) runs at
+ *     lr(s) = peak * warm(s) * shape(p)
+ * where peak is the learning rate (rnn_config.lr, times lr_decay after each epoch, or as rnn_trainer_set_lr set
+ * it), warm(s) = (s + 1) / (warmup + 1) for s < warmup and 1 after, and p in [0, 1] is how much of the budget is
+ * spent before the step: the largest of step / steps, epochs done / epochs and seconds / seconds over the
+ * budget's limits (0 with no limit). shape(p) is 1 (constant), floor + (1 - floor)(1 + cos(pi p)) / 2 (cosine)
+ * or floor + (1 - floor)(1 - p) (linear). With ema > 0 the model's parameters (rnn_model_params: what is
+ * validated, saved, sampled) are the bias-corrected exponential moving average of the trained weights,
+ * updated after every step: avg_s = d avg_(s-1) + (1 - d) w_s, d = ema (1 - ema^(s-1)) / (1 - ema^s), which is
+ * Adam's bias correction of an average started at zero; the trained weights themselves live in the trainer
+ * (and in a checkpoint's training state). */
+enum { RNN_SCHED_CONSTANT = 0, RNN_SCHED_COSINE = 1, RNN_SCHED_LINEAR = 2 };
+typedef struct {
+    int kind;          /* RNN_SCHED_* */
+    uint64_t warmup;   /* steps of linear warm-up, 0..1e15 */
+    float floor;       /* cosine, linear: lr at the end of the budget as a fraction of the peak, 0..1 */
+    float ema;         /* decay of the averaged weights: 0 = off, else 0 < ema < 1 */
+} rnn_schedule;
+/* {"constant", "cosine", "linear", NULL}: index = RNN_SCHED_*. */
+const char *const *rnn_schedule_names(void);
+/* The library's default: constant, no warm-up, floor 0, no averaging (training as before schedules). */
+void rnn_schedule_default(rnn_schedule *s);
+/* Checks every field's range; -1 with a message naming the field. */
+int rnn_schedule_check(const rnn_schedule *s, rnn_err err);
+/* warm(step) * shape(progress) of the formula above (progress clamped to [0, 1]). */
+double rnn_schedule_factor(const rnn_schedule *s, uint64_t step, double progress);
+/* Sets the schedule of a trainer made without resume state, before its first step (a resumed trainer keeps its
+ * checkpoint's). Turning ema on starts the trained weights from the model's parameters. 0, or -1 + err (a bad
+ * schedule, a trainer that is resumed or has stepped, out of memory). */
+int rnn_trainer_set_schedule(rnn_trainer *t, const rnn_schedule *s, rnn_err err);
+void rnn_trainer_schedule(const rnn_trainer *t, rnn_schedule *out);
+/* The schedule a checkpoint's training state holds (a version 1 or 2 file: rnn_schedule_default's). */
+void rnn_resume_schedule(const rnn_resume *r, rnn_schedule *out);
 
 typedef struct {
     uint64_t steps_per_epoch;  /* chunks in one pass over the training streams */
     double   epoch;            /* fractional epochs completed */
-    float    lr;               /* current learning rate */
+    float    lr;               /* the learning rate the next step takes (the schedule's) */
+    float    peak;             /* the schedule's peak: the base lr after per-epoch decay (or set_lr) */
+    double   progress;         /* p of the next step, 0..1 */
     size_t   n_train, n_val;   /* symbols in each split */
 } rnn_train_info;
 void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out);

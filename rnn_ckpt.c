@@ -1,8 +1,8 @@
 /* rnn_ckpt.c — the checkpoint file: writing it atomically, reading it with every check.
  *
- * The format (version 2; version 1 is read too) is specified byte by byte in docs/format.md ("Checkpoint
- * format (version 2)"); this file is its only implementation. Every field is written and read explicitly,
- * little-endian, whatever the host; nothing is a struct dump. The reader checks, in this order: magic,
+ * The format (version 3; versions 1 and 2 are read too) is specified byte by byte in docs/format.md
+ * ("Checkpoint format (version 3)"); this file is its only implementation. Every field is written and read
+ * explicitly, little-endian, whatever the host; nothing is a struct dump. The reader checks, in this order: magic,
  * version, minimum size, header size, flags, every dimension's range, the training settings, the parameter
  * count, the vocabulary-table size, the exact file size, the CRC-32, then the vocabulary table and that every
  * value is finite; each failure names the file and the check. rnn_load is that list, one named function per
@@ -28,14 +28,17 @@
 #include <unistd.h>
 
 #define MAGIC "CHRN"
-#define VERSION 2u          /* written; the reader also reads 1 (all fields added by 2 are 0 there) */
+#define VERSION 3u          /* written; the reader also reads 1 and 2 (fields added later are 0 there) */
 #define ORIGIN_FIXED 20u     /* the origin record's bytes before the name */
 #define HEADER_SIZE 128u
-#define TRAIN_HEADER_SIZE 72u
+#define TRAIN_HEADER_SIZE 92u      /* version 3 */
+#define TRAIN_HEADER_SIZE_V2 72u   /* versions 1 and 2: up to T_SECONDS */
 #define FLAG_TRAINING 1u   /* a training-state section follows the parameters */
 #define FLAG_BIDIR 2u      /* version 2: a bidirectional model */
 #define FLAG_UTF8 4u       /* version 2: the corpus was valid UTF-8 (rnn_vocab.utf8) */
 #define FLAG_BF16 8u       /* version 2: bfloat16 products (rnn_config.precision); older readers refuse the bit */
+#define FLAG_AVERAGED 16u  /* version 3, with bit 0: the parameters are the averaged weights, the training
+                            * state holds the trained ones (rnn_schedule.ema > 0) */
 
 /* Byte offsets of the fixed-size records' fields: the one list that the writer (write_body) and the reader
  * (the checks below) both use. u32/f32 fields take 4 bytes, u64/f64 fields 8; the comments name the types. */
@@ -51,12 +54,14 @@ enum {   /* the header (HEADER_SIZE bytes) */
 enum {   /* the origin record (ORIGIN_FIXED bytes, then the name) */
     O_STEP = 0, O_VOCAB_SIZE = 8, O_BEST_VAL = 12, O_NAME_LEN = 16            /* u64, u32, f32, u32 */
 };
-enum {   /* the training-state header (TRAIN_HEADER_SIZE bytes); 44..47 are zero */
+enum {   /* the training-state header (TRAIN_HEADER_SIZE bytes); 44..47 are reserved (written 0, not read) */
     T_CHUNK = 0, T_EPOCH = 8, T_RNG = 16, T_LR = 24, T_MOMENTS = 28,          /* u64 x 3, f32, u32 */
-    T_N_IDS = 32, T_IDS_CRC = 40, T_STEPS = 48, T_EPOCHS = 56, T_SECONDS = 64 /* u64, u32, u64, f64, f64 */
+    T_N_IDS = 32, T_IDS_CRC = 40, T_STEPS = 48, T_EPOCHS = 56, T_SECONDS = 64, /* u64, u32, u64, f64, f64 */
+    T_SCHEDULE = 72, T_FLOOR = 76, T_WARMUP = 80, T_EMA = 88   /* version 3: u32, f32, u64, f32 */
 };
 _Static_assert(H_ORIGIN_BYTES + 4 == HEADER_SIZE && O_NAME_LEN + 4 == ORIGIN_FIXED &&
-               T_SECONDS + 8 == TRAIN_HEADER_SIZE, "a record's last field ends where the record does");
+               T_SECONDS + 8 == TRAIN_HEADER_SIZE_V2 && T_EMA + 4 == TRAIN_HEADER_SIZE,
+               "a record's last field ends where the record does");
 
 /* ------------------------------------------------------------------------------------------ little-endian */
 static void put32(unsigned char *p, uint32_t v) {
@@ -118,7 +123,7 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
     put32(h + H_VERSION, VERSION);
     put32(h + H_HEADER_SIZE, HEADER_SIZE);
     put32(h + H_FLAGS, (r ? FLAG_TRAINING : 0) | (c->bidir ? FLAG_BIDIR : 0) | (m->vocab.utf8 ? FLAG_UTF8 : 0) |
-                  (c->precision == RNN_PREC_BF16 ? FLAG_BF16 : 0));
+                  (c->precision == RNN_PREC_BF16 ? FLAG_BF16 : 0) | (r && r->raw ? FLAG_AVERAGED : 0));
     put32(h + H_CELL, (uint32_t)c->cell);
     put32(h + H_LAYERS, (uint32_t)c->layers);
     put32(h + H_HIDDEN, (uint32_t)c->hidden);
@@ -172,10 +177,15 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
         put64(t + T_STEPS, r->budget.steps);
         put64(t + T_EPOCHS, d2u(r->budget.epochs));
         put64(t + T_SECONDS, d2u(r->budget.seconds));
+        put32(t + T_SCHEDULE, (uint32_t)r->sched.kind);
+        put32(t + T_FLOOR, f2u(r->sched.floor));
+        put64(t + T_WARMUP, r->sched.warmup);
+        put32(t + T_EMA, f2u(r->raw ? r->sched.ema : 0));
         wbytes(w, t, sizeof t);
         if (r->nmoments >= 2) wfloats(w, r->m1, m->nparams);
         if (r->nmoments >= 1) wfloats(w, r->m2, m->nparams);
         wfloats(w, r->state, r->nstate);
+        if (r->raw) wfloats(w, r->raw, m->nparams);
     }
     unsigned char crc[4];
     put32(crc, w->crc);
@@ -451,7 +461,7 @@ static int check_magic(const loading *ld, rnn_err err) {
     return 0;
 }
 
-/* 2. The version is 1 or 2 (a higher one was written by a newer charrnn). */
+/* 2. The version is 1, 2 or 3 (a higher one was written by a newer charrnn). */
 static int check_version(loading *ld, rnn_err err) {
     uint32_t version = ld->version = get32(ld->buf + H_VERSION);
     if (version < 1 || version > VERSION)
@@ -475,11 +485,14 @@ static int check_header_size(const loading *ld, rnn_err err) {
 }
 
 /* 5. flags has no unknown bits (version 1: only bit 0; version 2: also bit 1, bidirectional, bit 2, UTF-8, and
- *    bit 3, bf16 products). */
+ *    bit 3, bf16 products; version 3: also bit 4, averaged weights, which needs bit 0). */
 static int check_flags(loading *ld, rnn_err err) {
     ld->flags = get32(ld->buf + H_FLAGS);
-    uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR | FLAG_UTF8 | FLAG_BF16 : 0);
+    uint32_t known = FLAG_TRAINING | (ld->version >= 2 ? FLAG_BIDIR | FLAG_UTF8 | FLAG_BF16 : 0) |
+                     (ld->version >= 3 ? FLAG_AVERAGED : 0);
     if (ld->flags & ~known) FAIL("'%s' has unknown flags 0x%x", ld->path, (unsigned)ld->flags);
+    if ((ld->flags & FLAG_AVERAGED) && !(ld->flags & FLAG_TRAINING))
+        FAIL("'%s' has flags 0x%x: averaged weights without a training state", ld->path, (unsigned)ld->flags);
     return 0;
 }
 
@@ -552,7 +565,9 @@ static int check_file_size(loading *ld, rnn_err err) {
     ld->nstate = (size_t)c->layers * c->batch * c->hidden * rnn_state_per_unit(c->cell);
     ld->nm = rnn_optim_moments(c->optim);
     double want = (double)HEADER_SIZE + ld->vsize + ld->obytes + 4.0 * ld->np + 4;
-    if (ld->flags & FLAG_TRAINING) want += TRAIN_HEADER_SIZE + 4.0 * ld->nm * ld->np + 4.0 * ld->nstate;
+    if (ld->flags & FLAG_TRAINING)
+        want += (ld->version >= 3 ? TRAIN_HEADER_SIZE : TRAIN_HEADER_SIZE_V2) + 4.0 * ld->nm * ld->np +
+                4.0 * ld->nstate + ((ld->flags & FLAG_AVERAGED) ? 4.0 * ld->np : 0);
     ld->want = want;
     if (want > 1e12) FAIL("'%s' says it is %.0f bytes long", path, want);
     if (!ld->f) {   /* memory (or a mapped file): read in place, no copy */
@@ -631,7 +646,8 @@ static int read_params(const loading *ld, rnn_model *m, rnn_err err) {
 }
 
 /* 14. If the training state is read: moments matches the optimizer, the budget is in range, lr is positive and
- * finite, and every moment and state value is finite. On success *out owns the state. */
+ * finite, every moment and state value is finite, and (version 3) the schedule is valid, its ema positive exactly
+ * when flags bit 4 is set, and every trained weight finite. On success *out owns the state. */
 static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err) {
     const char *path = ld->path;
     uint64_t np = ld->np;
@@ -654,7 +670,19 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
     r->nparams = np;
     if (!(r->budget.epochs >= 0 && r->budget.epochs < 1e15 && r->budget.seconds >= 0 && r->budget.seconds < 1e15))
         FAIL("'%s' has a bad training budget", path);
-    p += TRAIN_HEADER_SIZE;
+    rnn_schedule_default(&r->sched);
+    if (ld->version >= 3) {
+        r->sched = (rnn_schedule){.kind = (int)(get32(p + T_SCHEDULE) & 0xFFFF),
+                                  .floor = u2f(get32(p + T_FLOOR)), .warmup = get64(p + T_WARMUP),
+                                  .ema = u2f(get32(p + T_EMA))};
+        rnn_err why;
+        if (get32(p + T_SCHEDULE) > 0xFFFF || rnn_schedule_check(&r->sched, why))
+            FAIL("'%s' has a bad learning-rate schedule (%.100s)", path, why);
+        if ((r->sched.ema > 0) != ((ld->flags & FLAG_AVERAGED) != 0))
+            FAIL("'%s' has an ema of %g %s averaged weights (flags bit 4)", path, r->sched.ema,
+                 r->sched.ema > 0 ? "without" : "with");
+    }
+    p += ld->version >= 3 ? TRAIN_HEADER_SIZE : TRAIN_HEADER_SIZE_V2;
     r->nstate = ld->nstate;
     if ((nm >= 2 && !(r->m1 = malloc(4 * np))) || (nm >= 1 && !(r->m2 = malloc(4 * np))) ||
         !(r->state = malloc(4 * (ld->nstate ? ld->nstate : 1))))
@@ -662,8 +690,14 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
     if (nm >= 2) { rfloats(r->m1, p, np); p += 4 * np; }
     if (nm >= 1) { rfloats(r->m2, p, np); p += 4 * np; }
     rfloats(r->state, p, ld->nstate);
+    p += 4 * ld->nstate;
+    if (r->sched.ema > 0) {
+        if (!(r->raw = malloc(4 * np))) FAIL("cannot read '%s': out of memory", path);
+        rfloats(r->raw, p, np);
+    }
     if (!(r->lr > 0) || !isfinite(r->lr) || (r->m1 && !all_finite(r->m1, np)) ||
-        (r->m2 && !all_finite(r->m2, np)) || !all_finite(r->state, ld->nstate))
+        (r->m2 && !all_finite(r->m2, np)) || !all_finite(r->state, ld->nstate) ||
+        (r->raw && !all_finite(r->raw, np)))
         FAIL("'%s' holds non-finite training state", path);
     return 0;
 }

@@ -33,6 +33,9 @@ struct rnn_resume {
     int nmoments;          /* optimizer moment buffers in use: Adam 2, Adagrad 1, SGD 0 */
     float *m1, *m2;        /* (nparams) each, NULL when not in use */
     rnn_budget budget;     /* where the run was meant to stop */
+    rnn_schedule sched;    /* the lr schedule and averaging (version 1 and 2 files: rnn_schedule_default) */
+    float *raw;            /* (nparams) the trained weights when sched.ema > 0 (the model's parameters are then
+                            * their average), else NULL */
     size_t nstate;         /* floats in state: layers * B * H * (LSTM ? 2 : 1) */
     float *state;          /* (layers, B, H) hidden state of every stream, then for LSTM (layers, B, H) cells */
 };

@@ -1,8 +1,9 @@
 /* rnn_train.c — the trainer: the training and validation splits and the B contiguous data streams, the chunk
  * loop with carried state, the optimizers (Adam, Adagrad, SGD) with clipping by global norm, the budget, the
- * validation, and the resumable state a checkpoint carries (snapshot, and the checks when resuming).
+ * learning-rate schedule fitted to it and the averaged (EMA) weights, the validation, and the resumable state a
+ * checkpoint carries (snapshot, and the checks when resuming).
  *
- * Owns: rnn_trainer_*, rnn_train_step, rnn_validate, rnn_resume_free / rnn_resume_lr.
+ * Owns: rnn_trainer_*, rnn_train_step, rnn_validate, rnn_resume_free / rnn_resume_lr, rnn_schedule_*.
  * Must not know: how a cell computes (it calls the entry points of rnn_net.h), the file format (rnn_ckpt.c
  * reads and writes struct rnn_resume), sampling. */
 #include "rnn_net.h"
@@ -33,10 +34,14 @@ struct rnn_trainer {
     uint64_t nchunks;        /* chunks per epoch: Ls / T */
     uint64_t chunk, epoch;
     uint64_t rng;
-    float lr;
+    float lr;                /* the schedule's peak: the base lr after per-epoch decay */
     uint64_t n_ids;
     uint32_t ids_crc;
     rnn_budget budget;
+    rnn_schedule sched;
+    float *raw;              /* (nparams) with sched.ema > 0: the trained weights (m->params is their average) */
+    float *weights;          /* the weights the optimizer updates: raw, or m->params without averaging */
+    int fixed;               /* resumed, or stepped: the schedule can no longer be set */
 };
 
 enum { VAL_CHUNK = 256 };
@@ -56,6 +61,7 @@ static uint32_t ids_crc(const int32_t *ids, size_t n) {
 }
 
 float rnn_resume_lr(const rnn_resume *r) { return r->lr; }
+void rnn_resume_schedule(const rnn_resume *r, rnn_schedule *out) { *out = r->sched; }
 
 /* The carried state into slot 0 of the workspace (zeros when `fresh`: the start of an epoch). */
 static void state_load(const rnn_trainer *t, workspace *w, int fresh) {
@@ -84,6 +90,7 @@ void rnn_resume_free(rnn_resume *r) {
     free(r->m1);
     free(r->m2);
     free(r->state);
+    free(r->raw);
     free(r);
 }
 
@@ -97,6 +104,7 @@ void rnn_trainer_free(rnn_trainer *t) {
     free(t->m2);
     free(t->norm_partial);
     free(t->state);
+    free(t->raw);
     free(t->train);
     free(t->val);
     free(t);
@@ -155,6 +163,8 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     t->nchunks = t->stream_len / T;
     t->rng = c->seed ^ 0x5DEECE66Dull;
     t->lr = c->lr;
+    rnn_schedule_default(&t->sched);
+    t->weights = m->params;
     t->n_ids = n;
     t->ids_crc = ids_crc(ids, n);
     if (rnn__ws_init(&t->w, c, t->n.V, (int)T, (int)B, 1, t->pool)) return -1;
@@ -168,8 +178,26 @@ void rnn_trainer_fit_output_bias(rnn_trainer *t) {
     if (!count) return;   /* the bias stays as it was: a slower start, nothing wrong */
     for (size_t i = 0; i < t->n_train; i++) count[t->train[i]] += 1;
     for (int v = 0; v < V; v++) mean += (count[v] = log(count[v] + 0.5)) / V;
-    for (int v = 0; v < V; v++) t->n.p.by[v] = (float)(count[v] - mean);
+    float *avg_by = t->m->params + t->m->nparams - V;   /* by is the last tensor (docs/format.md) */
+    for (int v = 0; v < V; v++) t->n.p.by[v] = avg_by[v] = (float)(count[v] - mean);
     free(count);
+}
+
+/* The weights the optimizer updates: with `from` (nparams floats, copied) a buffer of the trainer's own, the
+ * model's parameters being their average; with NULL the model's parameters themselves. 0, or -1 (out of memory:
+ * nothing changed). */
+static int use_weights(rnn_trainer *t, const float *from) {
+    rnn_model *m = t->m;
+    if (from && !t->raw && !(t->raw = malloc(sizeof(float) * m->nparams))) return -1;
+    if (from) {
+        memcpy(t->raw, from, sizeof(float) * m->nparams);
+    } else {
+        free(t->raw);
+        t->raw = NULL;
+    }
+    t->weights = t->raw ? t->raw : m->params;
+    rnn__param_layout(&m->cfg, t->n.V, t->weights, &t->n.p);
+    return 0;
 }
 
 /* Resuming: the state must belong to this corpus and this model; then it replaces the fresh one. */
@@ -195,6 +223,13 @@ static int apply_resume(rnn_trainer *t, const rnn_resume *resume, rnn_err err) {
     t->rng = resume->rng;
     t->lr = resume->lr;
     t->budget = resume->budget;
+    t->sched = resume->sched;
+    t->fixed = 1;
+    if (t->sched.ema > 0 && (!resume->raw || use_weights(t, resume->raw))) {
+        snprintf(err, RNN_ERRLEN, "%s",
+                 resume->raw ? "out of memory" : "the checkpoint's training state does not fit its model");
+        return -1;
+    }
     return 0;
 }
 
@@ -224,6 +259,70 @@ oom:
     return NULL;
 }
 
+static const char *const sched_names[] = {"constant", "cosine", "linear", NULL};
+const char *const *rnn_schedule_names(void) { return sched_names; }
+
+void rnn_schedule_default(rnn_schedule *s) { *s = (rnn_schedule){.kind = RNN_SCHED_CONSTANT}; }
+
+int rnn_schedule_check(const rnn_schedule *s, rnn_err err) {
+    if (s->kind < RNN_SCHED_CONSTANT || s->kind > RNN_SCHED_LINEAR)
+        snprintf(err, RNN_ERRLEN, "unknown lr schedule %d", s->kind);
+    else if (s->warmup > (uint64_t)1e15)
+        snprintf(err, RNN_ERRLEN, "warmup must be at most 1e15 steps");
+    else if (!(s->floor >= 0 && s->floor <= 1))
+        snprintf(err, RNN_ERRLEN, "lr floor must be in [0, 1]");
+    else if (!(s->ema == 0 || (s->ema > 0 && s->ema < 1)))
+        snprintf(err, RNN_ERRLEN, "ema must be 0 (off) or in (0, 1)");
+    else
+        return 0;
+    return -1;
+}
+
+double rnn_schedule_factor(const rnn_schedule *s, uint64_t step, double p) {
+    double warm = step < s->warmup ? (double)(step + 1) / ((double)s->warmup + 1) : 1, f = s->floor;
+    p = p > 0 ? (p < 1 ? p : 1) : 0;   /* NaN: 0 */
+    if (s->kind == RNN_SCHED_COSINE)
+        return warm * (f + (1 - f) * 0.5 * (1 + cos(3.14159265358979323846 * p)));
+    if (s->kind == RNN_SCHED_LINEAR) return warm * (f + (1 - f) * (1 - p));
+    return warm;
+}
+
+int rnn_trainer_set_schedule(rnn_trainer *t, const rnn_schedule *s, rnn_err err) {
+    if (rnn_schedule_check(s, err)) return -1;
+    if (t->fixed) {
+        snprintf(err, RNN_ERRLEN, "the schedule is fixed once a run has stepped or is resumed");
+        return -1;
+    }
+    if (use_weights(t, s->ema > 0 ? t->m->params : NULL)) {
+        snprintf(err, RNN_ERRLEN, "out of memory");
+        return -1;
+    }
+    t->sched = *s;
+    return 0;
+}
+
+void rnn_trainer_schedule(const rnn_trainer *t, rnn_schedule *out) { *out = t->sched; }
+
+/* How much of the budget is spent before the next step: the largest fraction of any limit, 0..1 (0: none). */
+static double budget_progress(const rnn_trainer *t) {
+    const rnn_budget *b = &t->budget;
+    double p = 0;
+    if (b->steps) p = fmax(p, (double)t->m->prog.step / (double)b->steps);
+    if (b->epochs > 0) p = fmax(p, ((double)t->epoch + (double)t->chunk / (double)t->nchunks) / b->epochs);
+    if (b->seconds > 0) p = fmax(p, t->m->prog.seconds / b->seconds);
+    return p < 1 ? p : 1;
+}
+
+/* The peak lr of the next step: after an epoch's end, decayed once more. */
+static float next_peak(const rnn_trainer *t) {
+    return t->chunk >= t->nchunks ? t->lr * t->m->cfg.lr_decay : t->lr;
+}
+
+/* The lr the next step takes (rnn.h "rnn_schedule"). */
+static float next_lr(const rnn_trainer *t) {
+    return (float)(next_peak(t) * rnn_schedule_factor(&t->sched, t->m->prog.step, budget_progress(t)));
+}
+
 void rnn__trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r) {
     r->chunk = t->chunk;
     r->epoch = t->epoch;
@@ -238,6 +337,8 @@ void rnn__trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r) {
     r->nstate = t->nstate;
     r->state = t->state;
     r->budget = t->budget;
+    r->sched = t->sched;
+    r->raw = t->raw;
 }
 
 rnn_budget *rnn_trainer_budget(rnn_trainer *t) { return &t->budget; }
@@ -246,7 +347,9 @@ void rnn_trainer_set_lr(rnn_trainer *t, float lr) { t->lr = lr; }
 void rnn_trainer_info(const rnn_trainer *t, rnn_train_info *out) {
     out->steps_per_epoch = t->nchunks;
     out->epoch = (double)t->epoch + (double)t->chunk / (double)t->nchunks;
-    out->lr = t->lr;
+    out->lr = next_lr(t);
+    out->peak = next_peak(t);
+    out->progress = budget_progress(t);
     out->n_train = t->n_train;
     out->n_val = t->n_val;
 }
@@ -282,7 +385,7 @@ RNN_CLONES static void sumsq_blocks(void *arg, size_t lo, size_t hi) {
 /* The optimizer on parameters [lo, hi), each standing for `twins` of PyTorch's (rnn__param_twins): twice the step. */
 static inline void update_range(const opt_args *s, size_t lo, size_t hi, float twins) {
     rnn_trainer *t = s->t;
-    float *p = t->m->params, *g = t->grad, gs = s->gs, lr = s->lr * twins;
+    float *p = t->weights, *g = t->grad, gs = s->gs, lr = s->lr * twins;
     if (t->m->cfg.optim == RNN_OPT_ADAM) {
         const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, step = lr / s->bc1;
         float *m1 = t->m1, *m2 = t->m2;
@@ -394,20 +497,29 @@ static double chunk_loss_grad(rnn_trainer *t, int grad, uint64_t *rng) {
     return loss;
 }
 
+/* The averaged weights after step `step` (>= 1) of the trained ones (rnn.h "rnn_schedule"). */
+typedef struct { const float *w; float *avg; float d, e; } avg_args;
+static void average_part(void *arg, size_t lo, size_t hi) {
+    const avg_args *a = arg;
+    for (size_t i = lo; i < hi; i++) a->avg[i] = a->d * a->avg[i] + a->e * a->w[i];
+}
+static void average_step(rnn_trainer *t, uint64_t step) {
+    double D = t->sched.ema, d = D * (1 - pow(D, (double)(step - 1))) / (1 - pow(D, (double)step));
+    avg_args a = {t->raw, t->m->params, (float)d, (float)(1 - d)};
+    rnn__mat_pool_for(t->pool, t->m->nparams, 1 << 15, average_part, &a);
+}
+
 double rnn_train_step(rnn_trainer *t) {
     const rnn_config *c = &t->m->cfg;
     uint64_t chunk = t->chunk;
-    float lr = t->lr;
+    float lr = next_peak(t), lr_step = next_lr(t);
     int wrap = chunk >= t->nchunks;   /* epoch end: streams restart from their beginnings with a zero state */
-    if (wrap) {
-        chunk = 0;
-        lr *= c->lr_decay;
-    }
+    if (wrap) chunk = 0;
     load_chunk(t, chunk, wrap);
     uint64_t rng = t->rng;
     double loss = chunk_loss_grad(t, 1, &rng);
     if (!isfinite(loss)) return loss;
-    double norm = optimizer_step(t, lr);
+    double norm = optimizer_step(t, lr_step);
     if (!isfinite(norm)) return norm;
     /* Commit: only a finite step advances the epoch, the data position, the lr, the RNG and the state. */
     if (wrap) t->epoch++;
@@ -418,6 +530,8 @@ double rnn_train_step(rnn_trainer *t) {
     t->chunk++;
     t->m->prog.step++;
     t->m->prog.chars += (uint64_t)c->batch * c->seq;
+    t->fixed = 1;
+    if (t->raw) average_step(t, t->m->prog.step);
     return loss;
 }
 
@@ -433,7 +547,9 @@ double rnn__trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out) {
 
 double rnn_validate(rnn_trainer *t) {
     if (t->n_val < 2) return NAN;
-    double v = rnn__stream_loss(&t->n, &t->we, t->val, t->n_val);
+    net nv = t->n;   /* the model's parameters: with averaging, the average, not the trained weights */
+    rnn__param_layout(&t->m->cfg, nv.V, t->m->params, &nv.p);
+    double v = rnn__stream_loss(&nv, &t->we, t->val, t->n_val);
     rnn_progress *p = &t->m->prog;
     p->last_val = (float)v;
     if (isnan(p->best_val) || v < p->best_val) p->best_val = (float)v;

@@ -124,9 +124,12 @@ cli_train_options() {
 # resume
 cli_train_resume() {
     fixture small   # (its m.best.ckpt, a weights-only file)
-    # --- resume: interrupted + resumed == straight (same sampled bytes; test_rnn checks bit-identity)
-    cr train data/fortunes.txt "${small[@]}" --steps 40 --eval-every 20 -o "$W/straight.ckpt"; expect "40 steps straight" 0
-    cr train data/fortunes.txt "${small[@]}" --steps 25 --eval-every 20 -o "$W/r.ckpt"; expect "25 steps" 0
+    # --- resume: interrupted + resumed == straight (same sampled bytes; test_rnn checks bit-identity). A constant
+    # lr: the 25-step run's schedule would end at 25 steps (cli_train_schedule resumes within one budget)
+    cr train data/fortunes.txt "${small[@]}" --steps 40 --eval-every 20 --lr-schedule constant -o "$W/straight.ckpt"
+    expect "40 steps straight" 0
+    cr train data/fortunes.txt "${small[@]}" --steps 25 --eval-every 20 --lr-schedule constant -o "$W/r.ckpt"
+    expect "25 steps" 0
     cr train data/fortunes.txt --resume --steps 40 --eval-every 20 --threads 1 -q -o "$W/r.ckpt"; expect "--resume to 40 steps" 0
     "$BIN" sample -m "$W/straight.ckpt" -n 400 --seed 11 >"$W/a.txt"
     "$BIN" sample -m "$W/r.ckpt" -n 400 --seed 11 >"$W/b.txt"
@@ -292,8 +295,9 @@ cli_train_finetune() {
     cr info -m "$W/ft.ckpt"
     check "info shows the origin" grep -q "^origin: *fine-tuned from $W/tiny.ckpt (300 steps, 70 symbols, best val $bv)$" "$TMP/out"
     check "info: the fine-tuned run counts its own steps" grep -q "^steps: *30 " "$TMP/out"
+    bv=$("$BIN" info -m "$W/tiny.ckpt" --json | sed -n 's/.*"best_val_loss":\([0-9.e-]*\),.*/\1/p')   # as JSON writes it
     cr info -m "$W/ft.ckpt" --json
-    check "info --json shows the origin" grep -qF "\"origin\":\"$W/tiny.ckpt\",\"origin_steps\":300,\"origin_vocabulary\":70,\"origin_best_val_loss\":$bv" "$TMP/out"
+    check "info --json shows the origin" grep -qF "\"origin\":\"$W/tiny.ckpt\",\"origin_steps\":300,\"origin_vocabulary\":70,\"origin_best_val_loss\":$bv," "$TMP/out"
     cr info -m "$W/ft.best.ckpt"; check "the best checkpoint keeps the origin" grep -q "^origin: *fine-tuned from" "$TMP/out"
     cr train "$W/de.txt" --resume --steps 40 -q -o "$W/ft.ckpt"; expect "resume a fine-tuned run" 0
     cr info -m "$W/tiny.ckpt"; check "a model trained from scratch has no origin" bash -c "! grep -q '^origin:' '$TMP/out'"
@@ -407,6 +411,49 @@ cli_train_budget() {
     expect "--early-stop resuming a --val 0 run" 2 "charrnn train: --early-stop needs validation: '$W/v0.ckpt' was trained with --val 0"
 }
 
+# the learning-rate schedule and averaged weights: an interrupted run resumes to the straight one's model (--steps
+# and --epochs, averaging on and off); a resume that changes the budget says how the schedule is stretched
+cli_train_schedule() {
+    local sc=(--hidden 96 --batch 16 --seq 32 --eval-every 50 --preview 0 --threads 1 --warmup 20 --lr-floor 0.2)
+    local k budget avg
+    for k in 1 2; do
+        if [ $k = 1 ]; then budget=(--steps 300); avg=(--lr-schedule cosine --ema 0.9)
+        else budget=(--epochs 0.3); avg=(--lr-schedule linear --ema 0); fi
+        cr train data/fortunes.txt "${sc[@]}" "${budget[@]}" "${avg[@]}" -q -o "$W/sch$k.ckpt"
+        expect "schedule: straight ${budget[*]} ${avg[*]}" 0
+        printf '%s\n' "train ${budget[*]} ${avg[*]} (SIGINT)" >>"$TMP/ran.log"
+        "$BIN" train data/fortunes.txt "${sc[@]}" "${budget[@]}" "${avg[@]}" -o "$W/sci$k.ckpt" >"$W/sci.out" 2>"$W/sci.err" &
+        local pid=$!
+        until_seen "$W/sci.err" '^step 50: val'   # a validation: well inside the run, the handlers in place
+        kill -INT $pid
+        wait $pid
+        check "schedule: ${budget[*]}: interrupted (exit 130)" test $? -eq 130
+        cr train data/fortunes.txt --resume --eval-every 50 --threads 2 -q -o "$W/sci$k.ckpt"; expect "schedule: resumed" 0
+        local n diff
+        n=$(wc -c <"$W/sch$k.ckpt")
+        diff=$(cmp -l "$W/sch$k.ckpt" "$W/sci$k.ckpt" 2>&1 | awk -v n="$n" '$1 < 105 || ($1 > 112 && $1 <= n - 4)' | wc -l)
+        check "schedule: ${budget[*]} ${avg[*]}: resumed == straight, byte for byte but the training time" \
+            test "$diff" -eq 0 -a "$(wc -c <"$W/sci$k.ckpt")" -eq "$n"
+    done
+    cr info -m "$W/sch1.ckpt"
+    check "schedule: info shows it" grep -qx "schedule:    cosine to 0.2 of the peak, warm-up 20 steps; averaged weights (decay 0.9)" "$TMP/out"
+    cr info -m "$W/sch2.ckpt"
+    check "schedule: info shows it (no averaging)" grep -qx "schedule:    linear to 0.2 of the peak, warm-up 20 steps; no averaging" "$TMP/out"
+    cr train data/fortunes.txt --hidden 8 --batch 2 --seq 8 --steps 30 --preview 0 --threads 1 -q --lr-schedule cosine \
+        -o "$W/st.ckpt"
+    cr train data/fortunes.txt --resume --steps 60 --eval-every 0 --preview 0 -o "$W/st.ckpt"
+    expect "schedule: a resume that extends the budget" 0
+    check "schedule: the stretch is said in one line" test "$(sed -n 3p "$TMP/err")" = "charrnn: the cosine schedule now ends at 60 steps, not 30 steps: the lr of step 31 becomes 0.0011 (was 0.0002), ending at 0.0002"
+    cr train data/fortunes.txt --resume --steps 70 --eval-every 0 --preview 0 --progress jsonl -o "$W/st.ckpt"
+    check "schedule: the JSON event" grep -qE '^\{"event":"schedule","schedule":"cosine","budget":"70 steps","was":"60 steps","step":61,"lr":[0-9.e-]+,"lr_was":[0-9.e-]+,"lr_end":0.0002[0-9]*\}$' "$TMP/err"
+    cr train data/fortunes.txt --resume --steps 80 --lr-schedule linear -o "$W/st.ckpt"
+    expect "schedule: fixed when resuming" 2 "charrnn train: --lr-schedule cannot change when resuming: the checkpoint fixes it"
+    cr train data/fortunes.txt --lr-schedule step; expect "--lr-schedule step" 2 "charrnn train: invalid value 'step' for --lr-schedule (choose one of: constant, cosine, linear)"
+    cr train data/fortunes.txt --lr-floor 1.5; expect "--lr-floor 1.5" 2 "charrnn train: invalid value '1.5' for --lr-floor: must be 0..1"
+    cr train data/fortunes.txt --warmup -1; expect "--warmup -1" 2 "charrnn train: invalid value '-1' for --warmup: must be 0..1000000000000000"
+    cr train data/fortunes.txt --ema 1; expect "--ema 1" 2 "charrnn train: invalid value '1' for --ema: must be 0..0.99999"
+}
+
 # A save that cannot work is refused before training (one line, exit 1, nothing created); a save that fails later
 # does not stop the run, and its end puts the run in NAME.rescued.ckpt (never overwriting) in the current directory.
 cli_train_savefail() {
@@ -514,7 +561,7 @@ tty_progress() {
     check "60 columns: the epoch is dropped first; step, loss and ETA stay" bash -c "grep -q '^step 2[0-9]*/3000  loss [0-9.]*  .*ETA' '$W/tty60.lines' && ! grep -q epoch '$W/tty60.lines'"
     check "60 columns: the opening line is wrapped" bash -c "head -n 1 '$W/tty60.out' | grep -qx \$'charrnn: rnn 1 x 16, 106 symbols (UTF-8 characters),\r'"
     script -qec "stty cols 200 rows 20; $run" /dev/null >"$W/tty200.out" 2>&1 </dev/null
-    check "200 columns: every field" grep -qE 'step [0-9]+/3000  epoch [0-9.]+  loss [0-9.]+  val [0-9.-]+  [0-9]+ chars/s  ETA' "$W/tty200.out"
+    check "200 columns: every field" grep -qE 'step [0-9]+/3000  epoch [0-9.]+  loss [0-9.]+  val [0-9.-]+  lr [0-9.e-]+  [0-9]+ chars/s  ETA' "$W/tty200.out"
     script -qec "stty cols 120 rows 20; $BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --time 2 --eval-every 0 --preview 0 --threads 1 --force -o $W/tty.ckpt & sleep 1; stty cols 45; kill -WINCH \$!; wait" \
         /dev/null >"$W/ttyw.out" 2>&1 </dev/null
     printf '%s\n' "train --time (tty, SIGWINCH)" >>"$TMP/ran.log"

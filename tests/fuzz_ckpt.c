@@ -4,8 +4,8 @@
  * sampler with a message), and an origin record's name is 1..RNN_MAX_ORIGIN_NAME bytes. Each input is read twice: as it is, and with its
  * last 4 bytes replaced by the right CRC-32 of the rest, so that mutations reach the checks after the CRC (12-14),
  * which a random mutation almost never does. Seeds: tests/fuzz/ckpt/ (tiny real checkpoints,
- * with and without training state, version 1 and 2: bidirectional, fine-tuned with an origin record, a byte model
- * of valid UTF-8). */
+ * with and without training state, versions 1 to 3: bidirectional, fine-tuned with an origin record, a byte model
+ * of valid UTF-8, a cosine schedule with averaged weights, a linear one without). */
 #include "fuzz.h"
 #include "rnn.h"
 

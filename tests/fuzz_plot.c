@@ -22,9 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *buf = calloc(size ? size : 1, 1);
     if (!buf) return 0;
     if (size) memcpy(buf, data, size);
-    plot_series tr = {0}, va = {0};
+    plot_series tr = {0}, va = {0}, lr = {0};
     size_t lineno = 0;
-    int e = plot_parse(buf, size, &tr, &va, &lineno);
+    int e = plot_parse(buf, size, &tr, &va, &lr, &lineno);
     if (e < PLOT_OK || e > PLOT_OOM) fuzz_fail("plot_parse returned %d", e);
     size_t lines = 1;
     for (size_t i = 0; i < size; i++) lines += buf[i] == '\n';
@@ -32,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_fail("error on line %zu of %zu", lineno, lines);
     if (e == PLOT_OK && tr.n + va.n == 0) fuzz_fail("PLOT_OK without points");
     if (e == PLOT_OK) { check_series(&tr, "training", 1); check_series(&va, "validation", 0); }
+    if (e == PLOT_OK) check_series(&lr, "learning rate", 0);
+    for (size_t i = 0; e == PLOT_OK && i < lr.n; i++)
+        if (lr.p[i].y < 0) fuzz_fail("learning rate point %zu is negative", i);
+    free(lr.p);
     free(tr.p);
     free(va.p);
     free(buf);

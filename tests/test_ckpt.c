@@ -68,8 +68,10 @@ out:
 
 /* ---------------------------------------------------------------------------------------------- resume */
 /* N steps, save (with training state), load, resume for M more == N + M straight, bit for bit; across an
- * epoch boundary with learning-rate decay and dropout. */
-static int resume_exact(int cell, int bidir) {
+ * epoch boundary with learning-rate decay and dropout. With `sc` (NULL: the library's default, constant) both
+ * runs have that schedule over the budget `bud` (NULL: none): the averaged weights and the trained ones, kept in
+ * the training state, must both agree. */
+static int resume_exact_sched(int cell, int bidir, const rnn_schedule *sc, const rnn_budget *bud) {
     size_t len;
     unsigned char *text = slurp("fortunes.txt", &len);
     if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
@@ -82,13 +84,20 @@ static int resume_exact(int cell, int bidir) {
     const int N = 17, M = 13;
     rig a, b;
     if (rig_make(&a, &c, text, len, RNN_UNIT_CHAR, 2)) { free(text); return 1; }
-    for (int i = 0; i < N + M; i++) rnn_train_step(a.t);
     if (rig_make(&b, &c, text, len, RNN_UNIT_CHAR, 1)) { free(text); rig_free(&a); return 1; }
+    rnn_err err;
+    if (sc && (rnn_trainer_set_schedule(a.t, sc, err) || rnn_trainer_set_schedule(b.t, sc, err))) {
+        rig_free(&a);
+        rig_free(&b);
+        free(text);
+        FAILF("set_schedule: %s", err);
+    }
+    if (bud) *rnn_trainer_budget(a.t) = *rnn_trainer_budget(b.t) = *bud;
+    for (int i = 0; i < N + M; i++) rnn_train_step(a.t);
     for (int i = 0; i < N; i++) rnn_train_step(b.t);
     char path[] = "/tmp/charrnn-test-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
-    rnn_err err;
     int rc = 1;
     rnn_model *m = NULL;
     rnn_resume *rs = NULL;
@@ -103,12 +112,26 @@ static int resume_exact(int cell, int bidir) {
         snprintf(detail, sizeof detail, "%s: resumed weights differ from uninterrupted training", rnn_cell_name(cell));
         goto out;
     }
+    struct rnn_resume ra, rb;   /* the trained weights (averaging) and the schedule, as a checkpoint holds them */
+    rnn__trainer_snapshot(a.t, &ra);
+    rnn__trainer_snapshot(t, &rb);
+    if ((ra.raw == NULL) != (rb.raw == NULL) || (ra.raw && memcmp(ra.raw, rb.raw, sizeof(float) * np)) ||
+        ra.sched.kind != rb.sched.kind || ra.sched.warmup != rb.sched.warmup || ra.sched.ema != rb.sched.ema ||
+        ra.sched.floor != rb.sched.floor || ra.lr != rb.lr) {
+        snprintf(detail, sizeof detail, "resumed trained weights or schedule differ from uninterrupted training");
+        goto out;
+    }
+    if (sc && sc->ema > 0 && !memcmp(ra.raw, rnn_model_params(a.m), sizeof(float) * np)) {
+        snprintf(detail, sizeof detail, "the averaged weights are the trained ones");
+        goto out;
+    }
     /* A different corpus is refused. */
     rnn_trainer *t2 = rnn_trainer_new(m, b.ids + 1, b.n - 1, 1, rs, err);
     if (t2) { rnn_trainer_free(t2); snprintf(detail, sizeof detail, "resume on another corpus was accepted"); goto out; }
     if (rnn_model_config(m)->bidir != bidir) { snprintf(detail, sizeof detail, "direction lost in the checkpoint"); goto out; }
-    snprintf(detail, sizeof detail, "%s%s: %d + %d steps (over epoch ends, lr decay, dropout) == %d straight, bit for bit",
-             bidir ? "bidirectional " : "", rnn_cell_name(cell), N, M, N + M);
+    snprintf(detail, sizeof detail, "%s%s: %d + %d steps (over epoch ends, lr decay, dropout%s) == %d straight, bit for bit",
+             bidir ? "bidirectional " : "", rnn_cell_name(cell), N, M,
+             sc ? ", schedule, averaged weights" : "", N + M);
     rc = 0;
 out:
     unlink(path);
@@ -121,10 +144,22 @@ out:
     return rc;
 }
 
+static int resume_exact(int cell, int bidir) { return resume_exact_sched(cell, bidir, NULL, NULL); }
+
 int test_resume_rnn(void) { return resume_exact(RNN_CELL_RNN, 0); }
 int test_resume_lstm(void) { return resume_exact(RNN_CELL_LSTM, 0); }
 int test_resume_gru(void) { return resume_exact(RNN_CELL_GRU, 0); }
 int test_resume_bidir(void) { return resume_exact(RNN_CELL_LSTM, 1); }
+/* Cosine over a 30-step budget with 5 warm-up steps and averaged weights; then linear over 2.5 epochs. */
+int test_resume_sched(void) {
+    rnn_schedule sc = {.kind = RNN_SCHED_COSINE, .warmup = 5, .floor = 0.1f, .ema = 0.9f};
+    rnn_budget bud = {.steps = 30};
+    int rc = resume_exact_sched(RNN_CELL_LSTM, 0, &sc, &bud);
+    if (rc) return rc;
+    sc = (rnn_schedule){.kind = RNN_SCHED_LINEAR, .warmup = 3, .floor = 0, .ema = 0.5f};
+    bud = (rnn_budget){.epochs = 2.5};
+    return resume_exact_sched(RNN_CELL_GRU, 0, &sc, &bud);
+}
 
 
 static size_t get_vocab_bytes(const unsigned char *h) {
@@ -149,7 +184,7 @@ static int patch_file(const char *path, size_t off, const unsigned char *bytes, 
     return fclose(f) || r ? -1 : 0;
 }
 
-/* The origin record: written as version 2 with origin_bytes at 124, read back exactly; a version-1 file (whose
+/* The origin record (since version 2): written (as version 3) with origin_bytes at 124, read back exactly; a version-1 file (whose
  * byte 124 was reserved and unchecked) reads with no origin; a corrupt record is refused by name. */
 int test_origin_record(void) {
     rnn_err err;
@@ -176,7 +211,7 @@ int test_origin_record(void) {
     unsigned char h[128] = {0};
     if (f) { if (fread(h, 1, 128, f) != 128) h[4] = 0; fclose(f); }
     if (!o || strcmp(o->name, "dir/base model.ckpt") || o->step != 3 || o->vocab_size != 5 ||
-        o->best_val != r.m->prog.best_val || h[4] != 2 || h[124] != 20 + 19 || h[125] ||
+        o->best_val != r.m->prog.best_val || h[4] != 3 || h[124] != 20 + 19 || h[125] ||
         memcmp(back->params, e->params, 4 * e->nparams))
         { snprintf(detail, sizeof detail, "origin, version or origin_bytes wrong after save/load"); goto out; }
     size_t rec = 128 + get_vocab_bytes(h);
@@ -191,7 +226,7 @@ int test_origin_record(void) {
         patch_file(path, 124, junk, 4) ||
         rnn_load(path, &back, NULL, err) || rnn_model_origin(back))
         { snprintf(detail, sizeof detail, "a version-1 file did not read as one without origin: %s", err); goto out; }
-    snprintf(detail, sizeof detail, "version 2, origin_bytes 39, name/steps/vocabulary/best val exact; corrupt record "
+    snprintf(detail, sizeof detail, "version 3, origin_bytes 39, name/steps/vocabulary/best val exact; corrupt record "
              "refused; version 1 (byte 124 ignored) reads without origin");
     rc = 0;
 out:
@@ -389,5 +424,119 @@ int test_crc32(void) {
     }
     snprintf(detail, sizeof detail, "crc32(\"123456789\") = 0x%08X; 4000 random lengths 0..4976 at offsets "
              "0..15 (whole and split in two calls) equal the bitwise CRC", (unsigned)check);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- version 3 */
+/* Reads the whole file at path into a malloc'd buffer (*len bytes); NULL on failure. */
+static unsigned char *read_whole(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    unsigned char *buf = n > 0 ? malloc((size_t)n) : NULL;
+    fseek(f, 0, SEEK_SET);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Loads buf[0..len) with the CRC made right; 0 or -1 with err. */
+static int load_fixed(unsigned char *buf, size_t len, rnn_model **m, rnn_resume **rs, rnn_err err) {
+    uint32_t crc = rnn_crc32(0, buf, len - 4);
+    for (int i = 0; i < 4; i++) buf[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    return rnn_load_mem(buf, len, "x", m, rs, err);
+}
+
+/* Version 3: the schedule and the averaged weights round-trip (flags bit 4 with the trained weights after the
+ * carried state; without averaging neither); each malformed new field is refused by name; a version-2 file (the
+ * 72-byte training-state header) still reads, as a constant schedule without averaging; bit 4 is unknown there. */
+int test_ckpt_v3(void) {
+    unsigned char text[3000];
+    make_text(text, sizeof text, 6);
+    rnn_config c = small_config(RNN_CELL_LSTM, 1, 8, 4, 8);
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    close(mkstemp(path));
+    rnn_err err = "";
+    const char *why = NULL;
+    unsigned char *buf = NULL, *cp = NULL;
+    rnn_model *m = NULL;
+    rnn_resume *rs = NULL;
+    rig r;
+    for (int ema = 0; ema < 2 && !why; ema++) {
+        if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) { unlink(path); return 1; }
+        rnn_schedule sc = {.kind = RNN_SCHED_LINEAR, .warmup = 7, .floor = 0.25f, .ema = ema ? 0.75f : 0};
+        if (rnn_trainer_set_schedule(r.t, &sc, err)) why = "set_schedule";
+        for (int i = 0; i < 3; i++) rnn_train_step(r.t);
+        size_t len = 0, np = rnn_model_nparams(r.m);
+        struct rnn_resume snap;
+        rnn__trainer_snapshot(r.t, &snap);
+        if (!why && (rnn_save(path, r.m, r.t, err) || !(buf = read_whole(path, &len)))) why = "save";
+        size_t ts = buf ? 128 + get_vocab_bytes(buf) + 4 * np : 0;   /* the training state's offset */
+        if (!why && (buf[4] != 3 || (buf[12] & 0x11) != (ema ? 0x11 : 0x01))) why = "version 3, flags bits 0 and 4";
+        if (!why && (rnn_load(path, &m, &rs, err) || !rs)) why = "load";
+        if (!why && (rs->sched.kind != sc.kind || rs->sched.warmup != 7 || rs->sched.floor != 0.25f ||
+                     rs->sched.ema != sc.ema || (rs->raw != NULL) != ema ||
+                     (ema && memcmp(rs->raw, snap.raw, 4 * np)) ||
+                     memcmp(rnn_model_params(m), rnn_model_params(r.m), 4 * np)))
+            why = "the schedule, the trained or the averaged weights differ after save/load";
+        rnn_model_free(m), m = NULL;
+        rnn_resume_free(rs), rs = NULL;
+        struct { size_t off; uint32_t v; const char *msg; } bad[] = {
+            {72, 3, "has a bad learning-rate schedule (unknown lr schedule 3)"},
+            {76, 0x40000000u /* 2.0f */, "has a bad learning-rate schedule (lr floor must be in [0, 1])"},
+            {88, ema ? 0 : 0x3f000000u /* 0.5f */, ema ? "has an ema of 0 with averaged weights (flags bit 4)" :
+                                                        "has an ema of 0.5 without averaged weights (flags bit 4)"},
+            {88, 0x3f800000u /* 1.0f */, "has a bad learning-rate schedule (ema must be 0 (off) or in (0, 1))"},
+        };
+        for (size_t k = 0; k < sizeof bad / sizeof *bad && !why; k++) {
+            cp = malloc(len);
+            memcpy(cp, buf, len);
+            for (int i = 0; i < 4; i++) cp[ts + bad[k].off + i] = (unsigned char)(bad[k].v >> (8 * i));
+            err[0] = 0;
+            if (!load_fixed(cp, len, &m, &rs, err) || !strstr(err, bad[k].msg)) {
+                snprintf(detail, sizeof detail, "field at +%zu: '%s', want '%s'", bad[k].off, err, bad[k].msg);
+                why = detail;
+            }
+            rnn_model_free(m), m = NULL;
+            rnn_resume_free(rs), rs = NULL;
+            free(cp), cp = NULL;
+        }
+        if (!why && !ema) {   /* as version 2 wrote it: version 2, the training-state header's first 72 bytes */
+            cp = malloc(len);
+            memcpy(cp, buf, ts + 72);
+            memcpy(cp + ts + 72, buf + ts + 92, len - ts - 92);
+            cp[4] = 2;
+            if (load_fixed(cp, len - 20, &m, &rs, err) || !rs) why = "a version-2 file does not read";
+            else if (rs->sched.kind != RNN_SCHED_CONSTANT || rs->sched.ema != 0 || rs->sched.warmup || rs->raw ||
+                     memcmp(rs->state, snap.state, 4 * snap.nstate))
+                why = "a version-2 file reads with a schedule, averaging or another state";
+            rnn_model_free(m), m = NULL;
+            rnn_resume_free(rs), rs = NULL;
+            free(cp), cp = NULL;
+        }
+        if (!why && ema) {
+            cp = malloc(len);
+            memcpy(cp, buf, len);
+            cp[4] = 2;   /* version 2 did not know bit 4 */
+            if (!load_fixed(cp, len, &m, &rs, err) || !strstr(err, "has unknown flags 0x1")) why = "bit 4 in version 2";
+            rnn_model_free(m), m = NULL;
+            rnn_resume_free(rs), rs = NULL;
+            cp[4] = 3;
+            cp[12] &= (unsigned char)~1u;   /* bit 4 without bit 0 */
+            if (!why && (!load_fixed(cp, len, &m, NULL, err) || !strstr(err, "averaged weights without a training state")))
+                why = "bit 4 without a training state";
+            rnn_model_free(m), m = NULL;
+            free(cp), cp = NULL;
+        }
+        free(buf), buf = NULL;
+        rig_free(&r);
+    }
+    unlink(path);
+    if (why == detail) return 1;
+    if (why) FAILF("%.200s: %.400s", why, err);
+    snprintf(detail, sizeof detail, "schedule and averaged weights round-trip (flags bits 0 and 4; 0 alone without); bad "
+             "schedule, floor, ema refused; version 2 reads as constant; bit 4 refused in version 2 and without bit 0");
     return 0;
 }
