@@ -127,6 +127,7 @@ enum { BIG_PAGE = 2u << 20 };   /* a transparent huge page on x86-64 */
 
 void *rnn__big_calloc(size_t bytes) {
     if (bytes < BIG_PAGE) return calloc(1, bytes ? bytes : 1);
+    if (bytes > SIZE_MAX - BIG_PAGE) return NULL;   /* the rounding up would wrap */
     size_t n = (bytes + BIG_PAGE - 1) / BIG_PAGE * BIG_PAGE;
     void *p = NULL;
     if (posix_memalign(&p, BIG_PAGE, n)) return NULL;

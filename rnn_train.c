@@ -178,8 +178,9 @@ void rnn_trainer_fit_output_bias(rnn_trainer *t) {
     if (!count) return;   /* the bias stays as it was: a slower start, nothing wrong */
     for (size_t i = 0; i < t->n_train; i++) count[t->train[i]] += 1;
     for (int v = 0; v < V; v++) mean += (count[v] = log(count[v] + 0.5)) / V;
-    float *avg_by = t->m->params + t->m->nparams - V;   /* by is the last tensor (docs/format.md) */
-    for (int v = 0; v < V; v++) t->n.p.by[v] = avg_by[v] = (float)(count[v] - mean);
+    param_view avg;   /* the model's parameters: with averaging, the average starts at the same bias */
+    rnn__param_layout(&t->m->cfg, V, t->m->params, &avg);
+    for (int v = 0; v < V; v++) t->n.p.by[v] = avg.by[v] = (float)(count[v] - mean);
     free(count);
 }
 
@@ -188,7 +189,7 @@ void rnn_trainer_fit_output_bias(rnn_trainer *t) {
  * nothing changed). */
 static int use_weights(rnn_trainer *t, const float *from) {
     rnn_model *m = t->m;
-    if (from && !t->raw && !(t->raw = malloc(sizeof(float) * m->nparams))) return -1;
+    if (from && !t->raw && !(t->raw = rnn__big_calloc(sizeof(float) * m->nparams))) return -1;
     if (from) {
         memcpy(t->raw, from, sizeof(float) * m->nparams);
     } else {

@@ -230,11 +230,8 @@ int test_bf16_train(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------- schedule */
-/* The learning-rate schedule (rnn.h "rnn_schedule"): its factor at known steps and progress; then a short SGD
- * run (LSTM: no twin tensors) over a 4-step budget, linear to 0 after 2 warm-up steps, averaging at 0.5: each
- * step moves the trained weights by exactly -lr(s) g, rnn_trainer_info announces that lr, the average is the
- * trained weights after step 1 and d = 1/3 of the old average after step 2, and validation scores the average. */
-int test_schedule(void) {
+/* rnn_schedule_factor at known steps and progress. 0, or 1 with detail. */
+static int schedule_factors(void) {
     const double pi = 3.14159265358979323846;
     struct { int kind; uint64_t warmup; float floor; uint64_t step; double p, want; } k[] = {
         {RNN_SCHED_CONSTANT, 4, 0, 0, 0, 0.2},   /* warm-up: (s + 1) / (warmup + 1) */
@@ -257,39 +254,32 @@ int test_schedule(void) {
                   rnn_schedule_names()[k[i].kind], (unsigned long long)k[i].warmup, k[i].floor,
                   (unsigned long long)k[i].step, k[i].p, got, k[i].want);
     }
-    unsigned char text[4000];
-    make_text(text, sizeof text, 12);
-    rnn_config c = small_config(RNN_CELL_LSTM, 1, 16, 4, 8);
-    c.optim = RNN_OPT_SGD;
-    c.lr = 0.5f;
-    c.clip = 0;
-    c.dropout = 0;
-    rig r;
-    if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
-    rnn_schedule s = {.kind = RNN_SCHED_LINEAR, .warmup = 2, .floor = 0, .ema = 0.5f};
-    rnn_err err;
-    if (rnn_trainer_set_schedule(r.t, &s, err)) { rig_free(&r); FAILF("set_schedule: %s", err); }
-    rnn_trainer_budget(r.t)->steps = 4;
-    size_t np = rnn_model_nparams(r.m);
-    float *g, *avg = rnn_model_params(r.m), *raw0 = malloc(sizeof(float) * np), *g0 = malloc(sizeof(float) * np),
+    return 0;
+}
+
+/* Steps 0..3 of r's 4-step SGD run, linear to 0 after 2 warm-up steps, averaging at 0.5: rnn_trainer_info
+ * announces lr(s) = want_lr[s], each step moves the trained weights by exactly -lr(s) g, and the average is
+ * the trained weights after step 1 and d = 1/3 of the old average after step 2. 0, or 1 with detail. */
+static int schedule_steps(rig *r, const double want_lr[4]) {
+    size_t np = rnn_model_nparams(r->m);
+    float *g, *avg = rnn_model_params(r->m), *raw0 = malloc(sizeof(float) * np), *g0 = malloc(sizeof(float) * np),
           *avg0 = malloc(sizeof(float) * np);
-    const double want_lr[4] = {0.5 / 3, 0.5 * 2 / 3 * 0.75, 0.5 * 0.5, 0.5 * 0.25};
     int rc = 1;
     for (int step = 0; step < 4; step++) {
         struct rnn_resume rs;
-        rnn__trainer_snapshot(r.t, &rs);
+        rnn__trainer_snapshot(r->t, &rs);
         rnn_train_info info;
-        rnn_trainer_info(r.t, &info);
+        rnn_trainer_info(r->t, &info);
         if (info.lr != (float)want_lr[step]) {
             snprintf(detail, sizeof detail, "step %d: info.lr %.9g, want %.9g", step, info.lr, want_lr[step]);
             goto out;
         }
-        rnn__trainer_eval_chunk(r.t, 1, &g);
+        rnn__trainer_eval_chunk(r->t, 1, &g);
         memcpy(g0, g, sizeof(float) * np);
         memcpy(raw0, rs.raw, sizeof(float) * np);
         memcpy(avg0, avg, sizeof(float) * np);
-        rnn_train_step(r.t);
-        rnn__trainer_snapshot(r.t, &rs);
+        rnn_train_step(r->t);
+        rnn__trainer_snapshot(r->t, &rs);
         double worst = 0, big = 0, dev = 0, d = step == 1 ? 1.0 / 3 : 0;
         for (size_t i = 0; i < np; i++) big = fmax(big, fabs(want_lr[step] * g0[i]));
         for (size_t i = 0; i < np; i++) {
@@ -306,36 +296,64 @@ int test_schedule(void) {
             goto out;
         }
     }
-    rnn_train_info info;
-    rnn_trainer_info(r.t, &info);
-    if (info.progress != 1) { snprintf(detail, sizeof detail, "progress %g at the budget's end", info.progress); goto out; }
-    /* progress: the largest fraction of any limit (epochs done, training seconds) */
-    rnn_budget *bud = rnn_trainer_budget(r.t);
-    *bud = (rnn_budget){.steps = 400, .epochs = 0.5};
-    rnn_trainer_info(r.t, &info);
-    double pe = info.epoch / 0.5;
-    if (!(pe > 4.0 / 400) || fabs(info.progress - pe) > 1e-12) {
-        snprintf(detail, sizeof detail, "progress %g at epoch %g of 0.5", info.progress, info.epoch);
-        goto out;
-    }
-    bud->seconds = 10;
-    rnn_model_progress(r.m)->seconds = 9;
-    rnn_trainer_info(r.t, &info);
-    if (fabs(info.progress - (pe > 0.9 ? pe : 0.9)) > 1e-12) {
-        snprintf(detail, sizeof detail, "progress %g after 9 s of 10", info.progress);
-        goto out;
-    }
-    double v = rnn_validate(r.t), want = rnn__debug_stream_loss(r.m, r.ids + info.n_train, info.n_val, 1, 1);
-    if (!(fabs(v - want) <= 1e-5)) {
-        snprintf(detail, sizeof detail, "validation %.6f, but the averaged weights score %.6f", v, want);
-        goto out;
-    }
-    snprintf(detail, sizeof detail, "factors at 11 known points; 4 SGD steps at lr %.4g %.4g %.4g %.4g (linear, "
-             "warm-up 2); average after 1 and 2 steps; validation on it (%.4f)", want_lr[0], want_lr[1],
-             want_lr[2], want_lr[3], v);
     rc = 0;
 out:
     free(raw0), free(g0), free(avg0);
+    return rc;
+}
+
+/* After r's 4-step budget: progress 1; then the largest fraction of any limit (epochs done, training seconds).
+ * 0, or 1 with detail. */
+static int schedule_progress(rig *r) {
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    if (info.progress != 1) FAILF("progress %g at the budget's end", info.progress);
+    rnn_budget *bud = rnn_trainer_budget(r->t);
+    *bud = (rnn_budget){.steps = 400, .epochs = 0.5};
+    rnn_trainer_info(r->t, &info);
+    double pe = info.epoch / 0.5;
+    if (!(pe > 4.0 / 400) || fabs(info.progress - pe) > 1e-12)
+        FAILF("progress %g at epoch %g of 0.5", info.progress, info.epoch);
+    bud->seconds = 10;
+    rnn_model_progress(r->m)->seconds = 9;
+    rnn_trainer_info(r->t, &info);
+    if (fabs(info.progress - (pe > 0.9 ? pe : 0.9)) > 1e-12) FAILF("progress %g after 9 s of 10", info.progress);
+    return 0;
+}
+
+/* The learning-rate schedule (rnn.h "rnn_schedule"): its factor at known steps and progress; then a short SGD
+ * run (LSTM: no twin tensors) over a 4-step budget, linear to 0 after 2 warm-up steps, averaging at 0.5
+ * (schedule_steps), the budget's progress (schedule_progress), and validation scores the average. */
+int test_schedule(void) {
+    if (schedule_factors()) return 1;
+    unsigned char text[4000];
+    make_text(text, sizeof text, 12);
+    rnn_config c = small_config(RNN_CELL_LSTM, 1, 16, 4, 8);
+    c.optim = RNN_OPT_SGD;
+    c.lr = 0.5f;
+    c.clip = 0;
+    c.dropout = 0;
+    rig r;
+    if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+    rnn_schedule s = {.kind = RNN_SCHED_LINEAR, .warmup = 2, .floor = 0, .ema = 0.5f};
+    rnn_err err;
+    if (rnn_trainer_set_schedule(r.t, &s, err)) { rig_free(&r); FAILF("set_schedule: %s", err); }
+    rnn_trainer_budget(r.t)->steps = 4;
+    const double want_lr[4] = {0.5 / 3, 0.5 * 2 / 3 * 0.75, 0.5 * 0.5, 0.5 * 0.25};
+    int rc = schedule_steps(&r, want_lr) || schedule_progress(&r);
+    if (!rc) {
+        rnn_train_info info;
+        rnn_trainer_info(r.t, &info);
+        double v = rnn_validate(r.t), want = rnn__debug_stream_loss(r.m, r.ids + info.n_train, info.n_val, 1, 1);
+        if (!(fabs(v - want) <= 1e-5)) {
+            snprintf(detail, sizeof detail, "validation %.6f, but the averaged weights score %.6f", v, want);
+            rc = 1;
+        } else {
+            snprintf(detail, sizeof detail, "factors at 11 known points; 4 SGD steps at lr %.4g %.4g %.4g %.4g "
+                     "(linear, warm-up 2); average after 1 and 2 steps; validation on it (%.4f)", want_lr[0],
+                     want_lr[1], want_lr[2], want_lr[3], v);
+        }
+    }
     rig_free(&r);
     return rc;
 }
