@@ -19,10 +19,12 @@
 int cli_args_only = 0;
 
 /* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
+const char *cli_fail_prefix = "";
+
 int fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("charrnn: ", stderr);
+    fprintf(stderr, "charrnn: %s", cli_fail_prefix);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
