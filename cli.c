@@ -22,12 +22,12 @@ int cli_args_only = 0;
 const char *cli_fail_prefix = "";
 
 int fail(const char *fmt, ...) {
+    char line[16384];   /* one write: the lines of several processes sharing a terminal do not interleave */
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "charrnn: %s", cli_fail_prefix);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "charrnn: %s%s\n", cli_fail_prefix, line);
     return 1;
 }
 
