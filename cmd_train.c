@@ -925,7 +925,8 @@ static int train_report(train_session *s, int status) {
                     "with a lower --lr or --clip",
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
-        if (save_here && rnn_save(a->out, s->m, s->t, s->err)) return rescue_save(s, s->err);
+        if (!save_here) return stop_signal == SIGINT ? 130 : 143;   /* rank 0 saves and says so */
+        if (rnn_save(a->out, s->m, s->t, s->err)) return rescue_save(s, s->err);
         return train_interrupted(s);
     }
     if (status != 3 && (!a->eval_every || prog->step % a->eval_every != 0 || prog->step == run->start_step))

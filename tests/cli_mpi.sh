@@ -4,7 +4,7 @@
 # shards the processes do not divide. Needs mpicc and mpirun (otherwise test.sh says in one line that it skipped).
 # Every run is bounded by `timeout`.
 
-MPI_TESTS=(cli_mpi_build cli_mpi_same cli_mpi_resume cli_mpi_kill cli_mpi_corpus cli_mpi_shards)
+MPI_TESTS=(cli_mpi_build cli_mpi_same cli_mpi_resume cli_mpi_kill cli_mpi_signal cli_mpi_corpus cli_mpi_shards)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 # mr NP ARGS...: mpirun -np NP ./charrnn-mpi ARGS (at most 120 s); RC as cr sets it, stderr in $TMP/err
@@ -103,4 +103,24 @@ cli_mpi_shards() {
         '^charrnn: rank [01]: --batch 10 is not divisible by --shards 4' "$TMP/err")" = 2
     mr 2 train data/fortunes.txt "${o[@]}" --batch 8 -o "$W/d.ckpt"
     check "no --shards on 2 processes: exit 2 (exit $RC)" test "$RC" = 2
+}
+
+# SIGINT to rank 1 alone: every process stops after the same step, rank 0 saves, the job exits 130
+cli_mpi_signal() {
+    local S="$W/sig.ckpt" p pid rc i
+    rm -f "$S"
+    timeout 60 mpirun --oversubscribe -np 2 "$MPIBIN" train data/fortunes.txt --cell lstm --layers 1 --hidden 32 \
+        --batch 8 --seq 16 --steps 1000000 --eval-every 20 --shards 2 --threads 1 -o "$S" 2>"$TMP/serr" &
+    pid=$!
+    for i in $(seq 200); do [ -f "$S" ] && break; sleep 0.1; done
+    for p in $(pgrep -f "charrnn-mpi train .*-o $S"); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -INT "$p"
+    done
+    wait "$pid"
+    rc=$?
+    check "SIGINT to rank 1: the job exits 130 (exit $rc)" test "$rc" = 130
+    local step
+    step=$(sed -n "s/^charrnn: interrupted at step \([0-9]*\) .*saved '.*/\1/p" "$TMP/serr")
+    cr info -m "$S"
+    check "rank 0 saved the step it says it stopped at ($step)" grep -q "^steps: *$step " "$TMP/out"
 }
