@@ -1,10 +1,11 @@
 # tests/cli_mpi.sh — the mpi section: `make mpi` and training over several processes (mpirun -np 1, 2, 3 of
 # ./charrnn-mpi) against the single-process ./charrnn with the same --shards: the same checkpoints for every cell
-# and a bidirectional model, a resume on another process count, a killed rank, mismatched and unreadable corpora,
-# shards the processes do not divide. Needs mpicc and mpirun (otherwise test.sh says in one line that it skipped).
+# and a bidirectional model, a resume on another process count, a killed rank, a signal to one rank, mismatched and
+# unreadable corpora, a rank out of memory, shards the processes do not divide. Needs mpicc and mpirun (otherwise test.sh says in one line that it skipped).
 # Every run is bounded by `timeout`.
 
-MPI_TESTS=(cli_mpi_build cli_mpi_same cli_mpi_resume cli_mpi_kill cli_mpi_signal cli_mpi_corpus cli_mpi_shards)
+MPI_TESTS=(cli_mpi_build cli_mpi_same cli_mpi_resume cli_mpi_kill cli_mpi_signal cli_mpi_corpus cli_mpi_shards
+           cli_mpi_memory)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 # mr NP ARGS...: mpirun -np NP ./charrnn-mpi ARGS (at most 120 s); RC as cr sets it, stderr in $TMP/err
@@ -52,12 +53,12 @@ cli_mpi_resume() {
 
 # kill -9 of rank 1 mid-run: the job ends, rank 0's last checkpoint is intact and resumes
 cli_mpi_kill() {
-    local K="$W/kill.ckpt" p pid rc i
+    local K="$W/kill.ckpt" p pid rc
     rm -f "$K"
     timeout 60 mpirun --oversubscribe -np 2 "$MPIBIN" train data/fortunes.txt --cell lstm --layers 1 --hidden 32 \
         --batch 8 --seq 16 --steps 1000000 --eval-every 5 --shards 2 --threads 1 -q -o "$K" 2>"$TMP/kerr" &
     pid=$!
-    for i in $(seq 200); do [ -f "$K" ] && break; sleep 0.1; done
+    for _ in $(seq 200); do [ -f "$K" ] && break; sleep 0.1; done
     sleep 0.5
     for p in $(pgrep -f "charrnn-mpi train .*-o $K"); do
         tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -9 "$p"
@@ -107,12 +108,12 @@ cli_mpi_shards() {
 
 # SIGINT to rank 1 alone: every process stops after the same step, rank 0 saves, the job exits 130
 cli_mpi_signal() {
-    local S="$W/sig.ckpt" p pid rc i
+    local S="$W/sig.ckpt" p pid rc
     rm -f "$S"
     timeout 60 mpirun --oversubscribe -np 2 "$MPIBIN" train data/fortunes.txt --cell lstm --layers 1 --hidden 32 \
         --batch 8 --seq 16 --steps 1000000 --eval-every 20 --shards 2 --threads 1 -o "$S" 2>"$TMP/serr" &
     pid=$!
-    for i in $(seq 200); do [ -f "$S" ] && break; sleep 0.1; done
+    for _ in $(seq 200); do [ -f "$S" ] && break; sleep 0.1; done
     for p in $(pgrep -f "charrnn-mpi train .*-o $S"); do
         tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -INT "$p"
     done
@@ -123,4 +124,15 @@ cli_mpi_signal() {
     step=$(sed -n "s/^charrnn: interrupted at step \([0-9]*\) .*saved '.*/\1/p" "$TMP/serr")
     cr info -m "$S"
     check "rank 0 saved the step it says it stopped at ($step)" grep -q "^steps: *$step " "$TMP/out"
+}
+
+# rank 1 out of memory (ulimit -v): one line naming it, exit 1, no hang
+cli_mpi_memory() {
+    local o=(--cell lstm --layers 2 --hidden 2048 --batch 8 --seq 16 --steps 1 --shards 2 --threads 1 -q -o "$W/mem.ckpt")
+    timeout 120 mpirun --oversubscribe -np 1 "$MPIBIN" train "${o[@]}" data/fortunes.txt : -np 1 sh -c \
+        "ulimit -v 800000; exec '$MPIBIN' train ${o[*]} data/fortunes.txt" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    check "rank 1 out of memory: exit 1 (exit $RC)" test "$RC" = 1
+    check "rank 1 says it ran out of memory" grep -q "^charrnn: rank 1: .*out of memory$" "$TMP/err"
+    check "rank 0 says rank 1 failed" grep -qx "charrnn: rank 0: stopping: rank 1 failed (its line says why)" "$TMP/err"
 }
