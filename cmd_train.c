@@ -1,5 +1,7 @@
 /* cmd_train.c — `charrnn train`: its options, the sizing rule, the model (new, fine-tuned or resumed), the
- * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint.
+ * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint;
+ * over several processes (dist.h), what they agree on: a status after loading and starting, the corpus, a stop
+ * signal and rank 0's step time each step; rank 0 alone writes and reports.
  * Must not know: the library's internals (it includes rnn.h only), any other command. */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"

@@ -214,7 +214,8 @@ typedef struct {
 } rnn_dist;
 /* Sets the shards K (1..65536, dividing the batch) and, for a run over several processes, the rank's place
  * (dist NULL: one process computes every shard; dist->size must divide K). A step whose callbacks fail returns
- * NaN. 0, or -1 + err (naming the values) and nothing changed but possibly the scratch buffers. */
+ * NaN. 0, or -1 + err: K or the processes do not divide (nothing changed, err names the values), or out of
+ * memory (the trainer is left with one shard; free it if even that failed). */
 int rnn_trainer_set_shards(rnn_trainer *t, int shards, const rnn_dist *dist, rnn_err err);
 int rnn_trainer_shards(const rnn_trainer *t);
 /* The shards of the run a checkpoint's training state comes from (1 for files written before shards existed). */

@@ -3,9 +3,13 @@
  * learning-rate schedule fitted to it and the averaged (EMA) weights, the validation, and the resumable state a
  * checkpoint carries (snapshot, and the checks when resuming).
  *
- * Owns: rnn_trainer_*, rnn_train_step, rnn_validate, rnn_resume_free / rnn_resume_lr, rnn_schedule_*.
+ * With --shards K a step computes its K shards' gradients one at a time and adds them in shard order; over
+ * several processes it computes its own shards and combines the rest through the caller's rnn_dist callbacks.
+ *
+ * Owns: rnn_trainer_*, rnn_train_step, rnn_validate, rnn_resume_free / rnn_resume_lr / rnn_resume_shards,
+ * rnn_schedule_*.
  * Must not know: how a cell computes (it calls the entry points of rnn_net.h), the file format (rnn_ckpt.c
- * reads and writes struct rnn_resume), sampling. */
+ * reads and writes struct rnn_resume), sampling, MPI or any network (the rnn_dist callbacks are the caller's). */
 #include "rnn_net.h"
 #include "rnn_rng.h"
 
@@ -521,20 +525,24 @@ static double chunk_loss_grad(rnn_trainer *t, int grad, uint64_t *rng) {
 /* ============================================================================================ shards */
 static const uint64_t SHARD_RNG = 0xD1342543DE82EF95ull;   /* shard k's dropout RNG: the step's + k * SHARD_RNG */
 
-int rnn_trainer_set_shards(rnn_trainer *t, int shards, const rnn_dist *dist, rnn_err err) {
-    const rnn_config *c = &t->m->cfg;
-    rnn_dist d = dist ? *dist : (rnn_dist){.rank = 0, .size = 1};
+/* K shards of the batch over the processes of d: -1 after writing err unless both divide. */
+static int check_shards(const rnn_config *c, int shards, const rnn_dist *d, rnn_err err) {
     if (shards < 1 || shards > 65536 || c->batch % shards)
         snprintf(err, RNN_ERRLEN, "--batch %d is not divisible by --shards %d (shards must be 1..65536 and divide "
                  "the batch)", c->batch, shards);
-    else if (d.size < 1 || d.rank < 0 || d.rank >= d.size || shards % d.size ||
-             (d.size > 1 && (!d.reduce || !d.allgather)))
+    else if (d->size < 1 || d->rank < 0 || d->rank >= d->size || shards % d->size ||
+             (d->size > 1 && (!d->reduce || !d->allgather)))
         snprintf(err, RNN_ERRLEN, "--shards %d is not divisible by the %d processes (each must own whole shards)",
-                 shards, d.size);
+                 shards, d->size);
     else
-        goto ok;
+        return 0;
     return -1;
-ok:;
+}
+
+int rnn_trainer_set_shards(rnn_trainer *t, int shards, const rnn_dist *dist, rnn_err err) {
+    const rnn_config *c = &t->m->cfg;
+    rnn_dist d = dist ? *dist : (rnn_dist){.rank = 0, .size = 1};
+    if (check_shards(c, shards, &d, err)) return -1;
     size_t np = t->m->nparams, nmine = d.size > 1 ? (size_t)(shards / d.size) : 1;
     free(t->sg), free(t->sloss), free(t->state_next), free(t->sbuf);
     t->sg = NULL, t->sloss = NULL, t->state_next = NULL, t->sbuf = NULL;
