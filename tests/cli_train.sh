@@ -625,6 +625,8 @@ cli_train_shards() {
     cr train data/fortunes.txt "${o[@]}" --steps 10 --shards 4 --threads 1 -o "$W/sh3.ckpt"
     cr train data/fortunes.txt --resume --steps 20 --threads 2 -q -o "$W/sh3.ckpt"; expect "resume a --shards 4 run" 0
     check "--shards 4: resumed at step 10 = straight" same_run "$W/sh1.ckpt" "$W/sh3.ckpt"
+    cr info -m "$W/sh3.ckpt"; check "info: resumable with --shards 4" grep -q '^resumable: *yes (.*; --shards 4)$' "$TMP/out"
+    cr info --json -m "$W/sh3.ckpt"; check "info --json: shards 4" grep -q '"shards":4}$' "$TMP/out"
     cr train data/fortunes.txt --resume --shards 2 --steps 30 -o "$W/sh3.ckpt"
     expect "--shards with --resume" 2 "charrnn train: --shards cannot change when resuming: the checkpoint fixes it"
     cr train data/fortunes.txt "${o[@]}" --steps 20 --shards 3 -o "$W/sh4.ckpt"
