@@ -648,9 +648,10 @@ static int read_params(const loading *ld, rnn_model *m, rnn_err err) {
     return 0;
 }
 
-/* 14. If the training state is read: moments matches the optimizer, the budget is in range, lr is positive and
- * finite, every moment and state value is finite, and (version 3) the schedule is valid, its ema positive exactly
- * when flags bit 4 is set, and every trained weight finite. On success *out owns the state. */
+/* 14. If the training state is read: moments matches the optimizer, shards is at most 65536, the budget is in
+ * range, lr is positive and finite, every moment and state value is finite, and (version 3) the schedule is valid,
+ * its ema positive exactly when flags bit 4 is set, and every trained weight finite. On success *out owns the
+ * state. */
 static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err) {
     const char *path = ld->path;
     uint64_t np = ld->np;
