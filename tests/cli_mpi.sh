@@ -39,6 +39,12 @@ cli_mpi_same() {
         done
         check "$kind: the same best checkpoint on 3 processes" same_run "$W/s-$kind.best.ckpt" "$W/m3-$kind.best.ckpt"
     done
+    printf '%s\n' "charrnn-mpi train/sample without mpirun" >>"$TMP/ran.log"
+    timeout 60 "$MPIBIN" train data/fortunes.txt "${o[@]}" -o "$W/direct.ckpt" 2>"$TMP/err"
+    check "./charrnn-mpi without mpirun: one process, the same checkpoint" same_run "$W/s-bidir.ckpt" "$W/direct.ckpt"
+    cr sample -m "$W/s-rnn.ckpt" -n 200 --seed 3; cp "$TMP/out" "$W/sample1"
+    timeout 60 "$MPIBIN" sample -m "$W/s-rnn.ckpt" -n 200 --seed 3 >"$W/sample2" 2>"$TMP/err"
+    check "./charrnn-mpi sample = ./charrnn sample" cmp -s "$W/sample1" "$W/sample2"
 }
 
 # 10 steps on 2 processes, resumed to 20 on 3 = 20 straight on one
