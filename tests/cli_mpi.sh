@@ -5,7 +5,7 @@
 # Every run is bounded by `timeout`.
 
 MPI_TESTS=(cli_mpi_build cli_mpi_same cli_mpi_resume cli_mpi_kill cli_mpi_signal cli_mpi_corpus cli_mpi_shards
-           cli_mpi_memory)
+           cli_mpi_memory cli_mpi_time)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 # mr NP ARGS...: mpirun -np NP ./charrnn-mpi ARGS (at most 120 s); RC as cr sets it, stderr in $TMP/err
@@ -141,4 +141,12 @@ cli_mpi_memory() {
     check "rank 1 out of memory: exit 1 (exit $RC)" test "$RC" = 1
     check "rank 1 says it ran out of memory" grep -q "^charrnn: rank 1: .*out of memory$" "$TMP/err"
     check "rank 0 says rank 1 failed" grep -qx "charrnn: rank 0: stopping: rank 1 failed (its line says why)" "$TMP/err"
+}
+
+# --time on 2 processes: rank 0's clock ends every process after the same step (no hang), exit 0
+cli_mpi_time() {
+    mr 2 train data/fortunes.txt --cell lstm --hidden 32 --batch 8 --seq 16 --time 1 --eval-every 0 --shards 2 \
+        --threads 1 -q -o "$W/time.ckpt"
+    expect "--time 1 on 2 processes" 0
+    cr info -m "$W/time.ckpt"; check "the checkpoint has 1 s of training" grep -qE '^steps: .*, 1\.[0-9] s\)$' "$TMP/out"
 }
