@@ -24,9 +24,10 @@ BUILD  ?= .
 LIB  = rnn_text.c rnn.c rnn_train.c rnn_gen.c rnn_ckpt.c rnn_crc.c rnn_mat.c
 HDRS = rnn.h rnn_impl.h rnn_net.h rnn_rng.h rnn_mat.h
 # The command line: main.c dispatches; cmd_NAME.c is the subcommand NAME (cmd.c and cmd.h what they share); cli.c
-# is the option parser, out.c the JSON, terminal and shell-quoting helpers, doc.c the man page and completion writer.
-CLI  = main.c cmd.c cmd_train.c cmd_sample.c cmd_fill.c cmd_info.c cmd_score.c cmd_plot.c cli.c out.c doc.c
-CLI_HDRS = cmd.h cli.h plot.h out.h doc.h
+# is the option parser, out.c the JSON, terminal and shell-quoting helpers, doc.c the man page and completion writer;
+# dist_none.c is dist.h for one process (`make mpi` puts dist_mpi.c in its place).
+CLI  = main.c cmd.c cmd_train.c cmd_sample.c cmd_fill.c cmd_info.c cmd_score.c cmd_plot.c cli.c out.c doc.c dist_none.c
+CLI_HDRS = cmd.h cli.h plot.h out.h doc.h dist.h
 
 .DEFAULT_GOAL := $(BUILD)/charrnn
 
@@ -42,6 +43,15 @@ $(BUILD)/libcharrnn.a: $(LIB_OBJS)
 $(BUILD)/charrnn: $(CLI) $(CLI_HDRS) $(BUILD)/libcharrnn.a rnn.h
 	@mkdir -p $(BUILD)
 	$(CC) $(STDFLAGS) $(CFLAGS) -o $@ $(CLI) $(BUILD)/libcharrnn.a $(LDFLAGS) $(LDLIBS)
+
+# Several machines (docs/scaling.md; never needed otherwise): ./charrnn-mpi, the same program with dist_mpi.c in
+# place of dist_none.c, built with mpicc (Debian: openmpi-bin libopenmpi-dev); `mpirun -np N ./charrnn-mpi train`.
+MPICC ?= mpicc
+mpi: $(BUILD)/charrnn-mpi
+$(BUILD)/charrnn-mpi: $(CLI) dist_mpi.c $(CLI_HDRS) $(BUILD)/libcharrnn.a rnn.h
+	@mkdir -p $(BUILD)
+	$(MPICC) $(STDFLAGS) $(CFLAGS) -o $@ $(filter-out dist_none.c,$(CLI)) dist_mpi.c $(BUILD)/libcharrnn.a \
+		$(LDFLAGS) $(LDLIBS)
 
 # The unit-test program (gradient checks, round trips, determinism); test.sh builds and runs it. One file per
 # library area (tests/test_<area>.c); tests/tests.def lists the tests, tests/test.h holds the helpers,
@@ -135,6 +145,6 @@ uninstall:
 	rmdir $(DESTDIR)$(INCDIR)/charrnn 2>/dev/null || true
 
 clean:
-	rm -rf charrnn tests/test_rnn $(FUZZ:%=tests/fuzz_%) libcharrnn.a obj build-san build-fuzz
+	rm -rf charrnn charrnn-mpi tests/test_rnn $(FUZZ:%=tests/fuzz_%) libcharrnn.a obj build-san build-fuzz
 
-.PHONY: all fuzz fuzz-progs test check man bench native debug sanitize install uninstall clean
+.PHONY: all mpi fuzz fuzz-progs test check man bench native debug sanitize install uninstall clean

@@ -19,13 +19,15 @@
 int cli_args_only = 0;
 
 /* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
+const char *cli_fail_prefix = "";
+
 int fail(const char *fmt, ...) {
+    char line[16384];   /* one write: the lines of several processes sharing a terminal do not interleave */
     va_list ap;
     va_start(ap, fmt);
-    fputs("charrnn: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "charrnn: %s%s\n", cli_fail_prefix, line);
     return 1;
 }
 

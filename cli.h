@@ -93,6 +93,8 @@ extern void (*cli_describe)(const command *c);
 
 /* One error line, "charrnn: ...", on stderr; returns 1, the exit code for the caller to return. */
 int fail(const char *fmt, ...);
+/* Put after "charrnn: " in fail()'s lines ("" by default; "rank 2: " in a run of several processes). */
+extern const char *cli_fail_prefix;
 /* Whether c's option `name` was given. */
 int opt_seen(const command *c, const char *name);
 /* o's help text with "{default}" and "{choices}" filled in (see opt), in buf (n bytes). Returns buf. */

@@ -52,7 +52,9 @@ static void info_text(const char *model, rnn_model *m, const rnn_resume *rs) {
         printf(", warm-up %llu steps; ", (unsigned long long)sc.warmup);
         if (sc.ema > 0) printf("averaged weights (decay %g)\n", sc.ema);
         else printf("no averaging\n");
-        printf("resumable:   yes (learning rate now %g)\n", rnn_resume_lr(rs));
+        printf("resumable:   yes (learning rate now %g", rnn_resume_lr(rs));
+        if (rnn_resume_shards(rs) > 1) printf("; --shards %d", rnn_resume_shards(rs));
+        printf(")\n");
     } else {
         printf("resumable:   no (weights only)\n");
     }
@@ -111,6 +113,8 @@ static void info_json(const char *model, rnn_model *m, const rnn_resume *rs) {
     if (rs) json_u64(&j, "warmup", sc.warmup);
     else json_str(&j, "warmup", NULL);
     json_float(&j, "ema", rs ? sc.ema : NAN);
+    if (rs) json_u64(&j, "shards", (uint64_t)rnn_resume_shards(rs));
+    else json_str(&j, "shards", NULL);
     json_end(&j);
 }
 

@@ -1,9 +1,12 @@
 /* cmd_train.c — `charrnn train`: its options, the sizing rule, the model (new, fine-tuned or resumed), the
- * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint.
+ * loop with progress (text or JSON lines), validation, checkpoints, the CSV log, signals and the resume hint;
+ * over several processes (dist.h), what they agree on: a status after loading and starting, the corpus, a stop
+ * signal and rank 0's step time each step; rank 0 alone writes and reports.
  * Must not know: the library's internals (it includes rnn.h only), any other command. */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"
 #include "cli.h"
+#include "dist.h"
 #include "out.h"
 #include "rnn.h"
 
@@ -19,6 +22,9 @@
 #include <unistd.h>
 
 const char *cmd_argv0 = "charrnn";
+
+/* This process writes the checkpoints, the log and the progress: the only one, or rank 0 of several. */
+static int save_here = 1;
 
 /* The step budget of a run given none (no --steps, --epochs or --time); STR(DEFAULT_STEPS) is its --help
  * text. */
@@ -196,10 +202,10 @@ static void evaluate(run_state *r, rnn_err err) {
         r->stale = best ? 0 : r->stale + 1;
         if (best) {
             r->best_step = p->step;
-            if (rnn_save(r->bpath, r->m, NULL, err)) save_failed(r, err);
+            if (save_here && rnn_save(r->bpath, r->m, NULL, err)) save_failed(r, err);
         }
     }
-    r->unsaved = rnn_save(r->out, r->m, r->t, err) != 0;
+    r->unsaved = save_here && rnn_save(r->out, r->m, r->t, err) != 0;
     if (r->unsaved) save_failed(r, err);
     ev_field e[] = {
         EV_U64("step", "step %llu", p->step),
@@ -235,7 +241,7 @@ static void evaluate(run_state *r, rnn_err err) {
 typedef struct {
     int cell, layers, hidden, batch, seq, optim, bytes, resume, force, quiet, preview_n, threads, progress,
             bidir;
-    int precision, schedule;
+    int precision, schedule, shards;
     double lr, lr_decay, clip, dropout, val, forget_bias, seconds, epochs, lr_floor, ema;
     uint64_t seed, steps, eval_every, early_stop, warmup;
     const char *out, *logpath, *corpus, *init;
@@ -255,6 +261,9 @@ typedef struct {
     const char *cname;       /* the corpus as named in messages (input_name), in cname_buf */
     char cname_buf[4200];
     char sized[256];         /* what the sizing rule chose and why, for the start-up line; "" if nothing */
+    rnn_dist dist;           /* this process's place in the run (dist.h) */
+    uint64_t corpus[2];      /* the corpus's length in bytes and CRC-32, compared across processes */
+    int stop;                /* the stop signal all processes agreed on (several processes) */
     run_state run;
     rnn_err err;
 } train_session;
@@ -465,7 +474,7 @@ static int train_guard(train_session *s) {
  * s->ids. 0, or 1 or 2 after reporting. *n gets the symbol count. */
 static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
     train_args *a = s->a;
-    if (train_guard(s)) return 1;
+    if (save_here && train_guard(s)) return 1;
     if (a->resume) {
         if (rnn_load(a->out, &s->m, &s->rs, s->err)) return fail("%s", s->err);
         if (!s->rs) return fail("'%s' holds no training state to resume", a->out);
@@ -486,6 +495,8 @@ static int train_load(train_session *s, rnn_config *cfg, size_t *n) {
         return fail("%s has %zu symbols that are not in the checkpoint's vocabulary: not the corpus it was "
                     "trained on",
                     s->cname, unknown);
+    s->corpus[0] = len;
+    s->corpus[1] = rnn_crc32(0, s->text, len);
     free(s->text);
     s->text = NULL;
     return 0;
@@ -639,6 +650,10 @@ static int train_start(train_session *s, size_t n) {
     rnn_schedule sc = {.kind = a->schedule, .warmup = a->warmup, .floor = (float)a->lr_floor,
                        .ema = (float)a->ema};
     if (!a->resume && rnn_trainer_set_schedule(s->t, &sc, s->err)) return fail("%s", s->err);
+    if (rnn_trainer_set_shards(s->t, a->resume ? rnn_trainer_shards(s->t) : a->shards, &s->dist, s->err)) {
+        fail("%s", s->err);
+        return 2;
+    }
     if (unigram_start(s)) rnn_trainer_fit_output_bias(s->t);
     rnn_budget *bud = rnn_trainer_budget(s->t), was = *bud;
     rnn_train_info before;
@@ -678,8 +693,25 @@ static int train_start(train_session *s, size_t n) {
     return 0;
 }
 
+/* Several processes, before the first step and after each: a signal on any process stops all of them after the
+ * same step (s->stop, and stop_signal for the report), and rank 0's step time *dt is every process's (--time and
+ * the schedule's progress agree). -1: the exchange failed. */
+static int step_agree(train_session *s, double *dt) {
+    int P = s->dist.size;
+    if (P == 1) return 0;
+    double mine[2] = {dt ? *dt : 0, (double)stop_signal}, all[2 * 64];
+    double *a = P <= 64 ? all : malloc(sizeof(double) * 2 * (size_t)P);
+    if (!a || dist_allgather(mine, sizeof mine, a)) return -1;
+    if (dt) *dt = a[0];
+    for (int q = 0; q < P && !s->stop; q++) s->stop = (int)a[2 * q + 1];
+    if (s->stop && !stop_signal) stop_signal = s->stop;
+    if (a != all) free(a);
+    return 0;
+}
+
 /* Steps until the budget is reached, --early-stop fires or a signal asks to stop, with progress, validation
- * and log rows on the way. 0, 2 (a step diverged: not reported yet) or 3 (stopped early). */
+ * and log rows on the way. 0, 2 (a step diverged: not reported yet), 3 (stopped early) or 4 (the processes
+ * could not exchange: not reported yet). */
 static int train_loop(train_session *s) {
     run_state *run = &s->run;
     const rnn_config *mc = rnn_model_config(s->m);
@@ -687,11 +719,13 @@ static int train_loop(train_session *s) {
     const rnn_budget *bud = rnn_trainer_budget(s->t);
     uint64_t eval_every = s->a->eval_every;
     double last_show = 0, last_log = 0;
+    if (step_agree(s, NULL)) return 4;
     for (;;) {
-        if (budget_reached(s) || stop_signal) return 0;
+        if (budget_reached(s) || (s->dist.size > 1 ? s->stop : stop_signal)) return 0;
         double t0 = now_sec();
         double loss = rnn_train_step(s->t);
         double dt = now_sec() - t0;
+        if (step_agree(s, &dt)) return 4;
         run->t_loop += dt;
         prog->seconds += dt;
         if (!isfinite(loss)) return 2;
@@ -886,12 +920,14 @@ static int train_report(train_session *s, int status) {
     run_state *run = &s->run;
     rnn_progress *prog = rnn_model_progress(s->m);
     if (run->tty && !a->quiet && !run->jsonl) fputs("\r\033[K", stderr);
+    if (status == 4) return fail("the processes of the run could not exchange their step");
     if (status == 2)
         return fail("training diverged at step %llu (non-finite loss or gradient); nothing from that step "
                     "was applied. '%s' keeps the last saved state: resume it with a lower --lr, or restart "
                     "with a lower --lr or --clip",
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
+        if (!save_here) return stop_signal == SIGINT ? 130 : 143;   /* rank 0 saves and says so */
         if (rnn_save(a->out, s->m, s->t, s->err)) return rescue_save(s, s->err);
         return train_interrupted(s);
     }
@@ -916,7 +952,33 @@ static int train_end(train_session *s, int rc) {
     return rc;
 }
 
-/* One run on parsed options: configure, load, start, loop, report. Returns the exit code. */
+/* Several processes (rank 0 names rank 1 ... in its lines, each its own in fail's): whether every one reached
+ * this point with status 0 (else the first failure's status; the failing process said why), and with `corpus`
+ * whether every one read the same corpus as rank 0 (else each process names each rank that differs, exit 1).
+ * One process: r. */
+static int dist_agree(train_session *s, int r, int corpus) {
+    int P = s->dist.size;
+    if (P == 1) return r;
+    uint64_t mine[3] = {(uint64_t)(r < 0 ? 100 : r), s->corpus[0], s->corpus[1]}, *all = calloc(3 * (size_t)P, 8);
+    if (!all || dist_allgather(mine, sizeof mine, all)) {
+        free(all);
+        return fail("out of memory");
+    }
+    int rc = 0;
+    for (int q = 0; q < P && !rc; q++)
+        if (all[3 * q]) rc = all[3 * q] == 100 ? -1 : (int)all[3 * q];
+    for (int q = 0; q < P && rc && !r && s->dist.rank == 0; q++)
+        if (all[3 * q] && all[3 * q] != 100) fail("stopping: rank %d failed (its line says why)", q);
+    for (int q = 1; q < P && corpus && !rc; q++)
+        if (all[3 * q + 1] != all[1] || all[3 * q + 2] != all[2])
+            r = fail("rank %d read a different corpus (%llu bytes, CRC-32 %08llx; rank 0: %llu bytes, %08llx): "
+                     "every process must read the same bytes", q, (unsigned long long)all[3 * q + 1],
+                     (unsigned long long)all[3 * q + 2], (unsigned long long)all[1], (unsigned long long)all[2]);
+    free(all);
+    return rc ? rc : r;
+}
+
+/* One run on parsed options: configure, join the processes, load, start, loop, report. Returns the exit code. */
 static int train_run(train_args *a) {
     train_session s = {.a = a, .bpath = best_path(a->out)};
     if (!s.bpath) return fail("out of memory");
@@ -924,12 +986,24 @@ static int train_run(train_args *a) {
     rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */
     int r = train_config(a, &cfg);
     if (r || cli_args_only) return train_end(&s, r);
+    if (dist_begin(&s.dist, s.err)) return train_end(&s, fail("%s", s.err));
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "rank %d: ", s.dist.rank);
+    if (s.dist.size > 1) cli_fail_prefix = prefix;
+    if (s.dist.rank > 0) {   /* rank 0 alone writes and reports */
+        save_here = 0;
+        a->quiet = 1;
+        a->logpath = NULL;
+    }
     size_t n = 0;
-    r = train_load(&s, &cfg, &n);
-    if (!r) r = train_start(&s, n);
+    r = dist_agree(&s, train_load(&s, &cfg, &n), 1);
+    if (!r) r = dist_agree(&s, train_start(&s, n), 0);
     if (r < 0) r = resume_nothing(&s);
     else if (!r) r = train_report(&s, train_loop(&s));
-    return train_end(&s, r);
+    r = train_end(&s, r);
+    dist_end(0);
+    cli_fail_prefix = "";
+    return r;
 }
 
 /* `charrnn train`: the defaults and the option table (in this frame for the whole run), parse, run. */
@@ -941,7 +1015,7 @@ int cmd_train(int argc, char **argv) {
                     .lr_decay = d.lr_decay, .clip = d.clip, .dropout = d.dropout, .val = d.val_frac,
                     .forget_bias = d.forget_bias, .seed = d.seed, .eval_every = 500, .out = "charrnn.ckpt",
                     .schedule = DEFAULT_SCHEDULE, .warmup = DEFAULT_WARMUP, .lr_floor = DEFAULT_FLOOR,
-                    .ema = DEFAULT_EMA};
+                    .ema = DEFAULT_EMA, .shards = 1};
     opt opts[] = {
         OPT_STR("output", 'o', &a.out, "FILE",
                 "checkpoint to write (default {default}); the best-by-validation "
@@ -993,6 +1067,9 @@ int cmd_train(int argc, char **argv) {
         OPT_SEED("seed", &a.seed, "random seed for initialisation and dropout (default {default})"),
         OPT_CHOICE("precision", 0, &a.precision, rnn_precision_names(), "P",
                    "{choices}: matrix products on bfloat16 inputs, FP32 sums (recorded in the checkpoint)"),
+        OPT_INT("shards", 0, &a.shards, 1, 65536, "K",
+                "gradient shards per step, summed in a fixed order: the same model on 1 or N processes "
+                "(default {default})"),
         OPT_INT("threads", 0, &a.threads, 1, 256, "N",
                 "worker threads (default: {default}); results do not depend on it",
                 .computed = "online CPUs", .resume = R_REPEAT),

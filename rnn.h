@@ -194,6 +194,32 @@ typedef struct {
     double seconds;     /* total training-loop seconds */
 } rnn_budget;
 rnn_budget *rnn_trainer_budget(rnn_trainer *t);   /* owned by the trainer; set from resume state if any */
+
+/* Data-parallel training (docs/scaling.md). With `shards` K > 1 a step's B streams are cut into K shards of B / K
+ * consecutive streams; each shard's gradient is computed on its own (its dropout masks drawn from the step's RNG
+ * offset by the shard's index) and the K gradients are added in float in shard order, ((g0 + g1) + g2) + ...,
+ * so the result depends on K and never on the threads or on how many processes share the shards. K = 1 (the
+ * default) is the step without shards, bit for bit. A run split over processes passes an rnn_dist: process
+ * `rank` of `size` computes shards rank * K / size .. (rank + 1) * K / size - 1, and the callbacks (which must
+ * be called by every process in the same order; charrnn's dist_mpi.c implements them with MPI) combine the rest.
+ * The library itself never talks to a network. */
+typedef struct {
+    int rank, size;   /* 0 <= rank < size; size divides K */
+    void *ctx;        /* passed to both callbacks */
+    /* `mine` holds this process's K / size shard gradients of n floats each, in shard order; `sum` (n floats)
+     * receives all K shards' gradients added left to right in shard order, the same bits on every process. */
+    int (*reduce)(void *ctx, const float *mine, int nmine, size_t n, float *sum);
+    /* Every process's `bytes` bytes, in rank order, into all (size * bytes). */
+    int (*allgather)(void *ctx, const void *mine, size_t bytes, void *all);
+} rnn_dist;
+/* Sets the shards K (1..65536, dividing the batch) and, for a run over several processes, the rank's place
+ * (dist NULL: one process computes every shard; dist->size must divide K). A step whose callbacks fail returns
+ * NaN. 0, or -1 + err: K or the processes do not divide (nothing changed, err names the values), or out of
+ * memory (the trainer is left with one shard; free it if even that failed). */
+int rnn_trainer_set_shards(rnn_trainer *t, int shards, const rnn_dist *dist, rnn_err err);
+int rnn_trainer_shards(const rnn_trainer *t);
+/* The shards of the run a checkpoint's training state comes from (1 for files written before shards existed). */
+int rnn_resume_shards(const rnn_resume *r);
 /* Replaces the current (peak) learning rate (a deliberate change when resuming, e.g. after divergence); the
  * schedule's factor still applies. */
 void rnn_trainer_set_lr(rnn_trainer *t, float lr);

@@ -54,9 +54,11 @@ enum {   /* the header (HEADER_SIZE bytes) */
 enum {   /* the origin record (ORIGIN_FIXED bytes, then the name) */
     O_STEP = 0, O_VOCAB_SIZE = 8, O_BEST_VAL = 12, O_NAME_LEN = 16            /* u64, u32, f32, u32 */
 };
-enum {   /* the training-state header (TRAIN_HEADER_SIZE bytes); 44..47 are reserved (written 0, not read) */
+enum {   /* the training-state header (TRAIN_HEADER_SIZE bytes); T_SHARDS: 0 (one shard, as written before it
+          * existed) or the --shards K of the run, 2..65536 */
     T_CHUNK = 0, T_EPOCH = 8, T_RNG = 16, T_LR = 24, T_MOMENTS = 28,          /* u64 x 3, f32, u32 */
-    T_N_IDS = 32, T_IDS_CRC = 40, T_STEPS = 48, T_EPOCHS = 56, T_SECONDS = 64, /* u64, u32, u64, f64, f64 */
+    T_N_IDS = 32, T_IDS_CRC = 40, T_SHARDS = 44,                              /* u64, u32, u32 */
+    T_STEPS = 48, T_EPOCHS = 56, T_SECONDS = 64,                              /* u64, f64, f64 */
     T_SCHEDULE = 72, T_FLOOR = 76, T_WARMUP = 80, T_EMA = 88   /* version 3: u32, f32, u64, f32 */
 };
 _Static_assert(H_ORIGIN_BYTES + 4 == HEADER_SIZE && O_NAME_LEN + 4 == ORIGIN_FIXED &&
@@ -171,6 +173,7 @@ static void write_body(writer *w, const rnn_model *m, const struct rnn_resume *r
         put64(t + T_EPOCH, r->epoch);
         put64(t + T_RNG, r->rng);
         put32(t + T_LR, f2u(r->lr));
+        put32(t + T_SHARDS, r->shards > 1 ? (uint32_t)r->shards : 0u);
         put32(t + T_MOMENTS, (uint32_t)r->nmoments);
         put64(t + T_N_IDS, r->n_ids);
         put32(t + T_IDS_CRC, r->ids_crc);
@@ -645,9 +648,10 @@ static int read_params(const loading *ld, rnn_model *m, rnn_err err) {
     return 0;
 }
 
-/* 14. If the training state is read: moments matches the optimizer, the budget is in range, lr is positive and
- * finite, every moment and state value is finite, and (version 3) the schedule is valid, its ema positive exactly
- * when flags bit 4 is set, and every trained weight finite. On success *out owns the state. */
+/* 14. If the training state is read: moments matches the optimizer, shards is at most 65536, the budget is in
+ * range, lr is positive and finite, every moment and state value is finite, and (version 3) the schedule is valid,
+ * its ema positive exactly when flags bit 4 is set, and every trained weight finite. On success *out owns the
+ * state. */
 static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err) {
     const char *path = ld->path;
     uint64_t np = ld->np;
@@ -661,6 +665,8 @@ static int read_training_state(const loading *ld, rnn_resume **out, rnn_err err)
     r->epoch = get64(p + T_EPOCH);
     r->rng = get64(p + T_RNG);
     r->lr = u2f(get32(p + T_LR));
+    r->shards = get32(p + T_SHARDS) > 1 ? (int)get32(p + T_SHARDS) : 1;
+    if (get32(p + T_SHARDS) > 65536) FAIL("'%s' has a bad shard count %u", path, (unsigned)get32(p + T_SHARDS));
     r->nmoments = nm;
     r->n_ids = get64(p + T_N_IDS);
     r->ids_crc = get32(p + T_IDS_CRC);

@@ -27,6 +27,7 @@ struct rnn_resume {
     uint64_t epoch;        /* completed epochs */
     uint64_t rng;          /* trainer RNG state (dropout) */
     float lr;              /* current learning rate (after decay) */
+    int shards;            /* gradient shards of a step (rnn_trainer_set_shards), 1..65536 */
     uint64_t n_ids;        /* corpus length in symbols ... */
     uint32_t ids_crc;      /* ... and CRC-32 of its symbol ids: resuming on another corpus is refused */
     size_t nparams;        /* parameters of the model the state belongs to */

@@ -3,9 +3,13 @@
  * learning-rate schedule fitted to it and the averaged (EMA) weights, the validation, and the resumable state a
  * checkpoint carries (snapshot, and the checks when resuming).
  *
- * Owns: rnn_trainer_*, rnn_train_step, rnn_validate, rnn_resume_free / rnn_resume_lr, rnn_schedule_*.
+ * With --shards K a step computes its K shards' gradients one at a time and adds them in shard order; over
+ * several processes it computes its own shards and combines the rest through the caller's rnn_dist callbacks.
+ *
+ * Owns: rnn_trainer_*, rnn_train_step, rnn_validate, rnn_resume_free / rnn_resume_lr / rnn_resume_shards,
+ * rnn_schedule_*.
  * Must not know: how a cell computes (it calls the entry points of rnn_net.h), the file format (rnn_ckpt.c
- * reads and writes struct rnn_resume), sampling. */
+ * reads and writes struct rnn_resume), sampling, MPI or any network (the rnn_dist callbacks are the caller's). */
 #include "rnn_net.h"
 #include "rnn_rng.h"
 
@@ -42,6 +46,12 @@ struct rnn_trainer {
     float *raw;              /* (nparams) with sched.ema > 0: the trained weights (m->params is their average) */
     float *weights;          /* the weights the optimizer updates: raw, or m->params without averaging */
     int fixed;               /* resumed, or stepped: the schedule can no longer be set */
+    int shards;              /* K (rnn_trainer_set_shards); K > 1: w is (T, B / K), one shard at a time */
+    rnn_dist dist;           /* size 1 without processes */
+    float *sg;               /* K > 1: (K / size or 1, nparams) this process's shard gradients */
+    double *sloss;           /* K > 1: (K) each shard's loss */
+    float *state_next;       /* K > 1: (nstate) the state after the step being taken */
+    float *sbuf;             /* several processes: (nstate / size + nstate) the state exchanged */
 };
 
 enum { VAL_CHUNK = 256 };
@@ -62,26 +72,30 @@ static uint32_t ids_crc(const int32_t *ids, size_t n) {
 
 float rnn_resume_lr(const rnn_resume *r) { return r->lr; }
 void rnn_resume_schedule(const rnn_resume *r, rnn_schedule *out) { *out = r->sched; }
+int rnn_resume_shards(const rnn_resume *r) { return r->shards > 1 ? r->shards : 1; }
+int rnn_trainer_shards(const rnn_trainer *t) { return t->shards; }
 
-/* The carried state into slot 0 of the workspace (zeros when `fresh`: the start of an epoch). */
-static void state_load(const rnn_trainer *t, workspace *w, int fresh) {
+/* The carried state of streams b0 .. b0 + w->B - 1 into slot 0 of the workspace (zeros when `fresh`: the start
+ * of an epoch). */
+static void state_load(const rnn_trainer *t, workspace *w, int fresh, size_t b0) {
     const rnn_config *c = &t->m->cfg;
-    size_t BH = (size_t)c->batch * c->hidden, L = c->layers;
+    size_t H = (size_t)c->hidden, BH = (size_t)c->batch * H, wBH = (size_t)w->B * H, L = c->layers;
     for (size_t l = 0; l < L; l++) {
         float *dst[2] = {w->h[l], w->c[l]};   /* h, then (LSTM) c: state holds all h, then all c */
         for (size_t k = 0; k < 2 && dst[k]; k++) {
-            if (fresh) memset(dst[k], 0, sizeof(float) * BH);
-            else memcpy(dst[k], t->state + (k * L + l) * BH, sizeof(float) * BH);
+            if (fresh) memset(dst[k], 0, sizeof(float) * wBH);
+            else memcpy(dst[k], t->state + (k * L + l) * BH + b0 * H, sizeof(float) * wBH);
         }
     }
 }
 
-static void state_store(rnn_trainer *t, const workspace *w, int T) {
+/* The state after T steps of the workspace's streams b0 .. into `dst` (t->state's layout). */
+static void state_store(const rnn_trainer *t, const workspace *w, int T, size_t b0, float *dst) {
     const rnn_config *c = &t->m->cfg;
-    size_t BH = (size_t)c->batch * c->hidden, L = c->layers;
+    size_t H = (size_t)c->hidden, BH = (size_t)c->batch * H, wBH = (size_t)w->B * H, L = c->layers;
     for (size_t l = 0; l < L; l++) {
-        memcpy(t->state + l * BH, w->h[l] + (size_t)T * BH, sizeof(float) * BH);
-        if (w->c[l]) memcpy(t->state + (L + l) * BH, w->c[l] + (size_t)T * BH, sizeof(float) * BH);
+        memcpy(dst + l * BH + b0 * H, w->h[l] + (size_t)T * wBH, sizeof(float) * wBH);
+        if (w->c[l]) memcpy(dst + (L + l) * BH + b0 * H, w->c[l] + (size_t)T * wBH, sizeof(float) * wBH);
     }
 }
 
@@ -105,6 +119,10 @@ void rnn_trainer_free(rnn_trainer *t) {
     free(t->norm_partial);
     free(t->state);
     free(t->raw);
+    free(t->sg);
+    free(t->sloss);
+    free(t->state_next);
+    free(t->sbuf);
     free(t->train);
     free(t->val);
     free(t);
@@ -167,6 +185,8 @@ static int trainer_alloc(rnn_trainer *t, const int32_t *ids, size_t n, size_t n_
     t->weights = m->params;
     t->n_ids = n;
     t->ids_crc = ids_crc(ids, n);
+    t->shards = 1;
+    t->dist = (rnn_dist){.rank = 0, .size = 1};
     if (rnn__ws_init(&t->w, c, t->n.V, (int)T, (int)B, 1, t->pool)) return -1;
     if (rnn__ws_init(&t->we, c, t->n.V, VAL_CHUNK, 1, 0, t->pool)) return -1;
     return 0;
@@ -249,7 +269,8 @@ rnn_trainer *rnn_trainer_new(rnn_model *m, const int32_t *ids, size_t n, int thr
     }
     rnn__mat_pool_set_precision(t->pool, m->cfg.precision == RNN_PREC_BF16 ? MAT_BF16 : MAT_FP32);
     if (trainer_alloc(t, ids, n, n_train)) goto oom;
-    if (resume && apply_resume(t, resume, err)) {
+    if (resume &&
+        (apply_resume(t, resume, err) || rnn_trainer_set_shards(t, rnn_resume_shards(resume), NULL, err))) {
         rnn_trainer_free(t);
         return NULL;
     }
@@ -329,6 +350,7 @@ void rnn__trainer_snapshot(const rnn_trainer *t, struct rnn_resume *r) {
     r->epoch = t->epoch;
     r->rng = t->rng;
     r->lr = t->lr;
+    r->shards = t->shards;
     r->n_ids = t->n_ids;
     r->ids_crc = t->ids_crc;
     r->nmoments = rnn_optim_moments(t->m->cfg.optim);
@@ -455,33 +477,35 @@ static int blanked(const rnn_trainer *t, size_t pos) {
 }
 
 /* The loaded chunk's inputs at blanked positions become -1 ("no input") in both directions; the targets stay. */
-static void blank_inputs(rnn_trainer *t, size_t base, int T, int M) {
+static void blank_inputs(rnn_trainer *t, size_t base, int T, int M, size_t b0) {
     workspace *w = &t->w;
     int B = w->B;
     for (int tt = 0; tt < T; tt++)
         for (int b = 0; b < B; b++)
-            if (blanked(t, (size_t)b * t->stream_len + base + tt)) w->x[tt * B + b] = -1;
+            if (blanked(t, (b0 + (size_t)b) * t->stream_len + base + tt)) w->x[tt * B + b] = -1;
     for (int r = 0; r < w->back->Tb; r++)   /* back step r reads position base + T + M - r (rnn__bidir_inputs) */
         for (int b = 0; b < B; b++)
-            if (blanked(t, (size_t)b * t->stream_len + base + (size_t)(T + M - r))) w->back->x[r * B + b] = -1;
+            if (blanked(t, (b0 + (size_t)b) * t->stream_len + base + (size_t)(T + M - r))) w->back->x[r * B + b] = -1;
 }
 
-/* Fills the workspace with chunk `chunk` of every stream and the carried state (zero when `fresh`). */
-static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh) {
+/* Fills the workspace with chunk `chunk` of streams b0 .. b0 + w->B - 1 and their carried state (zero when
+ * `fresh`). Everything depends on the stream's global index, never on which process or shard loads it. */
+static void load_chunk(rnn_trainer *t, uint64_t chunk, int fresh, size_t b0) {
     workspace *w = &t->w;
-    int B = t->m->cfg.batch, T = t->m->cfg.seq;
+    int B = w->B, T = t->m->cfg.seq;
     size_t base = (size_t)chunk * T;
+    const int32_t *src = t->train + b0 * t->stream_len;
     for (int tt = 0; tt < T; tt++)
         for (int b = 0; b < B; b++) {
             size_t pos = (size_t)b * t->stream_len + base + tt;
-            w->x[tt * B + b] = t->train[pos];
-            w->y[tt * B + b] = t->train[pos + 1];
+            w->x[tt * B + b] = src[pos];
+            w->y[tt * B + b] = src[pos + 1];
         }
     if (w->back) {
-        rnn__bidir_inputs(w, t->train, t->stream_len, base, T, rnn_bidi_margin(T));
-        blank_inputs(t, base, T, rnn_bidi_margin(T));
+        rnn__bidir_inputs(w, src, t->stream_len, base, T, rnn_bidi_margin(T));
+        blank_inputs(t, base, T, rnn_bidi_margin(T), b0);
     }
-    state_load(t, w, fresh);
+    state_load(t, w, fresh, b0);
 }
 
 /* Mean loss of the loaded chunk; with grad, its gradient in t->grad. Dropout masks come from *rng. */
@@ -496,6 +520,126 @@ static double chunk_loss_grad(rnn_trainer *t, int grad, uint64_t *rng) {
         rnn__layers_backward(&t->n, w, t->m->cfg.seq);
     }
     return loss;
+}
+
+/* ============================================================================================ shards */
+static const uint64_t SHARD_RNG = 0xD1342543DE82EF95ull;   /* shard k's dropout RNG: the step's + k * SHARD_RNG */
+
+/* K shards of the batch over the processes of d: -1 after writing err unless both divide. */
+static int check_shards(const rnn_config *c, int shards, const rnn_dist *d, rnn_err err) {
+    if (shards < 1 || shards > 65536 || c->batch % shards)
+        snprintf(err, RNN_ERRLEN, "--batch %d is not divisible by --shards %d (shards must be 1..65536 and divide "
+                 "the batch)", c->batch, shards);
+    else if (d->size < 1 || d->rank < 0 || d->rank >= d->size || shards % d->size ||
+             (d->size > 1 && (!d->reduce || !d->allgather)))
+        snprintf(err, RNN_ERRLEN, "--shards %d is not divisible by the %d processes (each must own whole shards)",
+                 shards, d->size);
+    else
+        return 0;
+    return -1;
+}
+
+int rnn_trainer_set_shards(rnn_trainer *t, int shards, const rnn_dist *dist, rnn_err err) {
+    const rnn_config *c = &t->m->cfg;
+    rnn_dist d = dist ? *dist : (rnn_dist){.rank = 0, .size = 1};
+    if (check_shards(c, shards, &d, err)) return -1;
+    size_t np = t->m->nparams, nmine = d.size > 1 ? (size_t)(shards / d.size) : 1;
+    free(t->sg), free(t->sloss), free(t->state_next), free(t->sbuf);
+    t->sg = NULL, t->sloss = NULL, t->state_next = NULL, t->sbuf = NULL;
+    rnn__ws_free(&t->w);
+    t->shards = 1;
+    t->dist = (rnn_dist){.rank = 0, .size = 1};
+    int B = c->batch / shards, bad = rnn__ws_init(&t->w, c, t->n.V, c->seq, B, 1, t->pool);
+    if (!bad && shards > 1) {
+        bad = !(t->sg = rnn__big_calloc(nmine * np * sizeof(float))) ||
+              !(t->sloss = calloc((size_t)shards, sizeof(double))) ||
+              !(t->state_next = calloc(t->nstate, sizeof(float))) ||
+              !(t->sbuf = calloc(t->nstate / (size_t)d.size + t->nstate + 1, sizeof(float)));
+    }
+    if (bad) {   /* back to one shard; w may be gone, so rebuild it for the whole batch */
+        rnn__ws_free(&t->w);
+        rnn__ws_init(&t->w, c, t->n.V, c->seq, c->batch, 1, t->pool);
+        snprintf(err, RNN_ERRLEN, "out of memory");
+        return -1;
+    }
+    t->shards = shards;
+    t->dist = d;
+    return 0;
+}
+
+/* Loss of shard k of the chunk (its streams loaded as load_chunk does), scaled as a part of the whole batch's mean;
+ * with grad (and a finite loss) its gradient in g (nparams floats). Its final state goes to state_next. */
+static double shard_pass(rnn_trainer *t, int k, uint64_t chunk, int fresh, int grad, float *g, uint64_t *rng) {
+    const rnn_config *c = &t->m->cfg;
+    workspace *w = &t->w;
+    size_t b0 = (size_t)k * (size_t)w->B, TB = (size_t)c->batch * (size_t)c->seq;
+    net n = t->n;
+    rnn__param_layout(c, n.V, g, &n.g);
+    load_chunk(t, chunk, fresh, b0);
+    rnn__layers_forward(&n, w, c->seq, 1, rng);
+    double loss = rnn__softmax_loss(&n, w, w->B * c->seq, grad, 1.0f / (float)TB) / (double)TB;
+    if (grad && isfinite(loss)) {
+        memset(g, 0, sizeof(float) * t->m->nparams);
+        rnn__layers_backward(&n, w, c->seq);
+    }
+    state_store(t, w, c->seq, b0, t->state_next);
+    return loss;
+}
+
+typedef struct { float *acc; const float *add; } add_args;
+static void add_part(void *arg, size_t lo, size_t hi) {
+    const add_args *a = arg;
+    for (size_t i = lo; i < hi; i++) a->acc[i] += a->add[i];
+}
+
+/* Every process's streams' state_next into all of state_next: each packs its block of every (layer, h/c) slab,
+ * the blocks are exchanged, each rank's unpacked in place. -1: the exchange failed. */
+static int share_state(rnn_trainer *t) {
+    const rnn_config *c = &t->m->cfg;
+    size_t P = (size_t)t->dist.size, H = (size_t)c->hidden, BH = (size_t)c->batch * H, blk = BH / P;
+    size_t nslab = t->nstate / BH, per = nslab * blk;
+    float *mine = t->sbuf, *all = t->sbuf + per;
+    for (size_t s = 0; s < nslab; s++)
+        memcpy(mine + s * blk, t->state_next + s * BH + (size_t)t->dist.rank * blk, 4 * blk);
+    if (t->dist.allgather(t->dist.ctx, mine, sizeof(float) * per, all)) return -1;
+    for (size_t q = 0; q < P; q++)
+        for (size_t s = 0; s < nslab; s++) memcpy(t->state_next + s * BH + q * blk, all + q * per + s * blk, 4 * blk);
+    return 0;
+}
+
+/* The chunk's loss over all K shards and, with grad, their gradient summed in shard order into t->grad (only
+ * when the loss is finite); *rng advances as one shard's draws do. Several processes: each computes its shards,
+ * the losses are gathered, then the gradients reduced. NaN: an exchange failed. */
+static double sharded_loss_grad(rnn_trainer *t, uint64_t chunk, int fresh, int grad, uint64_t *rng) {
+    int K = t->shards, P = t->dist.size, nmine = K / P, k0 = t->dist.rank * nmine;
+    size_t np = t->m->nparams;
+    uint64_t delta = 0;
+    rnn__pack_weights(&t->n, &t->w);
+    for (int j = 0; j < nmine; j++) {
+        int k = k0 + j;
+        float *g = P > 1 ? t->sg + (size_t)j * np : j == 0 ? t->grad : t->sg;
+        uint64_t r0 = *rng + (uint64_t)k * SHARD_RNG, r = r0;
+        t->sloss[k] = shard_pass(t, k, chunk, fresh, grad, g, &r);
+        delta = r - r0;
+        if (P == 1 && j > 0 && grad && isfinite(t->sloss[k])) {   /* ((g0 + g1) + g2) + ... */
+            add_args a = {t->grad, g};
+            rnn__mat_pool_for(t->pool, np, 1 << 15, add_part, &a);
+        }
+    }
+    *rng += delta;
+    if (P > 1 && t->dist.allgather(t->dist.ctx, t->sloss + k0, sizeof(double) * (size_t)nmine, t->sloss)) return NAN;
+    double loss = 0;
+    for (int k = 0; k < K; k++) loss += t->sloss[k];
+    if (!grad || !isfinite(loss) || P == 1) return loss;
+    if (t->dist.reduce(t->dist.ctx, t->sg, nmine, np, t->grad)) return NAN;
+    return loss;
+}
+
+/* The chunk's loss and, with grad, gradient in t->grad, with or without shards. */
+static double step_loss_grad(rnn_trainer *t, uint64_t chunk, int fresh, int grad, uint64_t *rng) {
+    if (t->shards > 1) return sharded_loss_grad(t, chunk, fresh, grad, rng);
+    load_chunk(t, chunk, fresh, 0);
+    return chunk_loss_grad(t, grad, rng);
 }
 
 /* The averaged weights after step `step` (>= 1) of the trained ones (rnn.h "rnn_schedule"). */
@@ -516,10 +660,10 @@ double rnn_train_step(rnn_trainer *t) {
     float lr = next_peak(t), lr_step = next_lr(t);
     int wrap = chunk >= t->nchunks;   /* epoch end: streams restart from their beginnings with a zero state */
     if (wrap) chunk = 0;
-    load_chunk(t, chunk, wrap);
     uint64_t rng = t->rng;
-    double loss = chunk_loss_grad(t, 1, &rng);
+    double loss = step_loss_grad(t, chunk, wrap, 1, &rng);
     if (!isfinite(loss)) return loss;
+    if (t->dist.size > 1 && share_state(t)) return NAN;
     double norm = optimizer_step(t, lr_step);
     if (!isfinite(norm)) return norm;
     /* Commit: only a finite step advances the epoch, the data position, the lr, the RNG and the state. */
@@ -527,7 +671,12 @@ double rnn_train_step(rnn_trainer *t) {
     t->chunk = chunk;
     t->lr = lr;
     t->rng = rng;
-    state_store(t, &t->w, c->seq);
+    if (t->shards > 1) {
+        float *s = t->state;
+        t->state = t->state_next, t->state_next = s;
+    } else {
+        state_store(t, &t->w, c->seq, 0, t->state);
+    }
     t->chunk++;
     t->m->prog.step++;
     t->m->prog.chars += (uint64_t)c->batch * c->seq;
@@ -539,8 +688,7 @@ double rnn_train_step(rnn_trainer *t) {
 double rnn__trainer_eval_chunk(rnn_trainer *t, int grad, float **grad_out) {
     uint64_t rng = t->rng;
     int wrap = t->chunk >= t->nchunks;   /* the next step would start a new epoch */
-    load_chunk(t, wrap ? 0 : t->chunk, wrap);
-    double loss = chunk_loss_grad(t, grad, &rng);
+    double loss = step_loss_grad(t, wrap ? 0 : t->chunk, wrap, grad, &rng);
     if (grad_out) *grad_out = t->grad;
     return loss;
 }

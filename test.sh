@@ -19,7 +19,7 @@ ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
 
 # ------------------------------------------------------------------------------------------------ sections
-ALL_SECTIONS=(build unit kernels cli sanitize mutations fuzz install)
+ALL_SECTIONS=(build unit kernels cli sanitize mutations fuzz install mpi)
 # what each section covers (--help prints this)
 declare -A ABOUT=(
     [build]="make all warning-free (gcc), the sanitizer build in build-san/, a clang build warning-free"
@@ -30,17 +30,18 @@ declare -A ABOUT=(
     [mutations]="each line of tests/mutations.txt breaks the library; its unit test must fail"
     [fuzz]="the fuzz targets replay their seeds and crash inputs under the sanitizers; libFuzzer briefly (clang)"
     [install]="make install / uninstall into a DESTDIR; examples/sample.c built against the installed library"
+    [mpi]="make mpi; mpirun -np 1, 2, 3 train what one process trains, resume, faults (skipped without mpicc, mpirun)"
 )
 # the builds each section needs: plain (make all), san (make sanitize: build-san/), clang (a clang build in $TMP)
 declare -A NEEDS=([build]="plain san clang" [unit]=plain [kernels]=plain [cli]=plain [sanitize]=san [mutations]=""
-                  [fuzz]=san [install]=plain)
+                  [fuzz]=san [install]=plain [mpi]=plain)
 # the library tests that depend on the micro-kernel (the kernels section's default list)
 KERNEL_TESTS=(gemm gemm-bf16 gemm-rows gemm-blocking bf16-paths gen-batch crc32 gradcheck-lstm gradcheck-gru threads
               torch-parity-rnn torch-parity-lstm torch-parity-gru score)
 
 # The command-line tests, one file per command (tests/cli_NAME.sh, functions cli_NAME_*), and install.sh.
 for f in tests/cli_misc.sh tests/cli_docs.sh tests/cli_train.sh tests/cli_sample.sh tests/cli_info.sh tests/cli_plot.sh \
-         tests/cli_score.sh tests/cli_fill.sh tests/install.sh; do
+         tests/cli_score.sh tests/cli_fill.sh tests/cli_mpi.sh tests/install.sh; do
     # shellcheck source=/dev/null
     . "$f"
 done
@@ -52,7 +53,7 @@ CLI_TESTS=(cli_misc_usage cli_misc_docs cli_docs_help cli_train_usage cli_sample
            cli_train_progress cli_train_options cli_train_precision cli_sample_run cli_score_run cli_score_lines
            cli_score_validation cli_sample_gen cli_info_bad_checkpoints cli_score_bad_checkpoints cli_train_resume
            cli_train_signals cli_train_overfit cli_train_sizing cli_train_unigram cli_train_finetune cli_train_guard
-           cli_train_savefail cli_train_budget cli_train_schedule cli_train_crash cli_fill_run cli_misc_habits
+           cli_train_savefail cli_train_budget cli_train_schedule cli_train_crash cli_train_shards cli_fill_run cli_misc_habits
            cli_info_json_names cli_misc_help_coverage)
 # the library tests' names, as tests/test_rnn runs them (tests/tests.def, underscores as hyphens)
 mapfile -t UNIT_TESTS < <(sed -n 's/^TEST(\([a-z0-9_]*\))$/\1/p' tests/tests.def | tr _ -)
@@ -92,6 +93,8 @@ for a in "$@"; do
         cur=$a
         WANT[$a]=1
     elif { [ "$cur" = unit ] || [ "$cur" = kernels ]; } && has "$a" "${UNIT_TESTS[@]}"; then
+        ONLY[$cur]="${ONLY[$cur]-} $a"
+    elif [ "$cur" = mpi ] && has "$a" "${MPI_TESTS[@]}"; then
         ONLY[$cur]="${ONLY[$cur]-} $a"
     elif [ "$cur" = cli ] && has "$a" "${CLI_TESTS[@]}"; then
         ONLY[$cur]="${ONLY[$cur]-} $a"
@@ -379,6 +382,23 @@ job_cli() {
     # shellcheck disable=SC2046
     BIN=$ROOT/charrnn LABEL="cli:" cli_run plain $(only_of cli cli)
 }
+job_mpi() {
+    if ! command -v mpicc >/dev/null 2>&1 || ! command -v mpirun >/dev/null 2>&1; then
+        echo "mpi: skipped: mpicc/mpirun not found (Debian: apt-get install openmpi-bin libopenmpi-dev)"
+        return 0
+    fi
+    echo "# several processes: ./charrnn-mpi under mpirun against ./charrnn"
+    local tests t
+    read -r -a tests <<<"${ONLY[mpi]-${MPI_TESTS[*]}}"
+    BIN=$ROOT/charrnn MPIBIN=$ROOT/charrnn-mpi LABEL="mpi:" W="$TMP/w"
+    mkdir -p "$W"
+    : >"$TMP/ran.log"
+    has cli_mpi_build "${tests[@]}" || cli_mpi_build >/dev/null
+    for t in "${tests[@]}"; do
+        echo "# $t"
+        "$t"
+    done
+}
 job_install() {
     echo "# make install / uninstall, and a program built against the installed library"
     BIN=$ROOT/charrnn LABEL="install:" W="$TMP/w" M="$TMP/w/m.ckpt"   # (M: fixture small, as in cli_run)
@@ -408,7 +428,7 @@ job_fuzz() {
 # 259 s): "JOB SECTION", JOB's function being job_JOB with '-' as '_'. The sanitize section is two jobs; with test
 # names it starts only the jobs that have some.
 JOB_LIST=("sanitize-cli sanitize" "sanitize-unit sanitize" "mutations mutations" "fuzz fuzz" "cli cli" "unit unit"
-          "kernels kernels" "install install")
+          "kernels kernels" "install install" "mpi mpi")
 KEEP=$TMP/keep     # a section that wants $TMP kept for inspection (a fuzz finding) creates this
 declare -A PID=()
 NAMES=()

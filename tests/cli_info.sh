@@ -24,11 +24,11 @@ cli_info_report() {
     check "info --json: one line" test "$(wc -l <"$TMP/out")" -eq 1
     check "info --json: numbers as numbers" grep -qE '"layers":1,"hidden":48,"bidirectional":false,"vocabulary":106,.*"steps":60,' "$TMP/out"
     check "info --json: the parameter count of info" grep -qF "\"parameters\":$(sed -n 's/^parameters: *//p' "$W/info.txt")," "$TMP/out"
-    check "info --json: resumable, with the current lr and the schedule" grep -qE '"resumable":true,"lr_now":0.002,"lr_schedule":"[a-z]+","lr_floor":[0-9.]+,"warmup":[0-9]+,"ema":[0-9.]+\}$' "$TMP/out"
+    check "info --json: resumable, with the current lr and the schedule" grep -qE '"resumable":true,"lr_now":0.002,"lr_schedule":"[a-z]+","lr_floor":[0-9.]+,"warmup":[0-9]+,"ema":[0-9.]+,"shards":1\}$' "$TMP/out"
     if command -v python3 >/dev/null 2>&1; then
         check "info --json: every field, typed" python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-keys = "checkpoint cell layers hidden bidirectional vocabulary unit parameters precision batch seq optim lr lr_decay clip dropout val seed forget_bias steps characters seconds val_loss val_bits best_val_loss origin origin_steps origin_vocabulary origin_best_val_loss resumable lr_now lr_schedule lr_floor warmup ema".split()
+keys = "checkpoint cell layers hidden bidirectional vocabulary unit parameters precision batch seq optim lr lr_decay clip dropout val seed forget_bias steps characters seconds val_loss val_bits best_val_loss origin origin_steps origin_vocabulary origin_best_val_loss resumable lr_now lr_schedule lr_floor warmup ema shards".split()
 assert list(d) == keys, list(d)
 assert all(type(d[k]) is int for k in "layers hidden vocabulary parameters batch seq seed steps characters".split())
 assert all(type(d[k]) in (int, float) for k in "lr lr_decay clip dropout val forget_bias seconds val_loss val_bits best_val_loss lr_now lr_floor ema".split())
@@ -37,7 +37,7 @@ assert d["cell"] == "rnn" and d["optim"] == "adam" and d["resumable"] is True an
 assert d["bidirectional"] is False' "$TMP/out"
     fi
     cr info -m "$W/m.best.ckpt" --json; expect "info --json of a weights-only file" 0
-    check "info --json: not resumable, lr_now and the schedule null" grep -qE '"resumable":false,"lr_now":null,"lr_schedule":null,"lr_floor":null,"warmup":null,"ema":null\}$' "$TMP/out"
+    check "info --json: not resumable, lr_now and the schedule null" grep -qE '"resumable":false,"lr_now":null,"lr_schedule":null,"lr_floor":null,"warmup":null,"ema":null,"shards":null\}$' "$TMP/out"
 }
 
 # missing, foreign, truncated, corrupt, future, padded checkpoints

@@ -604,3 +604,32 @@ cli_train_precision() {
     cr sample -m "$P" -n 300 --seed 4 --precision fp32; expect "sample --precision fp32" 0
     cr sample -m "$P" --precision; expect "sample --precision without a value" 2 "charrnn sample: option '--precision' needs a value (P)"
 }
+
+# same_run A B: checkpoints A and B are equal in every byte but the training time (offset 104..111) and the CRC
+same_run() {
+    local n
+    n=$(stat -c %s "$1") || return 1
+    [ "$n" = "$(stat -c %s "$2")" ] &&
+        [ "$(cmp -l "$1" "$2" 2>&1 | awk -v n="$n" '$1 < 105 || ($1 > 112 && $1 <= n - 4)' | wc -l)" = 0 ]
+}
+
+# --shards K: the same bits for any --threads, resumed or straight; --resume keeps K; a batch K does not divide
+cli_train_shards() {
+    local o=(--cell lstm --layers 2 --hidden 24 --batch 8 --seq 16 --dropout 0.1 --eval-every 10 -q)
+    cr train data/fortunes.txt "${o[@]}" --steps 20 --shards 4 --threads 1 -o "$W/sh1.ckpt"; expect "--shards 4" 0
+    cr train data/fortunes.txt "${o[@]}" --steps 20 --shards 4 --threads 2 -o "$W/sh2.ckpt"
+    check "--shards 4: 1 and 2 threads train the same model" same_run "$W/sh1.ckpt" "$W/sh2.ckpt"
+    cr train data/fortunes.txt "${o[@]}" --steps 20 --threads 1 -o "$W/sh0.ckpt"
+    if same_run "$W/sh0.ckpt" "$W/sh1.ckpt"; then bad "$LABEL --shards 4 and 1 train different bits"
+    else ok "$LABEL --shards 4 and 1 train different bits"; fi
+    cr train data/fortunes.txt "${o[@]}" --steps 10 --shards 4 --threads 1 -o "$W/sh3.ckpt"
+    cr train data/fortunes.txt --resume --steps 20 --threads 2 -q -o "$W/sh3.ckpt"; expect "resume a --shards 4 run" 0
+    check "--shards 4: resumed at step 10 = straight" same_run "$W/sh1.ckpt" "$W/sh3.ckpt"
+    cr info -m "$W/sh3.ckpt"; check "info: resumable with --shards 4" grep -q '^resumable: *yes (.*; --shards 4)$' "$TMP/out"
+    cr info --json -m "$W/sh3.ckpt"; check "info --json: shards 4" grep -q '"shards":4}$' "$TMP/out"
+    cr train data/fortunes.txt --resume --shards 2 --steps 30 -o "$W/sh3.ckpt"
+    expect "--shards with --resume" 2 "charrnn train: --shards cannot change when resuming: the checkpoint fixes it"
+    cr train data/fortunes.txt "${o[@]}" --steps 20 --shards 3 -o "$W/sh4.ckpt"
+    expect "--shards 3 --batch 8" 2 \
+        "charrnn: --batch 8 is not divisible by --shards 3 (shards must be 1..65536 and divide the batch)"
+}

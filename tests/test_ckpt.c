@@ -540,3 +540,48 @@ int test_ckpt_v3(void) {
              "schedule, floor, ema refused; version 2 reads as constant; bit 4 refused in version 2 and without bit 0");
     return 0;
 }
+
+/* --shards: K at training-state offset 44 (0 for one shard, as files before it hold), read back into the resume and
+ * the resumed trainer; more than 65536 refused. */
+int test_ckpt_shards(void) {
+    unsigned char text[3000];
+    make_text(text, sizeof text, 6);
+    rnn_config c = small_config(RNN_CELL_GRU, 1, 8, 4, 8);
+    char path[] = "/tmp/charrnn-test-XXXXXX";
+    close(mkstemp(path));
+    rnn_err err = "";
+    const char *why = NULL;
+    for (int K = 1; K <= 4 && !why; K *= 4) {
+        rig r;
+        rnn_model *m = NULL;
+        rnn_resume *rs = NULL;
+        rnn_trainer *t = NULL;
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) { unlink(path); return 1; }
+        if (rnn_trainer_set_shards(r.t, K, NULL, err)) why = "set_shards";
+        for (int i = 0; i < 2 && !why; i++) rnn_train_step(r.t);
+        if (!why && (rnn_save(path, r.m, r.t, err) || !(buf = read_whole(path, &len)))) why = "save";
+        size_t ts = buf ? 128 + get_vocab_bytes(buf) + 4 * rnn_model_nparams(r.m) : 0;
+        if (!why && (buf[ts + 44] != (K > 1 ? K : 0) || buf[ts + 45] || buf[ts + 46] || buf[ts + 47]))
+            why = "the shards at training-state offset 44";
+        if (!why && (rnn_load(path, &m, &rs, err) || !rs || rnn_resume_shards(rs) != K)) why = "load";
+        if (!why && (!(t = rnn_trainer_new(m, r.ids, r.n, 1, rs, err)) || rnn_trainer_shards(t) != K))
+            why = "the resumed trainer's shards";
+        rnn_trainer_free(t);
+        rnn_model_free(m), m = NULL;
+        rnn_resume_free(rs), rs = NULL;
+        if (!why && K > 1) {
+            buf[ts + 44] = 0x70, buf[ts + 45] = 0x11, buf[ts + 46] = 0x01;   /* 70000 */
+            if (!load_fixed(buf, len, &m, &rs, err) || !strstr(err, "has a bad shard count 70000")) why = err;
+            rnn_model_free(m);
+            rnn_resume_free(rs);
+        }
+        free(buf);
+        rig_free(&r);
+    }
+    unlink(path);
+    if (why) FAILF("%s", why);
+    snprintf(detail, sizeof detail, "K = 4 written at offset 44 and resumed, K = 1 as 0, 70000 refused");
+    return 0;
+}

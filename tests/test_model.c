@@ -13,7 +13,7 @@
 /* Every parameter of a tiny model (several layers, batch > 1, seq > 1, non-zero carried state) against a
  * central finite difference of the chunk loss. Float32 forward: eps = 1e-2 balances rounding noise against
  * curvature; an entry passes when |analytic - numeric| <= 2e-4 + 1e-2 * max(|a|, |n|). */
-static int gradcheck(int cell, float dropout, int batch, int bidir) {
+static int gradcheck_k(int cell, float dropout, int batch, int bidir, int shards) {
     unsigned char text[600];
     make_text(text, sizeof text, 6);
     rnn_config c = small_config(cell, 2, 5, batch, bidir ? 6 : 4);   /* bidirectional: seq 6, margin 2 */
@@ -22,6 +22,8 @@ static int gradcheck(int cell, float dropout, int batch, int bidir) {
     if (bidir) c.lr = 0.1f;   /* big warm-up steps: every tensor's gradient rises well above the noise */
     rig r;
     if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+    rnn_err err;
+    if (rnn_trainer_set_shards(r.t, shards, NULL, err)) { rig_free(&r); FAILF("shards: %s", err); }
     for (int i = 0; i < 3; i++) rnn_train_step(r.t);   /* carried state and moved weights */
     float *g, *p = rnn_model_params(r.m);
     size_t np = rnn_model_nparams(r.m);
@@ -70,6 +72,14 @@ static int gradcheck(int cell, float dropout, int batch, int bidir) {
     return bad != 0;
 }
 
+static int gradcheck(int cell, float dropout, int batch, int bidir) {
+    return gradcheck_k(cell, dropout, batch, bidir, 1);
+}
+/* --shards: the gradient summed over shards (each with its own dropout masks) is still the chunk's gradient. */
+int test_gradcheck_shards(void) {
+    if (gradcheck_k(RNN_CELL_LSTM, 0.3f, 3, 0, 3)) return 1;
+    return gradcheck_k(RNN_CELL_GRU, 0.3f, 3, 1, 3);
+}
 int test_gradcheck_rnn(void) { return gradcheck(RNN_CELL_RNN, 0, 3, 0); }
 int test_gradcheck_lstm(void) { return gradcheck(RNN_CELL_LSTM, 0, 3, 0); }
 int test_gradcheck_gru(void) { return gradcheck(RNN_CELL_GRU, 0, 3, 0); }

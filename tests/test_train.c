@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,4 +357,145 @@ int test_schedule(void) {
     }
     rig_free(&r);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------- shards */
+/* Trains `steps` steps of config c on text with `shards` (dist may be NULL) into params (*np_out floats, malloc'd).
+ * Returns the last loss, NaN after writing detail on failure. */
+static double shard_run(const rnn_config *c, const unsigned char *text, size_t len, int threads, int shards,
+                        const rnn_dist *dist, int steps, float **params, size_t *np_out) {
+    rig r;
+    rnn_err err;
+    *params = NULL;
+    if (rig_make(&r, c, text, len, RNN_UNIT_CHAR, threads)) return NAN;
+    if (rnn_trainer_set_shards(r.t, shards, dist, err)) {
+        snprintf(detail, sizeof detail, "shards: %s", err);
+        rig_free(&r);
+        return NAN;
+    }
+    double loss = NAN;
+    for (int i = 0; i < steps; i++) loss = rnn_train_step(r.t);
+    size_t np = *np_out = rnn_model_nparams(r.m);
+    *params = malloc(sizeof(float) * np);
+    memcpy(*params, rnn_model_params(r.m), sizeof(float) * np);
+    rig_free(&r);
+    return loss;
+}
+
+/* --shards 1 is the step without shards, bit for bit; --shards 4 is the same for 1 and 3 threads, close to (not
+ * the same as) one shard; a batch that 3 does not divide is refused. */
+int test_shards_one(void) {
+    unsigned char text[20000];
+    make_text(text, sizeof text, 20);
+    rnn_config c = small_config(RNN_CELL_LSTM, 2, 48, 8, 16);
+    c.dropout = 0.1f;
+    float *a, *b, *d, *e;
+    size_t n1;
+    double la = shard_run(&c, text, sizeof text, 1, 1, NULL, 5, &a, &n1);
+    rig r;
+    if (rig_make(&r, &c, text, sizeof text, RNN_UNIT_CHAR, 1)) return 1;
+    for (int i = 0; i < 5; i++) rnn_train_step(r.t);
+    size_t np = rnn_model_nparams(r.m);
+    int same1 = !memcmp(a, rnn_model_params(r.m), sizeof(float) * np);
+    rnn_err err;
+    int refused = rnn_trainer_set_shards(r.t, 3, NULL, err) != 0;
+    rig_free(&r);
+    double lb = shard_run(&c, text, sizeof text, 1, 4, NULL, 5, &b, &n1);
+    double ld = shard_run(&c, text, sizeof text, 3, 4, NULL, 5, &d, &n1);
+    shard_run(&c, text, sizeof text, 1, 2, NULL, 5, &e, &n1);
+    int same4 = b && d && !memcmp(b, d, sizeof(float) * np), differ = b && memcmp(a, b, sizeof(float) * np);
+    free(a), free(b), free(d), free(e);
+    if (!same1) FAILF("--shards 1 differs from the default");
+    if (!same4 || lb != ld) FAILF("--shards 4 differs between 1 and 3 threads");
+    if (!differ || !(fabs(la - lb) < 0.05)) FAILF("--shards 4 vs 1: loss %.6f vs %.6f, weights %s", lb, la,
+                                                 differ ? "differ" : "identical");
+    if (!refused) FAILF("--shards 3 accepted for --batch 8");
+    snprintf(detail, sizeof detail, "shards 1 = default; shards 4 the same on 1 and 3 threads, loss %.5f vs %.5f "
+             "with one shard; %.100s", lb, la, err);
+    return 0;
+}
+
+/* A stand-in for dist_mpi.c: `size` threads, each a "process", exchanging through shared slots. */
+typedef struct { pthread_barrier_t bar; int size; const void *slot[4]; } hub;
+typedef struct {
+    hub *h;
+    rnn_dist d;
+    const rnn_config *c;
+    const unsigned char *text;
+    size_t len;
+    int shards;
+    float *params;
+    size_t np;
+    double loss;
+} fake;
+
+static int fake_allgather(void *ctx, const void *mine, size_t bytes, void *all) {
+    fake *f = ctx;
+    f->h->slot[f->d.rank] = mine;
+    pthread_barrier_wait(&f->h->bar);
+    for (int q = 0; q < f->h->size; q++) memcpy((char *)all + (size_t)q * bytes, f->h->slot[q], bytes);
+    pthread_barrier_wait(&f->h->bar);
+    return 0;
+}
+
+static int fake_reduce(void *ctx, const float *mine, int nmine, size_t n, float *sum) {
+    fake *f = ctx;
+    f->h->slot[f->d.rank] = mine;
+    pthread_barrier_wait(&f->h->bar);
+    for (size_t i = 0; i < n; i++) {
+        float acc = ((const float *)f->h->slot[0])[i];
+        for (int k = 1; k < nmine * f->h->size; k++)
+            acc += ((const float *)f->h->slot[k / nmine])[(size_t)(k % nmine) * n + i];
+        sum[i] = acc;
+    }
+    pthread_barrier_wait(&f->h->bar);
+    return 0;
+}
+
+static void *fake_main(void *arg) {
+    fake *f = arg;
+    f->loss = shard_run(f->c, f->text, f->len, 1, f->shards, &f->d, 5, &f->params, &f->np);
+    return NULL;
+}
+
+/* 1 process with --shards 4 = 2 "processes" (threads through fake callbacks) with --shards 4 = 4 of them, bit for
+ * bit, for an LSTM with dropout and a bidirectional GRU. */
+int test_shards_dist(void) {
+    unsigned char text[20000];
+    make_text(text, sizeof text, 20);
+    for (int bi = 0; bi < 2; bi++) {
+        rnn_config c = small_config(bi ? RNN_CELL_GRU : RNN_CELL_LSTM, 2, 32, 8, 12);
+        c.dropout = 0.2f;
+        c.bidir = bi;
+        float *ref;
+        size_t np;
+        double lref = shard_run(&c, text, sizeof text, 1, 4, NULL, 5, &ref, &np);
+        if (!ref) return 1;
+        for (int P = 2; P <= 4; P += 2) {
+            hub h = {.size = P};
+            pthread_barrier_init(&h.bar, NULL, (unsigned)P);
+            fake f[4];
+            pthread_t th[4];
+            for (int q = 0; q < P; q++) {
+                f[q] = (fake){&h, {q, P, &f[q], fake_reduce, fake_allgather}, &c, text, sizeof text, 4, NULL, 0, 0};
+                pthread_create(&th[q], NULL, fake_main, &f[q]);
+            }
+            for (int q = 0; q < P; q++) pthread_join(th[q], NULL);
+            pthread_barrier_destroy(&h.bar);
+            int bad = 0;
+            for (int q = 0; q < P; q++) {
+                bad |= !f[q].params || f[q].np != np || f[q].loss != lref ||
+                       memcmp(f[q].params, ref, sizeof(float) * np);
+                free(f[q].params);
+            }
+            if (bad) {
+                free(ref);
+                FAILF("%s: %d processes differ from one (loss %.9g vs %.9g)", bi ? "bidir gru" : "lstm", P, f[0].loss,
+                      lref);
+            }
+        }
+        free(ref);
+    }
+    snprintf(detail, sizeof detail, "lstm and bidirectional gru, --shards 4: 1, 2 and 4 processes identical");
+    return 0;
 }
