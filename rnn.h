@@ -63,7 +63,8 @@ size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
 size_t rnn_decode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends);
 /* Writes the bytes of symbol `id` into out[0..3]; returns how many (1..4). */
 int  rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]);
-/* The sorted union of `a` and `b` (same unit) into *out, which the caller frees with rnn_vocab_free. Symbol
+/* The sorted union of `a` and `b` (same unit) into *out, which the caller frees with rnn_vocab_free; out->utf8 is
+ * set when both a->utf8 and b->utf8 are (a fine-tuned byte model keeps its valid UTF-8). Symbol
  * a->sym[i] is out->sym[map[i]] when `map` (room for a->size; may be NULL) is given. Returns 0, or -1 (units
  * differ, the union exceeds RNN_MAX_VOCAB or 256 bytes, out of memory). */
 int  rnn_vocab_merge(rnn_vocab *out, const rnn_vocab *a, const rnn_vocab *b, int32_t *map, rnn_err err);

@@ -314,6 +314,19 @@ cli_train_finetune() {
     cr train "$W/de.txt" --init "$W/tiny.ckpt" --bytes -o "$W/ft2.ckpt"
     expect "--init from a model of another unit" 1 "charrnn: --init '$W/tiny.ckpt' reads UTF-8 characters, but this run reads bytes (--bytes): leave out --bytes"
     check "no checkpoint from a refused --init" test ! -e "$W/ft2.ckpt"
+    # a byte model fine-tuned on valid UTF-8 keeps its guarantee; on text that is not UTF-8 it loses it
+    local bo=(--bytes --hidden 16 --batch 4 --seq 16 --steps 10 --preview 0 --threads 1 -q)
+    printf 'Съешь же ещё этих мягких французских булок, да выпей чаю. Ёж!\n%.0s' $(seq 60) >"$W/ru.txt"
+    cr train "$W/de.txt" "${bo[@]}" -o "$W/deb.ckpt"; expect "a byte model of valid UTF-8" 0
+    cr train "$W/ru.txt" "${bo[@]}" --init "$W/deb.ckpt" -o "$W/rub.ckpt"; expect "fine-tune a byte model on UTF-8" 0
+    cr info -m "$W/rub.ckpt"
+    check "info: the fine-tuned byte model keeps 'samples stay valid UTF-8'" grep -q "^vocabulary: .*bytes (of valid UTF-8: samples stay valid UTF-8)$" "$TMP/out"
+    cr sample -m "$W/rub.ckpt" -n 2000 -t 2 --seed 5; expect "sample the fine-tuned byte model" 0
+    check "its samples are valid UTF-8" iconv -f UTF-8 -t UTF-8 "$TMP/out" -o /dev/null
+    printf 'Caf\xe9 cr\xe8me\n%.0s' $(seq 60) >"$W/latin1.txt"
+    cr train "$W/latin1.txt" "${bo[@]}" --init "$W/deb.ckpt" -o "$W/l1b.ckpt"; expect "fine-tune a byte model on Latin-1" 0
+    cr info -m "$W/l1b.ckpt"
+    check "info: fine-tuned on text that is not UTF-8, no guarantee" bash -c "grep -q '^vocabulary: *[0-9]* bytes$' '$TMP/out'"
 }
 
 # the overwrite guard, special files and symlinks as -o, stale temporaries
