@@ -69,24 +69,34 @@ static void fmt_eta(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
-/* Writes a preview sample of n symbols to stderr (temperature 0.8, fixed seed). */
+/* Writes a preview sample of n symbols to stderr as one line (temperature 0.8, fixed seed, the generator's start
+ * and UTF-8 rules as `sample`'s): each character as put_symbol writes it, so a newline shows as \n, a tab as \t
+ * and no control character reaches the terminal to move the progress display. */
 static void preview(const rnn_model *m, int n) {
     rnn_err err;
-    rnn_sampler *s = rnn_sampler_new(m, 42, 1, err);
-    if (!s) return;
+    rnn_gen_opts o = {.temperature = 0.8f, .top_p = 1.0f, .length = (uint64_t)n};
+    rnn_gen *g = rnn_gen_new(m, 1, 42, 1, &o, err);
+    unsigned char *buf = malloc((size_t)n * 4 + 16);
+    size_t len = 0;
+    rnn_gen_out st;
+    int running;
+    if (!g || !buf) goto out;
+    do {   /* at most n symbols of up to 4 bytes, and a byte model's last character's end */
+        running = rnn_gen_step(g, &st);
+        memcpy(buf + len, st.bytes, (size_t)st.nbytes);
+        len += (size_t)st.nbytes;
+    } while (running);
     fputs("  | ", stderr);
-    for (int i = 0; i < n; i++) {
-        int32_t id = rnn_sampler_next(s, 0.8f, 0, 1.0f);
-        unsigned char b[4];
-        int k = rnn_symbol_bytes(rnn_model_vocab(m), id, b);
-        for (int j = 0; j < k; j++) {
-            fputc(b[j], stderr);
-            if (b[j] == '\n') fputs("  | ", stderr);
-        }
-        rnn_sampler_feed(s, id);
+    for (size_t i = 0; i < len;) {   /* character by character: valid UTF-8 stays whole, other bytes \xHH */
+        uint32_t sym;
+        int k = rnn_utf8_next(buf + i, len - i, &sym);
+        put_symbol(stderr, buf + i, (size_t)k);
+        i += (size_t)k;
     }
     fputc('\n', stderr);
-    rnn_sampler_free(s);
+out:
+    rnn_gen_free(g);
+    free(buf);
 }
 
 /* What one training run tracks beyond the model's own progress. */
@@ -892,6 +902,7 @@ static int train_report(train_session *s, int status) {
                     "with a lower --lr or --clip",
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
+        if (s->logf) log_row(run, NAN);   /* the last row: the plot reaches the interruption */
         if (rnn_save(a->out, s->m, s->t, s->err)) return rescue_save(s, s->err);
         return train_interrupted(s);
     }

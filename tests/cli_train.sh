@@ -59,11 +59,14 @@ cli_train_small() {
 # progress output in a pipe and on a terminal
 cli_train_progress() {
     # progress output when not quiet, in a pipe: plain lines, a summary with chars/s
-    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --preview 30 -o "$W/p.ckpt"
+    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --preview 300 -o "$W/p.ckpt"
     expect "train with progress" 0
     check "progress has step/total lines" grep -qE "^step [0-9]+/40 " "$TMP/err"
     check "validation lines in nats and bits" grep -qE "^step 20: val [0-9.]+ nats/char \([0-9.]+ bits/char\)" "$TMP/err"
     check "preview sample lines" grep -q "^  | " "$TMP/err"
+    check "two previews, one line each (2 validations)" test "$(grep -c '^  | ' "$TMP/err")" -eq 2
+    check "previews hold no control character but their newline" bash -c "! grep '^  | ' '$TMP/err' | LC_ALL=C grep -q \$'[\x01-\x1f\x7f]'"
+    check "preview: 300 symbols, their newlines shown as \\n" bash -c "grep -m1 '^  | ' '$TMP/err' | grep -qF '\\n'"
     check "validation summary line" grep -qE "^validation: [0-9.]+ -> [0-9.]+ nats/char over 2 evaluations" "$TMP/err"
     check "final summary with chars/s" grep -qE "^done: 40 steps, .* [0-9]+ chars/s" "$TMP/err"
     check "nothing on stdout while training" test ! -s "$TMP/out"
@@ -165,6 +168,10 @@ cli_train_signals() {
         check "SIG$sig: one line" grep -qE "^charrnn: interrupted at step [0-9]+ \(epoch [0-9.]+\); saved .*data/fortunes.txt$" "$W/sig.err"
         "$BIN" info -m "$ck" >/dev/null 2>&1
         check "SIG$sig: the saved checkpoint loads" test $? -eq 0
+        local at
+        at=$(sed -n 's/^charrnn: interrupted at step \([0-9]*\) .*/\1/p' "$W/sig.err")
+        check "SIG$sig: the log's last row is the interrupted step ($at), with its train loss" \
+            grep -qE "^$at,[0-9.]+,[0-9.]+,," <(tail -n 1 "$lg")
     done
     # a second signal aborts at once (no save, no message) and leaves the previous checkpoint intact. SIGINT and
     # SIGTERM back to back: distinct signals never merge while pending, so exactly one asks for a graceful stop
