@@ -186,7 +186,7 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
 static void save_failed(run_state *r, const char *err) {
     if (r->save_warned) return;
     r->save_warned = 1;
-    fprintf(stderr, "charrnn: %s; training goes on and tries again at the next save\n", err);
+    say("charrnn: %s; training goes on and tries again at the next save", err);
 }
 
 /* Validates (if there is a validation split), saves the best-by-validation model when it improved, saves the
@@ -225,7 +225,7 @@ static void evaluate(run_state *r, rnn_err err) {
     } else if (!r->quiet) {
         if (!isnan(v)) {   /* no validation split: no line */
             ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-            fprintf(stderr, "%s\n", line);
+            say_line(line, NULL);
         }
         if (r->preview > 0) preview(r->m, r->preview);
     }
@@ -233,9 +233,8 @@ static void evaluate(run_state *r, rnn_err err) {
         r->warned = 1;
         char at[48] = " from an earlier run";
         if (r->best_step) snprintf(at, sizeof at, " at step %llu", (unsigned long long)r->best_step);
-        fprintf(stderr,
-                "charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
-                "overfitting — %s holds the best\n",
+        say("charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
+                "overfitting — %s holds the best",
                 (unsigned long long)r->stale, p->best_val, at, r->bpath);
     }
     if (r->logf) log_row(r, v);
@@ -418,7 +417,7 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         if (!s->m) r = fail("%s", s->err);
     }
     if (!r && a->dropout > 0 && a->layers == 1 && !a->quiet)
-        fprintf(stderr, "charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing\n");
+        say("charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing");
     rnn_vocab_free(&v);
     rnn_model_free(base);
     return r;
@@ -465,7 +464,7 @@ static int train_guard(train_session *s) {
     for (int i = 0; i < 2; i++) {
         int k = rnn_save_clean(paths[i]);
         if (k && !a->quiet)
-            fprintf(stderr, "charrnn: removed %d stale temporary file%s of '%s'\n", k, k == 1 ? "" : "s",
+            say("charrnn: removed %d stale temporary file%s of '%s'", k, k == 1 ? "" : "s",
                     paths[i]);
     }
     return 0;
@@ -543,14 +542,13 @@ static void train_opening(train_session *s) {
     }
     memcpy(line, "charrnn: ", 9);
     ev_text(line + 9, sizeof line - 9, e, (int)(sizeof e / sizeof *e), 0);
-    /* on a terminal, wrapped under the text after "charrnn: " */
-    print_wrapped(stderr, line, term_cols(2), 9);
+    say_line(line, NULL);
     const rnn_origin *o = rnn_model_origin(m);
     if (o && !s->a->resume)
-        fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n",
+        say("charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)",
                 o->name, (unsigned long long)o->step, o->vocab_size, v->size - o->vocab_size,
                 v->size - o->vocab_size == 1 ? "" : "s", s->cname);
-    if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
+    if (s->sized[0]) say("charrnn: %s", s->sized);
 }
 
 /* The budget's limits as text after "of" (e.g. "2000 steps", "2000 steps or 3 epochs"), into buf. */
@@ -588,7 +586,7 @@ static void resume_line(train_session *s) {
         return;
     }
     ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    fprintf(stderr, "%s\n", line);
+    say_line(line, NULL);
 }
 
 /* With --resume and a budget that differs from the checkpoint's (`was`) under a decaying schedule: says how the
@@ -619,7 +617,7 @@ static void stretch_line(train_session *s, const rnn_budget *was, float lr_was) 
         return;
     }
     ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    fprintf(stderr, "%s\n", line);
+    say_line(line, NULL);
 }
 
 /* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new.
@@ -761,6 +759,12 @@ static char *resume_command(const train_args *a, const char *extra) {
     return buf;
 }
 
+/* A message line[0..len) that ends with the shell command cmd: said with the command never split (say_line). */
+static void say_command(const char *line, size_t len, const char *cmd) {
+    size_t n = strlen(cmd);
+    say_line(line, len >= n && !strcmp(line + len - n, cmd) ? line + len - n : NULL);
+}
+
 /* The end of an interrupted run (already saved): the message with the resume command. Returns 130 or 143. */
 static int train_interrupted(train_session *s) {
     rnn_progress *prog = rnn_model_progress(s->m);
@@ -778,8 +782,8 @@ static int train_interrupted(train_session *s) {
     if (s->run.jsonl && !s->a->quiet) {
         ev_json(stderr, "interrupted", e, (int)(sizeof e / sizeof *e));
     } else {
-        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-        fprintf(stderr, "%s\n", line);
+        size_t len = ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        say_command(line, len, cmd ? cmd : "charrnn train --resume");
     }
     free(cmd);
     return stop_signal == SIGINT ? 130 : 143;
@@ -808,8 +812,8 @@ static int resume_nothing(train_session *s) {
     } else if (s->a->progress == 1) {
         ev_json(stderr, "budget_reached", e, (int)(sizeof e / sizeof *e));
     } else {
-        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-        fprintf(stderr, "%s\n", line);
+        size_t len = ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        say_command(line, len, shown);
     }
     free(cmd);
     return 0;
@@ -841,20 +845,18 @@ static void train_summary(train_session *s, int early) {
     }
     const char *earlier = run->best_step ? "" : ", from an earlier run";
     if (run->nevals == 1)
-        fprintf(stderr, "validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s\n",
+        say("validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s",
                 prog->last_val, prog->best_val, prog->best_val / log(2.0), earlier);
     else if (run->nevals)
-        fprintf(stderr,
-                "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
+        say("validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s",
                 run->first_val, prog->last_val, (unsigned long long)run->nevals, prog->best_val,
                 prog->best_val / log(2.0), earlier);
     char line[4400];
     ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    fprintf(stderr, "%s\n", line);
+    say_line(line, NULL);
     if (early)
-        fprintf(stderr,
-                "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the "
-                "best model (val %.4f) is in %s\n",
+        say("stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the "
+                "best model (val %.4f) is in %s",
                 (unsigned long long)run->stale, (unsigned long long)s->a->early_stop, prog->best_val,
                 s->bpath);
 }

@@ -579,7 +579,7 @@ tty_progress() {
     segs "$W/tty60.out" | grep -v ': val' >"$W/tty60.lines"
     check "60 columns: no progress line wider than 59 (widths $(widths "$W/tty60.out"))" test "$(awk '{ print length($0) }' "$W/tty60.lines" | sort -n | tail -n 1)" -le 59
     check "60 columns: the epoch is dropped first; step, loss and ETA stay" bash -c "grep -q '^step 2[0-9]*/3000  loss [0-9.]*  .*ETA' '$W/tty60.lines' && ! grep -q epoch '$W/tty60.lines'"
-    check "60 columns: the opening line is wrapped" bash -c "head -n 1 '$W/tty60.out' | grep -qx \$'charrnn: rnn 1 x 16, 106 symbols (UTF-8 characters),\r'"
+    check "60 columns: the opening line is wrapped at a space" bash -c "head -n 1 '$W/tty60.out' | grep -qx \$'charrnn: rnn 1 x 16, 106 symbols (UTF-8 characters), 3770\r'"
     script -qec "stty cols 200 rows 20; $run" /dev/null >"$W/tty200.out" 2>&1 </dev/null
     check "200 columns: every field" grep -qE 'step [0-9]+/3000  epoch [0-9.]+  loss [0-9.]+  val [0-9.-]+  lr [0-9.e-]+  [0-9]+ chars/s  ETA' "$W/tty200.out"
     script -qec "stty cols 120 rows 20; $BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --time 2 --eval-every 0 --preview 0 --threads 1 --force -o $W/tty.ckpt & sleep 1; stty cols 45; kill -WINCH \$!; wait" \
@@ -623,4 +623,47 @@ cli_train_precision() {
     cr sample -m "$P" -n 300 --seed 4 --threads 1 --precision bf16; check "sample bf16: 1 thread, explicit bf16, same bytes" cmp -s "$TMP/out" "$W/sb"
     cr sample -m "$P" -n 300 --seed 4 --precision fp32; expect "sample --precision fp32" 0
     cr sample -m "$P" --precision; expect "sample --precision without a value" 2 "charrnn sample: option '--precision' needs a value (P)"
+}
+
+# on a terminal, every message line is wrapped at spaces to the terminal's width (TIOCGWINSZ, else COLUMNS, else
+# 80), continuation lines indented by 2; the resume hint's command is never split: it moves to a line of its own.
+# Elsewhere the lines are unchanged (the exact messages of every other test).
+cli_train_wrap() {
+    command -v script >/dev/null 2>&1 || { echo "# skipped: cli_train_wrap (no script(1))"; return 0; }
+    # msgs FILE: the message lines of a pty transcript (progress redraws and carriage returns taken out)
+    msgs() { sed 's/\r\x1b\[K/\n/g' "$1" | tr -d '\r' | grep -v '^step [0-9]*/' | grep -v '^$'; }
+    # joined FILE: msgs with each continuation line joined to its line by one space
+    joined() { msgs "$1" | awk 'NR > 1 && /^  / { sub(/^  /, ""); printf " %s", $0; next } NR > 1 { print "" } { printf "%s", $0 } END { print "" }'; }
+    # widest FILE: the widest message line of more than one word (a word longer than a line stays whole)
+    widest() { msgs "$1" | awk '{ w = $0; sub(/^ +/, "", w) } index(w, " ") && length($0) > m { m = length($0) } END { print m + 0 }'; }
+    local o="$W/a checkpoint with a long name for the wrap test.ckpt"
+    local run="$BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 300 --eval-every 100 --preview 0 --threads 1 --force"
+    script -qec "stty cols 50 rows 20; $run -o '$o'" /dev/null >"$W/wrap50.out" 2>&1 </dev/null
+    printf '%s\n' "train (tty, 50 columns)" >>"$TMP/ran.log"
+    check "50 columns: every message line fits in 49 (widest $(widest "$W/wrap50.out"))" test "$(widest "$W/wrap50.out")" -le 49
+    check "50 columns: lines are broken at spaces only (the done line joined back is whole)" \
+        grep -qE "^done: 300 steps, epoch [0-9.]+, train loss [0-9.]+, val [0-9.]+ nats/char, [0-9]+ chars/s, [0-9.]+ s; saved $o\$" <(joined "$W/wrap50.out")
+    msgs "$W/wrap50.out" >"$W/wrap50.msgs"
+    joined "$W/wrap50.out" >"$W/wrap50.joined"
+    check "50 columns: the validation summary is wrapped, whole when joined back" \
+        bash -c "! grep -q '^validation: .*bits/char)\$' '$W/wrap50.msgs' && grep -qE '^validation: [0-9.]+ -> [0-9.]+ nats/char over 3 evaluations; best [0-9.]+ \([0-9.]+ bits/char\)\$' '$W/wrap50.joined'"
+    script -qec "stty cols 0 rows 20; COLUMNS=40 $run -o '$o'" /dev/null >"$W/wrapc.out" 2>&1 </dev/null
+    check "no size from the terminal: COLUMNS=40 (widest $(widest "$W/wrapc.out"))" test "$(widest "$W/wrapc.out")" -le 39
+    script -qec "stty cols 0 rows 20; COLUMNS= $run -o '$o'" /dev/null >"$W/wrap80.out" 2>&1 </dev/null
+    check "no size from the terminal, no COLUMNS: 80 (widest $(widest "$W/wrap80.out"))" test "$(widest "$W/wrap80.out")" -le 79 -a "$(widest "$W/wrap80.out")" -gt 49
+    # the resume hint: a SIGTERM'd run on a pty and in a pipe; the command alone on its line, exactly the pipe's
+    local slow="$BIN train data/fortunes.txt --hidden 64 --steps 1000000 --eval-every 0 --preview 0 --threads 1 --force"
+    script -qec "stty cols 60 rows 20; $slow -o '$o' & sleep 1.5; kill -TERM \$!; wait" /dev/null >"$W/wrapint.out" 2>&1 </dev/null
+    $slow -o "$o" 2>"$W/wrapint.err" & local pid=$!
+    until_seen "$W/wrapint.err" ' threads?$' && sleep 0.5
+    kill -TERM $pid; wait $pid
+    local cmd
+    cmd=$(sed -n 's/.*Resume with: //p' "$W/wrapint.err")
+    check "the hint in a pipe: one line" test "$(grep -c 'interrupted' "$W/wrapint.err")" -eq 1 -a -n "$cmd"
+    check "60 columns: the resume command whole on a line of its own" grep -qxF "  $cmd" <(msgs "$W/wrapint.out")
+    check "60 columns: the interruption message wrapped before it" grep -q '^charrnn: interrupted at step [0-9]* (epoch [0-9.]*); saved$' <(msgs "$W/wrapint.out")
+    # an error line
+    script -qec "stty cols 40 rows 20; $BIN train '$W/no such directory/with a long name/corpus.txt'" /dev/null >"$W/wraperr.out" 2>&1 </dev/null
+    check "40 columns: an error is wrapped (widest $(widest "$W/wraperr.out"))" test "$(widest "$W/wraperr.out")" -le 39 -a "$(msgs "$W/wraperr.out" | wc -l)" -gt 1
+    check "40 columns: the error joined back is the pipe's" grep -qxF "charrnn: cannot open '$W/no such directory/with a long name/corpus.txt': No such file or directory" <(joined "$W/wraperr.out")
 }
