@@ -112,6 +112,7 @@ typedef struct {
     int warned;                      /* the "has not improved" line was printed */
     int unsaved;                     /* the last save of -o failed: the run's state is on no disk yet */
     int save_warned;                 /* the "cannot write ... training goes on" line was printed */
+    double est_epochs;               /* the start-up estimate of the epochs --time buys, until checked; else NaN */
 } run_state;
 
 /* Validations without improvement after which training says, once, that the model may be overfitting. */
@@ -144,20 +145,37 @@ static double run_eta(const run_state *r, const rnn_budget *bud, const rnn_train
     return eta;
 }
 
-/* The progress event: step, budget, epoch, smoothed loss, last validation loss, the next step's learning rate,
- * rate, ETA. As text the fields are joined by two spaces; on a terminal too narrow for the line they are
- * dropped in the order of `drop` (the epoch first, then the last validation loss (its own line shows it), then
- * the lr, the rate, then the ETA; the step and the loss stay). */
+/* With a --time budget, the training time spent and the budget, "0:12/1:00", into tb, and a bar of 10 and the
+ * percentage, "[##--------] 20%", into bar. */
+static void time_text(const rnn_progress *p, const rnn_budget *bud, char *tb, size_t tn, char *bar, size_t bn) {
+    char a[32], b[32];
+    double f = bud->seconds > 0 ? fmin(fmax(p->seconds / bud->seconds, 0), 1) : 0;
+    fmt_eta(a, sizeof a, p->seconds);
+    fmt_eta(b, sizeof b, bud->seconds);
+    snprintf(tb, tn, "%s/%s", a, b);
+    int k = (int)(f * 10);
+    snprintf(bar, bn, "[%.*s%.*s] %d%%", k, "##########", 10 - k, "----------", (int)(f * 100));
+}
+
+/* The progress event: step, budget, the time budget spent (with --time; text only), epoch, smoothed loss, last
+ * validation loss, the next step's learning rate, rate, ETA. As text the fields are joined by two spaces; on a
+ * terminal too narrow for the line they are dropped in the order of `drop` (the time bar first, then the epoch,
+ * the last validation loss (its own line shows it), the lr, the rate, the ETA, the time spent; the step and
+ * the loss stay). */
 static void show_progress(run_state *r, const rnn_budget *bud) {
     const rnn_progress *p = rnn_model_progress(r->m);
     rnn_train_info info;
     rnn_trainer_info(r->t, &info);
     double eta = run_eta(r, bud, &info);
-    char etab[32], line[320];
+    char etab[32], line[320], timeb[64], barb[32];
     fmt_eta(etab, sizeof etab, eta);
+    time_text(p, bud, timeb, sizeof timeb, barb, sizeof barb);
+    int timed = bud->seconds > 0;
     ev_field e[] = {
         EV_U64("step", "step %llu", p->step),
         {.key = "steps", .text = "/%llu", .none = "", .kind = EV_U64, .null = !bud->steps, .v.u = bud->steps},
+        {.text = "  time %s", .none = "", .kind = EV_STR, .null = !timed, .v.s = timeb},
+        {.text = " %s", .none = "", .kind = EV_STR, .null = !timed, .v.s = barb},
         EV_NUM("epoch", "  epoch %.2f", info.epoch),
         EV_NUM("loss", "  loss %.4f", r->ema),
         {.key = "val_loss", .text = "  val %.4f", .none = "  val -", .kind = EV_FLOAT, .v.d = p->last_val},
@@ -166,7 +184,7 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
         {.key = "eta_seconds", .text = "  ETA %s", .shown = etab, .kind = EV_NUM, .v.d = eta},
     };
     enum { NE = sizeof e / sizeof *e };
-    static const int drop[] = {2, 4, 5, 6, 7};   /* epoch, val_loss, lr, chars_per_sec, eta_seconds */
+    static const int drop[] = {3, 4, 6, 7, 8, 9, 2};   /* bar, epoch, val_loss, lr, rate, ETA, time */
     if (r->jsonl) {
         ev_json(stderr, "progress", e, NE);
     } else {   /* on a terminal: \r and erase-line, fitted to cols - 1 columns (the cursor never wraps) */
@@ -179,6 +197,35 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
         fprintf(stderr, "%s%s%s", r->tty ? "\r\033[K" : "", line, r->tty ? "" : "\n");
     }
     fflush(stderr);
+}
+
+/* The start-up estimate of the epochs a --time budget buys (size_model's, from an assumed speed), checked once
+ * the run has trained for a second (or 5% of the budget) and at least 3 steps: if the measured speed gives
+ * more than 1.5 times as many or fewer than 1/1.5, says the corrected estimate once (JSON event `estimate`). */
+static void check_estimate(run_state *r, const rnn_budget *bud) {
+    const rnn_progress *p = rnn_model_progress(r->m);
+    if (isnan(r->est_epochs) || p->step - r->start_step < 3 || r->t_loop < fmin(1.0, 0.05 * bud->seconds))
+        return;
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    const rnn_config *c = rnn_model_config(r->m);
+    double per_epoch = (double)info.steps_per_epoch * c->batch * c->seq, was = r->est_epochs;
+    double now = info.epoch + fmax(bud->seconds - p->seconds, 0) * run_rate(r) / per_epoch;
+    r->est_epochs = NAN;   /* once */
+    if (r->quiet || (now <= 1.5 * was && now >= was / 1.5)) return;
+    ev_field e[] = {
+        EV_NUM("chars_per_sec", "charrnn: at the measured %.0f chars/s", run_rate(r)),
+        EV_NUM("epochs", ", --time buys about %.2f epochs", now),
+        EV_NUM("estimated_epochs", ", not the %.1f estimated at the start", was),
+    };
+    if (r->jsonl) {
+        ev_json(stderr, "estimate", e, (int)(sizeof e / sizeof *e));
+        return;
+    }
+    char line[256];
+    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+    if (r->tty) fputs("\r\033[K", stderr);
+    say_line(line, NULL);
 }
 
 /* A save of `path` that failed with err: said once per run (training goes on; the next save tries again, and
@@ -264,6 +311,7 @@ typedef struct {
     const char *cname;       /* the corpus as named in messages (input_name), in cname_buf */
     char cname_buf[4200];
     char sized[256];         /* what the sizing rule chose and why, for the start-up line; "" if nothing */
+    double time_epochs;      /* the epochs it said --time buys; NaN if it said none */
     run_state run;
     rnn_err err;
 } train_session;
@@ -313,14 +361,18 @@ static int train_config(train_args *a, rnn_config *cfg) {
  * A --time budget is turned into epochs at an assumed SIZE_RATE / P training characters per second, so that
  * the choice depends on the command line only, not on this machine's speed or --threads. Only the fields the
  * user did not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen and why into
- * why[0..n) ("" if the user gave all three). */
-/* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores */
+ * why[0..n) ("" if the user gave all three). Returns the epochs the --time budget buys as estimated and said
+ * there, NaN if it said none (the run corrects it from the measured speed: check_estimate). */
+/* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores (machine B); on 2
+ * AVX-512 cores (machine A) 26,000 (5.2e10), lstm 2x128 150,000 (4.0e10), rnn 1x256 381,000 (4.6e10). Kept at
+ * the slower machine's: a run sized on a fast one gets less dropout than it could, and the run corrects the
+ * estimate it printed from the measured speed (check_estimate). */
 #define SIZE_RATE 1.3e10
-static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs,
-                       double seconds, char *why, size_t n) {
+static double size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs,
+                         double seconds, char *why, size_t n) {
     static const int cand[][2] = {{1, 64}, {1, 128}, {2, 128}, {2, 256}, {2, 384}, {2, 512}};
     why[0] = 0;
-    if (given[0] && given[1] && given[2]) return;
+    if (given[0] && given[1] && given[2]) return NAN;
     int ncand = a->cell == RNN_CELL_RNN ? 0 : 6, pick = -1;
     static const int rnn_cand[][2] = {{1, 64}, {1, 128}, {1, 256}};
     const int (*list)[2] = ncand ? cand : rnn_cand;
@@ -343,7 +395,9 @@ static void size_model(train_args *a, const int given[3], size_t n_train, int V,
     c.hidden = a->hidden;
     double P = (double)rnn_param_count(&c, V);
     /* the epochs --time buys, estimated */
-    double in_time = seconds > 0 ? seconds * SIZE_RATE / P / N : INFINITY;
+    const char *hook = getenv("CHARRNN_TEST_SIZE_RATE");   /* tests only (tests/README.md): another rate */
+    double rate = hook && strtod(hook, NULL) > 0 ? strtod(hook, NULL) : SIZE_RATE;
+    double in_time = seconds > 0 ? seconds * rate / P / N : INFINITY;
     int by_time = in_time < epochs;
     if (by_time) epochs = in_time;
     if (!given[2])
@@ -356,6 +410,7 @@ static void size_model(train_args *a, const int given[3], size_t n_train, int V,
     snprintf(why, n, "%sdropout %g (sized for %.0fk training symbols%s, %.2fM parameters; give %s to choose)",
              shape, a->dropout, N / 1000, budget, P / 1e6,
              given[0] && given[1] ? "--dropout" : "--hidden/--layers/--dropout");
+    return by_time ? epochs : NAN;
 }
 
 /* With --init: the base model, whose cell and shape the run takes (a --cell, --layers or --hidden that
@@ -407,7 +462,8 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         if (a->steps || (!(a->epochs > 0) && !(a->seconds > 0)))
             epochs =
                     fmin(epochs, (double)(a->steps ? a->steps : DEFAULT_STEPS) * a->batch * a->seq / n_train);
-        size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
+        s->time_epochs =
+                size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
         cfg->cell = a->cell;
         cfg->layers = a->layers;
         cfg->hidden = a->hidden;
@@ -681,7 +737,7 @@ static int train_start(train_session *s, size_t n) {
     s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf,
                          .quiet = a->quiet, .tty = isatty(2), .preview = a->preview_n,
                          .jsonl = a->progress == 1, .ema = NAN, .first_val = NAN,
-                         .start_step = rnn_model_progress(s->m)->step};
+                         .start_step = rnn_model_progress(s->m)->step, .est_epochs = s->time_epochs};
     if (s->logf) log_row(&s->run, NAN);   /* empty train_loss: a run starts here (plot breaks the curve) */
     return 0;
 }
@@ -705,6 +761,7 @@ static int train_loop(train_session *s) {
         if (!isfinite(loss)) return 2;
         run->run_chars += (uint64_t)mc->batch * mc->seq;
         run->ema = isnan(run->ema) ? loss : 0.98 * run->ema + 0.02 * loss;
+        check_estimate(run, bud);
         int eval_now = eval_every && prog->step % eval_every == 0;
         double tnow = now_sec();
         if (!run->quiet && (eval_now || tnow - last_show >= (run->tty && !run->jsonl ? 0.25 : 5.0))) {
@@ -931,7 +988,7 @@ static int train_end(train_session *s, int rc) {
 
 /* One run on parsed options: configure, load, start, loop, report. Returns the exit code. */
 static int train_run(train_args *a) {
-    train_session s = {.a = a, .bpath = best_path(a->out)};
+    train_session s = {.a = a, .bpath = best_path(a->out), .time_epochs = NAN};
     if (!s.bpath) return fail("out of memory");
     rnn_config cfg;
     rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */

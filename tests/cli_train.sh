@@ -667,3 +667,28 @@ cli_train_wrap() {
     check "40 columns: an error is wrapped (widest $(widest "$W/wraperr.out"))" test "$(widest "$W/wraperr.out")" -le 39 -a "$(msgs "$W/wraperr.out" | wc -l)" -gt 1
     check "40 columns: the error joined back is the pipe's" grep -qxF "charrnn: cannot open '$W/no such directory/with a long name/corpus.txt': No such file or directory" <(joined "$W/wraperr.out")
 }
+
+# --time: the progress line shows the time spent of the budget and a bar; the start-up estimate of the epochs
+# --time buys is corrected once from the measured speed (CHARRNN_TEST_SIZE_RATE makes the assumed speed far off)
+cli_train_time() {
+    local t=(--hidden 16 --batch 4 --seq 16 --eval-every 0 --preview 0 --threads 1 --force)
+    cr train data/fortunes.txt "${t[@]}" --time 1.5 -o "$W/time.ckpt"; expect "train --time 1.5" 0
+    check "--time: the progress line shows time spent/total and a bar" \
+        grep -qE '^step 1  time 0:00/0:02 \[-{10}\] [0-9]%  epoch 0\.00  loss ' "$TMP/err"
+    cr train data/fortunes.txt "${t[@]}" --steps 30 -o "$W/time.ckpt"
+    check "no --time: no time field" bash -c "grep -q '^step 1/30  epoch' '$TMP/err' && ! grep -q '  time ' '$TMP/err'"
+    CHARRNN_TEST_SIZE_RATE=1e7 cr train data/fortunes.txt --batch 4 --seq 16 --eval-every 0 --preview 0 --threads 1 --force --time 1.5 -o "$W/time.ckpt"
+    expect "--time with a far too slow assumed speed" 0
+    check "the start-up estimate is tiny" grep -q "^charrnn: rnn 1 x 256, dropout 0 (sized for 597k training symbols and about 0.0 epochs in that time," "$TMP/err"
+    check "the estimate is corrected once from the measured speed" \
+        test "$(grep -cE '^charrnn: at the measured [0-9]+ chars/s, --time buys about [0-9.]+ epochs, not the 0\.0 estimated at the start$' "$TMP/err")" -eq 1
+    local said got
+    said=$(sed -n 's/.*--time buys about \([0-9.]*\) epochs.*/\1/p' "$TMP/err")
+    got=$(sed -n 's/^done: [0-9]* steps, epoch \([0-9.]*\),.*/\1/p' "$TMP/err")
+    check "the corrected estimate ($said) is within a factor 2 of the epochs reached ($got)" \
+        awk -v a="$said" -v b="$got" 'BEGIN { exit !(a > 0 && b > 0 && a < 2 * b && b < 2 * a) }'
+    CHARRNN_TEST_SIZE_RATE=1e7 cr train data/fortunes.txt --batch 4 --seq 16 --eval-every 0 --preview 0 --threads 1 --force --time 1.5 --progress jsonl -o "$W/time.ckpt"
+    check "--progress jsonl: the estimate event" grep -qE '^\{"event":"estimate","chars_per_sec":[0-9.e+]+,"epochs":[0-9.e+-]+,"estimated_epochs":[0-9.e+-]+\}$' "$TMP/err"
+    CHARRNN_TEST_SIZE_RATE=1e7 cr train data/fortunes.txt --layers 1 --hidden 16 --batch 4 --seq 16 --dropout 0 --eval-every 0 --preview 0 --threads 1 --force --time 1.5 -o "$W/time.ckpt"
+    check "no sizing line, no estimate to correct" bash -c "! grep -q 'measured' '$TMP/err'"
+}
