@@ -5,6 +5,7 @@
  * Must not know: any subcommand, the library. It only prints to stderr (errors) and stdout (--help). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "out.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,16 +19,45 @@
 
 int cli_args_only = 0;
 
+void say_line(const char *s, const char *whole) { print_wrapped(stderr, s, whole, term_cols(2), 2); }
+
+/* prefix and the printf format as one line through say_line (out of memory: written unwrapped). */
+static void say_v(const char *prefix, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
+    size_t pl = strlen(prefix);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *buf = n >= 0 ? malloc(pl + (size_t)n + 1) : NULL;
+    if (buf) {
+        memcpy(buf, prefix, pl);
+        vsnprintf(buf + pl, (size_t)n + 1, fmt, ap2);
+        say_line(buf, NULL);
+    } else {
+        fputs(prefix, stderr);
+        vfprintf(stderr, fmt, ap2);
+        fputc('\n', stderr);
+    }
+    free(buf);
+    va_end(ap2);
+}
+
+void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    say_v("", fmt, ap);
+    va_end(ap);
+}
+
 /* One error line, "charrnn: ...", and exit code 1 for the caller to return. */
 const char *cli_fail_prefix = "";
 
 int fail(const char *fmt, ...) {
-    char line[16384];   /* one write: the lines of several processes sharing a terminal do not interleave */
+    char line[16384];   /* formatted first: the lines of several processes sharing stderr do not interleave */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "charrnn: %s%s\n", cli_fail_prefix, line);
+    say("charrnn: %s%s", cli_fail_prefix, line);   /* one fprintf on unbuffered stderr: one write in a pipe */
     return 1;
 }
 
@@ -99,9 +129,10 @@ void print_help(const command *c) {
 int usage_error(const command *c, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "charrnn %s: ", c->name);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'charrnn %s --help'.\n", c->name);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "charrnn %s: ", c->name);
+    say_v(prefix, fmt, ap);
+    fprintf(stderr, "Try 'charrnn %s --help'.\n", c->name);
     va_end(ap);
     return 2;
 }

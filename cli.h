@@ -91,7 +91,13 @@ extern int cli_args_only;
  * that. */
 extern void (*cli_describe)(const command *c);
 
-/* One error line, "charrnn: ...", on stderr; returns 1, the exit code for the caller to return. */
+/* One message line on stderr: on a terminal wrapped at its spaces to the terminal's width (out.h's
+ * print_wrapped: continuation lines indented by 2, `whole` (NULL: none) the shell command at its end that is
+ * never split), elsewhere written as it is. Every message line of the commands goes through it (or say). */
+void say_line(const char *s, const char *whole);
+/* say_line of a printf format. */
+void say(const char *fmt, ...);
+/* One error line, "charrnn: ...", on stderr (say_line); returns 1, the exit code for the caller to return. */
 int fail(const char *fmt, ...);
 /* Put after "charrnn: " in fail()'s lines ("" by default; "rank 2: " in a run of several processes). */
 extern const char *cli_fail_prefix;

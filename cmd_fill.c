@@ -83,12 +83,11 @@ static int fill_text(const rnn_model *m, const fill_args *a, const unsigned char
         goto out;
     }
     if (!rnn_model_config(m)->bidir)
-        fprintf(stderr, "charrnn: '%s' is a forward model: blanks are filled from the left context only\n",
+        say("charrnn: '%s' is a forward model: blanks are filled from the left context only",
                 a->model);
     if (unknown)
-        fprintf(stderr,
-                "charrnn: warning: %zu symbol%s of the text %s not in the model's vocabulary: read as no "
-                "input, printed unchanged\n",
+        say("charrnn: warning: %zu symbol%s of the text %s not in the model's vocabulary: read as no "
+                "input, printed unchanged",
                 unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
     if (a->top && !(probs = malloc(sizeof(float) * nb * (size_t)v->size))) {
         fail("out of memory");

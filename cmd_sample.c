@@ -52,9 +52,8 @@ static void warn_escapes(const sample_args *a) {
         const char *p = a->stops.v[i];
         while ((p = strchr(p, '\\')) && p[1] != 'n' && p[1] != 't' && p[1] != 'r') p++;
         if (p)
-            fprintf(stderr,
-                    "charrnn: warning: --stop '%s' holds a backslash and '%c', not a control character: "
-                    "in bash, $'\\%c' is one\n",
+            say("charrnn: warning: --stop '%s' holds a backslash and '%c', not a control character: "
+                    "in bash, $'\\%c' is one",
                     a->stops.v[i], p[1], p[1]);
     }
 }
@@ -96,8 +95,7 @@ static int sample_open(sample_session *s) {
     if (rnn_gen_prime(s->g, (const unsigned char *)a->prime, len, &unknown, s->err))
         return fail("%s", s->err);
     if (unknown)
-        fprintf(stderr,
-                "charrnn: warning: %zu symbol%s of --prime %s not in the model's vocabulary and %s skipped\n",
+        say("charrnn: warning: %zu symbol%s of --prime %s not in the model's vocabulary and %s skipped",
                 unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are", unknown == 1 ? "was" : "were");
     for (int i = 0; i < a->count; i++)
         if (len && !(s->text[i].b = malloc(s->text[i].cap = len))) return fail("out of memory");

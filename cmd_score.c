@@ -161,9 +161,8 @@ int cmd_score(int argc, char **argv) {
         return fail("%s", err);
     }
     if (rnn_model_config(m)->bidir)
-        fprintf(stderr,
-                "charrnn: '%s' is a bidirectional model: these are cloze losses (each symbol given both "
-                "sides), not a likelihood of the text\n",
+        say("charrnn: '%s' is a bidirectional model: these are cloze losses (each symbol given both "
+                "sides), not a likelihood of the text",
                 a.model);
     if (a.header)
         puts(a.per_char ? "position\tsymbol\tbits\tname"

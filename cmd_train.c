@@ -75,24 +75,34 @@ static void fmt_eta(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
-/* Writes a preview sample of n symbols to stderr (temperature 0.8, fixed seed). */
+/* Writes a preview sample of n symbols to stderr as one line (temperature 0.8, fixed seed, the generator's start
+ * and UTF-8 rules as `sample`'s): each character as put_symbol writes it, so a newline shows as \n, a tab as \t
+ * and no control character reaches the terminal to move the progress display. */
 static void preview(const rnn_model *m, int n) {
     rnn_err err;
-    rnn_sampler *s = rnn_sampler_new(m, 42, 1, err);
-    if (!s) return;
+    rnn_gen_opts o = {.temperature = 0.8f, .top_p = 1.0f, .length = (uint64_t)n};
+    rnn_gen *g = rnn_gen_new(m, 1, 42, 1, &o, err);
+    unsigned char *buf = malloc((size_t)n * 4 + 16);
+    size_t len = 0;
+    rnn_gen_out st;
+    int running;
+    if (!g || !buf) goto out;
+    do {   /* at most n symbols of up to 4 bytes, and a byte model's last character's end */
+        running = rnn_gen_step(g, &st);
+        memcpy(buf + len, st.bytes, (size_t)st.nbytes);
+        len += (size_t)st.nbytes;
+    } while (running);
     fputs("  | ", stderr);
-    for (int i = 0; i < n; i++) {
-        int32_t id = rnn_sampler_next(s, 0.8f, 0, 1.0f);
-        unsigned char b[4];
-        int k = rnn_symbol_bytes(rnn_model_vocab(m), id, b);
-        for (int j = 0; j < k; j++) {
-            fputc(b[j], stderr);
-            if (b[j] == '\n') fputs("  | ", stderr);
-        }
-        rnn_sampler_feed(s, id);
+    for (size_t i = 0; i < len;) {   /* character by character: valid UTF-8 stays whole, other bytes \xHH */
+        uint32_t sym;
+        int k = rnn_utf8_next(buf + i, len - i, &sym);
+        put_symbol(stderr, buf + i, (size_t)k);
+        i += (size_t)k;
     }
     fputc('\n', stderr);
-    rnn_sampler_free(s);
+out:
+    rnn_gen_free(g);
+    free(buf);
 }
 
 /* What one training run tracks beyond the model's own progress. */
@@ -108,6 +118,7 @@ typedef struct {
     int warned;                      /* the "has not improved" line was printed */
     int unsaved;                     /* the last save of -o failed: the run's state is on no disk yet */
     int save_warned;                 /* the "cannot write ... training goes on" line was printed */
+    double est_epochs;               /* the start-up estimate of the epochs --time buys, until checked; else NaN */
 } run_state;
 
 /* Validations without improvement after which training says, once, that the model may be overfitting. */
@@ -140,20 +151,37 @@ static double run_eta(const run_state *r, const rnn_budget *bud, const rnn_train
     return eta;
 }
 
-/* The progress event: step, budget, epoch, smoothed loss, last validation loss, the next step's learning rate,
- * rate, ETA. As text the fields are joined by two spaces; on a terminal too narrow for the line they are
- * dropped in the order of `drop` (the epoch first, then the last validation loss (its own line shows it), then
- * the lr, the rate, then the ETA; the step and the loss stay). */
+/* With a --time budget, the training time spent and the budget, "0:12/1:00", into tb, and a bar of 10 and the
+ * percentage, "[##--------] 20%", into bar. */
+static void time_text(const rnn_progress *p, const rnn_budget *bud, char *tb, size_t tn, char *bar, size_t bn) {
+    char a[32], b[32];
+    double f = bud->seconds > 0 ? fmin(fmax(p->seconds / bud->seconds, 0), 1) : 0;
+    fmt_eta(a, sizeof a, p->seconds);
+    fmt_eta(b, sizeof b, bud->seconds);
+    snprintf(tb, tn, "%s/%s", a, b);
+    int k = (int)(f * 10);
+    snprintf(bar, bn, "[%.*s%.*s] %d%%", k, "##########", 10 - k, "----------", (int)(f * 100));
+}
+
+/* The progress event: step, budget, the time budget spent (with --time; text only), epoch, smoothed loss, last
+ * validation loss, the next step's learning rate, rate, ETA. As text the fields are joined by two spaces; on a
+ * terminal too narrow for the line they are dropped in the order of `drop` (the time bar first, then the epoch,
+ * the last validation loss (its own line shows it), the lr, the rate, the ETA, the time spent; the step and
+ * the loss stay). */
 static void show_progress(run_state *r, const rnn_budget *bud) {
     const rnn_progress *p = rnn_model_progress(r->m);
     rnn_train_info info;
     rnn_trainer_info(r->t, &info);
     double eta = run_eta(r, bud, &info);
-    char etab[32], line[320];
+    char etab[32], line[320], timeb[64], barb[32];
     fmt_eta(etab, sizeof etab, eta);
+    time_text(p, bud, timeb, sizeof timeb, barb, sizeof barb);
+    int timed = bud->seconds > 0;
     ev_field e[] = {
         EV_U64("step", "step %llu", p->step),
         {.key = "steps", .text = "/%llu", .none = "", .kind = EV_U64, .null = !bud->steps, .v.u = bud->steps},
+        {.text = "  time %s", .none = "", .kind = EV_STR, .null = !timed, .v.s = timeb},
+        {.text = " %s", .none = "", .kind = EV_STR, .null = !timed, .v.s = barb},
         EV_NUM("epoch", "  epoch %.2f", info.epoch),
         EV_NUM("loss", "  loss %.4f", r->ema),
         {.key = "val_loss", .text = "  val %.4f", .none = "  val -", .kind = EV_FLOAT, .v.d = p->last_val},
@@ -162,7 +190,7 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
         {.key = "eta_seconds", .text = "  ETA %s", .shown = etab, .kind = EV_NUM, .v.d = eta},
     };
     enum { NE = sizeof e / sizeof *e };
-    static const int drop[] = {2, 4, 5, 6, 7};   /* epoch, val_loss, lr, chars_per_sec, eta_seconds */
+    static const int drop[] = {3, 4, 6, 7, 8, 9, 2};   /* bar, epoch, val_loss, lr, rate, ETA, time */
     if (r->jsonl) {
         ev_json(stderr, "progress", e, NE);
     } else {   /* on a terminal: \r and erase-line, fitted to cols - 1 columns (the cursor never wraps) */
@@ -177,12 +205,41 @@ static void show_progress(run_state *r, const rnn_budget *bud) {
     fflush(stderr);
 }
 
+/* The start-up estimate of the epochs a --time budget buys (size_model's, from an assumed speed), checked once
+ * the run has trained for a second (or 5% of the budget) and at least 3 steps: if the measured speed gives
+ * more than 1.5 times as many or fewer than 1/1.5, says the corrected estimate once (JSON event `estimate`). */
+static void check_estimate(run_state *r, const rnn_budget *bud) {
+    const rnn_progress *p = rnn_model_progress(r->m);
+    if (isnan(r->est_epochs) || p->step - r->start_step < 3 || r->t_loop < fmin(1.0, 0.05 * bud->seconds))
+        return;
+    rnn_train_info info;
+    rnn_trainer_info(r->t, &info);
+    const rnn_config *c = rnn_model_config(r->m);
+    double per_epoch = (double)info.steps_per_epoch * c->batch * c->seq, was = r->est_epochs;
+    double now = info.epoch + fmax(bud->seconds - p->seconds, 0) * run_rate(r) / per_epoch;
+    r->est_epochs = NAN;   /* once */
+    if (r->quiet || (now <= 1.5 * was && now >= was / 1.5)) return;
+    ev_field e[] = {
+        EV_NUM("chars_per_sec", "charrnn: at the measured %.0f chars/s", run_rate(r)),
+        EV_NUM("epochs", ", --time buys about %.2f epochs", now),
+        EV_NUM("estimated_epochs", ", not the %.1f estimated at the start", was),
+    };
+    if (r->jsonl) {
+        ev_json(stderr, "estimate", e, (int)(sizeof e / sizeof *e));
+        return;
+    }
+    char line[256];
+    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+    if (r->tty) fputs("\r\033[K", stderr);
+    say_line(line, NULL);
+}
+
 /* A save of `path` that failed with err: said once per run (training goes on; the next save tries again, and
  * the end of the run saves the state elsewhere if -o still cannot be written: rescue_save). */
 static void save_failed(run_state *r, const char *err) {
     if (r->save_warned) return;
     r->save_warned = 1;
-    fprintf(stderr, "charrnn: %s; training goes on and tries again at the next save\n", err);
+    say("charrnn: %s; training goes on and tries again at the next save", err);
 }
 
 /* Validates (if there is a validation split), saves the best-by-validation model when it improved, saves the
@@ -221,7 +278,7 @@ static void evaluate(run_state *r, rnn_err err) {
     } else if (!r->quiet) {
         if (!isnan(v)) {   /* no validation split: no line */
             ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-            fprintf(stderr, "%s\n", line);
+            say_line(line, NULL);
         }
         if (r->preview > 0) preview(r->m, r->preview);
     }
@@ -229,9 +286,8 @@ static void evaluate(run_state *r, rnn_err err) {
         r->warned = 1;
         char at[48] = " from an earlier run";
         if (r->best_step) snprintf(at, sizeof at, " at step %llu", (unsigned long long)r->best_step);
-        fprintf(stderr,
-                "charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
-                "overfitting — %s holds the best\n",
+        say("charrnn: validation has not improved for %llu evaluations (best %.4f%s); the model may be "
+                "overfitting — %s holds the best",
                 (unsigned long long)r->stale, p->best_val, at, r->bpath);
     }
     if (r->logf) log_row(r, v);
@@ -264,6 +320,7 @@ typedef struct {
     rnn_dist dist;           /* this process's place in the run (dist.h) */
     uint64_t corpus[2];      /* the corpus's length in bytes and CRC-32, compared across processes */
     int stop;                /* the stop signal all processes agreed on (several processes) */
+    double time_epochs;      /* the epochs it said --time buys; NaN if it said none */
     run_state run;
     rnn_err err;
 } train_session;
@@ -313,14 +370,18 @@ static int train_config(train_args *a, rnn_config *cfg) {
  * A --time budget is turned into epochs at an assumed SIZE_RATE / P training characters per second, so that
  * the choice depends on the command line only, not on this machine's speed or --threads. Only the fields the
  * user did not give (given[0..2]: layers, hidden, dropout) are changed. Writes what was chosen and why into
- * why[0..n) ("" if the user gave all three). */
-/* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores */
+ * why[0..n) ("" if the user gave all three). Returns the epochs the --time budget buys as estimated and said
+ * there, NaN if it said none (the run corrects it from the measured speed: check_estimate). */
+/* parameter-characters per second: lstm 2x384 (1.9M) trains 7,000 chars/s on 2 AVX2 cores (machine B); on 2
+ * AVX-512 cores (machine A) 26,000 (5.2e10), lstm 2x128 150,000 (4.0e10), rnn 1x256 381,000 (4.6e10). Kept at
+ * the slower machine's: a run sized on a fast one gets less dropout than it could, and the run corrects the
+ * estimate it printed from the measured speed (check_estimate). */
 #define SIZE_RATE 1.3e10
-static void size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs,
-                       double seconds, char *why, size_t n) {
+static double size_model(train_args *a, const int given[3], size_t n_train, int V, double epochs,
+                         double seconds, char *why, size_t n) {
     static const int cand[][2] = {{1, 64}, {1, 128}, {2, 128}, {2, 256}, {2, 384}, {2, 512}};
     why[0] = 0;
-    if (given[0] && given[1] && given[2]) return;
+    if (given[0] && given[1] && given[2]) return NAN;
     int ncand = a->cell == RNN_CELL_RNN ? 0 : 6, pick = -1;
     static const int rnn_cand[][2] = {{1, 64}, {1, 128}, {1, 256}};
     const int (*list)[2] = ncand ? cand : rnn_cand;
@@ -343,7 +404,9 @@ static void size_model(train_args *a, const int given[3], size_t n_train, int V,
     c.hidden = a->hidden;
     double P = (double)rnn_param_count(&c, V);
     /* the epochs --time buys, estimated */
-    double in_time = seconds > 0 ? seconds * SIZE_RATE / P / N : INFINITY;
+    const char *hook = getenv("CHARRNN_TEST_SIZE_RATE");   /* tests only (tests/README.md): another rate */
+    double rate = hook && strtod(hook, NULL) > 0 ? strtod(hook, NULL) : SIZE_RATE;
+    double in_time = seconds > 0 ? seconds * rate / P / N : INFINITY;
     int by_time = in_time < epochs;
     if (by_time) epochs = in_time;
     if (!given[2])
@@ -356,6 +419,7 @@ static void size_model(train_args *a, const int given[3], size_t n_train, int V,
     snprintf(why, n, "%sdropout %g (sized for %.0fk training symbols%s, %.2fM parameters; give %s to choose)",
              shape, a->dropout, N / 1000, budget, P / 1e6,
              given[0] && given[1] ? "--dropout" : "--hidden/--layers/--dropout");
+    return by_time ? epochs : NAN;
 }
 
 /* With --init: the base model, whose cell and shape the run takes (a --cell, --layers or --hidden that
@@ -407,7 +471,8 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         if (a->steps || (!(a->epochs > 0) && !(a->seconds > 0)))
             epochs =
                     fmin(epochs, (double)(a->steps ? a->steps : DEFAULT_STEPS) * a->batch * a->seq / n_train);
-        size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
+        s->time_epochs =
+                size_model(a, given, (size_t)n_train, v.size, epochs, a->seconds, s->sized, sizeof s->sized);
         cfg->cell = a->cell;
         cfg->layers = a->layers;
         cfg->hidden = a->hidden;
@@ -417,7 +482,7 @@ static int new_model(train_session *s, rnn_config *cfg, size_t len) {
         if (!s->m) r = fail("%s", s->err);
     }
     if (!r && a->dropout > 0 && a->layers == 1 && !a->quiet)
-        fprintf(stderr, "charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing\n");
+        say("charrnn: warning: --dropout acts between layers; with --layers 1 it does nothing");
     rnn_vocab_free(&v);
     rnn_model_free(base);
     return r;
@@ -464,7 +529,7 @@ static int train_guard(train_session *s) {
     for (int i = 0; i < 2; i++) {
         int k = rnn_save_clean(paths[i]);
         if (k && !a->quiet)
-            fprintf(stderr, "charrnn: removed %d stale temporary file%s of '%s'\n", k, k == 1 ? "" : "s",
+            say("charrnn: removed %d stale temporary file%s of '%s'", k, k == 1 ? "" : "s",
                     paths[i]);
     }
     return 0;
@@ -544,14 +609,13 @@ static void train_opening(train_session *s) {
     }
     memcpy(line, "charrnn: ", 9);
     ev_text(line + 9, sizeof line - 9, e, (int)(sizeof e / sizeof *e), 0);
-    /* on a terminal, wrapped under the text after "charrnn: " */
-    print_wrapped(stderr, line, term_cols(2), 9);
+    say_line(line, NULL);
     const rnn_origin *o = rnn_model_origin(m);
     if (o && !s->a->resume)
-        fprintf(stderr, "charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)\n",
+        say("charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)",
                 o->name, (unsigned long long)o->step, o->vocab_size, v->size - o->vocab_size,
                 v->size - o->vocab_size == 1 ? "" : "s", s->cname);
-    if (s->sized[0]) fprintf(stderr, "charrnn: %s\n", s->sized);
+    if (s->sized[0]) say("charrnn: %s", s->sized);
 }
 
 /* The budget's limits as text after "of" (e.g. "2000 steps", "2000 steps or 3 epochs"), into buf. */
@@ -589,7 +653,7 @@ static void resume_line(train_session *s) {
         return;
     }
     ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    fprintf(stderr, "%s\n", line);
+    say_line(line, NULL);
 }
 
 /* With --resume and a budget that differs from the checkpoint's (`was`) under a decaying schedule: says how the
@@ -620,7 +684,7 @@ static void stretch_line(train_session *s, const rnn_budget *was, float lr_was) 
         return;
     }
     ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    fprintf(stderr, "%s\n", line);
+    say_line(line, NULL);
 }
 
 /* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new.
@@ -688,7 +752,7 @@ static int train_start(train_session *s, size_t n) {
     s->run = (run_state){.m = s->m, .t = s->t, .out = a->out, .bpath = s->bpath, .logf = s->logf,
                          .quiet = a->quiet, .tty = isatty(2), .preview = a->preview_n,
                          .jsonl = a->progress == 1, .ema = NAN, .first_val = NAN,
-                         .start_step = rnn_model_progress(s->m)->step};
+                         .start_step = rnn_model_progress(s->m)->step, .est_epochs = s->time_epochs};
     if (s->logf) log_row(&s->run, NAN);   /* empty train_loss: a run starts here (plot breaks the curve) */
     return 0;
 }
@@ -731,6 +795,7 @@ static int train_loop(train_session *s) {
         if (!isfinite(loss)) return 2;
         run->run_chars += (uint64_t)mc->batch * mc->seq;
         run->ema = isnan(run->ema) ? loss : 0.98 * run->ema + 0.02 * loss;
+        check_estimate(run, bud);
         int eval_now = eval_every && prog->step % eval_every == 0;
         double tnow = now_sec();
         if (!run->quiet && (eval_now || tnow - last_show >= (run->tty && !run->jsonl ? 0.25 : 5.0))) {
@@ -785,6 +850,12 @@ static char *resume_command(const train_args *a, const char *extra) {
     return buf;
 }
 
+/* A message line[0..len) that ends with the shell command cmd: said with the command never split (say_line). */
+static void say_command(const char *line, size_t len, const char *cmd) {
+    size_t n = strlen(cmd);
+    say_line(line, len >= n && !strcmp(line + len - n, cmd) ? line + len - n : NULL);
+}
+
 /* The end of an interrupted run (already saved): the message with the resume command. Returns 130 or 143. */
 static int train_interrupted(train_session *s) {
     rnn_progress *prog = rnn_model_progress(s->m);
@@ -802,8 +873,8 @@ static int train_interrupted(train_session *s) {
     if (s->run.jsonl && !s->a->quiet) {
         ev_json(stderr, "interrupted", e, (int)(sizeof e / sizeof *e));
     } else {
-        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-        fprintf(stderr, "%s\n", line);
+        size_t len = ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        say_command(line, len, cmd ? cmd : "charrnn train --resume");
     }
     free(cmd);
     return stop_signal == SIGINT ? 130 : 143;
@@ -832,8 +903,8 @@ static int resume_nothing(train_session *s) {
     } else if (s->a->progress == 1) {
         ev_json(stderr, "budget_reached", e, (int)(sizeof e / sizeof *e));
     } else {
-        ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-        fprintf(stderr, "%s\n", line);
+        size_t len = ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
+        say_command(line, len, shown);
     }
     free(cmd);
     return 0;
@@ -865,20 +936,18 @@ static void train_summary(train_session *s, int early) {
     }
     const char *earlier = run->best_step ? "" : ", from an earlier run";
     if (run->nevals == 1)
-        fprintf(stderr, "validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s\n",
+        say("validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s",
                 prog->last_val, prog->best_val, prog->best_val / log(2.0), earlier);
     else if (run->nevals)
-        fprintf(stderr,
-                "validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s\n",
+        say("validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s",
                 run->first_val, prog->last_val, (unsigned long long)run->nevals, prog->best_val,
                 prog->best_val / log(2.0), earlier);
     char line[4400];
     ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    fprintf(stderr, "%s\n", line);
+    say_line(line, NULL);
     if (early)
-        fprintf(stderr,
-                "stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the "
-                "best model (val %.4f) is in %s\n",
+        say("stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the "
+                "best model (val %.4f) is in %s",
                 (unsigned long long)run->stale, (unsigned long long)s->a->early_stop, prog->best_val,
                 s->bpath);
 }
@@ -927,6 +996,7 @@ static int train_report(train_session *s, int status) {
                     "with a lower --lr or --clip",
                     (unsigned long long)prog->step + 1, a->out);
     if (stop_signal) {   /* interrupted: save at once; a full validation can take long on big models */
+        if (s->logf) log_row(run, NAN);   /* the last row: the plot reaches the interruption */
         if (!save_here) return stop_signal == SIGINT ? 130 : 143;   /* rank 0 saves and says so */
         if (rnn_save(a->out, s->m, s->t, s->err)) return rescue_save(s, s->err);
         return train_interrupted(s);
@@ -980,7 +1050,7 @@ static int dist_agree(train_session *s, int r, int corpus) {
 
 /* One run on parsed options: configure, join the processes, load, start, loop, report. Returns the exit code. */
 static int train_run(train_args *a) {
-    train_session s = {.a = a, .bpath = best_path(a->out)};
+    train_session s = {.a = a, .bpath = best_path(a->out), .time_epochs = NAN};
     if (!s.bpath) return fail("out of memory");
     rnn_config cfg;
     rnn_config_default(&cfg);   /* replaced by train_config, or unused with --resume */

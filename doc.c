@@ -79,6 +79,8 @@ void man_end(void) {
           "kernel can change the rounding.\n"
           ".TP\n.B CHARRNN_BLOCKING\nMC_TILES,NC: the matrix products' block sizes, by default sized from the "
           "CPU's L2 cache; for measuring. Results do not depend on it.\n"
+          ".TP\n.B COLUMNS\nThe terminal's width when it does not report one (else 80): messages on a "
+          "terminal are wrapped at spaces to it, and the progress line fitted to it.\n"
           ".SH FILES\n.TP\n.I charrnn.ckpt\nThe default checkpoint: \\fBtrain\\fR writes it (with everything "
           "needed to resume); \\fBsample\\fR, \\fBinfo\\fR, \\fBscore\\fR and \\fBfill\\fR read it "
           "unless \\fB\\-m\\fR names another.\n.TP\n.I FILE.best.ckpt\nThe "

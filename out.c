@@ -177,37 +177,55 @@ void term_watch_resize(void) {
 #endif
 }
 
+/* The width when the terminal does not say: COLUMNS if it is a number of 1..9999, else 80. */
+static int fallback_cols(void) {
+    const char *e = getenv("COLUMNS");
+    char *end;
+    long c = e && *e ? strtol(e, &end, 10) : 0;
+    return c >= 1 && c <= 9999 && !*end ? (int)c : 80;
+}
+
 int term_cols(int fd) {
     static int cols;
     if (resized) {
         resized = 0;
         struct winsize ws;
-        cols = isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+        if (!isatty(fd)) cols = 0;
+        else cols = ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : fallback_cols();
     }
     return cols;
 }
 
-void print_wrapped(FILE *f, const char *s, int cols, int indent) {
+/* The columns of s[0..n): its UTF-8 characters (continuation bytes take none). */
+static int text_cols(const char *s, size_t n) {
+    int c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+void print_wrapped(FILE *f, const char *s, const char *whole, int cols, int indent) {
     int width = cols - 1, col = 0;
     if (cols <= 0 || width <= indent + 8) {   /* unknown or absurdly narrow: one line */
         fprintf(f, "%s\n", s);
         return;
     }
-    /* a piece runs up to a space after ',' or ';' (or the end): lines break only between pieces */
-    while (*s) {
+    /* pieces are the words between single spaces, and `whole` to the end: lines break only between pieces */
+    for (int first = 1; first || *s; first = 0) {
         const char *e = s;
-        while (*e && !(*e == ' ' && e > s && (e[-1] == ',' || e[-1] == ';'))) e++;
-        int len = (int)(e - s);
+        if (s == whole) e = s + strlen(s);
+        else
+            while (*e && *e != ' ' && e != whole) e++;
+        int len = text_cols(s, (size_t)(e - s));
         if (col > indent && col + 1 + len > width) {   /* the piece does not fit: a new, indented line */
             fprintf(f, "\n%*s", indent, "");
             col = indent;
-        } else if (col > 0) {
+        } else if (!first) {
             fputc(' ', f);
             col++;
         }
-        fwrite(s, 1, (size_t)len, f);
+        fwrite(s, 1, (size_t)(e - s), f);
         col += len;
-        s = *e ? e + 1 : e;
+        s = *e == ' ' ? e + 1 : e;
     }
     fputc('\n', f);
 }

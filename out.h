@@ -61,17 +61,20 @@ size_t ev_text(char *buf, size_t size, const ev_field *e, int n, unsigned skip);
  * control bytes, DEL, raw bytes of invalid UTF-8, the bytes of a --bytes model). */
 void put_symbol(FILE *f, const unsigned char *p, size_t n);
 
-/* The width in columns of the terminal on fd, or 0 if fd is not a terminal or its width is unknown. The value
- * is cached and re-read after a SIGWINCH once term_watch_resize() has installed the handler. */
+/* The width in columns of the terminal on fd (TIOCGWINSZ; if it gives none, COLUMNS; else 80), or 0 if fd is not
+ * a terminal. The value is cached and re-read after a SIGWINCH once term_watch_resize() has installed the
+ * handler. */
 int term_cols(int fd);
 /* Installs the SIGWINCH handler that makes term_cols re-read the width (no-op where SIGWINCH does not
  * exist). */
 void term_watch_resize(void);
 
-/* Writes the line s (no newline in it) and a newline to f, wrapped to cols - 1 columns at the spaces that
- * follow a ',' or ';' (a piece longer than a line stays whole), continuation lines indented by `indent`
- * spaces; cols <= 0 writes it as one line. Counts bytes as columns (the lines it is used for are ASCII). */
-void print_wrapped(FILE *f, const char *s, int cols, int indent);
+/* Writes the line s (no newline in it) and a newline to f, wrapped to cols - 1 columns at its spaces (a word
+ * longer than a line stays whole), continuation lines indented by `indent` spaces; `whole` (NULL: none), a
+ * point of s right after a space, starts a piece that runs to the end and is never split (a shell command:
+ * on the current line if it fits, else from a new line). cols <= 0 writes s as it is. Columns are UTF-8
+ * characters. */
+void print_wrapped(FILE *f, const char *s, const char *whole, int cols, int indent);
 
 /* Writes s to f so that a POSIX shell reads it back as the one word s: as it is if it is made only of safe
  * characters (letters, digits, and _ - . / , : = + @ %), else in single quotes ('\'' for a quote). */

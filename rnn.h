@@ -63,7 +63,8 @@ size_t rnn_encode(const rnn_vocab *v, const unsigned char *text, size_t n, int32
 size_t rnn_decode(const rnn_vocab *v, const unsigned char *text, size_t n, int32_t *ids, size_t *ends);
 /* Writes the bytes of symbol `id` into out[0..3]; returns how many (1..4). */
 int  rnn_symbol_bytes(const rnn_vocab *v, int32_t id, unsigned char out[4]);
-/* The sorted union of `a` and `b` (same unit) into *out, which the caller frees with rnn_vocab_free. Symbol
+/* The sorted union of `a` and `b` (same unit) into *out, which the caller frees with rnn_vocab_free; out->utf8 is
+ * set when both a->utf8 and b->utf8 are (a fine-tuned byte model keeps its valid UTF-8). Symbol
  * a->sym[i] is out->sym[map[i]] when `map` (room for a->size; may be NULL) is given. Returns 0, or -1 (units
  * differ, the union exceeds RNN_MAX_VOCAB or 256 bytes, out of memory). */
 int  rnn_vocab_merge(rnn_vocab *out, const rnn_vocab *a, const rnn_vocab *b, int32_t *map, rnn_err err);
@@ -298,7 +299,7 @@ rnn_scorer *rnn_scorer_new(const rnn_model *m, int batch, int threads, rnn_err e
 void rnn_scorer_free(rnn_scorer *s);
 /* Scores `count` independent streams: stream i is ids[start[i] .. start[i+1]) (start has count + 1
  * nondecreasing entries, caller-owned). Each stream starts from the zero state: its first known symbol is scored
- * against the distribution before any input (as sampling starts), every later one after feeding the known
+ * against the distribution before any input (as rnn_sampler starts), every later one after feeding the known
  * symbols before it (a bidirectional model: each known symbol given the known ones on both sides, see above). An id of -1 (a symbol not in the vocabulary) is not scored and not fed: the state carries
  * on from the last known symbol. Writes each symbol's surprisal in nats (-ln p), NaN for -1, into
  * nats[start[0] .. start[count]) (caller-owned). Streams are run longest first, `batch` at a time, so streams of
@@ -351,7 +352,10 @@ rnn_gen *rnn_gen_new(const rnn_model *m, int K, uint64_t seed, int threads, cons
 void rnn_gen_free(rnn_gen *g);
 /* Feeds text[0..n) to every sample before the first step (symbols not in the vocabulary are skipped and counted
  * in *unknown, may be NULL). The text counts as output already written for the UTF-8 constraint, but stop
- * strings and lines are counted in generated text only. 0, or -1 (out of memory). */
+ * strings and lines are counted in generated text only. 0, or -1 (out of memory). Without a prime (none, or
+ * none of its symbols in the vocabulary) the first step starts with a hidden lead-in: the newline symbol, if the
+ * vocabulary has one, is fed to every sample (not written, not counted in `length`), so that the first symbol is
+ * drawn as at the start of one of the corpus's lines. */
 int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err);
 /* Advances every running sample by one symbol: out[i] (K entries, caller's) says what sample i got. Returns how
  * many samples are still running; 0 means all have ended (and further calls append nothing). */

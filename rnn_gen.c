@@ -278,6 +278,7 @@ struct rnn_gen {
     const rnn_model *m;
     rnn_gen_opts o;
     int K, B, constrain;     /* B = K rows, on a pool whose one-row products sum as the GEMM (same bits for any K) */
+    int started;             /* a prime or the lead-in has been fed */
     net n;
     workspace w;             /* (1, B) */
     gen_row *row;            /* (K) */
@@ -396,16 +397,28 @@ static void gen_forward(rnn_gen *g) {
     rnn__carry_state(&g->w, g->m->cfg.layers, (size_t)g->m->cfg.hidden * g->B, 1);
 }
 
+/* Feeds id to every row. */
+static void feed_all(rnn_gen *g, int32_t id) {
+    for (int r = 0; r < g->B; r++) g->w.x[r] = id;
+    gen_forward(g);
+}
+
+/* The hidden lead-in of an unprimed generator: the newline, if the vocabulary has one, so that the first symbol is
+ * drawn from the state after a newline (where the corpus's lines start), not from the zero state. */
+static void lead_in(rnn_gen *g) {
+    int32_t id;
+    g->started = 1;
+    if (char_ids(&g->m->vocab, (const unsigned char *)"\n", 1, &id) == 1) feed_all(g, id);
+}
+
 int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err) {
     if (unknown) *unknown = 0;
     if (n == 0) return 0;
     int32_t *ids = malloc(sizeof(int32_t) * n);
     if (!ids) { snprintf(err, RNN_ERRLEN, "out of memory"); return -1; }
     size_t k = rnn_encode(&g->m->vocab, text, n, ids, unknown);
-    for (size_t i = 0; i < k; i++) {
-        for (int r = 0; r < g->B; r++) g->w.x[r] = ids[i];
-        gen_forward(g);
-    }
+    for (size_t i = 0; i < k; i++) feed_all(g, ids[i]);
+    g->started |= k > 0;
     free(ids);
     for (int i = 0; i < g->K; i++)
         for (size_t j = 0; j < n; j++) rnn__utf8_feed(&g->row[i].u8, text[j]);
@@ -471,6 +484,7 @@ static void gen_record(rnn_gen *g, int i, int32_t id, rnn_gen_out *out) {
 
 int rnn_gen_step(rnn_gen *g, rnn_gen_out *out) {
     int running = 0;
+    if (!g->started) lead_in(g);
     for (int i = 0; i < g->K; i++) {
         gen_row *r = &g->row[i];
         out[i] = (rnn_gen_out){.nbytes = 0};

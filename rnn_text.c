@@ -120,6 +120,7 @@ int rnn_vocab_merge(rnn_vocab *out, const rnn_vocab *a, const rnn_vocab *b, int3
     }
     out->unit = a->unit;
     out->size = (int)k;
+    out->utf8 = a->utf8 && b->utf8;   /* a text of both kinds: valid UTF-8 only if both were */
     return 0;
 }
 

@@ -51,9 +51,9 @@ done
 CLI_TESTS=(cli_misc_usage cli_misc_docs cli_docs_help cli_train_usage cli_sample_usage cli_info_usage cli_plot_usage
            cli_score_usage cli_fill_usage cli_train_corpus cli_train_small cli_info_report cli_plot_run
            cli_train_progress cli_train_options cli_train_precision cli_sample_run cli_score_run cli_score_lines
-           cli_score_validation cli_sample_gen cli_info_bad_checkpoints cli_score_bad_checkpoints cli_train_resume
+           cli_score_validation cli_sample_gen cli_sample_lead_in cli_info_bad_checkpoints cli_score_bad_checkpoints cli_train_resume
            cli_train_signals cli_train_overfit cli_train_sizing cli_train_unigram cli_train_finetune cli_train_guard
-           cli_train_savefail cli_train_budget cli_train_schedule cli_train_crash cli_train_shards cli_fill_run cli_misc_habits
+           cli_train_savefail cli_train_budget cli_train_wrap cli_train_time cli_train_schedule cli_train_crash cli_train_shards cli_fill_run cli_misc_habits
            cli_info_json_names cli_misc_help_coverage)
 # the library tests' names, as tests/test_rnn runs them (tests/tests.def, underscores as hyphens)
 mapfile -t UNIT_TESTS < <(sed -n 's/^TEST(\([a-z0-9_]*\))$/\1/p' tests/tests.def | tr _ -)

@@ -27,6 +27,8 @@ cli_sample_usage() {
 ends_once() { local s; s=$(cat "$1"; printf x); s=${s%x}; [[ $s == *"$2" ]] && [[ ${s%"$2"} != *"$2"* ]]; }
 # is_plus FILE1 FILE2 STR: FILE1 is FILE2's bytes followed by STR
 is_plus() { [ "$(cat "$1"; printf x)" = "$(cat "$2"; printf '%s' "$3"; printf x)" ]; }
+# newline_then FILE1 FILE2: FILE1 is a newline followed by FILE2's bytes
+newline_then() { [ "$(cat "$1"; printf x)" = "$(printf '\n'; cat "$2"; printf x)" ]; }
 # lines_exactly FILE N: FILE has N newlines and ends with one
 lines_exactly() { [ "$(tr -cd '\n' <"$1" | wc -c)" -eq "$2" ] && [ "$(tail -c 1 "$1" | od -An -tx1)" = " 0a" ]; }
 # lines_begin FILE TEXT: line i of FILE begins with the i-th character of TEXT (a UTF-8 locale: characters)
@@ -148,4 +150,24 @@ cli_sample_gen() {
     check "--raw: the same model writes invalid UTF-8" bash -c "! iconv -f UTF-8 -t UTF-8 -o /dev/null '$TMP/out' 2>/dev/null"
     cr sample -m "$W/zb.ckpt" --line-starts 春夏 --seed 4; expect "--line-starts on a --bytes model" 0
     check "--bytes model: lines begin 春, 夏" lines_begin "$TMP/out" 春夏
+}
+
+# the hidden lead-in: an unprimed sample is the one primed with a newline, without that newline, for one sample,
+# --count and --line-starts; a prime of no known symbol gets the lead-in too
+cli_sample_lead_in() {
+    fixture small
+    cr sample -m "$M" -n 40 --seed 3; expect "unprimed sample" 0
+    cp "$TMP/out" "$W/lead0"
+    check "unprimed: exactly 40 symbols (the lead-in is not counted)" test "$(wc -m <"$W/lead0")" -eq 40
+    cr sample -m "$M" -n 40 --seed 3 --prime $'\n'
+    check "an unprimed sample is the one primed with a newline, without the newline" newline_then "$TMP/out" "$W/lead0"
+    cr sample -m "$M" -n 40 --seed 3 --count 3 --jsonl
+    cp "$TMP/out" "$W/lead3"
+    cr sample -m "$M" -n 40 --seed 3 --count 3 --jsonl --prime $'\n'
+    check "--count 3: each unprimed sample is the one primed with a newline" \
+        cmp -s <(sed 's/^{"i":[0-9]*,"text":"/X/' "$W/lead3") <(sed 's/^{"i":[0-9]*,"text":"\\n/X/' "$TMP/out")
+    cr sample -m "$M" -n 200 --seed 3 --line-starts TAB; expect "--line-starts unprimed" 0
+    cp "$TMP/out" "$W/leadls"
+    cr sample -m "$M" -n 200 --seed 3 --line-starts TAB --prime $'\n'
+    check "--line-starts: unprimed is primed with a newline" newline_then "$TMP/out" "$W/leadls"
 }

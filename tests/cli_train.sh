@@ -59,11 +59,14 @@ cli_train_small() {
 # progress output in a pipe and on a terminal
 cli_train_progress() {
     # progress output when not quiet, in a pipe: plain lines, a summary with chars/s
-    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --preview 30 -o "$W/p.ckpt"
+    cr train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 40 --eval-every 20 --preview 300 -o "$W/p.ckpt"
     expect "train with progress" 0
     check "progress has step/total lines" grep -qE "^step [0-9]+/40 " "$TMP/err"
     check "validation lines in nats and bits" grep -qE "^step 20: val [0-9.]+ nats/char \([0-9.]+ bits/char\)" "$TMP/err"
     check "preview sample lines" grep -q "^  | " "$TMP/err"
+    check "two previews, one line each (2 validations)" test "$(grep -c '^  | ' "$TMP/err")" -eq 2
+    check "previews hold no control character but their newline" bash -c "! grep '^  | ' '$TMP/err' | LC_ALL=C grep -q \$'[\x01-\x1f\x7f]'"
+    check "preview: 300 symbols, their newlines shown as \\n" bash -c "grep -m1 '^  | ' '$TMP/err' | grep -qF '\\n'"
     check "validation summary line" grep -qE "^validation: [0-9.]+ -> [0-9.]+ nats/char over 2 evaluations" "$TMP/err"
     check "final summary with chars/s" grep -qE "^done: 40 steps, .* [0-9]+ chars/s" "$TMP/err"
     check "nothing on stdout while training" test ! -s "$TMP/out"
@@ -165,6 +168,10 @@ cli_train_signals() {
         check "SIG$sig: one line" grep -qE "^charrnn: interrupted at step [0-9]+ \(epoch [0-9.]+\); saved .*data/fortunes.txt$" "$W/sig.err"
         "$BIN" info -m "$ck" >/dev/null 2>&1
         check "SIG$sig: the saved checkpoint loads" test $? -eq 0
+        local at
+        at=$(sed -n 's/^charrnn: interrupted at step \([0-9]*\) .*/\1/p' "$W/sig.err")
+        check "SIG$sig: the log's last row is the interrupted step ($at), with its train loss" \
+            grep -qE "^$at,[0-9.]+,[0-9.]+,," <(tail -n 1 "$lg")
     done
     # a second signal aborts at once (no save, no message) and leaves the previous checkpoint intact. SIGINT and
     # SIGTERM back to back: distinct signals never merge while pending, so exactly one asks for a graceful stop
@@ -314,6 +321,19 @@ cli_train_finetune() {
     cr train "$W/de.txt" --init "$W/tiny.ckpt" --bytes -o "$W/ft2.ckpt"
     expect "--init from a model of another unit" 1 "charrnn: --init '$W/tiny.ckpt' reads UTF-8 characters, but this run reads bytes (--bytes): leave out --bytes"
     check "no checkpoint from a refused --init" test ! -e "$W/ft2.ckpt"
+    # a byte model fine-tuned on valid UTF-8 keeps its guarantee; on text that is not UTF-8 it loses it
+    local bo=(--bytes --hidden 16 --batch 4 --seq 16 --steps 10 --preview 0 --threads 1 -q)
+    printf 'Съешь же ещё этих мягких французских булок, да выпей чаю. Ёж!\n%.0s' $(seq 60) >"$W/ru.txt"
+    cr train "$W/de.txt" "${bo[@]}" -o "$W/deb.ckpt"; expect "a byte model of valid UTF-8" 0
+    cr train "$W/ru.txt" "${bo[@]}" --init "$W/deb.ckpt" -o "$W/rub.ckpt"; expect "fine-tune a byte model on UTF-8" 0
+    cr info -m "$W/rub.ckpt"
+    check "info: the fine-tuned byte model keeps 'samples stay valid UTF-8'" grep -q "^vocabulary: .*bytes (of valid UTF-8: samples stay valid UTF-8)$" "$TMP/out"
+    cr sample -m "$W/rub.ckpt" -n 2000 -t 2 --seed 5; expect "sample the fine-tuned byte model" 0
+    check "its samples are valid UTF-8" iconv -f UTF-8 -t UTF-8 "$TMP/out" -o /dev/null
+    printf 'Caf\xe9 cr\xe8me\n%.0s' $(seq 60) >"$W/latin1.txt"
+    cr train "$W/latin1.txt" "${bo[@]}" --init "$W/deb.ckpt" -o "$W/l1b.ckpt"; expect "fine-tune a byte model on Latin-1" 0
+    cr info -m "$W/l1b.ckpt"
+    check "info: fine-tuned on text that is not UTF-8, no guarantee" bash -c "grep -q '^vocabulary: *[0-9]* bytes$' '$TMP/out'"
 }
 
 # the overwrite guard, special files and symlinks as -o, stale temporaries
@@ -559,7 +579,7 @@ tty_progress() {
     segs "$W/tty60.out" | grep -v ': val' >"$W/tty60.lines"
     check "60 columns: no progress line wider than 59 (widths $(widths "$W/tty60.out"))" test "$(awk '{ print length($0) }' "$W/tty60.lines" | sort -n | tail -n 1)" -le 59
     check "60 columns: the epoch is dropped first; step, loss and ETA stay" bash -c "grep -q '^step 2[0-9]*/3000  loss [0-9.]*  .*ETA' '$W/tty60.lines' && ! grep -q epoch '$W/tty60.lines'"
-    check "60 columns: the opening line is wrapped" bash -c "head -n 1 '$W/tty60.out' | grep -qx \$'charrnn: rnn 1 x 16, 106 symbols (UTF-8 characters),\r'"
+    check "60 columns: the opening line is wrapped at a space" bash -c "head -n 1 '$W/tty60.out' | grep -qx \$'charrnn: rnn 1 x 16, 106 symbols (UTF-8 characters), 3770\r'"
     script -qec "stty cols 200 rows 20; $run" /dev/null >"$W/tty200.out" 2>&1 </dev/null
     check "200 columns: every field" grep -qE 'step [0-9]+/3000  epoch [0-9.]+  loss [0-9.]+  val [0-9.-]+  lr [0-9.e-]+  [0-9]+ chars/s  ETA' "$W/tty200.out"
     script -qec "stty cols 120 rows 20; $BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --time 2 --eval-every 0 --preview 0 --threads 1 --force -o $W/tty.ckpt & sleep 1; stty cols 45; kill -WINCH \$!; wait" \
@@ -632,4 +652,72 @@ cli_train_shards() {
     cr train data/fortunes.txt "${o[@]}" --steps 20 --shards 3 -o "$W/sh4.ckpt"
     expect "--shards 3 --batch 8" 2 \
         "charrnn: --batch 8 is not divisible by --shards 3 (shards must be 1..65536 and divide the batch)"
+}
+
+# on a terminal, every message line is wrapped at spaces to the terminal's width (TIOCGWINSZ, else COLUMNS, else
+# 80), continuation lines indented by 2; the resume hint's command is never split: it moves to a line of its own.
+# Elsewhere the lines are unchanged (the exact messages of every other test).
+cli_train_wrap() {
+    command -v script >/dev/null 2>&1 || { echo "# skipped: cli_train_wrap (no script(1))"; return 0; }
+    # msgs FILE: the message lines of a pty transcript (progress redraws and carriage returns taken out)
+    msgs() { sed 's/\r\x1b\[K/\n/g' "$1" | tr -d '\r' | grep -v '^step [0-9]*/' | grep -v '^$'; }
+    # joined FILE: msgs with each continuation line joined to its line by one space
+    joined() { msgs "$1" | awk 'NR > 1 && /^  / { sub(/^  /, ""); printf " %s", $0; next } NR > 1 { print "" } { printf "%s", $0 } END { print "" }'; }
+    # widest FILE: the widest message line of more than one word (a word longer than a line stays whole)
+    widest() { msgs "$1" | awk '{ w = $0; sub(/^ +/, "", w) } index(w, " ") && length($0) > m { m = length($0) } END { print m + 0 }'; }
+    local o="$W/a checkpoint with a long name for the wrap test.ckpt"
+    local run="$BIN train data/fortunes.txt --hidden 16 --batch 4 --seq 16 --steps 300 --eval-every 100 --preview 0 --threads 1 --force"
+    script -qec "stty cols 50 rows 20; $run -o '$o'" /dev/null >"$W/wrap50.out" 2>&1 </dev/null
+    printf '%s\n' "train (tty, 50 columns)" >>"$TMP/ran.log"
+    check "50 columns: every message line fits in 49 (widest $(widest "$W/wrap50.out"))" test "$(widest "$W/wrap50.out")" -le 49
+    check "50 columns: lines are broken at spaces only (the done line joined back is whole)" \
+        grep -qE "^done: 300 steps, epoch [0-9.]+, train loss [0-9.]+, val [0-9.]+ nats/char, [0-9]+ chars/s, [0-9.]+ s; saved $o\$" <(joined "$W/wrap50.out")
+    msgs "$W/wrap50.out" >"$W/wrap50.msgs"
+    joined "$W/wrap50.out" >"$W/wrap50.joined"
+    check "50 columns: the validation summary is wrapped, whole when joined back" \
+        bash -c "! grep -q '^validation: .*bits/char)\$' '$W/wrap50.msgs' && grep -qE '^validation: [0-9.]+ -> [0-9.]+ nats/char over 3 evaluations; best [0-9.]+ \([0-9.]+ bits/char\)\$' '$W/wrap50.joined'"
+    script -qec "stty cols 0 rows 20; COLUMNS=40 $run -o '$o'" /dev/null >"$W/wrapc.out" 2>&1 </dev/null
+    check "no size from the terminal: COLUMNS=40 (widest $(widest "$W/wrapc.out"))" test "$(widest "$W/wrapc.out")" -le 39
+    script -qec "stty cols 0 rows 20; COLUMNS= $run -o '$o'" /dev/null >"$W/wrap80.out" 2>&1 </dev/null
+    check "no size from the terminal, no COLUMNS: 80 (widest $(widest "$W/wrap80.out"))" test "$(widest "$W/wrap80.out")" -le 79 -a "$(widest "$W/wrap80.out")" -gt 49
+    # the resume hint: a SIGTERM'd run on a pty and in a pipe; the command alone on its line, exactly the pipe's
+    local slow="$BIN train data/fortunes.txt --hidden 64 --steps 1000000 --eval-every 0 --preview 0 --threads 1 --force"
+    script -qec "stty cols 60 rows 20; $slow -o '$o' & sleep 1.5; kill -TERM \$!; wait" /dev/null >"$W/wrapint.out" 2>&1 </dev/null
+    $slow -o "$o" 2>"$W/wrapint.err" & local pid=$!
+    until_seen "$W/wrapint.err" ' threads?$' && sleep 0.5
+    kill -TERM $pid; wait $pid
+    local cmd
+    cmd=$(sed -n 's/.*Resume with: //p' "$W/wrapint.err")
+    check "the hint in a pipe: one line" test "$(grep -c 'interrupted' "$W/wrapint.err")" -eq 1 -a -n "$cmd"
+    check "60 columns: the resume command whole on a line of its own" grep -qxF "  $cmd" <(msgs "$W/wrapint.out")
+    check "60 columns: the interruption message wrapped before it" grep -q '^charrnn: interrupted at step [0-9]* (epoch [0-9.]*); saved$' <(msgs "$W/wrapint.out")
+    # an error line
+    script -qec "stty cols 40 rows 20; $BIN train '$W/no such directory/with a long name/corpus.txt'" /dev/null >"$W/wraperr.out" 2>&1 </dev/null
+    check "40 columns: an error is wrapped (widest $(widest "$W/wraperr.out"))" test "$(widest "$W/wraperr.out")" -le 39 -a "$(msgs "$W/wraperr.out" | wc -l)" -gt 1
+    check "40 columns: the error joined back is the pipe's" grep -qxF "charrnn: cannot open '$W/no such directory/with a long name/corpus.txt': No such file or directory" <(joined "$W/wraperr.out")
+}
+
+# --time: the progress line shows the time spent of the budget and a bar; the start-up estimate of the epochs
+# --time buys is corrected once from the measured speed (CHARRNN_TEST_SIZE_RATE makes the assumed speed far off)
+cli_train_time() {
+    local t=(--hidden 16 --batch 4 --seq 16 --eval-every 0 --preview 0 --threads 1 --force)
+    cr train data/fortunes.txt "${t[@]}" --time 1.5 -o "$W/time.ckpt"; expect "train --time 1.5" 0
+    check "--time: the progress line shows time spent/total and a bar" \
+        grep -qE '^step 1  time 0:00/0:02 \[-{10}\] [0-9]%  epoch 0\.00  loss ' "$TMP/err"
+    cr train data/fortunes.txt "${t[@]}" --steps 30 -o "$W/time.ckpt"
+    check "no --time: no time field" bash -c "grep -q '^step 1/30  epoch' '$TMP/err' && ! grep -q '  time ' '$TMP/err'"
+    CHARRNN_TEST_SIZE_RATE=1e7 cr train data/fortunes.txt --batch 4 --seq 16 --eval-every 0 --preview 0 --threads 1 --force --time 1.5 -o "$W/time.ckpt"
+    expect "--time with a far too slow assumed speed" 0
+    check "the start-up estimate is tiny" grep -q "^charrnn: rnn 1 x 256, dropout 0 (sized for 597k training symbols and about 0.0 epochs in that time," "$TMP/err"
+    check "the estimate is corrected once from the measured speed" \
+        test "$(grep -cE '^charrnn: at the measured [0-9]+ chars/s, --time buys about [0-9.]+ epochs, not the 0\.0 estimated at the start$' "$TMP/err")" -eq 1
+    local said got
+    said=$(sed -n 's/.*--time buys about \([0-9.]*\) epochs.*/\1/p' "$TMP/err")
+    got=$(sed -n 's/^done: [0-9]* steps, epoch \([0-9.]*\),.*/\1/p' "$TMP/err")
+    check "the corrected estimate ($said) is within a factor 2 of the epochs reached ($got)" \
+        awk -v a="$said" -v b="$got" 'BEGIN { exit !(a > 0 && b > 0 && a < 2 * b && b < 2 * a) }'
+    CHARRNN_TEST_SIZE_RATE=1e7 cr train data/fortunes.txt --batch 4 --seq 16 --eval-every 0 --preview 0 --threads 1 --force --time 1.5 --progress jsonl -o "$W/time.ckpt"
+    check "--progress jsonl: the estimate event" grep -qE '^\{"event":"estimate","chars_per_sec":[0-9.e+]+,"epochs":[0-9.e+-]+,"estimated_epochs":[0-9.e+-]+\}$' "$TMP/err"
+    CHARRNN_TEST_SIZE_RATE=1e7 cr train data/fortunes.txt --layers 1 --hidden 16 --batch 4 --seq 16 --dropout 0 --eval-every 0 --preview 0 --threads 1 --force --time 1.5 -o "$W/time.ckpt"
+    check "no sizing line, no estimate to correct" bash -c "! grep -q 'measured' '$TMP/err'"
 }

@@ -454,17 +454,17 @@ int test_score_bidir(void) {
     return 0;
 }
 
-/* Runs K samples of n symbols (prime "Th", temperature 0.9, top-k 20) and copies sample i's bytes into
+/* Runs K samples of n symbols (prime "Th", or `prime`, none if NULL; temperature 0.9, top-k 20) and copies sample i's bytes into
  * out[i] (room for 4n+4), lengths into len[i]; with hash, hash[i] folds the bits of every logit sample i drew from.
  * -1 if the generator fails. */
-static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_opts *base, unsigned char (*out)[2048],
-                   size_t *len, uint64_t *hash) {
+static int gen_run_primed(const rnn_model *m, int K, int threads, int n, const rnn_gen_opts *base,
+                          unsigned char (*out)[2048], size_t *len, uint64_t *hash, const char *prime) {
     rnn_err err;
     rnn_gen_opts o = *base;
     o.length = (uint64_t)n;
     rnn_gen *g = rnn_gen_new(m, K, 11, threads, &o, err);
     rnn_gen_out *st = calloc((size_t)K, sizeof *st);
-    if (!g || !st || rnn_gen_prime(g, (const unsigned char *)"Th", 2, NULL, err)) {
+    if (!g || !st || (prime && rnn_gen_prime(g, (const unsigned char *)prime, strlen(prime), NULL, err))) {
         rnn_gen_free(g);
         free(st);
         return -1;
@@ -491,6 +491,41 @@ static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_
         if (len[i] + 4 <= 2048) { memcpy(out[i] + len[i], st[i].bytes, (size_t)st[i].nbytes); len[i] += (size_t)st[i].nbytes; }
     rnn_gen_free(g);
     free(st);
+    return 0;
+}
+
+static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_opts *base, unsigned char (*out)[2048],
+                   size_t *len, uint64_t *hash) {
+    return gen_run_primed(m, K, threads, n, base, out, len, hash, "Th");
+}
+
+/* The lead-in of an unprimed generator: its samples (40 symbols at temperature 0.9) are those primed with "\n", and those primed with text of no known symbol ("\x01"); sample i the same for K = 1
+ * and 3. Without the lead-in the first logits would be the zero state's, and the test fails. */
+int test_gen_lead_in(void) {
+    size_t tl;
+    unsigned char *text = slurp("fortunes.txt", &tl);
+    if (!text) FAILF("cannot read %s/fortunes.txt", data_dir);
+    static unsigned char a[3][2048], b[3][2048];
+    size_t la[3], lb[3];
+    rnn_gen_opts o = {.temperature = 0.9f, .top_k = 20, .top_p = 1.0f};
+    rnn_config c = small_config(RNN_CELL_LSTM, 1, 32, 4, 16);
+    rig r;
+    if (rig_make(&r, &c, text, 20000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
+    free(text);
+    for (int s = 0; s < 5; s++) rnn_train_step(r.t);
+    const char *primes[3] = {"\n", "\x01", NULL};
+    int bad = gen_run_primed(r.m, 3, 1, 40, &o, a, la, NULL, NULL), which = -1;
+    for (int k = 0; !bad && k < 3; k++) {
+        int K = k == 2 ? 1 : 3;
+        bad = gen_run_primed(r.m, K, 1, 40, &o, b, lb, NULL, primes[k]);
+        for (int i = 0; !bad && i < K; i++)
+            if (la[i] != lb[i] || memcmp(a[i], b[i], la[i])) bad = 1, which = k;
+    }
+    rig_free(&r);
+    if (bad) FAILF("unprimed samples differ from those %s", which == 0 ? "primed with \"\\n\"" : which == 1 ?
+                   "primed with an unknown symbol" : which == 2 ? "unprimed with K = 1" : "(generator failed)");
+    snprintf(detail, sizeof detail, "lstm 1x32: 3 unprimed samples == primed with \"\\n\" == primed with an unknown "
+             "symbol; K = 1 == K = 3");
     return 0;
 }
 

@@ -88,11 +88,25 @@ int test_vocab_merge(void) {
     if (rnn_vocab_merge(&m, &a, &a, map, err) || m.size != a.size || map[3] != 3) FAILF("merge with itself is not itself");
     rnn_vocab_free(&m);
     if (rnn_vocab_build(&x, ta, sizeof ta - 1, RNN_UNIT_BYTE, err)) FAILF("build bytes: %s", err);
+    rnn_vocab y, bad;   /* the UTF-8 flag: kept when both texts were valid UTF-8, lost when one was not */
+    const unsigned char invalid[] = "f\xe4";
+    if (rnn_vocab_build(&y, tb, sizeof tb - 1, RNN_UNIT_BYTE, err) ||
+        rnn_vocab_build(&bad, invalid, sizeof invalid - 1, RNN_UNIT_BYTE, err))
+        FAILF("build bytes: %s", err);
+    int flags[2] = {-1, -1};
+    if (!rnn_vocab_merge(&m, &x, &y, NULL, err)) flags[0] = m.utf8, rnn_vocab_free(&m);
+    if (!rnn_vocab_merge(&m, &x, &bad, NULL, err)) flags[1] = m.utf8, rnn_vocab_free(&m);
+    rnn_vocab_free(&y);
+    rnn_vocab_free(&bad);
+    if (!x.utf8 || flags[0] != 1 || flags[1] != 0)
+        FAILF("UTF-8 flag of merged byte vocabularies: valid + valid %d (want 1), valid + invalid %d (want 0)", flags[0],
+              flags[1]);
     int r = rnn_vocab_merge(&m, &a, &x, NULL, err);
     rnn_vocab_free(&a);
     rnn_vocab_free(&b);
     rnn_vocab_free(&x);
     if (r == 0 || strcmp(err, "cannot merge a byte vocabulary with a character vocabulary")) FAILF("unit mismatch: %d '%s'", r, err);
-    snprintf(detail, sizeof detail, "{a,c,e,ä} + {b,c,f,一} = 7 sorted symbols, ids 0,2,3,5; mixed units refused");
+    snprintf(detail, sizeof detail, "{a,c,e,ä} + {b,c,f,一} = 7 sorted symbols, ids 0,2,3,5; UTF-8 flag "
+             "kept only if both are valid; mixed units refused");
     return 0;
 }
