@@ -658,7 +658,7 @@ static void resume_line(train_session *s) {
 
 /* With --resume and a budget that differs from the checkpoint's (`was`) under a decaying schedule: says how the
  * schedule is stretched (or shrunk) over the new total, "charrnn: the cosine schedule now ends at 4000 steps, not
- * 2000 steps: the lr of step 2001 becomes 0.00107 (was 0.0002), ending at 0.0002", or the JSON event
+ * 2000 steps: the lr of step 2001 becomes 0.00165 (was 0.0003), ending at 0.0003", or the JSON event
  * `schedule`. lr_was: the next step's lr under the old budget. */
 static void stretch_line(train_session *s, const rnn_budget *was, float lr_was) {
     const rnn_budget *bud = rnn_trainer_budget(s->t);

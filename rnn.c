@@ -18,7 +18,7 @@
 /* ============================================================================================ config */
 void rnn_config_default(rnn_config *c) {
     *c = (rnn_config){.cell = RNN_CELL_RNN, .layers = 1, .hidden = 256, .batch = 32, .seq = 64,
-                      .optim = RNN_OPT_ADAM, .lr = 2e-3f, .lr_decay = 1.0f, .clip = 5.0f, .dropout = 0.0f,
+                      .optim = RNN_OPT_ADAM, .lr = 3e-3f, .lr_decay = 1.0f, .clip = 5.0f, .dropout = 0.0f,
                       .val_frac = 0.1f, .forget_bias = 0.0f, .seed = 1234, .bidir = 0, .precision = RNN_PREC_FP32};
 }
 

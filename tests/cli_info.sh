@@ -24,7 +24,7 @@ cli_info_report() {
     check "info --json: one line" test "$(wc -l <"$TMP/out")" -eq 1
     check "info --json: numbers as numbers" grep -qE '"layers":1,"hidden":48,"bidirectional":false,"vocabulary":106,.*"steps":60,' "$TMP/out"
     check "info --json: the parameter count of info" grep -qF "\"parameters\":$(sed -n 's/^parameters: *//p' "$W/info.txt")," "$TMP/out"
-    check "info --json: resumable, with the current lr and the schedule" grep -qE '"resumable":true,"lr_now":0.002,"lr_schedule":"[a-z]+","lr_floor":[0-9.]+,"warmup":[0-9]+,"ema":[0-9.]+,"shards":1\}$' "$TMP/out"
+    check "info --json: resumable, with the current lr and the schedule" grep -qE '"resumable":true,"lr_now":0.003,"lr_schedule":"[a-z]+","lr_floor":[0-9.]+,"warmup":[0-9]+,"ema":[0-9.]+,"shards":1\}$' "$TMP/out"
     if command -v python3 >/dev/null 2>&1; then
         check "info --json: every field, typed" python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))

@@ -463,9 +463,9 @@ cli_train_schedule() {
         -o "$W/st.ckpt"
     cr train data/fortunes.txt --resume --steps 60 --eval-every 0 --preview 0 -o "$W/st.ckpt"
     expect "schedule: a resume that extends the budget" 0
-    check "schedule: the stretch is said in one line" test "$(sed -n 3p "$TMP/err")" = "charrnn: the cosine schedule now ends at 60 steps, not 30 steps: the lr of step 31 becomes 0.0011 (was 0.0002), ending at 0.0002"
+    check "schedule: the stretch is said in one line" test "$(sed -n 3p "$TMP/err")" = "charrnn: the cosine schedule now ends at 60 steps, not 30 steps: the lr of step 31 becomes 0.00165 (was 0.0003), ending at 0.0003"
     cr train data/fortunes.txt --resume --steps 70 --eval-every 0 --preview 0 --progress jsonl -o "$W/st.ckpt"
-    check "schedule: the JSON event" grep -qE '^\{"event":"schedule","schedule":"cosine","budget":"70 steps","was":"60 steps","step":61,"lr":[0-9.e-]+,"lr_was":[0-9.e-]+,"lr_end":0.0002[0-9]*\}$' "$TMP/err"
+    check "schedule: the JSON event" grep -qE '^\{"event":"schedule","schedule":"cosine","budget":"70 steps","was":"60 steps","step":61,"lr":[0-9.e-]+,"lr_was":[0-9.e-]+,"lr_end":0.0003[0-9]*\}$' "$TMP/err"
     cr train data/fortunes.txt --resume --steps 80 --lr-schedule linear -o "$W/st.ckpt"
     expect "schedule: fixed when resuming" 2 "charrnn train: --lr-schedule cannot change when resuming: the checkpoint fixes it"
     cr train data/fortunes.txt --lr-schedule step; expect "--lr-schedule step" 2 "charrnn train: invalid value 'step' for --lr-schedule (choose one of: constant, cosine, linear)"
