@@ -151,6 +151,30 @@ static double run_eta(const run_state *r, const rnn_budget *bud, const rnn_train
     return eta;
 }
 
+/* A message line[0..len) that ends with the shell command cmd: said with the command never split (say_line). */
+static void say_command(const char *line, size_t len, const char *cmd) {
+    size_t n = strlen(cmd);
+    say_line(line, len >= n && !strcmp(line + len - n, cmd) ? line + len - n : NULL);
+}
+
+/* One event of a run on stderr (every event but the progress line, which fits the terminal: show_progress):
+ * with json the JSON object `name` (--progress jsonl); else its text, `prefix` and then the fields' text, as
+ * one line through say_line, or through say_command when the line ends with the shell command `cmd` (NULL:
+ * none). Text beyond 9,000 bytes is cut. */
+static void say_event(int json, const char *name, const ev_field *e, int n, const char *prefix, const char *cmd) {
+    if (json) {
+        ev_json(stderr, name, e, n);
+        return;
+    }
+    char line[9000];
+    size_t p = strlen(prefix) < 64 ? strlen(prefix) : 0;
+    memcpy(line, prefix, p);
+    size_t len = p + ev_text(line + p, sizeof line - p, e, n, 0);
+    if (cmd) say_command(line, len, cmd);
+    else say_line(line, NULL);
+}
+#define SAY_EVENT(json, name, e, prefix, cmd) say_event(json, name, e, (int)(sizeof e / sizeof *e), prefix, cmd)
+
 /* With a --time budget, the training time spent and the budget, "0:12/1:00", into tb, and a bar of 10 and the
  * percentage, "[##--------] 20%", into bar. */
 static void time_text(const rnn_progress *p, const rnn_budget *bud, char *tb, size_t tn, char *bar, size_t bn) {
@@ -224,14 +248,8 @@ static void check_estimate(run_state *r, const rnn_budget *bud) {
         EV_NUM("epochs", ", --time buys about %.2f epochs", now),
         EV_NUM("estimated_epochs", ", not the %.1f estimated at the start", was),
     };
-    if (r->jsonl) {
-        ev_json(stderr, "estimate", e, (int)(sizeof e / sizeof *e));
-        return;
-    }
-    char line[256];
-    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    if (r->tty) fputs("\r\033[K", stderr);
-    say_line(line, NULL);
+    if (r->tty && !r->jsonl) fputs("\r\033[K", stderr);   /* over the progress line */
+    SAY_EVENT(r->jsonl, "estimate", e, "", NULL);
 }
 
 /* A save of `path` that failed with err: said once per run (training goes on; the next save tries again, and
@@ -272,15 +290,9 @@ static void evaluate(run_state *r, rnn_err err) {
         {.key = "saved", .text = "; saved %s", .none = "; not saved", .kind = EV_STR,
          .v.s = r->unsaved ? NULL : r->out},
     };
-    char line[4400];
-    if (!r->quiet && r->jsonl) {
-        ev_json(stderr, "validation", e, (int)(sizeof e / sizeof *e));
-    } else if (!r->quiet) {
-        if (!isnan(v)) {   /* no validation split: no line */
-            ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-            say_line(line, NULL);
-        }
-        if (r->preview > 0) preview(r->m, r->preview);
+    if (!r->quiet) {
+        if (r->jsonl || !isnan(v)) SAY_EVENT(r->jsonl, "validation", e, "", NULL);   /* no split: no line */
+        if (!r->jsonl && r->preview > 0) preview(r->m, r->preview);
     }
     if (r->stale >= STALE_WARN && !r->warned && !r->quiet) {   /* once per run */
         r->warned = 1;
@@ -586,7 +598,7 @@ static void train_opening(train_session *s) {
     rnn_trainer_info(s->t, &info);
     const char *unit = v->unit == RNN_UNIT_BYTE ? "bytes" : "UTF-8 characters";
     int threads = s->a->threads;
-    char nthreads[32], line[640];
+    char nthreads[32];
     snprintf(nthreads, sizeof nthreads, "%d thread%s", threads, threads == 1 ? "" : "s");
     ev_field e[] = {
         EV_BOOL(NULL, "bidirectional ", mc->bidir),   /* text only: the JSON start event has no direction */
@@ -603,13 +615,8 @@ static void train_opening(train_session *s) {
          .null = !info.n_val || !s->a->eval_every, .v.u = s->a->eval_every},
         {.key = "threads", .text = "%s", .shown = nthreads, .kind = EV_U64, .v.u = (uint64_t)threads},
     };
-    if (s->a->progress == 1) {
-        ev_json(stderr, "start", e, (int)(sizeof e / sizeof *e));
-        return;
-    }
-    memcpy(line, "charrnn: ", 9);
-    ev_text(line + 9, sizeof line - 9, e, (int)(sizeof e / sizeof *e), 0);
-    say_line(line, NULL);
+    SAY_EVENT(s->a->progress == 1, "start", e, "charrnn: ", NULL);
+    if (s->a->progress == 1) return;
     const rnn_origin *o = rnn_model_origin(m);
     if (o && !s->a->resume)
         say("charrnn: fine-tuning '%s' (%llu steps, %d symbols; %d new symbol%s from %s)",
@@ -647,13 +654,7 @@ static void resume_line(train_session *s) {
         {.key = "time", .text = NULL, .kind = EV_NUM, .null = !(bud->seconds > 0), .v.d = bud->seconds},
         {.key = NULL, .text = " of %s", .shown = budget_text(bud, of, sizeof of), .kind = EV_STR},
     };
-    char line[256];
-    if (s->a->progress == 1) {
-        ev_json(stderr, "resume", e, (int)(sizeof e / sizeof *e));
-        return;
-    }
-    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    say_line(line, NULL);
+    SAY_EVENT(s->a->progress == 1, "resume", e, "", NULL);
 }
 
 /* With --resume and a budget that differs from the checkpoint's (`was`) under a decaying schedule: says how the
@@ -669,7 +670,7 @@ static void stretch_line(train_session *s, const rnn_budget *was, float lr_was) 
         return;
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
-    char from[128], to[128], line[512];
+    char from[128], to[128];
     ev_field e[] = {
         EV_STR("schedule", "charrnn: the %s schedule", rnn_schedule_names()[sc.kind]),
         EV_STR("budget", " now ends at %s", budget_text(bud, to, sizeof to)),
@@ -679,12 +680,7 @@ static void stretch_line(train_session *s, const rnn_budget *was, float lr_was) 
         EV_FLOAT("lr_was", " (was %.3g)", lr_was),
         EV_FLOAT("lr_end", ", ending at %.3g", info.peak * sc.floor),
     };
-    if (s->a->progress == 1) {
-        ev_json(stderr, "schedule", e, (int)(sizeof e / sizeof *e));
-        return;
-    }
-    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    say_line(line, NULL);
+    SAY_EVENT(s->a->progress == 1, "schedule", e, "", NULL);
 }
 
 /* Whether a run starts its output bias at the unigram (rnn_trainer_fit_output_bias), after rnn_trainer_new.
@@ -850,18 +846,12 @@ static char *resume_command(const train_args *a, const char *extra) {
     return buf;
 }
 
-/* A message line[0..len) that ends with the shell command cmd: said with the command never split (say_line). */
-static void say_command(const char *line, size_t len, const char *cmd) {
-    size_t n = strlen(cmd);
-    say_line(line, len >= n && !strcmp(line + len - n, cmd) ? line + len - n : NULL);
-}
-
 /* The end of an interrupted run (already saved): the message with the resume command. Returns 130 or 143. */
 static int train_interrupted(train_session *s) {
     rnn_progress *prog = rnn_model_progress(s->m);
     rnn_train_info info;
     rnn_trainer_info(s->t, &info);
-    char *cmd = resume_command(s->a, NULL), line[9000];
+    char *cmd = resume_command(s->a, NULL);
     ev_field e[] = {
         EV_U64("step", "charrnn: interrupted at step %llu", prog->step),
         EV_NUM("epoch", " (epoch %.2f)", info.epoch),
@@ -870,12 +860,7 @@ static int train_interrupted(train_session *s) {
         {.key = "resume", .text = ". Resume with: %s", .none = ". Resume with: charrnn train --resume",
          .kind = EV_STR, .v.s = cmd},
     };
-    if (s->run.jsonl && !s->a->quiet) {
-        ev_json(stderr, "interrupted", e, (int)(sizeof e / sizeof *e));
-    } else {
-        size_t len = ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-        say_command(line, len, cmd ? cmd : "charrnn train --resume");
-    }
+    SAY_EVENT(s->run.jsonl && !s->a->quiet, "interrupted", e, "", cmd ? cmd : "charrnn train --resume");
     free(cmd);
     return stop_signal == SIGINT ? 130 : 143;
 }
@@ -898,14 +883,7 @@ static int resume_nothing(train_session *s) {
                shown),
         EV_STR("resume", NULL, shown),
     };
-    char line[9000];
-    if (s->a->quiet) {
-    } else if (s->a->progress == 1) {
-        ev_json(stderr, "budget_reached", e, (int)(sizeof e / sizeof *e));
-    } else {
-        size_t len = ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-        say_command(line, len, shown);
-    }
+    if (!s->a->quiet) SAY_EVENT(s->a->progress == 1, "budget_reached", e, "", shown);
     free(cmd);
     return 0;
 }
@@ -930,21 +908,16 @@ static void train_summary(train_session *s, int early) {
         EV_STR("saved", "; saved %s", s->a->out),
         EV_BOOL("stopped_early", NULL, early),              /* JSON only: the "stopped early:" line */
     };
-    if (run->jsonl) {
-        ev_json(stderr, "done", e, (int)(sizeof e / sizeof *e));
-        return;
-    }
     const char *earlier = run->best_step ? "" : ", from an earlier run";
-    if (run->nevals == 1)
+    if (!run->jsonl && run->nevals == 1)   /* the validation summary before the done line */
         say("validation: 1 evaluation, %.4f nats/char; best %.4f (%.3f bits/char)%s",
                 prog->last_val, prog->best_val, prog->best_val / log(2.0), earlier);
-    else if (run->nevals)
+    else if (!run->jsonl && run->nevals)
         say("validation: %.4f -> %.4f nats/char over %llu evaluations; best %.4f (%.3f bits/char)%s",
                 run->first_val, prog->last_val, (unsigned long long)run->nevals, prog->best_val,
                 prog->best_val / log(2.0), earlier);
-    char line[4400];
-    ev_text(line, sizeof line, e, (int)(sizeof e / sizeof *e), 0);
-    say_line(line, NULL);
+    SAY_EVENT(run->jsonl, "done", e, "", NULL);
+    if (run->jsonl) return;
     if (early)
         say("stopped early: validation did not improve for %llu evaluations (--early-stop %llu); the "
                 "best model (val %.4f) is in %s",
