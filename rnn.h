@@ -353,9 +353,11 @@ void rnn_gen_free(rnn_gen *g);
 /* Feeds text[0..n) to every sample before the first step (symbols not in the vocabulary are skipped and counted
  * in *unknown, may be NULL). The text counts as output already written for the UTF-8 constraint, but stop
  * strings and lines are counted in generated text only. 0, or -1 (out of memory). Without a prime (none, or
- * none of its symbols in the vocabulary) the first step starts with a hidden lead-in: the newline symbol, if the
- * vocabulary has one, is fed to every sample (not written, not counted in `length`), so that the first symbol is
- * drawn as at the start of one of the corpus's lines. */
+ * none of its symbols in the vocabulary) the first step starts with a hidden lead-in, if the vocabulary has a
+ * newline: every sample is fed the newline and then draws, with its own RNG and options, a hidden line up to and
+ * including the next newline (at most 1024 symbols; not written, not counted in `length`, forced line starts not
+ * applied), so that its first symbol is drawn as at the start of one of the corpus's lines. An unprimed sample is
+ * thus what the sample primed with a newline writes after its first line, whatever K. */
 int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err);
 /* Advances every running sample by one symbol: out[i] (K entries, caller's) says what sample i got. Returns how
  * many samples are still running; 0 means all have ended (and further calls append nothing). */

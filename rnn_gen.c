@@ -403,13 +403,6 @@ static void feed_all(rnn_gen *g, int32_t id) {
     gen_forward(g);
 }
 
-/* The hidden lead-in of an unprimed generator: the newline, if the vocabulary has one, so that the first symbol is
- * drawn from the state after a newline (where the corpus's lines start), not from the zero state. */
-static void lead_in(rnn_gen *g) {
-    int32_t id;
-    g->started = 1;
-    if (char_ids(&g->m->vocab, (const unsigned char *)"\n", 1, &id) == 1) feed_all(g, id);
-}
 
 int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err) {
     if (unknown) *unknown = 0;
@@ -432,9 +425,17 @@ static int at_length(const rnn_gen *g, const gen_row *r) {
 
 /* The next id of sample i: its forced line start, or a draw from its row of logits (constrained: over the bytes
  * that keep its text a valid UTF-8 prefix). */
+static int32_t gen_draw(rnn_gen *g, int i);
 static int32_t gen_pick(rnn_gen *g, int i) {
     gen_row *r = &g->row[i];
     if (r->force < r->force_end) return g->ls_ids[r->force++];
+    return gen_draw(g, i);
+}
+
+/* A draw from sample i's row of logits with its RNG and the sampling options (constrained: over the bytes that keep
+ * its text a valid UTF-8 prefix). */
+static int32_t gen_draw(rnn_gen *g, int i) {
+    gen_row *r = &g->row[i];
     const rnn_vocab *v = &g->m->vocab;
     int V = v->size;
     const unsigned char *allow = NULL;
@@ -443,6 +444,58 @@ static int32_t gen_pick(rnn_gen *g, int i) {
         allow = g->allow;
     }
     return draw(g->w.logits + (size_t)i * V, V, allow, g->cand, &r->rng, g->o.temperature, g->o.top_k, g->o.top_p);
+}
+
+/* Copies row b's carried state (every layer's h, and c for the LSTM: at most L x 2 x H floats) and its logits
+ * (V) into st (save) or back from it. */
+static void row_state(rnn_gen *g, int b, float *st, int save) {
+    size_t H = (size_t)g->m->cfg.hidden, V = (size_t)g->m->vocab.size;
+    for (int l = 0; l < g->m->cfg.layers; l++)
+        for (float *p = g->w.h[l]; p; p = p == g->w.h[l] ? g->w.c[l] : NULL, st += H)
+            memcpy(save ? st : p + b * H, save ? p + b * H : st, sizeof(float) * H);
+    memcpy(save ? st : g->w.logits + b * V, save ? g->w.logits + b * V : st, sizeof(float) * V);
+}
+
+/* The hidden lead-in of an unprimed generator, so that the first symbol is drawn where the corpus's lines start,
+ * not from the zero state (seen in training only at an epoch's start): every sample is fed the newline, then
+ * draws hidden symbols with its own RNG and options (no forced line start) until it draws a newline, at most
+ * LEAD_MAX; its state after that newline is where it starts. An unprimed sample is thus what the sample primed
+ * with a newline writes after its first line. Rows that are done keep their state (saved, restored at the end)
+ * and draw no more, so sample i does not depend on K. Without a newline in the vocabulary: no lead-in. */
+enum { LEAD_MAX = 1024 };
+static void lead_in(rnn_gen *g) {
+    int32_t nl;
+    g->started = 1;
+    if (char_ids(&g->m->vocab, (const unsigned char *)"\n", 1, &nl) != 1) return;
+    feed_all(g, nl);
+    size_t per = (size_t)g->m->cfg.layers * 2 * (size_t)g->m->cfg.hidden + (size_t)g->m->vocab.size;
+    float *saved = malloc(sizeof(float) * per * (size_t)g->K);
+    unsigned char *done = calloc((size_t)g->K, 1);
+    rnn_utf8_state *u0 = malloc(sizeof *u0 * (size_t)g->K);   /* each row's UTF-8 state before the lead-in */
+    int pending = saved && done && u0 ? g->K : 0;   /* out of memory: the newline alone */
+    for (int i = 0; i < pending; i++) u0[i] = g->row[i].u8;
+    for (int step = 0; pending && step < LEAD_MAX; step++) {
+        for (int i = 0; i < g->K; i++) {
+            gen_row *r = &g->row[i];
+            int32_t id = done[i] ? nl : gen_draw(g, i);
+            unsigned char bytes[8];
+            int nb = rnn_symbol_bytes(&g->m->vocab, id, bytes);
+            for (int k = 0; k < nb && !done[i]; k++) rnn__utf8_feed(&r->u8, bytes[k]);
+            if (!done[i] && id == nl) r->u8 = u0[i], done[i] = 2, pending--;   /* the text starts after it */
+            g->w.x[i] = id;
+        }
+        for (int b = g->K; b < g->B; b++) g->w.x[b] = nl;
+        gen_forward(g);
+        for (int i = 0; i < g->K; i++)
+            if (done[i] == 2) row_state(g, i, saved + per * (size_t)i, 1), done[i] = 1;
+    }
+    for (int i = 0; i < g->K && saved && done && u0; i++) {
+        if (done[i]) row_state(g, i, saved + per * (size_t)i, 0);
+        else g->row[i].u8 = u0[i];   /* LEAD_MAX symbols without a newline: it starts where the lead-in ended */
+    }
+    free(saved);
+    free(done);
+    free(u0);
 }
 
 /* Appends id to sample i (its bytes into out), then checks, in this order: the stop strings, the line limit and

@@ -152,22 +152,30 @@ cli_sample_gen() {
     check "--bytes model: lines begin 春, 夏" lines_begin "$TMP/out" 春夏
 }
 
-# the hidden lead-in: an unprimed sample is the one primed with a newline, without that newline, for one sample,
-# --count and --line-starts; a prime of no known symbol gets the lead-in too
+# the hidden lead-in: an unprimed sample is what the sample primed with a newline writes after its first line, for
+# one sample and --count; a prime of no known symbol gets the lead-in too; --line-starts still forces the starts
 cli_sample_lead_in() {
+    command -v python3 >/dev/null 2>&1 || { echo "# skipped: cli_sample_lead_in (no python3)"; return 0; }
     fixture small
+    # after_line PRIMED UNPRIMED: PRIMED is a newline, a line, then UNPRIMED's bytes and more
+    after_line() { python3 -c 'import sys; p, u = (open(f, "rb").read() for f in sys.argv[1:]); assert p[:1] == b"\n"; i = p.index(b"\n", 1); sys.exit(not p[i + 1:].startswith(u))' "$1" "$2"; }
     cr sample -m "$M" -n 40 --seed 3; expect "unprimed sample" 0
     cp "$TMP/out" "$W/lead0"
     check "unprimed: exactly 40 symbols (the lead-in is not counted)" test "$(wc -m <"$W/lead0")" -eq 40
-    cr sample -m "$M" -n 40 --seed 3 --prime $'\n'
-    check "an unprimed sample is the one primed with a newline, without the newline" newline_then "$TMP/out" "$W/lead0"
+    cr sample -m "$M" -n 1500 --seed 3 --prime $'\n'
+    check "an unprimed sample is what the one primed with a newline writes after its first line" after_line "$TMP/out" "$W/lead0"
+    cr sample -m "$M" -n 40 --seed 3 --prime $'\x01'
+    check "a prime of no known symbol: the same lead-in" cmp -s "$TMP/out" <(printf '\x01'; cat "$W/lead0")
     cr sample -m "$M" -n 40 --seed 3 --count 3 --jsonl
     cp "$TMP/out" "$W/lead3"
-    cr sample -m "$M" -n 40 --seed 3 --count 3 --jsonl --prime $'\n'
-    check "--count 3: each unprimed sample is the one primed with a newline" \
-        cmp -s <(sed 's/^{"i":[0-9]*,"text":"/X/' "$W/lead3") <(sed 's/^{"i":[0-9]*,"text":"\\n/X/' "$TMP/out")
+    cr sample -m "$M" -n 40 --seed 3 --count 1 --jsonl
+    check "--count 3: sample 0 is the one of --count 1" cmp -s <(head -n 1 "$W/lead3") "$TMP/out"
+    cr sample -m "$M" -n 1500 --seed 3 --count 3 --jsonl --prime $'\n'
+    for i in 1 2; do
+        python3 -c 'import json, sys; sys.stdout.write(json.loads(open(sys.argv[1]).readlines()[int(sys.argv[2])])["text"])' "$W/lead3" $i >"$W/lead3.$i"
+        python3 -c 'import json, sys; sys.stdout.write(json.loads(open(sys.argv[1]).readlines()[int(sys.argv[2])])["text"])' "$TMP/out" $i >"$W/leadp.$i"
+        check "--count 3: unprimed sample $i is what primed sample $i writes after its first line" after_line "$W/leadp.$i" "$W/lead3.$i"
+    done
     cr sample -m "$M" -n 200 --seed 3 --line-starts TAB; expect "--line-starts unprimed" 0
-    cp "$TMP/out" "$W/leadls"
-    cr sample -m "$M" -n 200 --seed 3 --line-starts TAB --prime $'\n'
-    check "--line-starts: unprimed is primed with a newline" newline_then "$TMP/out" "$W/leadls"
+    check "--line-starts unprimed: the lines begin T, A, B" lines_begin "$TMP/out" TAB
 }

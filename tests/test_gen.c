@@ -499,8 +499,10 @@ static int gen_run(const rnn_model *m, int K, int threads, int n, const rnn_gen_
     return gen_run_primed(m, K, threads, n, base, out, len, hash, "Th");
 }
 
-/* The lead-in of an unprimed generator: its samples (40 symbols at temperature 0.9) are those primed with "\n", and those primed with text of no known symbol ("\x01"); sample i the same for K = 1
- * and 3. Without the lead-in the first logits would be the zero state's, and the test fails. */
+/* The lead-in of an unprimed generator: each unprimed sample (40 symbols at temperature 0.9, top-k 20) is what the
+ * sample primed with "\n" writes after its first line (drawn with the same RNG and options), and the one primed
+ * with text of no known symbol ("\x01"); sample i the same for K = 1 and 3. Without the lead-in the first logits
+ * would be the zero state's, and with the newline alone they would be those after the prime: both fail. */
 int test_gen_lead_in(void) {
     size_t tl;
     unsigned char *text = slurp("fortunes.txt", &tl);
@@ -512,20 +514,25 @@ int test_gen_lead_in(void) {
     rig r;
     if (rig_make(&r, &c, text, 20000, RNN_UNIT_CHAR, 1)) { free(text); return 1; }
     free(text);
-    for (int s = 0; s < 5; s++) rnn_train_step(r.t);
-    const char *primes[3] = {"\n", "\x01", NULL};
-    int bad = gen_run_primed(r.m, 3, 1, 40, &o, a, la, NULL, NULL), which = -1;
+    for (int s = 0; s < 60; s++) rnn_train_step(r.t);
+    const char *primes[3] = {"\x01", NULL, "\n"};
+    int bad = gen_run_primed(r.m, 3, 1, 40, &o, a, la, NULL, NULL), which = -1, lines = 0;
     for (int k = 0; !bad && k < 3; k++) {
-        int K = k == 2 ? 1 : 3;
-        bad = gen_run_primed(r.m, K, 1, 40, &o, b, lb, NULL, primes[k]);
-        for (int i = 0; !bad && i < K; i++)
-            if (la[i] != lb[i] || memcmp(a[i], b[i], la[i])) bad = 1, which = k;
+        int K = k == 1 ? 1 : 3;
+        bad = gen_run_primed(r.m, K, 1, k == 2 ? 1500 : 40, &o, b, lb, NULL, primes[k]);
+        for (int i = 0; !bad && i < K; i++) {
+            const unsigned char *nl = k == 2 ? memchr(b[i], '\n', lb[i]) : NULL, *from = nl ? nl + 1 : b[i];
+            lines += nl != NULL;
+            if ((size_t)(b[i] + lb[i] - from) < la[i] || memcmp(a[i], from, la[i])) bad = 1, which = k;
+        }
     }
     rig_free(&r);
-    if (bad) FAILF("unprimed samples differ from those %s", which == 0 ? "primed with \"\\n\"" : which == 1 ?
-                   "primed with an unknown symbol" : which == 2 ? "unprimed with K = 1" : "(generator failed)");
-    snprintf(detail, sizeof detail, "lstm 1x32: 3 unprimed samples == primed with \"\\n\" == primed with an unknown "
-             "symbol; K = 1 == K = 3");
+    if (bad) FAILF("unprimed samples differ from those %s", which == 0 ? "primed with an unknown symbol" :
+                   which == 1 ? "unprimed with K = 1" : which == 2 ? "primed with \"\\n\" after their first line" :
+                   "(generator failed)");
+    if (lines != 3) FAILF("only %d of 3 samples primed with \"\\n\" drew a newline: the test needs a model that does", lines);
+    snprintf(detail, sizeof detail, "lstm 1x32: 3 unprimed samples == primed with \"\\n\" after their first line "
+             "== primed with an unknown symbol; K = 1 == K = 3");
     return 0;
 }
 
