@@ -692,7 +692,7 @@ cli_train_wrap() {
     check "60 columns: the resume command whole on a line of its own" grep -qxF "  $cmd" <(msgs "$W/wrapint.out")
     check "60 columns: the interruption message wrapped before it" grep -q '^charrnn: interrupted at step [0-9]* (epoch [0-9.]*); saved$' <(msgs "$W/wrapint.out")
     # an error line
-    script -qec "stty cols 40 rows 20; $BIN train '$W/no such directory/with a long name/corpus.txt'" /dev/null >"$W/wraperr.out" 2>&1 </dev/null
+    script -qec "stty cols 40 rows 20; $BIN train '$W/no such directory/with a long name/corpus.txt' -o '$W/wraperr.ckpt'" /dev/null >"$W/wraperr.out" 2>&1 </dev/null
     check "40 columns: an error is wrapped (widest $(widest "$W/wraperr.out"))" test "$(widest "$W/wraperr.out")" -le 39 -a "$(msgs "$W/wraperr.out" | wc -l)" -gt 1
     check "40 columns: the error joined back is the pipe's" grep -qxF "charrnn: cannot open '$W/no such directory/with a long name/corpus.txt': No such file or directory" <(joined "$W/wraperr.out")
 }
