@@ -403,7 +403,6 @@ static void feed_all(rnn_gen *g, int32_t id) {
     gen_forward(g);
 }
 
-
 int rnn_gen_prime(rnn_gen *g, const unsigned char *text, size_t n, size_t *unknown, rnn_err err) {
     if (unknown) *unknown = 0;
     if (n == 0) return 0;
@@ -446,13 +445,25 @@ static int32_t gen_draw(rnn_gen *g, int i) {
     return draw(g->w.logits + (size_t)i * V, V, allow, g->cand, &r->rng, g->o.temperature, g->o.top_k, g->o.top_p);
 }
 
-/* Copies row b's carried state (every layer's h, and c for the LSTM: at most L x 2 x H floats) and its logits
- * (V) into st (save) or back from it. */
+/* Copies row b's carried state (slot 0 of every layer's h, and c for LSTM) of a workspace into st (save) or
+ * back from it: L x rnn_state_per_unit x H floats. */
+static void state_copy(workspace *w, const rnn_config *c, int b, float *st, int save) {
+    size_t H = (size_t)c->hidden, o = (size_t)b * H;
+    for (int l = 0; l < c->layers; l++, st += H) {
+        memcpy(save ? st : w->h[l] + o, save ? w->h[l] + o : st, sizeof(float) * H);
+        if (w->c[l]) {
+            st += H;
+            memcpy(save ? st : w->c[l] + o, save ? w->c[l] + o : st, sizeof(float) * H);
+        }
+    }
+}
+
+/* Copies row b's carried state (state_copy: at most L x 2 x H floats) and its logits (V) into st (save) or back
+ * from it. */
 static void row_state(rnn_gen *g, int b, float *st, int save) {
-    size_t H = (size_t)g->m->cfg.hidden, V = (size_t)g->m->vocab.size;
-    for (int l = 0; l < g->m->cfg.layers; l++)
-        for (float *p = g->w.h[l]; p; p = p == g->w.h[l] ? g->w.c[l] : NULL, st += H)
-            memcpy(save ? st : p + b * H, save ? p + b * H : st, sizeof(float) * H);
+    size_t V = (size_t)g->m->vocab.size;
+    state_copy(&g->w, &g->m->cfg, b, st, save);
+    st += (size_t)g->m->cfg.layers * 2 * (size_t)g->m->cfg.hidden;
     memcpy(save ? st : g->w.logits + b * V, save ? g->w.logits + b * V : st, sizeof(float) * V);
 }
 
@@ -872,19 +883,6 @@ int rnn__debug_fill(const rnn_model *m, int32_t *ids, const unsigned char *blank
 }
 
 /* ============================================================================================ cloze scorer */
-/* Copies the carried state (slot 0 of every layer's h, and c for LSTM) of a one-stream workspace into st
- * (save) or back from it: L x rnn_state_per_unit x H floats. */
-static void state_copy(workspace *w, const rnn_config *c, float *st, int save) {
-    size_t H = (size_t)c->hidden;
-    for (int l = 0; l < c->layers; l++, st += H) {
-        memcpy(save ? st : w->h[l], save ? w->h[l] : st, sizeof(float) * H);
-        if (w->c[l]) {
-            st += H;
-            memcpy(save ? st : w->c[l], save ? w->c[l] : st, sizeof(float) * H);
-        }
-    }
-}
-
 /* A bidirectional model's scores (rnn_scorer_new): the cloze surprisal of every symbol of x[0..n) (known ids) into
  * nats[where[t]]. F_t, the forward state after x[0..t), and B_t, the backward one after x(t..n), both from zero,
  * meet at the output layer. Blocks of FILL_CHUNK positions run from the right, carrying the backward state; the
@@ -899,7 +897,7 @@ static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t 
     if (!ck) return -1;
     rnn__zero_state(wf, L, (size_t)H);
     for (size_t k = 0; k < nblk; k++) {   /* the forward state at each block's start */
-        state_copy(wf, nt->c, ck + k * per, 1);
+        state_copy(wf, nt->c, 0, ck + k * per, 1);
         if (k + 1 < nblk) stack_run(nt, nt->p.l, wf, x + k * FILL_CHUNK, FILL_CHUNK, 1);
     }
     rnn__zero_state(wb, L, (size_t)H);
@@ -907,7 +905,7 @@ static int score_cloze(filler *f, const int32_t *x, const size_t *where, size_t 
     for (size_t k = nblk; k-- > 0;) {
         size_t a = k * FILL_CHUNK;
         int T = (int)(n - a < FILL_CHUNK ? n - a : FILL_CHUNK);
-        state_copy(wf, nt->c, ck + k * per, 0);
+        state_copy(wf, nt->c, 0, ck + k * per, 0);
         stack_run(nt, nt->p.l, wf, x + a, T, 0);        /* slot t: F_{a+t} */
         for (int t = 0; t < T; t++) rev[t] = x[a + (size_t)(T - 1 - t)];
         stack_run(nt, nt->p.lb, wb, rev, T, 0);         /* slot t: B_{a+T-1-t} */
